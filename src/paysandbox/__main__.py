@@ -1,0 +1,5 @@
+"""``python -m paysandbox``."""
+
+from .cli import main
+
+raise SystemExit(main())

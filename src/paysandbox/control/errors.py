@@ -1,0 +1,67 @@
+"""The control API's own error body: ``{"error": code, "message": text}``.
+
+| error | HTTP | when |
+|---|---|---|
+| bad_request | 400 | body not JSON, not an object, or a field of the wrong type |
+| unsupported_media_type | 415 | a body that is not application/json |
+| request_too_large | 413 | body over the configured limit |
+| not_found | 404 | no such route or object |
+| method_not_allowed | 405 | the route exists with other methods |
+| conflict | 409 | the object's state forbids the action (``detail`` has the provider's code) |
+| internal_error | 500 | unexpected failure |
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..web import BodyError, json_response, read_body, require_json
+
+T = TypeVar("T")
+
+STATUS = {
+    "bad_request": 400,
+    "unsupported_media_type": 415,
+    "request_too_large": 413,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "internal_error": 500,
+}
+
+
+class ControlError(Exception):
+    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.detail = detail
+
+
+def error_response(code: str, message: str, detail: str | None = None) -> Response:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if detail:
+        body["detail"] = detail
+    return json_response(body, STATUS[code])
+
+
+_BODY = {"content_type": "unsupported_media_type", "too_large": "request_too_large",
+         "malformed": "bad_request"}
+
+
+async def decode_optional(request: Request, struct: type[T], limit: int) -> T:
+    """Decode an optional JSON body into ``struct`` (an empty body means all defaults)."""
+    try:
+        body = await read_body(request, limit)
+        if not body.strip():
+            return msgspec.json.decode(b"{}", type=struct)
+        require_json(request)
+        return msgspec.json.decode(body, type=struct)
+    except BodyError as exc:
+        raise ControlError(_BODY[exc.kind], str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise ControlError("bad_request", f"invalid body: {exc}") from None

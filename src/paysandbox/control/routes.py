@@ -1,0 +1,154 @@
+"""Provider-neutral control routes: the clock, reset, and the delivery outbox.
+
+``GET /_sandbox/clock``, ``POST /_sandbox/clock/advance`` ``{"seconds": N}``,
+``POST /_sandbox/reset``, ``GET /_sandbox/deliveries`` (``?provider=&objectId=&state=&limit=``),
+``GET /_sandbox/deliveries/{id}``, ``POST /_sandbox/deliveries/{id}/retry``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ..core.clock import US, iso, real_now_us
+from ..delivery.redact import redact_body
+from ..delivery.sender import Sender
+from ..store import admin, outbox
+from ..store import clock as clock_rows
+from ..store.db import Conn, Database, Row
+from ..web import json_response
+from .errors import ControlError, decode_optional, error_response
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Advance(msgspec.Struct, forbid_unknown_fields=True):
+    seconds: Annotated[float, Meta(ge=0, le=10 * 365 * 86400)]
+
+
+def guarded(fn: Handler) -> Handler:
+    """Turn ``ControlError`` into the control API's JSON error body."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except ControlError as exc:
+            return error_response(exc.code, exc.message, exc.detail)
+
+    return handle
+
+
+def clock_view(offset_us: int) -> dict[str, Any]:
+    now = real_now_us() + offset_us
+    return {"now": iso(now), "nowUnixMs": now // 1000, "offsetSeconds": offset_us / US}
+
+
+def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]:
+    headers = json.loads(row["headers"])
+    view: dict[str, Any] = {
+        "id": row["id"],
+        "provider": row["provider"],
+        "accountId": row["account_id"],
+        "objectId": row["object_id"],
+        "event": row["event"],
+        "url": row["url"],
+        "method": row["method"],
+        "state": row["state"],
+        "attempts": row["attempts"],
+        "maxAttempts": row["max_attempts"],
+        "createdAt": iso(row["created_at_us"]),
+        "nextAttemptAt": iso(row["next_attempt_at_us"]) if row["state"] == "pending" else None,
+        "completedAt": iso(row["completed_at_us"]) if row["completed_at_us"] else None,
+        "lastHttpStatus": row["last_http_status"],
+        "lastError": row["last_error"],
+        "request": {
+            "headers": headers,
+            "body": redact_body(row["body"], headers.get("Content-Type", ""),
+                                json.loads(row["secret_keys"])),
+        },
+    }
+    if attempts is not None:
+        view["attemptLog"] = [
+            {
+                "number": a["number"],
+                "at": iso(a["started_at_us"]),
+                "request": json.loads(a["request"]),
+                "httpStatus": a["http_status"],
+                "response": a["response_body"],
+                "error": a["error"],
+                "latencyMs": a["latency_ms"],
+                "succeeded": bool(a["succeeded"]),
+            }
+            for a in attempts
+        ]
+    return view
+
+
+def make_routes(
+    db: Database, sender: Sender | None, *, max_body: int, reseed: Callable[[Conn], None]
+) -> list[BaseRoute]:
+    def wake() -> None:
+        if sender is not None:
+            sender.wake()
+
+    async def get_clock(request: Request) -> Response:
+        return json_response(clock_view(await db.read(clock_rows.offset_us)))
+
+    async def advance(request: Request) -> Response:
+        body = await decode_optional(request, Advance, max_body)
+        offset = await db.write(clock_rows.advance, int(body.seconds * US))
+        wake()
+        return json_response(clock_view(offset))
+
+    async def reset(request: Request) -> Response:
+        await db.write(admin.reset, reseed)
+        return json_response({"reset": True, "clock": clock_view(0)})
+
+    async def list_deliveries(request: Request) -> Response:
+        q = request.query_params
+        try:
+            limit = min(max(int(q.get("limit", "100")), 1), 1000)
+        except ValueError:
+            raise ControlError("bad_request", "limit must be an integer") from None
+        found = await db.read(
+            lambda c: outbox.list_deliveries(
+                c, provider=q.get("provider"), object_id=q.get("objectId"),
+                state=q.get("state"), limit=limit,
+            )
+        )
+        return json_response({"deliveries": [delivery_view(r) for r in found]})
+
+    def _one(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
+        row = outbox.get_delivery(conn, delivery_id)
+        if row is None:
+            raise ControlError("not_found", f"no delivery {delivery_id}")
+        return row, outbox.attempts_of(conn, delivery_id)
+
+    async def get_delivery(request: Request) -> Response:
+        row, attempts = await db.read(_one, request.path_params["delivery_id"])
+        return json_response(delivery_view(row, attempts))
+
+    def _retry(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
+        outbox.requeue(conn, delivery_id, clock_rows.now_us(conn))
+        return _one(conn, delivery_id)
+
+    async def retry(request: Request) -> Response:
+        row, attempts = await db.write(_retry, request.path_params["delivery_id"])
+        wake()
+        return json_response(delivery_view(row, attempts))
+
+    return [
+        Route("/_sandbox/clock", guarded(get_clock), methods=["GET"]),
+        Route("/_sandbox/clock/advance", guarded(advance), methods=["POST"]),
+        Route("/_sandbox/reset", guarded(reset), methods=["POST"]),
+        Route("/_sandbox/deliveries", guarded(list_deliveries), methods=["GET"]),
+        Route("/_sandbox/deliveries/{delivery_id}", guarded(get_delivery), methods=["GET"]),
+        Route("/_sandbox/deliveries/{delivery_id}/retry", guarded(retry), methods=["POST"]),
+    ]

@@ -1,0 +1,29 @@
+"""Hide secrets (e.g. K PLUS ``partnerSecret`` in Confirm Payment) wherever a body is shown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode
+
+REDACTED = "***"
+
+
+def redact_body(body: str, content_type: str, secret_keys: Iterable[str]) -> str:
+    keys = set(secret_keys)
+    if not keys:
+        return body
+    if "json" in content_type:
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return body
+        if isinstance(doc, dict):
+            for k in keys & doc.keys():
+                doc[k] = REDACTED
+            return json.dumps(doc, separators=(",", ":"))
+        return body
+    if "x-www-form-urlencoded" in content_type:
+        pairs = [(k, REDACTED if k in keys else v) for k, v in parse_qsl(body, True)]
+        return urlencode(pairs)
+    return body

@@ -1,0 +1,126 @@
+"""K PLUS control routes under ``/_sandbox/kplus/`` (simulate the customer, inspect, configure).
+
+``POST /_sandbox/kplus/tokens/{tokenId}/pay`` (optional ``{"paymentAccount": "…"}``),
+``POST …/expire``, ``GET /_sandbox/kplus/tokens/{tokenId}`` (with events),
+``GET /_sandbox/kplus/partners``, ``PUT /_sandbox/kplus/partners/{partnerId}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ...control.errors import ControlError, decode_optional
+from ...control.routes import guarded
+from ...store import kplus as rows
+from ...store.db import Conn, Database, Row
+from ...web import json_response
+from . import views
+from .errors import CODES, KPlusError
+from .routes import app_url
+from .schemas import PayToken
+from .service import KPlusService
+
+
+class FaultsBody(msgspec.Struct, forbid_unknown_fields=True):
+    duplicate: bool = False
+    delaySeconds: Annotated[float, Meta(ge=0, le=86400)] = 0
+    outOfOrder: bool = False
+    reorderWindowSeconds: Annotated[float, Meta(ge=0, le=86400)] = 5
+
+
+class PartnerBody(msgspec.Struct, forbid_unknown_fields=True):
+    callbackUrl: Annotated[str, Meta(max_length=2048)] | None = None
+    partnerSecret: Annotated[str, Meta(min_length=8, max_length=256)] | None = None
+    tokenTtlSeconds: Annotated[int, Meta(ge=1, le=30 * 86400)] | None = None
+    faults: FaultsBody | None = None
+
+
+def partner_view(row: Row) -> dict[str, Any]:
+    """A partner as the control API shows it: never its secret."""
+    return {
+        "partnerId": row["partner_id"],
+        "callbackUrl": row["callback_url"],
+        "tokenTtlSeconds": row["token_ttl_seconds"],
+        "faults": json.loads(row["faults"]),
+    }
+
+
+def _control_error(exc: KPlusError) -> ControlError:
+    status = CODES[exc.code].http_status
+    code = "not_found" if status == 404 else "conflict" if status == 409 else "bad_request"
+    return ControlError(code, exc.desc, detail=exc.code)
+
+
+def make_routes(
+    service: KPlusService, db: Database, *, max_body: int, public_url: str | None,
+    default_ttl_seconds: int,
+) -> list[BaseRoute]:
+    async def show(request: Request, token_id: str) -> Response:
+        token, history = await service.get(token_id)
+        return json_response(views.control(token, history, app_url(request, token_id, public_url)))
+
+    async def get_token(request: Request) -> Response:
+        try:
+            return await show(request, request.path_params["token_id"])
+        except KPlusError as exc:
+            raise _control_error(exc) from None
+
+    async def pay(request: Request) -> Response:
+        body = await decode_optional(request, PayToken, max_body)
+        token_id = request.path_params["token_id"]
+        try:
+            await service.pay(token_id, body.paymentAccount, via="control-api")
+            return await show(request, token_id)
+        except KPlusError as exc:
+            raise _control_error(exc) from None
+
+    async def expire(request: Request) -> Response:
+        token_id = request.path_params["token_id"]
+        try:
+            await service.expire(token_id)
+            return await show(request, token_id)
+        except KPlusError as exc:
+            raise _control_error(exc) from None
+
+    async def list_partners(request: Request) -> Response:
+        found = await db.read(rows.list_partners)
+        return json_response({"partners": [partner_view(r) for r in found]})
+
+    def _put(conn: Conn, partner_id: str, body: PartnerBody) -> Row:
+        return rows.upsert_partner(
+            conn,
+            partner_id,
+            secret=body.partnerSecret,
+            callback_url=body.callbackUrl,
+            token_ttl_seconds=body.tokenTtlSeconds,
+            faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
+            defaults={"secret": None, "token_ttl_seconds": default_ttl_seconds},
+        )
+
+    async def put_partner(request: Request) -> Response:
+        body = await decode_optional(request, PartnerBody, max_body)
+        partner_id = request.path_params["partner_id"]
+        if body.callbackUrl and not body.callbackUrl.startswith(("http://", "https://")):
+            raise ControlError("bad_request", "callbackUrl must be an http(s) URL")
+        if len(partner_id) > 64:
+            raise ControlError("bad_request", "partnerId is longer than 64 characters")
+        existing = await db.read(rows.get_partner, partner_id)
+        if existing is None and body.partnerSecret is None:
+            raise ControlError("bad_request", "a new partner needs a partnerSecret")
+        row = await db.write(_put, partner_id, body)
+        return json_response(partner_view(row))
+
+    return [
+        Route("/_sandbox/kplus/tokens/{token_id}", guarded(get_token), methods=["GET"]),
+        Route("/_sandbox/kplus/tokens/{token_id}/pay", guarded(pay), methods=["POST"]),
+        Route("/_sandbox/kplus/tokens/{token_id}/expire", guarded(expire), methods=["POST"]),
+        Route("/_sandbox/kplus/partners", guarded(list_partners), methods=["GET"]),
+        Route("/_sandbox/kplus/partners/{partner_id}", guarded(put_partner), methods=["PUT"]),
+    ]

@@ -1,0 +1,110 @@
+"""K PLUS field rules that the struct types cannot express: amounts, currency, dates, masks.
+
+Choices (docs/kplus.md): an amount that is exactly 12 digits is KBank's documented zero-padded
+minor-unit form (``000000005000`` = 50.00); anything else is a major-unit decimal with at most
+two fraction digits (``"500"``, ``500``, ``"12.50"``). Dates in answers are Bangkok local time
+``yyyy-MM-ddTHH:mm:ss`` as in KBank's examples.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+from ...core import amounts
+from ...core.clock import to_datetime
+from ...core.errors import InvalidInput
+from .errors import KPlusError
+
+BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
+_MINOR_12 = re.compile(r"^\d{12}$")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+PLATFORMS = {"IOS", "ANDROID"}
+
+
+def parse_amount(value: object, field: str, *, allow_zero: bool) -> int:
+    """A K PLUS amount in satang (minor units)."""
+    try:
+        if isinstance(value, str) and _MINOR_12.match(value.strip()):
+            minor = amounts.parse_minor(value, field=field)
+        else:
+            minor = amounts.parse_major(value, exponent=2, field=field)
+    except InvalidInput as exc:
+        raise KPlusError("invalid_txn_amount", str(exc)) from None
+    if minor == 0 and not allow_zero:
+        raise KPlusError("invalid_txn_amount", f"{field} must be greater than zero")
+    return minor
+
+
+def parse_quantity(value: object, field: str) -> int:
+    """A whole, non-negative item count, as a number or digit string."""
+    try:
+        return amounts.parse_minor(value, field=field)
+    except InvalidInput as exc:
+        raise KPlusError("invalid_parameter", str(exc)) from None
+
+
+def parse_request_dt(value: object) -> str:
+    """Accept unix seconds (or milliseconds) as number or digits, or ISO-8601 text."""
+    if isinstance(value, bool):
+        raise KPlusError("invalid_parameter", "requestDt must be a unix timestamp or ISO text")
+    if isinstance(value, int | float):
+        if value < 0 or value > 10**14:
+            raise KPlusError("invalid_parameter", "requestDt is out of range")
+        return str(int(value))
+    text = str(value).strip()
+    if text.isdigit() and len(text) <= 14:
+        return text
+    if len(text) <= 40 and _ISO.match(text):
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return text
+    raise KPlusError("invalid_parameter", "requestDt must be a unix timestamp or ISO-8601 text")
+
+
+def check_currency(code: str, exponent: object) -> None:
+    if code.strip().upper() != "THB":
+        raise KPlusError("invalid_currency_code", "currencyCode must be THB")
+    if str(exponent).strip() != "2":
+        raise KPlusError("invalid_parameter", "currencyExponent must be 2")
+
+
+def check_platform(value: str) -> str:
+    platform = value.strip().upper()
+    if platform not in PLATFORMS:
+        raise KPlusError("invalid_parameter", "osPlatform must be IOS or ANDROID")
+    return platform
+
+
+def check_image_url(value: str, field: str) -> str:
+    if value.startswith(("http://", "https://")) and len(value) <= 2048:
+        return value
+    if value.startswith("data:image/") and ";base64," in value[:64]:
+        return value
+    raise KPlusError("invalid_parameter", f"{field} must be an http(s) URL or a data:image URL")
+
+
+def kbank_time(us: int | None) -> str | None:
+    """Bangkok local time as KBank's examples write it (``2019-07-11T13:53:04``)."""
+    if us is None:
+        return None
+    return to_datetime(us, BANGKOK).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def unix_seconds(us: int | None) -> int | None:
+    return None if us is None else us // 1_000_000
+
+
+def mask_account(account: str) -> str:
+    """KBank's masked account form ``x-x-x0055-x`` (account format XXX-X-XXXXX-X)."""
+    digits = re.sub(r"\D", "", account)
+    if len(digits) < 5:
+        raise KPlusError("invalid_parameter", "paymentAccount must hold at least 5 digits")
+    return f"x-x-x{digits[-5:-1]}-x"
+
+
+def utc_iso(us: int) -> str:
+    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat(timespec="milliseconds")

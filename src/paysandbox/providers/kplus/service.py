@@ -1,0 +1,282 @@
+"""K PLUS verbs on the core and the store: no HTTP in here.
+
+Every verb is one database call: the credential check, the duplicate-``partnerTxnUid`` check,
+the conditional state change, its event and any callback are one transaction, so an error
+anywhere leaves nothing behind, and racing requests on one token get exactly one winner.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ...core.clock import US
+from ...core.credentials import secret_matches
+from ...core.ids import LOWER_ALNUM, random_digits, random_string
+from ...delivery.outbox import Faults, Outbox
+from ...store import clock as clock_rows
+from ...store import events
+from ...store import kplus as rows
+from ...store.db import Conn, Database, Row
+from . import callbacks, rules
+from .errors import KPlusError
+from .model import CANCELLED, EXPIRED, PAID, REQUESTED, VOIDED, Token
+from .schemas import CancelToken, Common, GenerateToken, InquireToken
+
+OBJECT = "kplus_token"
+
+#: Renders the payment slip PNG (base64) for a token being paid; None = no slip.
+SlipRenderer = Callable[[Row, int, str, str], str | None]
+
+
+def new_token_id() -> str:
+    """``KMCMPT`` + 40 random lower-case letters/digits + ``PMT`` (~206 bits)."""
+    return f"KMCMPT{random_string(40, LOWER_ALNUM)}PMT"
+
+
+class KPlusService:
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        *,
+        default_ttl_seconds: int,
+        on_commit: Callable[[], None] = lambda: None,
+        slip_renderer: SlipRenderer | None = None,
+    ) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.default_ttl_seconds = default_ttl_seconds
+        self.on_commit = on_commit
+        self.slip_renderer = slip_renderer
+
+    # ------------------------------------------------------------ partner API
+
+    async def generate(self, req: GenerateToken) -> Token:
+        if not req.reference1.strip():
+            raise KPlusError("invalid_reference1", "reference1 must not be empty")
+        rules.check_currency(req.currencyCode, req.currencyExponent)
+        values: dict[str, Any] = {
+            "reference1": req.reference1,
+            "reference2": req.reference2,
+            "total_amount": rules.parse_amount(req.totalAmount, "totalAmount", allow_zero=False),
+            "shipping_fee": rules.parse_amount(req.shippingFee, "shippingFee", allow_zero=True),
+            "currency_code": "THB",
+            "currency_exponent": 2,
+            "shop_name": req.shopName,
+            "shop_image_url": rules.check_image_url(req.shopImageUrl, "shopImageUrl"),
+            "partner_icon_url": req.partnerIconUrl
+            and rules.check_image_url(req.partnerIconUrl, "partnerIconUrl"),
+            "os_platform": rules.check_platform(req.osPlatform),
+            "items": json.dumps([_item(i, n) for n, i in enumerate(req.items or [])]),
+            "buyer_name": req.buyerName,
+            "partner_token": req.partnerToken,
+            "promotion_code": req.promotionCode,
+            "additional_info1": req.additionalInfo1,
+            "additional_info2": req.additionalInfo2,
+            "additional_info3": req.additionalInfo3,
+            "request_dt": rules.parse_request_dt(req.requestDt),
+        }
+        return await self.db.write(self._generate_tx, req, values)
+
+    def _generate_tx(self, conn: Conn, req: GenerateToken, values: dict[str, Any]) -> Token:
+        now = clock_rows.now_us(conn)
+        partner = _authenticate(conn, req)
+        _claim_uid(conn, req, "generate-token", now)
+        ttl = int(partner["token_ttl_seconds"] or self.default_ttl_seconds)
+        token_id = new_token_id()
+        row = {
+            "token_id": token_id,
+            "partner_id": req.partnerId,
+            "partner_txn_uid": req.partnerTxnUid,
+            "status": REQUESTED,
+            **values,
+            "created_at_us": now,
+            "expires_at_us": now + ttl * US,
+            "updated_at_us": now,
+        }
+        rows.insert_token(conn, row)
+        events.append(conn, OBJECT, token_id, "created", now,
+                      {"partnerTxnUid": req.partnerTxnUid, "totalAmount": values["total_amount"]})
+        stored = rows.get_token(conn, token_id)
+        assert stored is not None
+        return Token(stored, now)
+
+    async def inquire(self, req: InquireToken) -> Token:
+        rules.parse_request_dt(req.requestDt)
+        token = await self.db.read(self._inquire_tx, req)
+        if token.needs_expiry_recorded:
+            await self.db.write(self._record_expiry_tx, token.token_id)
+        return token
+
+    def _inquire_tx(self, conn: Conn, req: InquireToken) -> Token:
+        now = clock_rows.now_us(conn)
+        _authenticate(conn, req)
+        return Token(_owned_token(conn, req.tokenId, req.partnerId), now)
+
+    def _record_expiry_tx(self, conn: Conn, token_id: str) -> None:
+        now = clock_rows.now_us(conn)
+        row = rows.get_token(conn, token_id)
+        if row is None or not Token(row, now).needs_expiry_recorded:
+            return
+        if rows.transition_token(
+            conn, token_id, from_states=(REQUESTED,), values={"status": EXPIRED,
+                                                              "updated_at_us": now}
+        ):
+            events.append(conn, OBJECT, token_id, "expired", now,
+                          {"expiresAt": rules.utc_iso(int(row["expires_at_us"]))})
+
+    async def cancel(self, req: CancelToken) -> Token:
+        rules.parse_request_dt(req.requestDt)
+        if not req.reference1.strip():
+            raise KPlusError("invalid_reference1", "reference1 must not be empty")
+        return await self.db.write(self._cancel_tx, req)
+
+    def _cancel_tx(self, conn: Conn, req: CancelToken) -> Token:
+        now = clock_rows.now_us(conn)
+        _authenticate(conn, req)
+        _claim_uid(conn, req, "cancel-token", now)
+        token = Token(_owned_token(conn, req.tokenId, req.partnerId), now)
+        _require_unpaid(token)
+        changed = rows.transition_token(
+            conn,
+            req.tokenId,
+            from_states=(REQUESTED,),
+            values={"status": CANCELLED, "updated_at_us": now},
+            unexpired_at_us=now,
+        )
+        if not changed:  # lost a race inside the database: report the winner's state
+            _require_unpaid(Token(_owned_token(conn, req.tokenId, req.partnerId), now))
+        events.append(conn, OBJECT, req.tokenId, "cancelled", now,
+                      {"partnerTxnUid": req.partnerTxnUid, "by": "partner"})
+        row = rows.get_token(conn, req.tokenId)
+        assert row is not None
+        return Token(row, now)
+
+    # ------------------------------------------------------------ customer / control
+
+    async def pay(self, token_id: str, payment_account: str | None, via: str) -> Token:
+        masked = rules.mask_account(payment_account or random_digits(10))
+        token = await self.db.write(self._pay_tx, token_id, masked, via)
+        self.on_commit()
+        return token
+
+    def _pay_tx(self, conn: Conn, token_id: str, masked: str, via: str) -> Token:
+        now = clock_rows.now_us(conn)
+        row = _any_token(conn, token_id)
+        _require_unpaid(Token(row, now))
+        reference = f"{rules.kbank_time(now)[:10].replace('-', '')}{random_digits(12)}"  # type: ignore[index]
+        slip = self.slip_renderer(row, now, reference, masked) if self.slip_renderer else None
+        changed = rows.transition_token(
+            conn,
+            token_id,
+            from_states=(REQUESTED,),
+            values={
+                "status": PAID,
+                "updated_at_us": now,
+                "paid_at_us": now,
+                "payment_reference_id": reference,
+                "payment_account": masked,
+                "slip_image": slip,
+            },
+            unexpired_at_us=now,
+        )
+        if not changed:
+            _require_unpaid(Token(_any_token(conn, token_id), now))
+        events.append(conn, OBJECT, token_id, "paid", now,
+                      {"paymentRefernceId": reference, "paymentAccount": masked, "via": via})
+        paid = _any_token(conn, token_id)
+        partner = rows.get_partner(conn, str(paid["partner_id"]))
+        if partner is not None and partner["callback_url"]:
+            msg = callbacks.confirm_payment(paid, partner, now)
+            faults = Faults.from_mapping(json.loads(partner["faults"]))
+            ids = self.outbox.enqueue(conn, msg, now, faults)
+            events.append(conn, OBJECT, token_id, "callback_queued", now, {"deliveries": ids})
+        return Token(paid, now)
+
+    async def expire(self, token_id: str) -> Token:
+        return await self.db.write(self._expire_tx, token_id)
+
+    def _expire_tx(self, conn: Conn, token_id: str) -> Token:
+        now = clock_rows.now_us(conn)
+        token = Token(_any_token(conn, token_id), now)
+        _require_unpaid(token)
+        rows.transition_token(
+            conn,
+            token_id,
+            from_states=(REQUESTED,),
+            values={"status": EXPIRED, "updated_at_us": now,
+                    "expires_at_us": min(now, int(token["expires_at_us"]))},
+        )
+        events.append(conn, OBJECT, token_id, "expired", now, {"forced": True})
+        return Token(_any_token(conn, token_id), now)
+
+    async def decline(self, token_id: str) -> Token:
+        return await self.db.write(self._decline_tx, token_id)
+
+    def _decline_tx(self, conn: Conn, token_id: str) -> Token:
+        now = clock_rows.now_us(conn)
+        token = Token(_any_token(conn, token_id), now)
+        _require_unpaid(token)
+        events.append(conn, OBJECT, token_id, "declined", now, {"by": "customer"})
+        return token
+
+    async def get(self, token_id: str) -> tuple[Token, list[Any]]:
+        return await self.db.read(self._get_tx, token_id)
+
+    def _get_tx(self, conn: Conn, token_id: str) -> tuple[Token, list[Any]]:
+        now = clock_rows.now_us(conn)
+        token = Token(_any_token(conn, token_id), now)
+        return token, events.history(conn, OBJECT, token_id)
+
+
+def _item(item: Any, n: int) -> dict[str, Any]:
+    return {
+        "itemName": item.itemName,
+        "quantity": rules.parse_quantity(item.quantity, f"items[{n}].quantity")
+        if item.quantity is not None
+        else None,
+        "amount": rules.parse_amount(item.amount, f"items[{n}].amount", allow_zero=True)
+        if item.amount is not None
+        else None,
+    }
+
+
+def _authenticate(conn: Conn, req: Common) -> Row:
+    partner = rows.get_partner(conn, req.partnerId)
+    expected = partner["partner_secret"] if partner is not None else "x" * 32
+    if not secret_matches(req.partnerSecret, expected) or partner is None:
+        raise KPlusError("authentication_error", "partnerId or partnerSecret is invalid")
+    return partner
+
+
+def _claim_uid(conn: Conn, req: Common, operation: str, now: int) -> None:
+    if not rows.claim_request_uid(conn, req.partnerId, req.partnerTxnUid, operation, now):
+        raise KPlusError("duplicate_request", "this request is duplicated (partnerTxnUid reused)")
+
+
+def _owned_token(conn: Conn, token_id: str, partner_id: str) -> Row:
+    row = rows.get_token(conn, token_id)
+    if row is None or row["partner_id"] != partner_id:
+        raise KPlusError("token_not_found", "tokenId not found")
+    return row
+
+
+def _any_token(conn: Conn, token_id: str) -> Row:
+    row = rows.get_token(conn, token_id)
+    if row is None:
+        raise KPlusError("token_not_found", "tokenId not found")
+    return row
+
+
+def _require_unpaid(token: Token) -> None:
+    status = token.status
+    if status == PAID:
+        raise KPlusError("qr_paid", "token is already paid")
+    if status == CANCELLED:
+        raise KPlusError("qr_cancelled", "token is already cancelled")
+    if status == VOIDED:
+        raise KPlusError("qr_paid", "token was paid and has been voided")
+    if status == EXPIRED:
+        raise KPlusError("qr_expired", "token has expired")

@@ -1,0 +1,226 @@
+"""Database handles for SQLite (default) and PostgreSQL, with one behaviour.
+
+Repository code is plain synchronous functions ``fn(conn, *args)`` over the small ``Conn``
+interface. A ``Database`` runs them:
+
+* ``write(fn)`` — in one transaction, committed before the awaitable returns (so an answer is
+  never sent before its change is durable). SQLite: on a single dedicated writer thread with
+  ``BEGIN IMMEDIATE`` (writes in one process are serialised without touching the event loop;
+  waits on another process's lock happen on that thread, never on the loop). PostgreSQL: on a
+  thread pool over a psycopg connection pool, READ COMMITTED; races are settled by conditional
+  updates and row locks in the repository SQL.
+* ``read(fn)`` — SQLite: directly on the event loop with a reader connection (WAL readers never
+  wait for writers, and a primary-key read costs microseconds, cheaper than a thread hop);
+  PostgreSQL: on the pool.
+
+Durability (SQLite): ``synchronous=NORMAL`` in WAL mode by default — a committed change survives
+a process crash or ``kill -9``; ``FULL`` adds safety against power loss at ~4x the commit cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+Row = Mapping[str, Any]
+
+
+class Conn(Protocol):
+    """What repository functions may do with a connection."""
+
+    dialect: str
+
+    def one(self, sql: str, *args: Any) -> Row | None: ...
+    def all(self, sql: str, *args: Any) -> list[Row]: ...
+    def exec(self, sql: str, *args: Any) -> int: ...
+
+
+class Database(Protocol):
+    """A place to run repository functions; see the module docstring."""
+
+    dialect: str
+    url: str
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
+    async def write(self, fn: Callable[..., T], *args: Any) -> T: ...
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+class _SqliteConn:
+    dialect = "sqlite"
+
+    __slots__ = ("_c",)
+
+    def __init__(self, c: sqlite3.Connection) -> None:
+        self._c = c
+
+    def one(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = self._c.execute(sql, args).fetchone()
+        return row
+
+    def all(self, sql: str, *args: Any) -> list[Row]:
+        rows: list[Row] = self._c.execute(sql, args).fetchall()
+        return rows
+
+    def exec(self, sql: str, *args: Any) -> int:
+        return self._c.execute(sql, args).rowcount
+
+
+def _sqlite_connect(path: str, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    c = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+    c.row_factory = sqlite3.Row
+    c.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute(f"PRAGMA synchronous={synchronous}")
+    c.execute("PRAGMA foreign_keys=ON")
+    return c
+
+
+class SqliteDatabase:
+    """SQLite file with one writer thread and one reader connection on the loop."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10_000):
+        if synchronous.upper() not in {"NORMAL", "FULL", "EXTRA", "OFF"}:
+            raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer_conn = _sqlite_connect(path, synchronous.upper(), busy_timeout_ms)
+        # The reader waits for locks only in rare WAL-recovery moments; keep that short.
+        self._reader_conn = _sqlite_connect(path, synchronous.upper(), 1_000)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._reader_lock = threading.Lock()
+
+    def _run_write(self, fn: Callable[..., T], args: Sequence[Any]) -> T:
+        c = self._writer_conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(_SqliteConn(c), *args)
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+        return result
+
+    def _run_read(self, fn: Callable[..., T], args: Sequence[Any]) -> T:
+        with self._reader_lock:
+            c = self._reader_conn
+            c.execute("BEGIN")
+            try:
+                return fn(_SqliteConn(c), *args)
+            finally:
+                c.execute("COMMIT")
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        fut: Future[T] = self._writer.submit(self._run_write, fn, args)
+        return await asyncio.wrap_future(fut)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._run_read(fn, args)
+
+    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """For start-up and tools outside the event loop."""
+        return self._writer.submit(self._run_write, fn, args).result()
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._writer_conn.close()
+        self._reader_conn.close()
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+_QMARK = re.compile(r"\?")
+
+
+@lru_cache(maxsize=1024)
+def _pg_sql(sql: str) -> str:
+    """Rewrite ``?`` placeholders for psycopg (``%s``), escaping literal percent signs."""
+    return _QMARK.sub("%s", sql.replace("%", "%%"))
+
+
+class _PgConn:
+    dialect = "postgresql"
+
+    __slots__ = ("_c",)
+
+    def __init__(self, c: Any) -> None:
+        self._c = c
+
+    def one(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = self._c.execute(_pg_sql(sql), args, prepare=True).fetchone()
+        return row
+
+    def all(self, sql: str, *args: Any) -> list[Row]:
+        rows: list[Row] = self._c.execute(_pg_sql(sql), args, prepare=True).fetchall()
+        return rows
+
+    def exec(self, sql: str, *args: Any) -> int:
+        cur = self._c.execute(_pg_sql(sql), args, prepare=True)
+        return int(cur.rowcount)
+
+
+class PostgresDatabase:
+    """PostgreSQL through a psycopg connection pool, each call on a worker thread."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self._pool = ConnectionPool(
+            _libpq_url(url),
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"row_factory": dict_row, "autocommit": False},
+            open=True,
+        )
+        self._pool.wait(timeout=10)
+        self._threads = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pg")
+
+    def _run(self, fn: Callable[..., T], args: Sequence[Any]) -> T:
+        with self._pool.connection() as c, c.transaction():
+            return fn(_PgConn(c), *args)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.wrap_future(self._threads.submit(self._run, fn, args))
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.wrap_future(self._threads.submit(self._run, fn, args))
+
+    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._run(fn, args)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+        self._pool.close()
+
+
+def _libpq_url(url: str) -> str:
+    """Accept SQLAlchemy-style ``postgresql+psycopg://`` as well as plain libpq URLs."""
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+
+
+def open_database(url: str, *, synchronous: str = "NORMAL") -> SqliteDatabase | PostgresDatabase:
+    """``sqlite:///path``, a bare file path, or ``postgresql://…``."""
+    if url.startswith(("postgresql:", "postgres:", "postgresql+")):
+        return PostgresDatabase(url)
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    return SqliteDatabase(path or "paysandbox.db", synchronous=synchronous)
