@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .browser import browser, page  # noqa: F401 - fixtures shared by every test package
 from .support import (
     BACKEND,
     LiveServer,

@@ -18,6 +18,15 @@ def get_partner(conn: Conn, partner_id: str) -> Row | None:
     return conn.one("SELECT * FROM kplus_partners WHERE partner_id = ?", partner_id)
 
 
+def partner_with_clock(conn: Conn, partner_id: str) -> Row | None:
+    """The partner row plus the clock offset (``clock_offset_us``) in one statement."""
+    return conn.one(
+        "SELECT p.*, c.offset_us AS clock_offset_us FROM kplus_partners p "
+        "CROSS JOIN sandbox_clock c WHERE p.partner_id = ? AND c.id = 1",
+        partner_id,
+    )
+
+
 def list_partners(conn: Conn) -> list[Row]:
     return conn.all("SELECT * FROM kplus_partners ORDER BY partner_id")
 
@@ -109,6 +118,20 @@ def transition_token(
         values=values,
         extra_where=extra,
         extra_args=args,
+    )
+
+
+def token_for_partner(conn: Conn, token_id: str, partner_id: str) -> Row | None:
+    """The hot read of inquire-token in one statement: the partner's secret, the clock offset
+    and the partner's token (token columns NULL when it has no such token); None when the
+    partner does not exist."""
+    return conn.one(
+        "SELECT p.partner_secret AS partner_secret, c.offset_us AS clock_offset_us, t.* "
+        "FROM kplus_partners p CROSS JOIN sandbox_clock c "
+        "LEFT JOIN kplus_tokens t ON t.token_id = ? AND t.partner_id = p.partner_id "
+        "WHERE p.partner_id = ? AND c.id = 1",
+        token_id,
+        partner_id,
     )
 
 

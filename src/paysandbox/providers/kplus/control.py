@@ -18,13 +18,16 @@ from starlette.routing import BaseRoute, Route
 
 from ...control.errors import ControlError, decode_optional
 from ...control.routes import guarded
+from ...core.clock import US, real_now_us
+from ...core.ids import random_string
+from ...settings import DEMO_KPLUS_PARTNER_ID
 from ...store import kplus as rows
 from ...store.db import Conn, Database, Row
 from ...web import json_response
 from . import views
 from .errors import CODES, KPlusError
 from .routes import app_url
-from .schemas import PayToken
+from .schemas import GenerateToken, Item, PayToken
 from .service import KPlusService
 
 
@@ -33,6 +36,28 @@ class FaultsBody(msgspec.Struct, forbid_unknown_fields=True):
     delaySeconds: Annotated[float, Meta(ge=0, le=86400)] = 0
     outOfOrder: bool = False
     reorderWindowSeconds: Annotated[float, Meta(ge=0, le=86400)] = 5
+
+
+class FixtureBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /_sandbox/kplus/tokens``: a token with a chosen id (e.g. the documents' example
+    ids), owned by ``partnerId`` (default the demo partner); any generate-token field may be
+    given, the rest take the defaults below."""
+
+    tokenId: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{8,64}$")] | None = None
+    partnerId: Annotated[str, Meta(min_length=1, max_length=64)] = DEMO_KPLUS_PARTNER_ID
+    partnerTxnUid: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    reference1: str = "KS1234567"
+    reference2: str | None = None
+    totalAmount: str | int | float = "500"
+    shippingFee: str | int | float = "0"
+    shopName: str = "paysandbox demo shop"
+    shopImageUrl: str = "https://shop.example/logo.png"
+    partnerIconUrl: str | None = None
+    osPlatform: str = "IOS"
+    items: list[Item] | None = None
+    additionalInfo1: str | None = None
+    additionalInfo2: str | None = None
+    additionalInfo3: str | None = None
 
 
 class PartnerBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -89,6 +114,33 @@ def make_routes(
         except KPlusError as exc:
             raise _control_error(exc) from None
 
+    def _fixture_secret(conn: Conn, partner_id: str) -> str:
+        partner = rows.get_partner(conn, partner_id)
+        if partner is None:
+            raise ControlError("not_found", f"no K PLUS partner {partner_id}")
+        return str(partner["partner_secret"])
+
+    async def create_token(request: Request) -> Response:
+        body = await decode_optional(request, FixtureBody, max_body)
+        secret = await db.read(_fixture_secret, body.partnerId)
+        fields = msgspec.structs.asdict(body)
+        token_id = fields.pop("tokenId")
+        fields["partnerTxnUid"] = body.partnerTxnUid or f"fixture-{random_string(12)}"
+        try:
+            req = msgspec.convert(
+                {**fields, "partnerSecret": secret, "requestDt": str(real_now_us() // US),
+                 "currencyCode": "THB", "currencyExponent": "2",
+                 "items": [msgspec.structs.asdict(i) for i in body.items or []]},
+                GenerateToken,
+            )
+        except msgspec.ValidationError as exc:
+            raise ControlError("bad_request", str(exc)) from None
+        try:
+            token = await service.generate(req, token_id=token_id)
+            return await show(request, token.token_id)
+        except KPlusError as exc:
+            raise _control_error(exc) from None
+
     async def list_partners(request: Request) -> Response:
         found = await db.read(rows.list_partners)
         return json_response({"partners": [partner_view(r) for r in found]})
@@ -118,6 +170,7 @@ def make_routes(
         return json_response(partner_view(row))
 
     return [
+        Route("/_sandbox/kplus/tokens", guarded(create_token), methods=["POST"]),
         Route("/_sandbox/kplus/tokens/{token_id}", guarded(get_token), methods=["GET"]),
         Route("/_sandbox/kplus/tokens/{token_id}/pay", guarded(pay), methods=["POST"]),
         Route("/_sandbox/kplus/tokens/{token_id}/expire", guarded(expire), methods=["POST"]),

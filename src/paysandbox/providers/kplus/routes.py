@@ -29,7 +29,13 @@ _BODY_CODES = {"content_type": "unsupported_media_type", "too_large": "request_t
 
 
 def app_url(request: Request, token_id: str, public_url: str | None) -> str:
-    base = public_url.rstrip("/") if public_url else str(request.base_url).rstrip("/")
+    """The customer page's URL: on ``public_url`` when configured, else on the Host the
+    merchant called (so a sandbox reached as http://sandbox:8080 links to itself)."""
+    if public_url:
+        base = public_url.rstrip("/")
+    else:
+        host = request.headers.get("host") or "{}:{}".format(*request.scope["server"])
+        base = f"{request.scope['scheme']}://{host}"
     return f"{base}/kplus/app/{token_id}"
 
 
@@ -37,9 +43,9 @@ def _validation_error(exc: msgspec.ValidationError) -> KPlusError:
     p = explain(str(exc))
     if p.kind == "not_object":
         return KPlusError("bad_request", p.message)
-    if p.field == "reference1":
-        return KPlusError("invalid_reference1", "reference1 must not be empty")
     if p.kind == "missing":
+        if p.field == "reference1":
+            return KPlusError("invalid_reference1", "reference1 must not be empty")
         return KPlusError("missing_parameter", p.message)
     if p.field in _AMOUNT_FIELDS:
         return KPlusError("invalid_txn_amount", f"{p.field} must be a number or numeric string")

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ...core.clock import US
+from ...core.clock import US, sandbox_now_us
 from ...core.credentials import secret_matches
 from ...core.ids import LOWER_ALNUM, random_digits, random_string
 from ...delivery.outbox import Faults, Outbox
@@ -53,7 +53,8 @@ class KPlusService:
 
     # ------------------------------------------------------------ partner API
 
-    async def generate(self, req: GenerateToken) -> Token:
+    async def generate(self, req: GenerateToken, *, token_id: str | None = None) -> Token:
+        """Issue a token; ``token_id`` is for control-API fixtures that need a known id."""
         if not req.reference1.strip():
             raise KPlusError("invalid_reference1", "reference1 must not be empty")
         rules.check_currency(req.currencyCode, req.currencyExponent)
@@ -78,14 +79,21 @@ class KPlusService:
             "additional_info3": req.additionalInfo3,
             "request_dt": rules.parse_request_dt(req.requestDt),
         }
-        return await self.db.write(self._generate_tx, req, values)
+        return await self.db.write(
+            self._generate_tx, req, values, token_id or new_token_id(), token_id is not None
+        )
 
-    def _generate_tx(self, conn: Conn, req: GenerateToken, values: dict[str, Any]) -> Token:
-        now = clock_rows.now_us(conn)
-        partner = _authenticate(conn, req)
+    def _generate_tx(
+        self, conn: Conn, req: GenerateToken, values: dict[str, Any], token_id: str, given: bool
+    ) -> Token:
+        partner = rows.partner_with_clock(conn, req.partnerId)
+        _check_secret(req, partner["partner_secret"] if partner is not None else None)
+        assert partner is not None
+        now = sandbox_now_us(int(partner["clock_offset_us"]))
         _claim_uid(conn, req, "generate-token", now)
         ttl = int(partner["token_ttl_seconds"] or self.default_ttl_seconds)
-        token_id = new_token_id()
+        if given and rows.get_token(conn, token_id) is not None:
+            raise KPlusError("duplicate_request", f"tokenId {token_id} already exists")
         row = {
             "token_id": token_id,
             "partner_id": req.partnerId,
@@ -99,9 +107,8 @@ class KPlusService:
         rows.insert_token(conn, row)
         events.append(conn, OBJECT, token_id, "created", now,
                       {"partnerTxnUid": req.partnerTxnUid, "totalAmount": values["total_amount"]})
-        stored = rows.get_token(conn, token_id)
-        assert stored is not None
-        return Token(stored, now)
+        return Token({**row, "paid_at_us": None, "payment_reference_id": None,
+                      "payment_account": None, "slip_image": None}, now)
 
     async def inquire(self, req: InquireToken) -> Token:
         rules.parse_request_dt(req.requestDt)
@@ -111,9 +118,12 @@ class KPlusService:
         return token
 
     def _inquire_tx(self, conn: Conn, req: InquireToken) -> Token:
-        now = clock_rows.now_us(conn)
-        _authenticate(conn, req)
-        return Token(_owned_token(conn, req.tokenId, req.partnerId), now)
+        row = rows.token_for_partner(conn, req.tokenId, req.partnerId)
+        _check_secret(req, row["partner_secret"] if row is not None else None)
+        assert row is not None
+        if row["token_id"] is None:
+            raise KPlusError("token_not_found", "tokenId not found")
+        return Token(row, sandbox_now_us(int(row["clock_offset_us"])))
 
     def _record_expiry_tx(self, conn: Conn, token_id: str) -> None:
         now = clock_rows.now_us(conn)
@@ -245,10 +255,16 @@ def _item(item: Any, n: int) -> dict[str, Any]:
 
 def _authenticate(conn: Conn, req: Common) -> Row:
     partner = rows.get_partner(conn, req.partnerId)
-    expected = partner["partner_secret"] if partner is not None else "x" * 32
-    if not secret_matches(req.partnerSecret, expected) or partner is None:
-        raise KPlusError("authentication_error", "partnerId or partnerSecret is invalid")
+    _check_secret(req, partner["partner_secret"] if partner is not None else None)
+    assert partner is not None
     return partner
+
+
+def _check_secret(req: Common, expected: str | None) -> None:
+    """Unknown partner and wrong secret get the same answer, after the same constant-time work."""
+    matches = secret_matches(req.partnerSecret, expected if expected is not None else "x" * 32)
+    if expected is None or not matches:
+        raise KPlusError("authentication_error", "partnerId or partnerSecret is invalid")
 
 
 def _claim_uid(conn: Conn, req: Common, operation: str, now: int) -> None:
