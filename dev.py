@@ -35,8 +35,6 @@ def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
 
 
 def ensure_venv(extra: str) -> None:
-    if sys.version_info < (3, 11):
-        sys.exit("paysandbox needs Python 3.11 or newer")
     if not PY.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
@@ -55,8 +53,16 @@ def ensure_chromium() -> None:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         try:
             run("apt-get", "update", "-qq", env=env)
-            run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium",
-                "fonts-dejavu-core", env=env)
+            run(
+                "apt-get",
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "chromium",
+                "fonts-dejavu-core",
+                env=env,
+            )
         except subprocess.CalledProcessError:
             print("! could not install chromium; browser tests will be skipped", flush=True)
     else:
@@ -65,7 +71,7 @@ def ensure_chromium() -> None:
 
 def serve(args: list[str]) -> None:
     ensure_venv("")
-    os.execv(str(BIN / "paysandbox"), [str(BIN / "paysandbox"), "serve", *args])
+    os.execv(str(BIN / "paysandbox"), [str(BIN / "paysandbox"), "serve", *args])  # noqa: S606
 
 
 def test(args: list[str]) -> None:
@@ -80,11 +86,20 @@ def test(args: list[str]) -> None:
     run(PY, "-m", "pytest", *args, env={**env, "PAYSANDBOX_TEST_DB": "sqlite"})
     if with_pg:
         pg = os.environ.get("PAYSANDBOX_PG_URL", DEFAULT_PG)
-        run(PY, "-m", "pytest", "-m", "not sqlite_only", *args,
-            env={**env, "PAYSANDBOX_TEST_DB": pg})
+        run(
+            PY,
+            "-m",
+            "pytest",
+            "-m",
+            "not sqlite_only",
+            *args,
+            env={**env, "PAYSANDBOX_TEST_DB": pg},
+        )
 
 
 def main() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script runs before any venv exists
+        sys.exit("paysandbox needs Python 3.11 or newer")
     if len(sys.argv) < 2 or sys.argv[1] not in {"serve", "test"}:
         sys.exit(__doc__)
     try:

@@ -78,9 +78,20 @@ def ms(text: str) -> float:
 
 def run_wrk(wrk: str, base: str, op: str, seconds: int, conns: int, env: dict[str, str]) -> Result:
     out = subprocess.run(
-        [wrk, "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(HERE / "wrk_kplus.lua"),
-         base],
-        check=True, capture_output=True, text=True, env={**os.environ, **env, "BENCH_OP": op},
+        [
+            wrk,
+            "-t1",
+            f"-c{conns}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(HERE / "wrk_kplus.lua"),
+            base,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "BENCH_OP": op},
     ).stdout
     total = int(re.search(r"(\d+) requests in ([\d.]+)(\w+)", out).group(1))  # type: ignore[union-attr]
     dur = re.search(r"requests in ([\d.]+\w+)", out).group(1)  # type: ignore[union-attr]
@@ -115,9 +126,21 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         log = (tmp / "server.log").open("w")
         server = subprocess.Popen(
-            [str(BIN / "paysandbox"), "serve", "--port", str(port), "--db", db_url,
-             "--sqlite-synchronous", args.synchronous, "--log-level", "warning"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+            [
+                str(BIN / "paysandbox"),
+                "serve",
+                "--port",
+                str(port),
+                "--db",
+                db_url,
+                "--sqlite-synchronous",
+                args.synchronous,
+                "--log-level",
+                "warning",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
         )
         try:
             results = bench(wrk, base, args)
@@ -130,13 +153,17 @@ def main() -> None:
                 with psycopg.connect(args.db, autocommit=True) as c:
                     c.execute(f"DROP SCHEMA {schema} CASCADE")
     backend = "PostgreSQL" if args.db else f"SQLite (synchronous={args.synchronous})"
-    print(f"\npaysandbox K PLUS, one server process, {backend}, {args.connections} connections, "
-          f"wrk -t1, {args.duration}s per operation, {os.cpu_count()} cores\n")
+    print(
+        f"\npaysandbox K PLUS, one server process, {backend}, {args.connections} connections, "
+        f"wrk -t1, {args.duration}s per operation, {os.cpu_count()} cores\n"
+    )
     print("| operation | requests | req/s | p50 ms | p99 ms | failures |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r.op} | {r.requests} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-              f"{r.failures} |")
+        print(
+            f"| {r.op} | {r.requests} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{r.failures} |"
+        )
 
 
 def bench(wrk: str, base: str, args: argparse.Namespace) -> list[Result]:
@@ -150,21 +177,41 @@ def bench(wrk: str, base: str, args: argparse.Namespace) -> list[Result]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        gen = c.post("/kplus/payment/generate-token", json={
-            **CREDS, "partnerTxnUid": "bench-setup", "reference1": "KS1234567",
-            "totalAmount": "500", "shopImageUrl": "https://shop.example/a.png",
-            "shopName": "Bench Shop", "shippingFee": "0", "osPlatform": "IOS",
-            "currencyCode": "THB", "currencyExponent": "2"}).json()
+        gen = c.post(
+            "/kplus/payment/generate-token",
+            json={
+                **CREDS,
+                "partnerTxnUid": "bench-setup",
+                "reference1": "KS1234567",
+                "totalAmount": "500",
+                "shopImageUrl": "https://shop.example/a.png",
+                "shopName": "Bench Shop",
+                "shippingFee": "0",
+                "osPlatform": "IOS",
+                "currencyCode": "THB",
+                "currencyExponent": "2",
+            },
+        ).json()
         token = gen["tokenId"]
-        check = c.post("/kplus/payment/inquire-token",
-                       json={**CREDS, "partnerTxnUid": "check", "tokenId": token}).json()
+        check = c.post(
+            "/kplus/payment/inquire-token",
+            json={**CREDS, "partnerTxnUid": "check", "tokenId": token},
+        ).json()
         assert check["statusCode"] == "00" and check["paymentStatus"] == "REQUESTED", check
     env = {"BENCH_TOKEN": token}
     # Warm-up (not reported): first requests pay for imports, prepared statements, caches.
     run_wrk(wrk, base, "inquire-token", 2, args.connections, {**env, "BENCH_PREFIX": "w"})
     results = [run_wrk(wrk, base, "inquire-token", args.duration, args.connections, env)]
-    results.append(run_wrk(wrk, base, "generate-token", args.duration, args.connections,
-                           {**env, "BENCH_PREFIX": "g"}))
+    results.append(
+        run_wrk(
+            wrk,
+            base,
+            "generate-token",
+            args.duration,
+            args.connections,
+            {**env, "BENCH_PREFIX": "g"},
+        )
+    )
     return results
 
 

@@ -76,8 +76,13 @@ class LiveServer:
         self.settings = settings
         self.app = create_app(settings, **app_kwargs)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
-            loop="asyncio", http="httptools",
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            loop="asyncio",
+            http="httptools",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -122,10 +127,11 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                got = Received("POST", self.path, dict(self.headers.items()),
-                               self.rfile.read(length))
+                got = Received(
+                    "POST", self.path, dict(self.headers.items()), self.rfile.read(length)
+                )
                 with outer._lock:
                     outer.requests.append(got)
                     status, body = outer.script.pop(0) if outer.script else outer.default

@@ -1,4 +1,7 @@
-"""``paysandbox serve [--host] [--port] [--db URL] [--config FILE] …``: flags → Settings → uvicorn."""
+"""``paysandbox serve [--host] [--port] [--db URL] [--config FILE] …``.
+
+Flags → ``Settings`` → ``create_app`` → uvicorn; nothing else happens here.
+"""
 
 from __future__ import annotations
 
@@ -20,16 +23,39 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--db", help="sqlite:///path (default ./paysandbox.db) or postgresql://…")
     s.add_argument("--config", help="TOML config file (flags override it)")
     s.add_argument("--public-url", help="base URL for pages and links (default http://host:port)")
-    s.add_argument("--sqlite-synchronous", choices=["NORMAL", "FULL"],
-                   help="NORMAL: survives a crash (default); FULL: also a power loss")
-    s.add_argument("--kplus-partner", action="append", default=[], metavar="ID:SECRET",
-                   help="add a K PLUS partner (repeatable)")
-    s.add_argument("--kplus-callback", action="append", default=[], metavar="ID=URL",
-                   help="Confirm Payment callback URL of a K PLUS partner (repeatable)")
-    s.add_argument("--nicepay-merchant", action="append", default=[], metavar="IMID:KEY",
-                   help="add a NICEPay merchant (repeatable)")
-    s.add_argument("--smart2pay-site", action="append", default=[], metavar="ID:APIKEY[=URL]",
-                   help="add a Smart2Pay site, optionally with its notification URL")
+    s.add_argument(
+        "--sqlite-synchronous",
+        choices=["NORMAL", "FULL"],
+        help="NORMAL: survives a crash (default); FULL: also a power loss",
+    )
+    s.add_argument(
+        "--kplus-partner",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="add a K PLUS partner (repeatable)",
+    )
+    s.add_argument(
+        "--kplus-callback",
+        action="append",
+        default=[],
+        metavar="ID=URL",
+        help="Confirm Payment callback URL of a K PLUS partner (repeatable)",
+    )
+    s.add_argument(
+        "--nicepay-merchant",
+        action="append",
+        default=[],
+        metavar="IMID:KEY",
+        help="add a NICEPay merchant (repeatable)",
+    )
+    s.add_argument(
+        "--smart2pay-site",
+        action="append",
+        default=[],
+        metavar="ID:APIKEY[=URL]",
+        help="add a Smart2Pay site, optionally with its notification URL",
+    )
     s.add_argument("--no-demo", action="store_true", help="do not seed the demo credentials")
     s.add_argument("--access-log", action="store_true", help="log every request line")
     s.add_argument("--log-level", default="info")
@@ -99,7 +125,9 @@ def _safe_db(settings: Settings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     try:
         settings = build_settings(args)
         import uvicorn

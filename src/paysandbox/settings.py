@@ -17,7 +17,7 @@ DEMO_NICEPAY_MERCHANT_KEY = (  # public sandbox key from NICEPay's documents
     "33F49GnCMS1mFYlGXisbUDzVf2ATWCl9k3R++d5hDd3Frmuos/XLx8XhXpe+LDYAbpGKZYSwtlyyLOtS/8aD7A=="
 )
 DEMO_SMART2PAY_SITE_ID = 1010
-DEMO_SMART2PAY_API_KEY = "gabi"  # noqa: S105 - public demo value
+DEMO_SMART2PAY_API_KEY = "gabi"
 
 
 @dataclass

@@ -32,9 +32,7 @@ def media_type(request: Request) -> str:
 def require_json(request: Request) -> None:
     mt = media_type(request)
     if mt != "application/json" and not (mt.startswith("application/") and mt.endswith("+json")):
-        raise BodyError(
-            "content_type", "Content-Type must be application/json", 415
-        )
+        raise BodyError("content_type", "Content-Type must be application/json", 415)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -56,6 +54,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def json_response(content: Any, status_code: int = 200, headers: dict[str, str] | None = None,
-                  media: str = "application/json") -> Response:
+def json_response(
+    content: Any,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    media: str = "application/json",
+) -> Response:
     return Response(JSON_ENCODER.encode(content), status_code, headers, media)

@@ -25,11 +25,13 @@ def test_clock_advance_rejects_bad_bodies(client: httpx.Client) -> None:
         r = client.post("/_sandbox/clock/advance", json=body)
         assert r.status_code == 400, body
         assert r.json()["error"] == "bad_request" and r.json()["message"]
-    r = client.post("/_sandbox/clock/advance", content=b"{",
-                    headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/_sandbox/clock/advance", content=b"{", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["error"] == "bad_request"
-    r = client.post("/_sandbox/clock/advance", content=b"seconds=5",
-                    headers={"Content-Type": "text/plain"})
+    r = client.post(
+        "/_sandbox/clock/advance", content=b"seconds=5", headers={"Content-Type": "text/plain"}
+    )
     assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
     assert client.get("/_sandbox/clock").json()["offsetSeconds"] == 0
 
@@ -53,8 +55,11 @@ def test_reset_forgets_objects_clock_and_credential_changes(client: httpx.Client
 def test_control_not_found_and_method_errors(client: httpx.Client) -> None:
     r = client.get("/_sandbox/kplus/tokens/KMCMPTnothing")
     assert r.status_code == 404
-    assert r.json() == {"error": "not_found", "message": "tokenId not found",
-                        "detail": "token_not_found"}
+    assert r.json() == {
+        "error": "not_found",
+        "message": "tokenId not found",
+        "detail": "token_not_found",
+    }
     r = client.get("/_sandbox/deliveries/dlv_nothing")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     r = client.post("/_sandbox/deliveries/dlv_nothing/retry")
@@ -72,18 +77,28 @@ def test_partner_put_validation_and_secret_never_shown(client: httpx.Client) -> 
     assert r.status_code == 400 and r.json()["error"] == "bad_request"
     r = client.put("/_sandbox/kplus/partners/NEWPARTNER", json={"callbackUrl": "http://a/b"})
     assert r.status_code == 400 and "partnerSecret" in r.json()["message"]
-    r = client.put("/_sandbox/kplus/partners/NEWPARTNER",
-                   json={"partnerSecret": "s3cret-value", "faults": {"duplicate": True}})
+    r = client.put(
+        "/_sandbox/kplus/partners/NEWPARTNER",
+        json={"partnerSecret": "s3cret-value", "faults": {"duplicate": True}},
+    )
     assert r.status_code == 200
-    assert r.json() == {"partnerId": "NEWPARTNER", "callbackUrl": None,
-                        "tokenTtlSeconds": 1800,
-                        "faults": {"duplicate": True, "delaySeconds": 0, "outOfOrder": False,
-                                   "reorderWindowSeconds": 5}}
+    assert r.json() == {
+        "partnerId": "NEWPARTNER",
+        "callbackUrl": None,
+        "tokenTtlSeconds": 1800,
+        "faults": {
+            "duplicate": True,
+            "delaySeconds": 0,
+            "outOfOrder": False,
+            "reorderWindowSeconds": 5,
+        },
+    }
     listing = client.get("/_sandbox/kplus/partners")
     assert "s3cret-value" not in listing.text and "7da57c4e" not in listing.text
-    gen = client.post("/kplus/payment/generate-token",
-                      json=generate_body(partnerId="NEWPARTNER", partnerSecret="s3cret-value"))
+    gen = client.post(
+        "/kplus/payment/generate-token",
+        json=generate_body(partnerId="NEWPARTNER", partnerSecret="s3cret-value"),
+    )
     assert gen.json()["statusCode"] == "00"
-    inq = client.post("/kplus/payment/inquire-token",
-                      json=creds(tokenId=gen.json()["tokenId"]))
+    inq = client.post("/kplus/payment/inquire-token", json=creds(tokenId=gen.json()["tokenId"]))
     assert inq.json()["errorCode"] == "token_not_found"  # another partner's token

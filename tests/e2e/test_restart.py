@@ -26,7 +26,9 @@ def _free_port() -> int:
 def _start(db_url: str, port: int, cwd: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [str(BIN), "serve", "--port", str(port), "--db", db_url, "--log-level", "warning"],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while True:
@@ -46,24 +48,29 @@ def test_acknowledged_changes_survive_kill_9(fresh_db_url: str, tmp_path: Path) 
     proc = _start(fresh_db_url, port, tmp_path)
     try:
         paid = httpx.post(f"{base}/kplus/payment/generate-token", json=generate_body()).json()
-        cancelled = httpx.post(f"{base}/kplus/payment/generate-token",
-                               json=generate_body()).json()
+        cancelled = httpx.post(f"{base}/kplus/payment/generate-token", json=generate_body()).json()
         httpx.post(f"{base}/_sandbox/clock/advance", json={"seconds": 120})
-        httpx.post(f"{base}/_sandbox/kplus/tokens/{paid['tokenId']}/pay",
-                   json={"paymentAccount": "1112223334"})
-        r = httpx.post(f"{base}/kplus/payment/cancel-token",
-                       json=creds(tokenId=cancelled["tokenId"], reference1="x"))
+        httpx.post(
+            f"{base}/_sandbox/kplus/tokens/{paid['tokenId']}/pay",
+            json={"paymentAccount": "1112223334"},
+        )
+        r = httpx.post(
+            f"{base}/kplus/payment/cancel-token",
+            json=creds(tokenId=cancelled["tokenId"], reference1="x"),
+        )
         assert r.json()["statusCode"] == "00"
     finally:
         os.kill(proc.pid, signal.SIGKILL)  # no shutdown, no checkpoint, no goodbye
         proc.wait()
     proc = _start(fresh_db_url, port, tmp_path)
     try:
-        a = httpx.post(f"{base}/kplus/payment/inquire-token",
-                       json=creds(tokenId=paid["tokenId"])).json()
+        a = httpx.post(
+            f"{base}/kplus/payment/inquire-token", json=creds(tokenId=paid["tokenId"])
+        ).json()
         assert a["paymentStatus"] == "PAID" and a["paymentAccount"] == "x-x-x2333-x"
-        b = httpx.post(f"{base}/kplus/payment/inquire-token",
-                       json=creds(tokenId=cancelled["tokenId"])).json()
+        b = httpx.post(
+            f"{base}/kplus/payment/inquire-token", json=creds(tokenId=cancelled["tokenId"])
+        ).json()
         assert b["paymentStatus"] == "CANCELLED"
         assert httpx.get(f"{base}/_sandbox/clock").json()["offsetSeconds"] >= 120
         events = httpx.get(f"{base}/_sandbox/kplus/tokens/{paid['tokenId']}").json()["events"]

@@ -26,14 +26,21 @@ def assert_error(r: httpx.Response, status: int, code: str, **echo: Any) -> dict
     return body
 
 
-
 def test_generate_answers_every_documented_field(client: httpx.Client) -> None:
     body = generate_body()
     r = client.post(GEN, json=body)
     assert r.status_code == 200
     got = r.json()
-    assert set(got) == {"partnerTxnUid", "partnerId", "statusCode", "errorCode", "errorDesc",
-                        "tokenId", "callBackAppUrl", "expiryDate"}
+    assert set(got) == {
+        "partnerTxnUid",
+        "partnerId",
+        "statusCode",
+        "errorCode",
+        "errorDesc",
+        "tokenId",
+        "callBackAppUrl",
+        "expiryDate",
+    }
     assert got["partnerTxnUid"] == body["partnerTxnUid"]
     assert got["partnerId"] == KPLUS_ID
     assert got["statusCode"] == "00" and got["errorCode"] is None and got["errorDesc"] is None
@@ -76,8 +83,11 @@ def test_v1_family_requires_matching_headers(client: httpx.Client) -> None:
     r = client.post(GEN_V1, json=b, headers={"Partner-Id": "OTHER", "Partner-Secret": KPLUS_SECRET})
     body = assert_error(r, 401, "authentication_error")
     assert "match" in body["errorDesc"]
-    r = client.post(GEN_V1, json=generate_body(),
-                    headers={"Partner-Id": KPLUS_ID, "Partner-Secret": "wrong-secret"})
+    r = client.post(
+        GEN_V1,
+        json=generate_body(),
+        headers={"Partner-Id": KPLUS_ID, "Partner-Secret": "wrong-secret"},
+    )
     body = assert_error(r, 401, "authentication_error")
     assert "wrong-secret" not in r.text and KPLUS_SECRET not in r.text
 
@@ -113,9 +123,19 @@ def test_unknown_fields_are_ignored(client: httpx.Client) -> None:
     assert r.status_code == 200 and r.json()["statusCode"] == "00"
 
 
-MANDATORY = ["partnerTxnUid", "partnerId", "partnerSecret", "requestDt", "totalAmount",
-             "shopImageUrl", "shopName", "shippingFee", "osPlatform", "currencyCode",
-             "currencyExponent"]
+MANDATORY = [
+    "partnerTxnUid",
+    "partnerId",
+    "partnerSecret",
+    "requestDt",
+    "totalAmount",
+    "shopImageUrl",
+    "shopName",
+    "shippingFee",
+    "osPlatform",
+    "currencyCode",
+    "currencyExponent",
+]
 
 
 @pytest.mark.parametrize("field", MANDATORY)
@@ -128,8 +148,9 @@ def test_missing_mandatory_field(client: httpx.Client, field: str) -> None:
 
 @pytest.mark.parametrize("field", ["shopName", "osPlatform", "partnerTxnUid"])
 def test_null_mandatory_field(client: httpx.Client, field: str) -> None:
-    body_err = assert_error(client.post(GEN, json=generate_body(**{field: None})), 400,
-                            "missing_parameter")
+    body_err = assert_error(
+        client.post(GEN, json=generate_body(**{field: None})), 400, "missing_parameter"
+    )
     assert field in body_err["errorDesc"]
 
 
@@ -177,21 +198,29 @@ def test_invalid_values(client: httpx.Client, field: str, value: Any, code: str)
 
 def test_malformed_json_and_non_object(client: httpx.Client) -> None:
     h = {"Content-Type": "application/json"}
-    assert_error(client.post(GEN, content=b'{"partnerTxnUid": "x",', headers=h), 400,
-                 "bad_request", partnerTxnUid=None)
+    assert_error(
+        client.post(GEN, content=b'{"partnerTxnUid": "x",', headers=h),
+        400,
+        "bad_request",
+        partnerTxnUid=None,
+    )
     assert_error(client.post(GEN, content=b"[1, 2]", headers=h), 400, "bad_request")
     assert_error(client.post(GEN, content=b"", headers=h), 400, "bad_request")
     assert_error(client.post(GEN, content=b"\xff\xfe", headers=h), 400, "bad_request")
 
 
 def test_wrong_content_type(client: httpx.Client) -> None:
-    r = client.post(GEN, content=b"partnerId=PTR1902369",
-                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = client.post(
+        GEN,
+        content=b"partnerId=PTR1902369",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert_error(r, 415, "unsupported_media_type")
     r = client.post(GEN, content=b"{}")  # no Content-Type at all
     assert_error(r, 415, "unsupported_media_type")
-    r = client.post(GEN, json=generate_body(),
-                    headers={"Content-Type": "Application/JSON; charset=UTF-8"})
+    r = client.post(
+        GEN, json=generate_body(), headers={"Content-Type": "Application/JSON; charset=UTF-8"}
+    )
     assert r.status_code == 200
 
 
@@ -201,10 +230,12 @@ def test_body_over_the_limit(client: httpx.Client) -> None:
 
 
 def test_wrong_secret_and_unknown_partner_look_the_same(client: httpx.Client) -> None:
-    a = assert_error(client.post(GEN, json=generate_body(partnerSecret="nope")), 401,
-                     "authentication_error")
-    b = assert_error(client.post(GEN, json=generate_body(partnerId="PTR0000000")), 401,
-                     "authentication_error")
+    a = assert_error(
+        client.post(GEN, json=generate_body(partnerSecret="nope")), 401, "authentication_error"
+    )
+    b = assert_error(
+        client.post(GEN, json=generate_body(partnerId="PTR0000000")), 401, "authentication_error"
+    )
     assert a["errorDesc"] == b["errorDesc"]
     assert "nope" not in a["errorDesc"]
 
@@ -212,8 +243,9 @@ def test_wrong_secret_and_unknown_partner_look_the_same(client: httpx.Client) ->
 def test_duplicate_partner_txn_uid(client: httpx.Client) -> None:
     body = generate_body()
     assert client.post(GEN, json=body).status_code == 200
-    err = assert_error(client.post(GEN, json=body), 409, "duplicate_request",
-                       partnerTxnUid=body["partnerTxnUid"])
+    err = assert_error(
+        client.post(GEN, json=body), 409, "duplicate_request", partnerTxnUid=body["partnerTxnUid"]
+    )
     assert "partnerTxnUid" in err["errorDesc"]
 
 

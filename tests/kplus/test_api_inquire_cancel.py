@@ -18,10 +18,26 @@ INQ = "/kplus/payment/inquire-token"
 CAN = "/kplus/payment/cancel-token"
 
 INQUIRE_FIELDS = {
-    "partnerTxnUid", "partnerId", "statusCode", "errorCode", "errorDesc", "paymentStatus",
-    "paymentTimeStamp", "paymentRefernceId", "slipImage", "paymentAccount", "paymentDt",
-    "reference1", "reference2", "totalAmount", "currencyCode", "currencyExponent", "tokenId",
-    "additionalInfo1", "additionalInfo2", "additionalInfo3",
+    "partnerTxnUid",
+    "partnerId",
+    "statusCode",
+    "errorCode",
+    "errorDesc",
+    "paymentStatus",
+    "paymentTimeStamp",
+    "paymentRefernceId",
+    "slipImage",
+    "paymentAccount",
+    "paymentDt",
+    "reference1",
+    "reference2",
+    "totalAmount",
+    "currencyCode",
+    "currencyExponent",
+    "tokenId",
+    "additionalInfo1",
+    "additionalInfo2",
+    "additionalInfo3",
 }
 
 
@@ -105,7 +121,10 @@ def test_control_expire(client: httpx.Client) -> None:
     assert inquire(client, token)["paymentStatus"] == "EXPIRED"
     r = client.post(f"/_sandbox/kplus/tokens/{token}/expire")
     assert r.status_code == 409 and r.json() == {
-        "error": "conflict", "message": "token has expired", "detail": "qr_expired"}
+        "error": "conflict",
+        "message": "token has expired",
+        "detail": "qr_expired",
+    }
 
 
 def test_cancel_unpaid_token(client: httpx.Client) -> None:
@@ -122,8 +141,7 @@ def test_cancel_unpaid_token(client: httpx.Client) -> None:
         "tokenList": [{"tokenId": token, "reference1": "KS1234567", "status": "CANCELLED"}],
     }
     assert inquire(client, token)["paymentStatus"] == "CANCELLED"
-    assert_error(client.post(CAN, json=creds(tokenId=token, reference1="av")), 409,
-                 "qr_cancelled")
+    assert_error(client.post(CAN, json=creds(tokenId=token, reference1="av")), 409, "qr_cancelled")
     r = client.post(f"/_sandbox/kplus/tokens/{token}/pay")
     assert r.status_code == 409 and r.json()["detail"] == "qr_cancelled"
 
@@ -140,12 +158,14 @@ def test_cancel_paid_token_is_refused(client: httpx.Client) -> None:
 def test_cancel_v1_and_its_errors(client: httpx.Client) -> None:
     token = new_token(client)
     path = "/v1/kplus/payment/cancel-token"
-    assert_error(client.post(path, json=creds(tokenId=token, reference1="x")), 401,
-                 "authentication_error")
+    assert_error(
+        client.post(path, json=creds(tokenId=token, reference1="x")), 401, "authentication_error"
+    )
     r = client.post(path, json=creds(tokenId=token, reference1="x"), headers=V1_HEADERS)
     assert r.status_code == 200 and r.json()["tokenList"][0]["status"] == "CANCELLED"
-    assert_error(client.post(CAN, json=creds(tokenId=token, reference1="")), 400,
-                 "invalid_reference1")
+    assert_error(
+        client.post(CAN, json=creds(tokenId=token, reference1="")), 400, "invalid_reference1"
+    )
     body = creds(tokenId=token)
     assert_error(client.post(CAN, json=body), 400, "invalid_reference1")
 
@@ -165,10 +185,14 @@ def test_unknown_and_foreign_tokens_are_not_found(client: httpx.Client, path: st
     assert_error(r, 404, "token_not_found")
     client.put("/_sandbox/kplus/partners/PTR0000002", json={"partnerSecret": "other-secret-1"})
     token = new_token(client)
-    other = {**creds(tokenId=token, **extra), "partnerId": "PTR0000002",
-             "partnerSecret": "other-secret-1"}
-    r = client.post(path, json=other,
-                    headers={"Partner-Id": "PTR0000002", "Partner-Secret": "other-secret-1"})
+    other = {
+        **creds(tokenId=token, **extra),
+        "partnerId": "PTR0000002",
+        "partnerSecret": "other-secret-1",
+    }
+    r = client.post(
+        path, json=other, headers={"Partner-Id": "PTR0000002", "Partner-Secret": "other-secret-1"}
+    )
     assert_error(r, 404, "token_not_found")
 
 
@@ -177,12 +201,17 @@ def test_inquire_cancel_field_errors(client: httpx.Client, path: str) -> None:
     extra = {"reference1": "x"} if path == CAN else {}
     assert_error(client.post(path, json=creds(**extra)), 400, "missing_parameter")
     assert_error(client.post(path, json=creds(tokenId=5, **extra)), 400, "invalid_parameter")
-    assert_error(client.post(path, json=creds(tokenId="K" * 65, **extra)), 400,
-                 "invalid_parameter")
-    assert_error(client.post(path, json=creds(tokenId="x", partnerSecret="bad", **extra)), 401,
-                 "authentication_error")
-    assert_error(client.post(path, json=creds(tokenId="x", requestDt="soon", **extra)), 400,
-                 "invalid_parameter")
+    assert_error(client.post(path, json=creds(tokenId="K" * 65, **extra)), 400, "invalid_parameter")
+    assert_error(
+        client.post(path, json=creds(tokenId="x", partnerSecret="bad", **extra)),
+        401,
+        "authentication_error",
+    )
+    assert_error(
+        client.post(path, json=creds(tokenId="x", requestDt="soon", **extra)),
+        400,
+        "invalid_parameter",
+    )
 
 
 # ------------------------------------------------ the documents' own examples, verbatim
@@ -211,8 +240,9 @@ def test_seed_002_inquire_example_verbatim(client: httpx.Client) -> None:
     token = "KMCMPTtbbibmvyvnutyyknckxtngiwaklpcjptykxon34f8PMT"
     r = client.post(INQ, content=SEED_002_INQUIRE, headers=JSON)
     assert_error(r, 404, "token_not_found", partnerTxnUid="transIrtses222", partnerId=KPLUS_ID)
-    made = client.post("/_sandbox/kplus/tokens", json={"tokenId": token, "totalAmount": 500,
-                                                       "reference2": ""})
+    made = client.post(
+        "/_sandbox/kplus/tokens", json={"tokenId": token, "totalAmount": 500, "reference2": ""}
+    )
     assert made.status_code == 200, made.text
     client.post(f"/_sandbox/kplus/tokens/{token}/pay")
     got = client.post(INQ, content=SEED_002_INQUIRE, headers=JSON).json()
@@ -240,8 +270,11 @@ def test_seed_000_cancel_example_verbatim(client: httpx.Client) -> None:
 def test_seed_001_cancel_v1_with_headers(client: httpx.Client) -> None:
     token = "KMCMPTzpjbelgdzimkogvbmhxyutxytahzyqglfjenb1624PMT"
     client.post("/_sandbox/kplus/tokens", json={"tokenId": token})
-    r = client.post("/v1/kplus/payment/cancel-token", content=SEED_000_CANCEL,
-                    headers={**JSON, "Partner-Id": KPLUS_ID, "Partner-Secret": KPLUS_SECRET})
+    r = client.post(
+        "/v1/kplus/payment/cancel-token",
+        content=SEED_000_CANCEL,
+        headers={**JSON, "Partner-Id": KPLUS_ID, "Partner-Secret": KPLUS_SECRET},
+    )
     assert r.status_code == 200 and r.json()["tokenList"][0]["status"] == "CANCELLED"
 
 

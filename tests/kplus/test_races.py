@@ -15,7 +15,9 @@ from .builders import creds, generate_body
 N = 24
 
 
-def _race(server: LiveServer, calls: list[tuple[str, str, dict[str, Any] | None]]) -> list[httpx.Response]:
+def _race(
+    server: LiveServer, calls: list[tuple[str, str, dict[str, Any] | None]]
+) -> list[httpx.Response]:
     barrier = threading.Barrier(len(calls))
 
     def go(call: tuple[str, str, dict[str, Any] | None]) -> httpx.Response:
@@ -31,8 +33,10 @@ def _race(server: LiveServer, calls: list[tuple[str, str, dict[str, Any] | None]
 
 def test_many_cancels_one_winner(server: LiveServer, client: httpx.Client) -> None:
     token = client.post("/kplus/payment/generate-token", json=generate_body()).json()["tokenId"]
-    calls = [("cancel", "/kplus/payment/cancel-token", creds(tokenId=token, reference1="r"))
-             for _ in range(N)]
+    calls = [
+        ("cancel", "/kplus/payment/cancel-token", creds(tokenId=token, reference1="r"))
+        for _ in range(N)
+    ]
     answers = _race(server, calls)
     ok = [r for r in answers if r.status_code == 200]
     assert len(ok) == 1 and ok[0].json()["tokenList"][0]["status"] == "CANCELLED"
@@ -45,18 +49,21 @@ def test_many_cancels_one_winner(server: LiveServer, client: httpx.Client) -> No
 
 def test_cancel_racing_pay_one_winner(server: LiveServer, client: httpx.Client) -> None:
     for _ in range(3):
-        token = client.post("/kplus/payment/generate-token",
-                            json=generate_body()).json()["tokenId"]
+        token = client.post("/kplus/payment/generate-token", json=generate_body()).json()["tokenId"]
         calls: list[tuple[str, str, dict[str, Any] | None]] = []
         for i in range(N):
             if i % 2:
                 calls.append(("pay", f"/_sandbox/kplus/tokens/{token}/pay", None))
             else:
-                calls.append(("cancel", "/kplus/payment/cancel-token",
-                              creds(tokenId=token, reference1="r")))
+                calls.append(
+                    ("cancel", "/kplus/payment/cancel-token", creds(tokenId=token, reference1="r"))
+                )
         answers = _race(server, calls)
-        winners = [(kind, r) for (kind, _, _), r in zip(calls, answers, strict=True)
-                   if r.status_code == 200]
+        winners = [
+            (kind, r)
+            for (kind, _, _), r in zip(calls, answers, strict=True)
+            if r.status_code == 200
+        ]
         assert len(winners) == 1, [r.text for r in answers]
         kind = winners[0][0]
         final = "PAID" if kind == "pay" else "CANCELLED"
@@ -77,5 +84,4 @@ def test_many_generates_with_one_uid_one_token(server: LiveServer, client: httpx
     answers = _race(server, [("gen", "/kplus/payment/generate-token", body)] * N)
     codes = sorted(r.json()["statusCode"] for r in answers)
     assert codes == ["00"] + ["10"] * (N - 1)
-    assert {r.json()["errorCode"] for r in answers if r.status_code != 200} == {
-        "duplicate_request"}
+    assert {r.json()["errorCode"] for r in answers if r.status_code != 200} == {"duplicate_request"}

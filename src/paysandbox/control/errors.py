@@ -49,8 +49,11 @@ def error_response(code: str, message: str, detail: str | None = None) -> Respon
     return json_response(body, STATUS[code])
 
 
-_BODY = {"content_type": "unsupported_media_type", "too_large": "request_too_large",
-         "malformed": "bad_request"}
+_BODY = {
+    "content_type": "unsupported_media_type",
+    "too_large": "request_too_large",
+    "malformed": "bad_request",
+}
 
 
 async def decode_optional(request: Request, struct: type[T], limit: int) -> T:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..core.clock import US, iso, real_now_us
-from ..delivery.redact import redact_body
+from ..delivery.redact import redact_body, redact_headers
 from ..delivery.sender import Sender
 from ..store import admin, outbox
 from ..store import clock as clock_rows
@@ -69,9 +69,10 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
         "lastHttpStatus": row["last_http_status"],
         "lastError": row["last_error"],
         "request": {
-            "headers": headers,
-            "body": redact_body(row["body"], headers.get("Content-Type", ""),
-                                json.loads(row["secret_keys"])),
+            "headers": redact_headers(headers, json.loads(row["secret_keys"])),
+            "body": redact_body(
+                row["body"], headers.get("Content-Type", ""), json.loads(row["secret_keys"])
+            ),
         },
     }
     if attempts is not None:
@@ -119,8 +120,11 @@ def make_routes(
             raise ControlError("bad_request", "limit must be an integer") from None
         found = await db.read(
             lambda c: outbox.list_deliveries(
-                c, provider=q.get("provider"), object_id=q.get("objectId"),
-                state=q.get("state"), limit=limit,
+                c,
+                provider=q.get("provider"),
+                object_id=q.get("objectId"),
+                state=q.get("state"),
+                limit=limit,
             )
         )
         return json_response({"deliveries": [delivery_view(r) for r in found]})

@@ -27,3 +27,10 @@ def redact_body(body: str, content_type: str, secret_keys: Iterable[str]) -> str
         pairs = [(k, REDACTED if k in keys else v) for k, v in parse_qsl(body, True)]
         return urlencode(pairs)
     return body
+
+
+def redact_headers(headers: dict[str, str], secret_keys: Iterable[str]) -> dict[str, str]:
+    """Headers named in ``secret_keys`` (case-insensitive, e.g. Smart2Pay's ``Authorization``)
+    shown as ``***``."""
+    keys = {k.lower() for k in secret_keys}
+    return {k: REDACTED if k.lower() in keys else v for k, v in headers.items()}

@@ -25,7 +25,7 @@ from ..store import clock as clock_rows
 from ..store import outbox as rows
 from ..store.db import Conn, Database, Row
 from .outbox import RetryPolicy
-from .redact import redact_body
+from .redact import redact_body, redact_headers
 from .rules import RULES
 
 log = logging.getLogger("paysandbox.delivery")
@@ -128,7 +128,7 @@ class Sender:
         request_record = {
             "method": row["method"],
             "url": row["url"],
-            "headers": headers,
+            "headers": redact_headers(headers, secret_keys),
             "body": redact_body(row["body"], content_type, secret_keys),
         }
         attempt: dict[str, Any] = {

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor

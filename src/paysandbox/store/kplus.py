@@ -107,7 +107,8 @@ def transition_token(
     unexpired_at_us: int | None = None,
 ) -> bool:
     """Atomically move a token out of ``from_states``; optionally only while not yet expired."""
-    extra, args = ("", ())
+    extra: str = ""
+    args: tuple[Any, ...] = ()
     if unexpired_at_us is not None:
         extra, args = "expires_at_us > ?", (unexpired_at_us,)
     return conditional_update(

@@ -24,8 +24,11 @@ from .service import KPlusService
 S = TypeVar("S", bound=Common)
 
 _AMOUNT_FIELDS = {"totalAmount", "shippingFee"}
-_BODY_CODES = {"content_type": "unsupported_media_type", "too_large": "request_too_large",
-               "malformed": "bad_request"}
+_BODY_CODES = {
+    "content_type": "unsupported_media_type",
+    "too_large": "request_too_large",
+    "malformed": "bad_request",
+}
 
 
 def app_url(request: Request, token_id: str, public_url: str | None) -> str:
@@ -61,8 +64,10 @@ def _echo(body: bytes) -> tuple[str | None, str | None]:
     if not isinstance(doc, dict):
         return None, None
     uid, pid = doc.get("partnerTxnUid"), doc.get("partnerId")
-    return (uid if isinstance(uid, str) and len(uid) <= 64 else None,
-            pid if isinstance(pid, str) and len(pid) <= 64 else None)
+    return (
+        uid if isinstance(uid, str) and len(uid) <= 64 else None,
+        pid if isinstance(pid, str) and len(pid) <= 64 else None,
+    )
 
 
 def _check_headers(request: Request, req: Common) -> None:
@@ -70,18 +75,20 @@ def _check_headers(request: Request, req: Common) -> None:
     hid = request.headers.get("partner-id")
     hsecret = request.headers.get("partner-secret")
     if hid is None or hsecret is None:
-        raise KPlusError("authentication_error", "Partner-Id and Partner-Secret headers are required")
+        raise KPlusError(
+            "authentication_error", "Partner-Id and Partner-Secret headers are required"
+        )
     if hid != req.partnerId or not secret_matches(hsecret, req.partnerSecret):
-        raise KPlusError("authentication_error", "Partner-Id/Partner-Secret headers do not match the body")
+        raise KPlusError(
+            "authentication_error", "Partner-Id/Partner-Secret headers do not match the body"
+        )
 
 
 def make_routes(service: KPlusService, *, max_body: int, public_url: str | None) -> list[BaseRoute]:
-    decoders = {t: msgspec.json.Decoder(t) for t in (GenerateToken, InquireToken, CancelToken)}
-
     def endpoint(
         struct: type[S], v1: bool, action: Callable[[Request, S], Awaitable[dict[str, Any]]]
     ) -> Callable[[Request], Awaitable[Response]]:
-        decoder = decoders[struct]
+        decoder = msgspec.json.Decoder(struct)
 
         async def handle(request: Request) -> Response:
             uid = pid = None
@@ -124,10 +131,12 @@ def make_routes(service: KPlusService, *, max_body: int, public_url: str | None)
     ]
     routes: list[BaseRoute] = []
     for name, struct, action in ops:
-        routes.append(Route(f"/kplus/payment/{name}", endpoint(struct, False, action),
-                            methods=["POST"]))
-        routes.append(Route(f"/v1/kplus/payment/{name}", endpoint(struct, True, action),
-                            methods=["POST"]))
+        routes.append(
+            Route(f"/kplus/payment/{name}", endpoint(struct, False, action), methods=["POST"])
+        )
+        routes.append(
+            Route(f"/v1/kplus/payment/{name}", endpoint(struct, True, action), methods=["POST"])
+        )
     routes.extend(page.make_routes(service))
     return routes
 
