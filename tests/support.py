@@ -69,6 +69,9 @@ def test_settings(db_url: str, **overrides: Any) -> Settings:
     return s
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 class LiveServer:
     """The real ASGI app under uvicorn on 127.0.0.1:<free port>, in a thread."""
 
