@@ -23,6 +23,7 @@ from .delivery.outbox import Outbox
 from .delivery.sender import Sender
 from .plugin import AppContext, ProviderPlugin
 from .providers.kplus.plugin import plugin as kplus_plugin
+from .providers.nicepay.plugin import plugin as nicepay_plugin
 from .settings import Settings
 from .store import migrate
 from .store.db import Conn, open_database
@@ -30,7 +31,6 @@ from .store.db import Conn, open_database
 log = logging.getLogger("paysandbox")
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
-PLUGINS = [kplus_plugin]
 
 
 @dataclass
@@ -49,7 +49,9 @@ class Sandbox:
         return best[1] if best else None
 
 
-def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
     """Build the ASGI app. Migrates the schema and opens the database now (synchronously)."""
     migrate.upgrade(settings.db_url)
     db = open_database(settings.db_url, synchronous=settings.sqlite_synchronous)

@@ -35,7 +35,9 @@ class Faults:
             duplicate=bool(raw.get("duplicate", False)),
             delay_seconds=float(raw.get("delaySeconds", 0) or 0),  # type: ignore[arg-type]
             out_of_order=bool(raw.get("outOfOrder", False)),
-            reorder_window_seconds=float(raw.get("reorderWindowSeconds", 5) or 5),  # type: ignore[arg-type]
+            reorder_window_seconds=float(  # an explicit 0 stays 0 (was turned into 5)
+                5 if raw.get("reorderWindowSeconds") is None else raw["reorderWindowSeconds"]  # type: ignore[arg-type]
+            ),
         )
 
 

@@ -9,8 +9,14 @@ from ..core.events import Event
 from .db import Conn
 
 
-def append(conn: Conn, object_type: str, object_id: str, kind: str, at_us: int,
-           data: dict[str, Any] | None = None) -> None:
+def append(
+    conn: Conn,
+    object_type: str,
+    object_id: str,
+    kind: str,
+    at_us: int,
+    data: dict[str, Any] | None = None,
+) -> None:
     conn.exec(
         "INSERT INTO events (object_type, object_id, kind, at_us, data) VALUES (?, ?, ?, ?, ?)",
         object_type,

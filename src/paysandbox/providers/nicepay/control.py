@@ -1,0 +1,101 @@
+"""NICEPay control routes under ``/_sandbox/nicepay/`` (simulate the customer, inspect).
+
+``POST /_sandbox/nicepay/transactions/{tXid}/pay`` (optional ``{"amount": N}``: a transfer
+larger / smaller than ``amt`` is notified with ``matchCl`` 2 / 3),
+``POST …/expire``, ``GET /_sandbox/nicepay/transactions/{tXid}`` (with events and cancels),
+``GET /_sandbox/nicepay/transactions?iMid=&limit=``, ``GET /_sandbox/nicepay/merchants``.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ...control.errors import ControlError, decode_optional
+from ...control.routes import guarded
+from ...core.clock import iso
+from ...core.errors import Conflict, NotFound
+from ...store import clock as clock_rows
+from ...store import nicepay as rows
+from ...store.db import Conn, Database
+from ...web import json_response
+from . import views
+from .model import Txn
+from .schemas import PayTransaction
+from .service import NicepayService
+
+
+def make_routes(service: NicepayService, db: Database, *, max_body: int) -> list[BaseRoute]:
+    async def show(t_xid: str) -> Response:
+        try:
+            txn, history, cancels = await service.get(t_xid)
+        except NotFound as exc:
+            raise ControlError("not_found", str(exc)) from None
+        return json_response(views.control(txn, history, cancels))
+
+    async def get_transaction(request: Request) -> Response:
+        return await show(request.path_params["t_xid"])
+
+    async def pay(request: Request) -> Response:
+        body = await decode_optional(request, PayTransaction, max_body)
+        t_xid = request.path_params["t_xid"]
+        try:
+            await service.pay(t_xid, body.amount)
+        except NotFound as exc:
+            raise ControlError("not_found", str(exc)) from None
+        except Conflict as exc:
+            raise ControlError("conflict", str(exc), detail=exc.state) from None
+        return await show(t_xid)
+
+    async def expire(request: Request) -> Response:
+        t_xid = request.path_params["t_xid"]
+        try:
+            await service.expire(t_xid)
+        except NotFound as exc:
+            raise ControlError("not_found", str(exc)) from None
+        except Conflict as exc:
+            raise ControlError("conflict", str(exc), detail=exc.state) from None
+        return await show(t_xid)
+
+    async def list_transactions(request: Request) -> Response:
+        q = request.query_params
+        try:
+            limit = min(max(int(q.get("limit", "100")), 1), 1000)
+        except ValueError:
+            raise ControlError("bad_request", "limit must be an integer") from None
+
+        def _list(conn: Conn) -> list[dict[str, object]]:
+            now = clock_rows.now_us(conn)
+            found = rows.list_transactions(conn, q.get("iMid"), limit)
+            out: list[dict[str, object]] = []
+            for r in found:
+                t = Txn(r, now)
+                out.append(
+                    {
+                        "tXid": t.t_xid,
+                        "iMid": r["imid"],
+                        "payMethod": t.pay_method,
+                        "state": t.status,
+                        "status": t.status_code,
+                        "referenceNo": r["reference_no"],
+                        "amt": int(r["amt"]),
+                        "createdAt": iso(int(r["created_at_us"])),
+                    }
+                )
+            return out
+
+        return json_response({"transactions": await db.read(_list)})
+
+    async def list_merchants(request: Request) -> Response:
+        found = await db.read(rows.list_merchants)
+        return json_response({"merchants": [{"iMid": r["imid"]} for r in found]})
+
+    base = "/_sandbox/nicepay/transactions"
+    return [
+        Route(base, guarded(list_transactions), methods=["GET"]),
+        Route(base + "/{t_xid}", guarded(get_transaction), methods=["GET"]),
+        Route(base + "/{t_xid}/pay", guarded(pay), methods=["POST"]),
+        Route(base + "/{t_xid}/expire", guarded(expire), methods=["POST"]),
+        Route("/_sandbox/nicepay/merchants", guarded(list_merchants), methods=["GET"]),
+    ]

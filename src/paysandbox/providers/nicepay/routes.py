@@ -1,0 +1,155 @@
+"""NICEPay HTTP handlers at ``/nicepay/direct/v2/<op>``: decode → service → encode.
+
+``registration``, ``inquiry`` and ``cancel`` take JSON (``Content-Type`` matched without regard
+to case or parameters). ``payment`` is browser-facing: a form POST, a GET with a query, or JSON;
+it answers the 3-D Secure / approval page (``page.py``). Every failure is a NICEPay body
+``{"resultCd", "resultMsg"}``; nothing changes state before all checks have passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ...validation import explain
+from ...web import BodyError, json_response, media_type, read_body, require_json
+from . import page, rules, views
+from .errors import NicepayError, error_response
+from .schemas import Cancel, Inquiry, Payment, Registration
+from .service import NicepayService
+
+S = TypeVar("S", Registration, Inquiry, Cancel)
+
+_BODY_CODES = {
+    "content_type": "http_message",
+    "too_large": "body_too_large",
+    "malformed": "http_message",
+}
+
+
+def body_error(exc: BodyError) -> NicepayError:
+    return NicepayError(_BODY_CODES[exc.kind], str(exc))
+
+
+def _field_codes(spec: list[rules.Field], default: str) -> dict[str, str]:
+    return {f.name: f.invalid or default for f in spec}
+
+
+_INVALID: dict[type[Any], tuple[dict[str, str], str]] = {
+    Registration: (_field_codes(rules.REGISTRATION, "reg_data"), "reg_data"),
+    Inquiry: (_field_codes(rules.INQUIRY, "inquiry_data"), "inquiry_data"),
+    Cancel: (_field_codes(rules.cancel_fields(False), "full_cancel"), "full_cancel"),
+    Payment: (_field_codes(rules.PAYMENT, "payment_params"), "payment_params"),
+}
+
+
+def validation_error(struct: type[Any], exc: msgspec.ValidationError) -> NicepayError:
+    """Only a wrong JSON type gets here (every field is optional text-or-number)."""
+    p = explain(str(exc))
+    if p.kind == "not_object":
+        return NicepayError("http_message", "request body must be a JSON object")
+    codes, default = _INVALID[struct]
+    field = p.field.split(".", 1)[0]
+    return NicepayError(codes.get(field, default), f"{field} must be text or a number")
+
+
+def make_routes(
+    service: NicepayService, *, max_body: int, public_url: str | None
+) -> list[BaseRoute]:
+    decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {
+        t: msgspec.json.Decoder(t) for t in (Registration, Inquiry, Cancel, Payment)
+    }
+
+    def endpoint(
+        struct: type[S], action: Callable[[S], Awaitable[dict[str, Any]]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        decoder = decoders[struct]
+
+        async def handle(request: Request) -> Response:
+            try:
+                require_json(request)
+                body = await read_body(request, max_body)
+                try:
+                    req = decoder.decode(body)
+                except msgspec.ValidationError as exc:
+                    raise validation_error(struct, exc) from None
+                except msgspec.DecodeError:
+                    raise NicepayError("http_message", "request body is not valid JSON") from None
+                return json_response(await action(req))
+            except NicepayError as exc:
+                return error_response(exc)
+            except BodyError as exc:
+                return error_response(body_error(exc))
+
+        return handle
+
+    async def register(req: Registration) -> dict[str, Any]:
+        return views.registered(await service.register(req))
+
+    async def inquire(req: Inquiry) -> dict[str, Any]:
+        return views.inquired(await service.inquire(req))
+
+    async def cancel(req: Cancel) -> dict[str, Any]:
+        r = await service.cancel(req)
+        return views.cancelled(r.txn, r.cancel_txid, r.amount)
+
+    async def payment(request: Request) -> Response:
+        try:
+            req = await _payment_request(request, decoders[Payment], max_body)
+            txn, session = await service.start_payment(req)
+            return page.render(txn, session, page.base_url(request, public_url))
+        except NicepayError as exc:
+            return error_response(exc)
+        except BodyError as exc:
+            return error_response(body_error(exc))
+
+    return [
+        Route(
+            "/nicepay/direct/v2/registration", endpoint(Registration, register), methods=["POST"]
+        ),
+        Route("/nicepay/direct/v2/inquiry", endpoint(Inquiry, inquire), methods=["POST"]),
+        Route("/nicepay/direct/v2/cancel", endpoint(Cancel, cancel), methods=["POST"]),
+        Route("/nicepay/direct/v2/payment", payment, methods=["GET", "POST"]),
+        *page.make_routes(service, public_url=public_url),
+    ]
+
+
+async def _payment_request(
+    request: Request, decoder: msgspec.json.Decoder[Any], max_body: int
+) -> Payment:
+    """Payment parameters from the query (GET), a form body, or a JSON body."""
+    if request.method == "GET":
+        raw = request.url.query
+    else:
+        body = await read_body(request, max_body)
+        mt = media_type(request)
+        if mt == "application/json" or (mt.startswith("application/") and mt.endswith("+json")):
+            try:
+                req: Payment = decoder.decode(body)
+            except msgspec.ValidationError as exc:
+                raise validation_error(Payment, exc) from None
+            except msgspec.DecodeError:
+                raise NicepayError("http_message", "request body is not valid JSON") from None
+            return req
+        if mt not in ("", "application/x-www-form-urlencoded", "text/plain"):
+            raise NicepayError(
+                "http_message", "payment takes application/x-www-form-urlencoded or JSON"
+            )
+        raw = body.decode("utf-8", errors="replace")
+    params = rules.parse_payment_params(raw)
+    return msgspec.convert(params, Payment)
+
+
+def not_found(path: str, method_not_allowed: bool = False) -> Response:
+    if method_not_allowed:
+        return error_response(NicepayError("method_not_allowed", "method not allowed"))
+    return error_response(NicepayError("no_route", f"no NICEPay API at {path}"))
+
+
+def internal_error() -> Response:
+    return error_response(NicepayError("server_error", "please retry"))
