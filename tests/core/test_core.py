@@ -16,16 +16,24 @@ from paysandbox.validation import explain
 
 @pytest.mark.parametrize(
     ("value", "minor"),
-    [("500", 50000), (500, 50000), (500.5, 50050), ("12.25", 1225), ("0", 0), (" 7 ", 700),
-     (Decimal("1.10"), 110), ("0.01", 1)],
+    [
+        ("500", 50000),
+        (500, 50000),
+        (500.5, 50050),
+        ("12.25", 1225),
+        ("0", 0),
+        (" 7 ", 700),
+        (Decimal("1.10"), 110),
+        ("0.01", 1),
+    ],
 )
 def test_parse_major(value: object, minor: int) -> None:
     assert amounts.parse_major(value) == minor
 
 
 @pytest.mark.parametrize(
-    "value", ["-1", -0.5, "1.234", "abc", "", "NaN", "Infinity", True, None, [1], "1e400",
-              "9" * 40],
+    "value",
+    ["-1", -0.5, "1.234", "abc", "", "NaN", "Infinity", True, None, [1], "1e400", "9" * 40],
 )
 def test_parse_major_refuses(value: object) -> None:
     with pytest.raises(InvalidInput) as info:
@@ -86,8 +94,11 @@ def test_state_machine() -> None:
     ("message", "kind", "field"),
     [
         ("Object missing required field `x`", "missing", "x"),
-        ("Object missing required field `itemName` - at `$.items[0]`", "missing",
-         "items[0].itemName"),
+        (
+            "Object missing required field `itemName` - at `$.items[0]`",
+            "missing",
+            "items[0].itemName",
+        ),
         ("Expected `str`, got `null` - at `$.shopName`", "missing", "shopName"),
         ("Expected `str` of length <= 64 - at `$.partnerTxnUid`", "invalid", "partnerTxnUid"),
         ("Expected `object`, got `array`", "not_object", ""),

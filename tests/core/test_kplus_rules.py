@@ -18,8 +18,10 @@ def test_amount_forms() -> None:
     assert info.value.code == "invalid_txn_amount"
 
 
-@pytest.mark.parametrize("value", [1519630776, "1519630776", "2019-07-04T18:00:42.411",
-                                   "2019-07-04T18:00:42Z", "2019-07-04"])
+@pytest.mark.parametrize(
+    "value",
+    [1519630776, "1519630776", "2019-07-04T18:00:42.411", "2019-07-04T18:00:42Z", "2019-07-04"],
+)
 def test_request_dt_accepted(value: object) -> None:
     assert rules.parse_request_dt(value)
 

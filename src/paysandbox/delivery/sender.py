@@ -86,8 +86,17 @@ class Sender:
         lease_us = int((self.policy.timeout_seconds + 30) * US)
         claimed: list[Row] = await self.db.write(self._claim, token, lease_us)
         if claimed:
-            await asyncio.gather(*(self._attempt(row, token) for row in claimed))
+            # One merchant endpoint gets its deliveries one after another, in due order (so
+            # faults like out-of-order are what the merchant sees); endpoints run concurrently.
+            queues: dict[tuple[str, str], list[Row]] = {}
+            for row in claimed:
+                queues.setdefault((row["account_id"], row["url"]), []).append(row)
+            await asyncio.gather(*(self._attempt_in_order(q, token) for q in queues.values()))
         return len(claimed)
+
+    async def _attempt_in_order(self, rows_: list[Row], token: str) -> None:
+        for row in rows_:
+            await self._attempt(row, token)
 
     def _claim(self, conn: Conn, token: str, lease_us: int) -> list[Row]:
         real = real_now_us()

@@ -84,7 +84,11 @@ def _control_error(exc: KPlusError) -> ControlError:
 
 
 def make_routes(
-    service: KPlusService, db: Database, *, max_body: int, public_url: str | None,
+    service: KPlusService,
+    db: Database,
+    *,
+    max_body: int,
+    public_url: str | None,
     default_ttl_seconds: int,
 ) -> list[BaseRoute]:
     async def show(request: Request, token_id: str) -> Response:
@@ -128,9 +132,14 @@ def make_routes(
         fields["partnerTxnUid"] = body.partnerTxnUid or f"fixture-{random_string(12)}"
         try:
             req = msgspec.convert(
-                {**fields, "partnerSecret": secret, "requestDt": str(real_now_us() // US),
-                 "currencyCode": "THB", "currencyExponent": "2",
-                 "items": [msgspec.structs.asdict(i) for i in body.items or []]},
+                {
+                    **fields,
+                    "partnerSecret": secret,
+                    "requestDt": str(real_now_us() // US),
+                    "currencyCode": "THB",
+                    "currencyExponent": "2",
+                    "items": [msgspec.structs.asdict(i) for i in body.items or []],
+                },
                 GenerateToken,
             )
         except msgspec.ValidationError as exc:

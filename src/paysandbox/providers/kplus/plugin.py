@@ -6,7 +6,7 @@ from ...plugin import AppContext, ProviderPlugin
 from ...settings import DEMO_KPLUS_PARTNER_ID
 from ...store import kplus as rows
 from ...store.db import Conn
-from . import control, routes
+from . import control, routes, slip
 from .service import KPlusService
 
 
@@ -17,7 +17,9 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
         ctx.outbox,
         default_ttl_seconds=s.kplus_token_ttl_seconds,
         on_commit=ctx.wake_sender,
+        slip_renderer=slip.render,
     )
+    slip.warm_up()
 
     def seed(conn: Conn) -> None:
         for p in s.all_kplus_partners():
@@ -27,8 +29,10 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
                 secret=p.partner_secret,
                 callback_url=p.callback_url,
                 token_ttl_seconds=p.token_ttl_seconds,
-                defaults={"secret": p.partner_secret,
-                          "token_ttl_seconds": s.kplus_token_ttl_seconds},
+                defaults={
+                    "secret": p.partner_secret,
+                    "token_ttl_seconds": s.kplus_token_ttl_seconds,
+                },
             )
 
     # Only the public demo credentials are ever printed; configured secrets are not.
@@ -38,14 +42,19 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
         "           POST /v1/kplus/payment/... (with Partner-Id / Partner-Secret headers)",
     ]
     if demo is not None:
-        banner.append(f"           partnerId {demo.partner_id}  partnerSecret {demo.partner_secret}")
+        banner.append(
+            f"           partnerId {demo.partner_id}  partnerSecret {demo.partner_secret}"
+        )
     return ProviderPlugin(
         name="kplus",
         prefixes=("/kplus/", "/v1/kplus/"),
         routes=[
             *routes.make_routes(service, max_body=s.max_body_bytes, public_url=s.public_url),
             *control.make_routes(
-                service, ctx.db, max_body=s.max_body_bytes, public_url=s.public_url,
+                service,
+                ctx.db,
+                max_body=s.max_body_bytes,
+                public_url=s.public_url,
                 default_ttl_seconds=s.kplus_token_ttl_seconds,
             ),
         ],

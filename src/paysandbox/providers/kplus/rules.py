@@ -18,7 +18,9 @@ from .errors import KPlusError
 
 BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
 _MINOR_12 = re.compile(r"^\d{12}$")
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_ISO = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
 PLATFORMS = {"IOS", "ANDROID"}
 
 

@@ -105,10 +105,24 @@ class KPlusService:
             "updated_at_us": now,
         }
         rows.insert_token(conn, row)
-        events.append(conn, OBJECT, token_id, "created", now,
-                      {"partnerTxnUid": req.partnerTxnUid, "totalAmount": values["total_amount"]})
-        return Token({**row, "paid_at_us": None, "payment_reference_id": None,
-                      "payment_account": None, "slip_image": None}, now)
+        events.append(
+            conn,
+            OBJECT,
+            token_id,
+            "created",
+            now,
+            {"partnerTxnUid": req.partnerTxnUid, "totalAmount": values["total_amount"]},
+        )
+        return Token(
+            {
+                **row,
+                "paid_at_us": None,
+                "payment_reference_id": None,
+                "payment_account": None,
+                "slip_image": None,
+            },
+            now,
+        )
 
     async def inquire(self, req: InquireToken) -> Token:
         rules.parse_request_dt(req.requestDt)
@@ -131,11 +145,19 @@ class KPlusService:
         if row is None or not Token(row, now).needs_expiry_recorded:
             return
         if rows.transition_token(
-            conn, token_id, from_states=(REQUESTED,), values={"status": EXPIRED,
-                                                              "updated_at_us": now}
+            conn,
+            token_id,
+            from_states=(REQUESTED,),
+            values={"status": EXPIRED, "updated_at_us": now},
         ):
-            events.append(conn, OBJECT, token_id, "expired", now,
-                          {"expiresAt": rules.utc_iso(int(row["expires_at_us"]))})
+            events.append(
+                conn,
+                OBJECT,
+                token_id,
+                "expired",
+                now,
+                {"expiresAt": rules.utc_iso(int(row["expires_at_us"]))},
+            )
 
     async def cancel(self, req: CancelToken) -> Token:
         rules.parse_request_dt(req.requestDt)
@@ -158,8 +180,14 @@ class KPlusService:
         )
         if not changed:  # lost a race inside the database: report the winner's state
             _require_unpaid(Token(_owned_token(conn, req.tokenId, req.partnerId), now))
-        events.append(conn, OBJECT, req.tokenId, "cancelled", now,
-                      {"partnerTxnUid": req.partnerTxnUid, "by": "partner"})
+        events.append(
+            conn,
+            OBJECT,
+            req.tokenId,
+            "cancelled",
+            now,
+            {"partnerTxnUid": req.partnerTxnUid, "by": "partner"},
+        )
         row = rows.get_token(conn, req.tokenId)
         assert row is not None
         return Token(row, now)
@@ -194,8 +222,14 @@ class KPlusService:
         )
         if not changed:
             _require_unpaid(Token(_any_token(conn, token_id), now))
-        events.append(conn, OBJECT, token_id, "paid", now,
-                      {"paymentRefernceId": reference, "paymentAccount": masked, "via": via})
+        events.append(
+            conn,
+            OBJECT,
+            token_id,
+            "paid",
+            now,
+            {"paymentRefernceId": reference, "paymentAccount": masked, "via": via},
+        )
         paid = _any_token(conn, token_id)
         partner = rows.get_partner(conn, str(paid["partner_id"]))
         if partner is not None and partner["callback_url"]:
@@ -216,8 +250,11 @@ class KPlusService:
             conn,
             token_id,
             from_states=(REQUESTED,),
-            values={"status": EXPIRED, "updated_at_us": now,
-                    "expires_at_us": min(now, int(token["expires_at_us"]))},
+            values={
+                "status": EXPIRED,
+                "updated_at_us": now,
+                "expires_at_us": min(now, int(token["expires_at_us"])),
+            },
         )
         events.append(conn, OBJECT, token_id, "expired", now, {"forced": True})
         return Token(_any_token(conn, token_id), now)
@@ -233,7 +270,13 @@ class KPlusService:
         return token
 
     async def get(self, token_id: str) -> tuple[Token, list[Any]]:
-        return await self.db.read(self._get_tx, token_id)
+        """The token and its history, for the customer page and the control API; like
+        inquire-token, the first sight of an expired token records its ``expired`` event."""
+        token, history = await self.db.read(self._get_tx, token_id)
+        if token.needs_expiry_recorded:
+            await self.db.write(self._record_expiry_tx, token_id)
+            token, history = await self.db.read(self._get_tx, token_id)
+        return token, history
 
     def _get_tx(self, conn: Conn, token_id: str) -> tuple[Token, list[Any]]:
         now = clock_rows.now_us(conn)

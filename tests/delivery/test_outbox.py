@@ -1,0 +1,421 @@
+"""The outbox and the sender in-process: an ``httpx.MockTransport`` instead of sockets, the
+sandbox clock moved by ``store.clock.advance`` instead of sleeping. Runs on the backend named
+by ``PAYSANDBOX_TEST_DB`` (a fresh database per test)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from paysandbox.core.clock import US, real_now_us
+from paysandbox.delivery.outbox import Faults, OutboundMessage, Outbox, RetryPolicy
+from paysandbox.delivery.sender import Sender
+from paysandbox.store import clock as clock_rows
+from paysandbox.store import migrate
+from paysandbox.store import outbox as rows
+from paysandbox.store.db import Conn, Database, Row, open_database
+
+T = TypeVar("T")
+POLICY = RetryPolicy(schedule=(10, 60, 300), max_attempts=4, timeout_seconds=2)
+OK_00 = (200, b'{"statusCode":"00","errorCode":null,"errorDesc":null}')
+
+
+@dataclass
+class Env:
+    db: Any
+    outbox: Outbox
+
+    def enqueue(
+        self, msg: OutboundMessage | None = None, faults: Faults | None = None
+    ) -> list[str]:
+        m = msg or message()
+        ids: list[str] = self.db.write_sync(
+            lambda c: self.outbox.enqueue(c, m, clock_rows.now_us(c), faults)
+        )
+        return ids
+
+    def advance(self, seconds: float) -> None:
+        self.db.write_sync(clock_rows.advance, int(seconds * US))
+
+    def now(self) -> int:
+        return int(self.db.write_sync(clock_rows.now_us))
+
+    def delivery(self, delivery_id: str) -> Row:
+        row = self.db.write_sync(rows.get_delivery, delivery_id)
+        assert row is not None
+        return row  # type: ignore[no-any-return]
+
+    def attempts(self, delivery_id: str) -> list[Row]:
+        return self.db.write_sync(rows.attempts_of, delivery_id)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def env(fresh_db_url: str) -> Iterator[Env]:
+    migrate.upgrade(fresh_db_url)
+    db = open_database(fresh_db_url)
+    yield Env(db, Outbox(POLICY))
+    db.close()
+
+
+def message(object_id: str = "tok1", rule: str = "kplus_status00", **extra: Any) -> OutboundMessage:
+    body = {"tokenId": object_id, "partnerSecret": "s3cret-value", "paymentStatus": "PAID"}
+    return OutboundMessage(
+        provider=extra.pop("provider", "kplus"),
+        account_id=extra.pop("account_id", "PTR1"),
+        object_id=object_id,
+        event="confirm-payment",
+        url=extra.pop("url", "http://merchant.test/callback"),
+        body=json.dumps(body),
+        secret_keys=("partnerSecret",),
+        success_rule=rule,
+        **extra,
+    )
+
+
+@dataclass
+class Merchant:
+    """A scripted in-process merchant: answers (status, body) in turn, then ``default``."""
+
+    script: list[tuple[int, bytes] | Exception] = field(default_factory=list)
+    default: tuple[int, bytes] | Exception = OK_00
+    seen: list[httpx.Request] = field(default_factory=list)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        answer = self.script.pop(0) if self.script else self.default
+        if isinstance(answer, Exception):
+            raise answer
+        return httpx.Response(answer[0], content=answer[1])
+
+    def sender(self, db: Database, **kw: Any) -> Sender:
+        return Sender(db, POLICY, transport=httpx.MockTransport(self.handler), **kw)
+
+
+def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(main())`` on a thread of its own: the session's Playwright keeps an event
+    loop running on the main thread, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
+
+
+def run(env: Env, merchant: Merchant, steps: Callable[[Sender], Any]) -> Any:
+    """Run ``steps(sender)`` (a coroutine function) on an event loop, then close the sender."""
+
+    async def main() -> Any:
+        sender = merchant.sender(env.db)
+        try:
+            return await steps(sender)
+        finally:
+            await sender.stop()
+
+    return run_async(main)
+
+
+# ------------------------------------------------------------------ success and recording
+
+
+def test_delivered_on_first_try_with_the_attempt_recorded(env: Env) -> None:
+    [dlv] = env.enqueue()
+    merchant = Merchant()
+    assert run(env, merchant, lambda s: s.run_once()) == 1
+    sent = merchant.seen[0]
+    assert sent.method == "POST" and str(sent.url) == "http://merchant.test/callback"
+    assert sent.headers["content-type"] == "application/json"
+    assert json.loads(sent.content)["partnerSecret"] == "s3cret-value"  # on the wire
+
+    row = env.delivery(dlv)
+    assert row["state"] == "succeeded" and row["attempts"] == 1 and row["last_http_status"] == 200
+    [attempt] = env.attempts(dlv)
+    assert attempt["number"] == 1 and attempt["succeeded"] and attempt["http_status"] == 200
+    assert attempt["error"] is None and attempt["latency_ms"] >= 0
+    assert '"statusCode":"00"' in attempt["response_body"]
+    recorded = json.loads(attempt["request"])
+    assert json.loads(recorded["body"])["partnerSecret"] == "***"  # redacted in the record
+    assert recorded["url"] == "http://merchant.test/callback"
+
+
+# ------------------------------------------------------------------ retries and back-off
+
+
+def test_retries_follow_the_back_off_schedule_on_the_sandbox_clock(env: Env) -> None:
+    [dlv] = env.enqueue()
+    merchant = Merchant(script=[(500, b"oops"), (500, b"oops")])
+
+    async def steps(sender: Sender) -> None:
+        assert await sender.run_once() == 1
+        row = env.delivery(dlv)
+        assert row["state"] == "pending" and row["last_http_status"] == 500
+        first_due = int(row["next_attempt_at_us"])
+        assert 9.5 * US < first_due - env.now() <= 10 * US  # schedule[0] = 10 s
+        assert await sender.run_once() == 0  # not due yet: nothing is sent early
+        env.advance(9)
+        assert await sender.run_once() == 0
+        env.advance(1.5)
+        assert await sender.run_once() == 1  # second attempt, 500 again
+        second_due = int(env.delivery(dlv)["next_attempt_at_us"])
+        assert 59.5 * US < second_due - env.now() <= 60 * US  # schedule[1] = 60 s
+        env.advance(59)
+        assert await sender.run_once() == 0
+        env.advance(1.5)
+        assert await sender.run_once() == 1  # third attempt succeeds
+
+    run(env, merchant, steps)
+    row = env.delivery(dlv)
+    assert row["state"] == "succeeded" and row["attempts"] == 3
+    attempts = env.attempts(dlv)
+    assert [a["http_status"] for a in attempts] == [500, 500, 200]
+    assert [bool(a["succeeded"]) for a in attempts] == [False, False, True]
+    assert "not accepted" in attempts[0]["error"]
+    assert len(merchant.seen) == 3
+
+
+def test_gives_up_after_max_attempts(env: Env) -> None:
+    [dlv] = env.enqueue()
+    merchant = Merchant(default=(503, b""))
+
+    async def steps(sender: Sender) -> None:
+        for wait in (0, 10, 60, 300):  # the last schedule value repeats: 4 attempts in all
+            env.advance(wait + 0.5 if wait else 0)
+            assert await sender.run_once() == 1
+        env.advance(3600)
+        assert await sender.run_once() == 0
+
+    run(env, merchant, steps)
+    row = env.delivery(dlv)
+    assert row["state"] == "failed" and row["attempts"] == 4
+    assert row["completed_at_us"] is not None
+    assert len(env.attempts(dlv)) == 4 and len(merchant.seen) == 4
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [
+        ((200, b'{"statusCode":"00"}'), True),
+        ((201, b'{"statusCode":"00"}'), True),
+        ((200, b'{"statusCode":"10","errorCode":"x"}'), False),
+        ((200, b"OK"), False),
+        ((200, b'["00"]'), False),
+        ((204, b""), False),
+        ((500, b'{"statusCode":"00"}'), False),
+    ],
+)
+def test_kplus_success_rule_needs_2xx_and_status_00(
+    env: Env, answer: tuple[int, bytes], ok: bool
+) -> None:
+    [dlv] = env.enqueue()
+    run(env, Merchant(script=[answer]), lambda s: s.run_once())
+    assert env.delivery(dlv)["state"] == ("succeeded" if ok else "pending")
+
+
+def test_http_2xx_rule_accepts_any_2xx(env: Env) -> None:
+    [dlv] = env.enqueue(message(rule="http_2xx"))
+    run(env, Merchant(script=[(204, b"")]), lambda s: s.run_once())
+    assert env.delivery(dlv)["state"] == "succeeded"
+
+
+def test_network_errors_and_timeouts_are_recorded_failures(env: Env) -> None:
+    [dlv] = env.enqueue()
+    merchant = Merchant(
+        script=[httpx.ConnectError("connection refused"), httpx.ReadTimeout("slow")]
+    )
+
+    async def steps(sender: Sender) -> None:
+        await sender.run_once()
+        env.advance(11)
+        await sender.run_once()
+
+    run(env, merchant, steps)
+    first, second = env.attempts(dlv)
+    assert first["http_status"] is None and "ConnectError" in first["error"]
+    assert second["http_status"] is None and second["error"] == "timeout after 2s"
+    assert env.delivery(dlv)["state"] == "pending"
+
+
+def test_unknown_success_rule_is_refused(env: Env) -> None:
+    with pytest.raises(ValueError, match="unknown success rule"):
+        env.enqueue(message(rule="whatever"))
+
+
+# ------------------------------------------------------------------ claims and leases
+
+
+def _claim(env: Env, token: str, real_now: int, lease_seconds: float = 40) -> list[Row]:
+    def tx(c: Conn) -> list[Row]:
+        return rows.claim_due(
+            c,
+            now_us=clock_rows.now_us(c),
+            real_now_us=real_now,
+            lease_until_us=real_now + int(lease_seconds * US),
+            token=token,
+            limit=10,
+        )
+
+    return env.db.write_sync(tx)  # type: ignore[no-any-return]
+
+
+def test_a_claim_holds_a_lease_and_a_dead_claimer_is_taken_over(env: Env) -> None:
+    [dlv] = env.enqueue()
+    now = real_now_us()
+    [claimed] = _claim(env, "A" * 16, now)
+    assert claimed["id"] == dlv and claimed["attempts"] == 1
+    assert _claim(env, "B" * 16, now) == []  # leased: nobody else takes it
+    assert _claim(env, "B" * 16, now + 39 * US) == []
+    [taken] = _claim(env, "B" * 16, now + 41 * US)  # lease over: claimer A is presumed dead
+    assert taken["attempts"] == 2 and taken["lease_token"] == "B" * 16
+
+    attempt = {
+        "delivery_id": dlv,
+        "number": 1,
+        "started_at_us": env.now(),
+        "request": "{}",
+        "http_status": 200,
+        "response_body": "",
+        "error": None,
+        "latency_ms": 1.0,
+        "succeeded": True,
+    }
+
+    def finish(token: str) -> bool:
+        at = env.now()
+        return env.db.write_sync(  # type: ignore[no-any-return]
+            lambda c: rows.finish_attempt(
+                c,
+                dlv,
+                token,
+                attempt=attempt,
+                state="succeeded",
+                next_attempt_at_us=at,
+                completed_at_us=at,
+            )
+        )
+
+    assert finish("A" * 16) is False  # A lost its lease: its late answer settles nothing
+    assert env.delivery(dlv)["state"] == "pending"
+    assert finish("B" * 16) is True
+    assert env.delivery(dlv)["state"] == "succeeded"
+    assert len(env.attempts(dlv)) == 2  # the late request did happen, so it is on record
+    assert _claim(env, "C" * 16, now + 100 * US) == []  # settled rows are never claimed
+
+
+def test_concurrent_senders_never_deliver_the_same_attempt_twice(env: Env) -> None:
+    ids = [i for n in range(30) for i in env.enqueue(message(object_id=f"tok{n}"))]
+    merchant = Merchant()
+
+    async def main() -> None:
+        senders = [merchant.sender(env.db, batch=4) for _ in range(3)]
+
+        async def drain(s: Sender) -> None:
+            while await s.run_once():
+                pass
+
+        try:
+            await asyncio.gather(*(drain(s) for s in senders))
+        finally:
+            for s in senders:
+                await s.stop()
+
+    run_async(main)
+    tokens = [json.loads(r.content)["tokenId"] for r in merchant.seen]
+    assert sorted(tokens) == sorted(f"tok{n}" for n in range(30))  # each exactly once
+    assert all(env.delivery(i)["state"] == "succeeded" for i in ids)
+
+
+# ------------------------------------------------------------------ requeue
+
+
+def test_requeue_gives_a_failed_delivery_one_more_attempt(env: Env) -> None:
+    [dlv] = env.enqueue()
+    merchant = Merchant(default=(500, b""))
+
+    async def steps(sender: Sender) -> None:
+        for wait in (0, 10.5, 60.5, 300.5):
+            env.advance(wait)
+            await sender.run_once()
+        assert env.delivery(dlv)["state"] == "failed"
+        env.db.write_sync(lambda c: rows.requeue(c, dlv, clock_rows.now_us(c)))
+        row = env.delivery(dlv)
+        assert row["state"] == "pending" and row["max_attempts"] == 5
+        assert row["completed_at_us"] is None
+        merchant.default = OK_00
+        assert await sender.run_once() == 1  # due at once, no clock move needed
+
+    run(env, merchant, steps)
+    row = env.delivery(dlv)
+    assert row["state"] == "succeeded" and row["attempts"] == 5
+    assert [a["number"] for a in env.attempts(dlv)] == [1, 2, 3, 4, 5]
+
+
+def test_requeue_of_a_pending_delivery_makes_it_due_now(env: Env) -> None:
+    [dlv] = env.enqueue(faults=Faults(delay_seconds=3600))
+    merchant = Merchant()
+
+    async def steps(sender: Sender) -> None:
+        assert await sender.run_once() == 0
+        env.db.write_sync(lambda c: rows.requeue(c, dlv, clock_rows.now_us(c)))
+        assert env.delivery(dlv)["max_attempts"] == POLICY.max_attempts  # unchanged
+        assert await sender.run_once() == 1
+
+    run(env, merchant, steps)
+    assert env.delivery(dlv)["state"] == "succeeded"
+
+
+# ------------------------------------------------------------------ fault switches
+
+
+def test_fault_duplicate_writes_two_deliveries(env: Env) -> None:
+    ids = env.enqueue(faults=Faults(duplicate=True))
+    assert len(ids) == 2 and ids[0] != ids[1]
+    merchant = Merchant()
+    run(env, merchant, lambda s: s.run_once())
+    assert len(merchant.seen) == 2 and merchant.seen[0].content == merchant.seen[1].content
+
+
+def test_fault_delay_holds_the_delivery_on_the_sandbox_clock(env: Env) -> None:
+    [dlv] = env.enqueue(faults=Faults(delay_seconds=90))
+    merchant = Merchant()
+
+    async def steps(sender: Sender) -> None:
+        assert await sender.run_once() == 0
+        env.advance(89)
+        assert await sender.run_once() == 0
+        env.advance(2)
+        assert await sender.run_once() == 1
+
+    run(env, merchant, steps)
+    assert env.delivery(dlv)["state"] == "succeeded"
+
+
+def test_fault_out_of_order_sends_the_newer_first(env: Env) -> None:
+    faults = Faults(out_of_order=True, reorder_window_seconds=5)
+    [older] = env.enqueue(message(object_id="first"), faults)
+    [newer] = env.enqueue(message(object_id="second"), faults)
+    assert env.delivery(older)["next_attempt_at_us"] > env.delivery(newer)["next_attempt_at_us"]
+    merchant = Merchant()
+
+    async def steps(sender: Sender) -> None:
+        assert await sender.run_once() == 0
+        env.advance(5.5)
+        assert await sender.run_once() == 1
+        env.advance(1.5)
+        assert await sender.run_once() == 1
+
+    run(env, merchant, steps)
+    assert [json.loads(r.content)["tokenId"] for r in merchant.seen] == ["second", "first"]
+
+
+def test_fault_switches_from_the_partner_settings() -> None:
+    assert Faults.from_mapping(None) == Faults()
+    f = Faults.from_mapping(
+        {"duplicate": True, "delaySeconds": 7, "outOfOrder": True, "reorderWindowSeconds": 0}
+    )
+    assert f == Faults(
+        duplicate=True, delay_seconds=7, out_of_order=True, reorder_window_seconds=0
+    )  # an explicit 0 window is kept
+    assert Faults.from_mapping({"outOfOrder": True}).reorder_window_seconds == 5
