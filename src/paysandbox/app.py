@@ -24,6 +24,7 @@ from .delivery.sender import Sender
 from .plugin import AppContext, ProviderPlugin
 from .providers.kplus.plugin import plugin as kplus_plugin
 from .providers.nicepay.plugin import plugin as nicepay_plugin
+from .providers.smart2pay.plugin import plugin as smart2pay_plugin
 from .settings import Settings
 from .store import migrate
 from .store.db import Conn, open_database
@@ -31,6 +32,7 @@ from .store.db import Conn, open_database
 log = logging.getLogger("paysandbox")
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
+PLUGINS = [kplus_plugin, nicepay_plugin, smart2pay_plugin]
 
 
 @dataclass

@@ -1,0 +1,119 @@
+"""Smart2Pay wire structs, with Smart2Pay's exact field names.
+
+Requests are first walked against the field table in ``rules.py`` (every violation reported,
+each naming its field, case-insensitive keys, lenient scalar types); the walk's normalised
+output is then converted into these structs, so the service works on typed values. Answers are
+plain dicts built in ``views.py`` so every documented field is present, null when it has no
+value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+
+class CustomerIn(msgspec.Struct, kw_only=True):
+    ID: int | None = None
+    MerchantCustomerID: str | None = None
+    Email: str | None = None
+    FirstName: str | None = None
+    LastName: str | None = None
+    Gender: str | None = None
+    DateOfBirth: str | None = None
+    SocialSecurityNumber: str | None = None
+    Phone: str | None = None
+    Company: str | None = None
+    InputDateTime: str | None = None
+
+
+class AddressIn(msgspec.Struct, kw_only=True):
+    ID: int | None = None
+    Country: str | None = None
+    City: str | None = None
+    ZipCode: str | None = None
+    State: str | None = None
+    Street: str | None = None
+    StreetNumber: str | None = None
+    HouseNumber: str | None = None
+    HouseExtension: str | None = None
+
+
+class CardIn(msgspec.Struct, kw_only=True):
+    """Never stored or echoed as such: ``rules.card_facts`` keeps brand, last four, expiry,
+    holder and issuing country only."""
+
+    HolderName: str | None = None
+    Number: str
+    ExpirationMonth: str
+    ExpirationYear: str
+    IssuingBankCountry: str | None = None
+    SecurityCode: str | None = None
+    RequireSecurityCode: bool | None = None
+    Token: str | None = None
+    MaskedNumber: str | None = None
+
+
+class CreditCardTokenIn(msgspec.Struct, kw_only=True):
+    Value: str
+    RequireSecurityCode: bool | None = None
+    SecurityCode: str | None = None
+
+
+class CardAuthenticationIn(msgspec.Struct, kw_only=True):
+    Customer: CustomerIn | None = None
+    BillingAddress: AddressIn | None = None
+    Card: CardIn
+
+
+class PaymentIn(msgspec.Struct, kw_only=True):
+    MerchantTransactionID: str
+    OriginatorTransactionID: str | None = None
+    Amount: int
+    Currency: str
+    ReturnURL: str | None = None
+    Description: str | None = None
+    StatementDescriptor: str | None = None
+    ClientIP: str | None = None
+    SkinID: int | None = None
+    Capture: bool | None = None
+    GenerateCreditCardToken: bool | None = None
+    Moto: bool | None = None
+    Retry: bool | None = None
+    ThreeDSecure: bool | None = msgspec.field(default=None, name="3DSecure")
+    Articles: list[Any] | None = None
+    Customer: CustomerIn | None = None
+    BillingAddress: AddressIn | None = None
+    ShippingAddress: AddressIn | None = None
+    Card: CardIn | None = None
+    CreditCardToken: CreditCardTokenIn | None = None
+
+
+class RefundIn(msgspec.Struct, kw_only=True):
+    MerchantTransactionID: str
+    OriginatorTransactionID: str | None = None
+    Amount: int
+    Currency: str | None = None
+    Description: str | None = None
+    StatementDescriptor: str | None = None
+    Details: dict[str, Any] | None = None
+
+
+# ------------------------------------------------------------------ control API bodies
+
+
+class FaultsBody(msgspec.Struct, forbid_unknown_fields=True):
+    duplicate: bool = False
+    delaySeconds: Annotated[float, Meta(ge=0, le=86400)] = 0
+    outOfOrder: bool = False
+    reorderWindowSeconds: Annotated[float, Meta(ge=0, le=86400)] = 5
+
+
+class SiteBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``PUT /_sandbox/smart2pay/sites/{siteId}``; an empty notificationUrl removes it."""
+
+    apiKey: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
+    notificationUrl: Annotated[str, Meta(max_length=2048)] | None = None
+    faults: FaultsBody | None = None

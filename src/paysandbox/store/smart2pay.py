@@ -1,0 +1,258 @@
+"""Smart2Pay rows: sites, card tokens, customers/addresses, payments, captures and refunds.
+
+Ids the wire shows as integers (payment, refund, capture, customer, address) come from the
+tables' own auto-increment keys through ``INSERT … RETURNING`` (SQLite ≥ 3.35 and PostgreSQL).
+A payment whose ``(site_id, MerchantTransactionID)`` is taken is not inserted
+(``ON CONFLICT DO NOTHING``), so two racing creates with one id give exactly one payment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import admin
+from .db import Conn, Row
+from .sql import conditional_update, insert, placeholders
+
+admin.register_object_tables(
+    "smart2pay_refunds",
+    "smart2pay_captures",
+    "smart2pay_payments",
+    "smart2pay_addresses",
+    "smart2pay_customers",
+    "smart2pay_tokens",
+)
+admin.register_credential_tables("smart2pay_sites")
+
+
+# ------------------------------------------------------------------ sites
+
+
+def get_site(conn: Conn, site_id: int) -> Row | None:
+    return conn.one("SELECT * FROM smart2pay_sites WHERE site_id = ?", site_id)
+
+
+def list_sites(conn: Conn) -> list[Row]:
+    return conn.all("SELECT * FROM smart2pay_sites ORDER BY site_id")
+
+
+def upsert_site(
+    conn: Conn,
+    site_id: int,
+    *,
+    api_key: str | None = None,
+    notification_url: str | None = None,
+    faults: Mapping[str, Any] | None = None,
+) -> Row:
+    """Create the site (``api_key`` required) or change only the fields given (None = keep;
+    an empty ``notification_url`` removes it)."""
+    current = get_site(conn, site_id)
+    if current is None:
+        if api_key is None:
+            raise ValueError("a new site needs an api key")
+        insert(
+            conn,
+            "smart2pay_sites",
+            {
+                "site_id": site_id,
+                "api_key": api_key,
+                "notification_url": notification_url or None,
+                "faults": json.dumps(dict(faults or {})),
+            },
+        )
+    else:
+        changes: dict[str, Any] = {}
+        if api_key is not None:
+            changes["api_key"] = api_key
+        if notification_url is not None:
+            changes["notification_url"] = notification_url or None
+        if faults is not None:
+            changes["faults"] = json.dumps(dict(faults))
+        if changes:
+            sets = ", ".join(f"{c} = ?" for c in changes)
+            conn.exec(
+                f"UPDATE smart2pay_sites SET {sets} WHERE site_id = ?", *changes.values(), site_id
+            )
+    row = get_site(conn, site_id)
+    assert row is not None
+    return row
+
+
+# ------------------------------------------------------------------ customers / addresses
+
+
+def _insert_returning_id(conn: Conn, table: str, values: Mapping[str, Any]) -> int:
+    cols = ", ".join(values)
+    rows = conn.all(
+        f"INSERT INTO {table} ({cols}) VALUES ({placeholders(len(values))}) RETURNING id",
+        *values.values(),
+    )
+    return int(rows[0]["id"])
+
+
+def new_customer(conn: Conn, site_id: int, data: Mapping[str, Any], at_us: int) -> int:
+    return _insert_returning_id(
+        conn,
+        "smart2pay_customers",
+        {"site_id": site_id, "data": json.dumps(dict(data)), "created_at_us": at_us},
+    )
+
+
+def new_address(conn: Conn, site_id: int, data: Mapping[str, Any], at_us: int) -> int:
+    return _insert_returning_id(
+        conn,
+        "smart2pay_addresses",
+        {"site_id": site_id, "data": json.dumps(dict(data)), "created_at_us": at_us},
+    )
+
+
+# ------------------------------------------------------------------ tokens
+
+
+def insert_token(conn: Conn, values: Mapping[str, Any]) -> None:
+    insert(conn, "smart2pay_tokens", values)
+
+
+def get_token(conn: Conn, value: str) -> Row | None:
+    return conn.one("SELECT * FROM smart2pay_tokens WHERE value = ?", value)
+
+
+def lock_active_token(conn: Conn, value: str, site_id: int) -> bool:
+    """Take the token's row lock (PostgreSQL) while it is active on this site; False if not."""
+    n = conn.exec(
+        "UPDATE smart2pay_tokens SET value = value WHERE value = ? AND site_id = ? "
+        "AND status = 'Active'",
+        value,
+        site_id,
+    )
+    return n == 1
+
+
+def transition_token(
+    conn: Conn, value: str, *, from_states: Sequence[str], values: Mapping[str, Any]
+) -> bool:
+    return conditional_update(
+        conn, "smart2pay_tokens", {"value": value}, from_states=from_states, values=values
+    )
+
+
+# ------------------------------------------------------------------ payments
+
+
+def insert_payment(conn: Conn, values: Mapping[str, Any]) -> int | None:
+    """The new payment's id, or None when the site already used the MerchantTransactionID."""
+    cols = ", ".join(values)
+    rows = conn.all(
+        f"INSERT INTO smart2pay_payments ({cols}) VALUES ({placeholders(len(values))}) "
+        "ON CONFLICT DO NOTHING RETURNING id",
+        *values.values(),
+    )
+    return int(rows[0]["id"]) if rows else None
+
+
+def get_payment(conn: Conn, payment_id: int, site_id: int | None = None) -> Row | None:
+    if site_id is None:
+        return conn.one("SELECT * FROM smart2pay_payments WHERE id = ?", payment_id)
+    return conn.one(
+        "SELECT * FROM smart2pay_payments WHERE id = ? AND site_id = ?", payment_id, site_id
+    )
+
+
+def lock_payment(conn: Conn, payment_id: int, site_id: int | None = None) -> Row | None:
+    """Take the payment's row lock for the rest of the transaction, then read it.
+
+    A no-op ``UPDATE`` takes the lock on PostgreSQL (SQLite's ``BEGIN IMMEDIATE`` already holds
+    the database), so every verb on one payment sees the latest committed amounts.
+    """
+    if site_id is None:
+        conn.exec("UPDATE smart2pay_payments SET id = id WHERE id = ?", payment_id)
+    else:
+        conn.exec(
+            "UPDATE smart2pay_payments SET id = id WHERE id = ? AND site_id = ?",
+            payment_id,
+            site_id,
+        )
+    return get_payment(conn, payment_id, site_id)
+
+
+def transition_payment(
+    conn: Conn,
+    payment_id: int,
+    *,
+    from_states: Sequence[str],
+    values: Mapping[str, Any],
+    due_by_us: int | None = None,
+) -> bool:
+    """Atomically move a payment out of ``from_states``; with ``due_by_us``, only when its
+    pending transition is due by then."""
+    extra, args = "", []
+    if due_by_us is not None:
+        extra, args = "pending_at_us IS NOT NULL AND pending_at_us <= ?", [due_by_us]
+    return conditional_update(
+        conn,
+        "smart2pay_payments",
+        {"id": payment_id},
+        from_states=from_states,
+        values=values,
+        extra_where=extra,
+        extra_args=args,
+    )
+
+
+def list_payments(conn: Conn, site_id: int, filters: Mapping[str, Any], limit: int) -> list[Row]:
+    where, args = ["site_id = ?"], [site_id]
+    for key, clause in (
+        ("merchant_transaction_id", "merchant_transaction_id = ?"),
+        ("currency", "currency = ?"),
+        ("min_amount", "amount >= ?"),
+        ("max_amount", "amount <= ?"),
+        ("start_us", "created_at_us >= ?"),
+        ("end_us", "created_at_us <= ?"),
+    ):
+        if filters.get(key) is not None:
+            where.append(clause)
+            args.append(filters[key])
+    return conn.all(
+        f"SELECT * FROM smart2pay_payments WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+        *args,
+        limit,
+    )
+
+
+def new_capture(conn: Conn, payment_id: int, amount: int, at_us: int) -> int:
+    return _insert_returning_id(
+        conn,
+        "smart2pay_captures",
+        {"payment_id": payment_id, "amount": amount, "created_at_us": at_us},
+    )
+
+
+# ------------------------------------------------------------------ refunds
+
+
+def insert_refund(conn: Conn, values: Mapping[str, Any]) -> int | None:
+    """The new refund's id, or None when the site already used the MerchantTransactionID."""
+    cols = ", ".join(values)
+    rows = conn.all(
+        f"INSERT INTO smart2pay_refunds ({cols}) VALUES ({placeholders(len(values))}) "
+        "ON CONFLICT DO NOTHING RETURNING id",
+        *values.values(),
+    )
+    return int(rows[0]["id"]) if rows else None
+
+
+def get_refund(conn: Conn, refund_id: int, site_id: int | None = None) -> Row | None:
+    if site_id is None:
+        return conn.one("SELECT * FROM smart2pay_refunds WHERE id = ?", refund_id)
+    return conn.one(
+        "SELECT * FROM smart2pay_refunds WHERE id = ? AND site_id = ?", refund_id, site_id
+    )
+
+
+def refunds_of(conn: Conn, payment_id: int) -> list[Row]:
+    """Newest first, as Smart2Pay lists them."""
+    return conn.all(
+        "SELECT * FROM smart2pay_refunds WHERE payment_id = ? ORDER BY id DESC", payment_id
+    )

@@ -1,0 +1,102 @@
+"""Request bodies and helpers for Smart2Pay tests, starting from Smart2Pay's own examples."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from typing import Any
+
+import httpx
+
+AUTH = {"Authorization": "Basic MTAxMDpnYWJp"}  # 1010:gabi, as in every Smart2Pay example
+VISA = "4111111111111111"
+
+_seq = itertools.count(1)
+
+
+def mtid(prefix: str = "s2ptest_") -> str:
+    return f"{prefix}{next(_seq):06d}"
+
+
+def basic(site: object, key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{site}:{key}".encode()).decode()}
+
+
+def card(**extra: Any) -> dict[str, Any]:
+    return {
+        "HolderName": "John Doe",
+        "Number": VISA,
+        "ExpirationMonth": "02",
+        "ExpirationYear": "2021",
+        "SecurityCode": "312",
+        **extra,
+    }
+
+
+def auth_body(**card_extra: Any) -> dict[str, Any]:
+    """The tokenization page's example request."""
+    return {
+        "CardAuthentication": {
+            "Customer": {
+                "FirstName": "John",
+                "LastName": "Doe",
+                "Email": "testing2@test.com",
+                "SocialSecurityNumber": "00003456789",
+            },
+            "BillingAddress": {"Country": "BR"},
+            "Card": card(**card_extra),
+        }
+    }
+
+
+def payment_body(amount: int = 2000, capture: bool = True, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "MerchantTransactionID": mtid(),
+        "Amount": amount,
+        "Currency": "EUR",
+        "Card": card(),
+        "Capture": capture,
+    }
+    body.update(extra)
+    return {"Payment": body}
+
+
+def pay(client: httpx.Client, amount: int = 2000, capture: bool = True, **extra: Any) -> Any:
+    r = client.post("/v1/payments", json=payment_body(amount, capture, **extra), headers=AUTH)
+    assert r.status_code in (201, 402), r.text
+    return r.json()["Payment"]
+
+
+def capture(client: httpx.Client, pid: int, query: str = "") -> httpx.Response:
+    return client.post(f"/v1/payments/{pid}/capture{query}", headers=AUTH)
+
+
+def cancel(client: httpx.Client, pid: int) -> httpx.Response:
+    return client.post(f"/v1/payments/{pid}/cancel", headers=AUTH)
+
+
+def refund(client: httpx.Client, pid: int, amount: int, **extra: Any) -> httpx.Response:
+    body = {"Refund": {"MerchantTransactionID": mtid("r_"), "Amount": amount, **extra}}
+    return client.post(f"/v1/payments/{pid}/refunds", json=body, headers=AUTH)
+
+
+def status_of(client: httpx.Client, pid: int) -> tuple[int, str]:
+    r = client.get(f"/v1/payments/{pid}/status", headers=AUTH)
+    assert r.status_code == 200, r.text
+    s = r.json()["Payment"]["Status"]
+    return s["ID"], s["Info"]
+
+
+def advance(client: httpx.Client, seconds: float) -> None:
+    r = client.post("/_sandbox/clock/advance", json={"seconds": seconds})
+    assert r.status_code == 200, r.text
+
+
+def codes(body: dict[str, Any], root: str) -> list[str]:
+    return [x["Code"] for x in body[root]["Status"]["Reasons"]]
+
+
+def authenticate(client: httpx.Client, **card_extra: Any) -> str:
+    r = client.post("/v1/card/authenticate", json=auth_body(**card_extra), headers=AUTH)
+    assert r.status_code == 201, r.text
+    return str(r.json()["CardAuthentication"]["CreditCardToken"]["Value"])

@@ -1,0 +1,60 @@
+"""Racing requests on one payment or one MerchantTransactionID: exactly one winner."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from paysandbox.providers.smart2pay.routes import internal_error
+
+from ..support import LiveServer
+from .builders import AUTH, mtid, pay, payment_body, status_of
+
+N = 8
+
+
+def _post_all(server: LiveServer, path: str, bodies: list[object]) -> list[int]:
+    def one(body: object) -> int:
+        with server.client() as c:
+            return c.post(path, json=body, headers=AUTH).status_code
+
+    with ThreadPoolExecutor(N) as pool:
+        return list(pool.map(one, bodies))
+
+
+def test_racing_duplicate_creates_make_one_payment(
+    client: httpx.Client, server: LiveServer
+) -> None:
+    body = payment_body()
+    results = _post_all(server, "/v1/payments", [body] * N)
+    assert sorted(results) == [201] + [400] * (N - 1)
+    assert len(client.get("/v1/payments", headers=AUTH).json()["Payments"]) == 1
+
+
+def test_racing_full_refunds_refund_once(client: httpx.Client, server: LiveServer) -> None:
+    pid = pay(client, 2000)["ID"]
+    bodies = [{"Refund": {"MerchantTransactionID": mtid("r_"), "Amount": 2000}} for _ in range(N)]
+    results = _post_all(server, f"/v1/payments/{pid}/refunds", bodies)
+    assert sorted(results) == [201] + [402] * (N - 1)
+    assert status_of(client, pid) == (22, "Refunded")
+
+
+def test_racing_captures_and_cancels(client: httpx.Client, server: LiveServer) -> None:
+    pid = pay(client, 2000, capture=False)["ID"]
+
+    def one(verb: str) -> int:
+        with server.client() as c:
+            return c.post(f"/v1/payments/{pid}/{verb}", headers=AUTH).status_code
+
+    with ThreadPoolExecutor(N) as pool:
+        results = list(pool.map(one, ["capture", "cancel"] * (N // 2)))
+    assert sorted(results) == [200] + [402] * (N - 1)
+    assert status_of(client, pid)[1] in ("Captured", "Cancelled")
+
+
+def test_internal_error_is_in_smart2pay_format() -> None:
+    r = internal_error()
+    assert r.status_code == 500
+    assert r.media_type == "application/json; charset=utf-8"
+    assert b'"Code":"18"' in r.body and b"Traceback" not in r.body
