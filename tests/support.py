@@ -75,14 +75,15 @@ test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a 
 class LiveServer:
     """The real ASGI app under uvicorn on 127.0.0.1:<free port>, in a thread."""
 
-    def __init__(self, settings: Settings, **app_kwargs: Any) -> None:
+    def __init__(self, settings: Settings, log_level: str = "warning", **app_kwargs: Any) -> None:
         self.settings = settings
         self.app = create_app(settings, **app_kwargs)
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
             port=0,
-            log_level="warning",
+            log_level=log_level,
+            access_log=settings.access_log,
             lifespan="on",
             loop="asyncio",
             http="httptools",

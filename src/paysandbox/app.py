@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from . import logs
 from .control import errors as control_errors
 from .control import routes as control_routes
 from .delivery.outbox import Outbox
@@ -118,5 +119,9 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: crash},
     )
+    # A trailing slash is an unknown route answered in the provider's format, not a bare 307
+    # redirect (which would also copy the query string, card data included, into Location).
+    app.router.redirect_slashes = False
+    logs.install()
     app.state.sandbox = sandbox
     return app

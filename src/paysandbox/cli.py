@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from .config import ConfigError, load
+from .delivery.urls import BadUrl, check_callback_url
 from .settings import KPlusPartner, NicepayMerchant, Settings, Smart2PaySite
 
 
@@ -83,8 +84,10 @@ def build_settings(args: argparse.Namespace) -> Settings:
         settings.kplus_partners.append(KPlusPartner(pid, secret))
     for spec in args.kplus_callback:
         pid, _, url = spec.partition("=")
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"--kplus-callback wants ID=http(s)://…, got {spec!r}")
+        try:
+            check_callback_url(url, field="--kplus-callback URL")
+        except BadUrl as exc:
+            raise ConfigError(f"{exc} (wants ID=http(s)://…)") from None
         known = {p.partner_id: p for p in settings.all_kplus_partners()}
         if pid not in known:
             raise ConfigError(f"--kplus-callback: unknown partner {pid!r}")
@@ -98,8 +101,19 @@ def build_settings(args: argparse.Namespace) -> Settings:
             raise ConfigError("--nicepay-merchant wants IMID:KEY")
         settings.nicepay_merchants.append(NicepayMerchant(imid, key))
     for spec in args.smart2pay_site:
-        creds, _, url = spec.partition("=")
+        # ID:APIKEY[=URL]; an API key may itself contain "=" (base64), so split at "=http".
+        creds, url = spec, ""
+        for marker in ("=http://", "=https://"):
+            if marker in spec:
+                creds, rest = spec.split(marker, 1)
+                url = marker[1:] + rest
+                break
         site, _, key = creds.partition(":")
+        if url:
+            try:
+                check_callback_url(url, field="--smart2pay-site URL")
+            except BadUrl as exc:
+                raise ConfigError(str(exc)) from None
         if not site.isdigit() or not key:
             raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL] with a numeric ID")
         settings.smart2pay_sites.append(Smart2PaySite(int(site), key, url or None))

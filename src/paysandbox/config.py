@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .delivery.outbox import RetryPolicy
+from .delivery.urls import BadUrl, check_callback_url
 from .settings import KPlusPartner, NicepayMerchant, Settings, Smart2PaySite
 
 
@@ -59,6 +60,15 @@ def load(path: str | Path, settings: Settings | None = None) -> Settings:
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc!r}") from None
     return s
+
+
+def _url(value: object, field: str) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return check_callback_url(str(value), field=field)
+    except BadUrl as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _apply(raw: dict[str, Any], s: Settings) -> None:
@@ -84,7 +94,7 @@ def _apply(raw: dict[str, Any], s: Settings) -> None:
             KPlusPartner(
                 partner_id=str(p["partner_id"]),
                 partner_secret=str(p["partner_secret"]),
-                callback_url=p.get("callback_url"),
+                callback_url=_url(p.get("callback_url"), "kplus.partners.callback_url"),
                 token_ttl_seconds=p.get("token_ttl_seconds"),
             )
         )
@@ -92,5 +102,9 @@ def _apply(raw: dict[str, Any], s: Settings) -> None:
         s.nicepay_merchants.append(NicepayMerchant(str(m["imid"]), str(m["merchant_key"])))
     for site in raw.get("smart2pay", {}).get("sites", []):
         s.smart2pay_sites.append(
-            Smart2PaySite(int(site["site_id"]), str(site["api_key"]), site.get("notification_url"))
+            Smart2PaySite(
+                int(site["site_id"]),
+                str(site["api_key"]),
+                _url(site.get("notification_url"), "smart2pay.sites.notification_url"),
+            )
         )

@@ -6,13 +6,23 @@ format, so no framework default error body ever reaches a client.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 JSON_ENCODER = msgspec.json.Encoder(decimal_format="number")
+T = TypeVar("T")
+
+
+def decode_json(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
+    """``decoder.decode(body)``, with absurdly deep nesting reported as a ``DecodeError``
+    (msgspec raises ``RecursionError`` there, which would otherwise become a 500)."""
+    try:
+        return decoder.decode(body)
+    except RecursionError:
+        raise msgspec.DecodeError("JSON is nested too deeply") from None
 
 
 class BodyError(Exception):

@@ -102,3 +102,17 @@ def test_partner_put_validation_and_secret_never_shown(client: httpx.Client) -> 
     assert gen.json()["statusCode"] == "00"
     inq = client.post("/kplus/payment/inquire-token", json=creds(tokenId=gen.json()["tokenId"]))
     assert inq.json()["errorCode"] == "token_not_found"  # another partner's token
+
+
+def test_partner_callback_url_is_parsed_and_its_password_hidden(client: httpx.Client) -> None:
+    for bad in ("http://[::1", "http://host:99999/x", "mailto:a@b"):
+        r = client.put(f"/_sandbox/kplus/partners/{KPLUS_ID}", json={"callbackUrl": bad})
+        assert r.status_code == 400 and r.json()["error"] == "bad_request", bad
+        assert bad not in r.text
+    r = client.put(
+        f"/_sandbox/kplus/partners/{KPLUS_ID}",
+        json={"callbackUrl": "http://shop:pa55word@127.0.0.1:9/cb"},
+    )
+    assert r.status_code == 200
+    assert r.json()["callbackUrl"] == "http://***@127.0.0.1:9/cb"
+    assert "pa55word" not in client.get("/_sandbox/kplus/partners").text

@@ -339,7 +339,7 @@ def test_requeue_gives_a_failed_delivery_one_more_attempt(env: Env) -> None:
             env.advance(wait)
             await sender.run_once()
         assert env.delivery(dlv)["state"] == "failed"
-        env.db.write_sync(lambda c: rows.requeue(c, dlv, clock_rows.now_us(c)))
+        env.db.write_sync(lambda c: rows.requeue(c, dlv, clock_rows.now_us(c), real_now_us()))
         row = env.delivery(dlv)
         assert row["state"] == "pending" and row["max_attempts"] == 5
         assert row["completed_at_us"] is None
@@ -358,7 +358,7 @@ def test_requeue_of_a_pending_delivery_makes_it_due_now(env: Env) -> None:
 
     async def steps(sender: Sender) -> None:
         assert await sender.run_once() == 0
-        env.db.write_sync(lambda c: rows.requeue(c, dlv, clock_rows.now_us(c)))
+        env.db.write_sync(lambda c: rows.requeue(c, dlv, clock_rows.now_us(c), real_now_us()))
         assert env.delivery(dlv)["max_attempts"] == POLICY.max_attempts  # unchanged
         assert await sender.run_once() == 1
 

@@ -263,3 +263,20 @@ def test_unknown_route_and_wrong_method(client: httpx.Client) -> None:
     assert_error(client.post("/kplus/payment/refund-token", json={}), 404, "not_found")
     assert_error(client.get(GEN), 405, "method_not_allowed")
     assert_error(client.get("/v1/kplus/whatever"), 404, "not_found")
+
+
+def test_deeply_nested_json_is_a_bad_request(client: httpx.Client) -> None:
+    nested = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    h = {"Content-Type": "application/json"}
+    for path in (GEN, "/kplus/payment/inquire-token", "/v1/kplus/payment/cancel-token"):
+        assert_error(client.post(path, content=nested, headers=h), 400, "bad_request")
+    r = client.post("/_sandbox/clock/advance", content=nested, headers=h)
+    assert r.status_code == 400 and r.json()["error"] == "bad_request"
+
+
+def test_trailing_slash_is_an_unknown_route_not_a_redirect(client: httpx.Client) -> None:
+    r = client.post(GEN + "/", json=generate_body(), follow_redirects=False)
+    assert_error(r, 404, "not_found")
+    assert "location" not in r.headers
+    r = client.get("/_sandbox/clock/", follow_redirects=False)
+    assert r.status_code == 404 and r.json()["error"] == "not_found"

@@ -85,3 +85,21 @@ def test_many_generates_with_one_uid_one_token(server: LiveServer, client: httpx
     codes = sorted(r.json()["statusCode"] for r in answers)
     assert codes == ["00"] + ["10"] * (N - 1)
     assert {r.json()["errorCode"] for r in answers if r.status_code != 200} == {"duplicate_request"}
+
+
+def test_expire_racing_pay_one_winner(server: LiveServer, client: httpx.Client) -> None:
+    for _ in range(3):
+        token = client.post("/kplus/payment/generate-token", json=generate_body()).json()["tokenId"]
+        calls: list[tuple[str, str, dict[str, Any] | None]] = [
+            (kind, f"/_sandbox/kplus/tokens/{token}/{kind}", None)
+            for kind in ["pay", "expire"] * (N // 2)
+        ]
+        answers = _race(server, calls)
+        winners = [k for (k, _, _), r in zip(calls, answers, strict=True) if r.status_code == 200]
+        assert len(winners) == 1, [r.text for r in answers]
+        loser_code = "qr_paid" if winners[0] == "pay" else "qr_expired"
+        assert {r.json()["detail"] for r in answers if r.status_code != 200} == {loser_code}
+        view = client.get(f"/_sandbox/kplus/tokens/{token}").json()
+        assert view["status"] == ("PAID" if winners[0] == "pay" else "EXPIRED")
+        kinds = [e["kind"] for e in view["events"]]
+        assert kinds.count("paid") + kinds.count("expired") == 1

@@ -19,7 +19,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..web import BodyError, json_response, read_body, require_json
+from ..web import BodyError, decode_json, json_response, read_body, require_json
 
 T = TypeVar("T")
 
@@ -60,10 +60,11 @@ async def decode_optional(request: Request, struct: type[T], limit: int) -> T:
     """Decode an optional JSON body into ``struct`` (an empty body means all defaults)."""
     try:
         body = await read_body(request, limit)
+        decoder = msgspec.json.Decoder(struct)
         if not body.strip():
-            return msgspec.json.decode(b"{}", type=struct)
+            return decoder.decode(b"{}")
         require_json(request)
-        return msgspec.json.decode(body, type=struct)
+        return decode_json(decoder, body)
     except BodyError as exc:
         raise ControlError(_BODY[exc.kind], str(exc)) from None
     except msgspec.DecodeError as exc:

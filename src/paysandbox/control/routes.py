@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from ..core.clock import US, iso, real_now_us
 from ..delivery.redact import redact_body, redact_headers
 from ..delivery.sender import Sender
+from ..delivery.urls import redact_url
 from ..store import admin, outbox
 from ..store import clock as clock_rows
 from ..store.db import Conn, Database, Row
@@ -58,7 +59,7 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
         "accountId": row["account_id"],
         "objectId": row["object_id"],
         "event": row["event"],
-        "url": row["url"],
+        "url": redact_url(row["url"]),
         "method": row["method"],
         "state": row["state"],
         "attempts": row["attempts"],
@@ -140,7 +141,9 @@ def make_routes(
         return json_response(delivery_view(row, attempts))
 
     def _retry(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
-        outbox.requeue(conn, delivery_id, clock_rows.now_us(conn))
+        _one(conn, delivery_id)  # 404 for an unknown id
+        if not outbox.requeue(conn, delivery_id, clock_rows.now_us(conn), real_now_us()):
+            raise ControlError("conflict", "an attempt of this delivery is in flight; retry later")
         return _one(conn, delivery_id)
 
     async def retry(request: Request) -> Response:

@@ -130,6 +130,8 @@ class Sender:
             error = f"timeout after {self.policy.timeout_seconds:g}s"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # e.g. httpx.InvalidURL: still a recorded, failed attempt
+            error = f"{type(exc).__name__}: {exc}"
         latency_ms = (time.perf_counter() - started_real) * 1000
         ok = status is not None and RULES[row["success_rule"]](status, answer)
         if status is not None and not ok and error is None:

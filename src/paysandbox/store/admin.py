@@ -29,6 +29,8 @@ def register_credential_tables(*tables: str) -> None:
 def reset(conn: Conn, reseed: Callable[[Conn], None]) -> None:
     """Back to a fresh start: no objects, events or deliveries; clock offset 0; credentials
     exactly as configured (changes made through the control API are forgotten)."""
+    from . import kplus, nicepay, smart2pay  # noqa: F401 - their imports register their tables
+
     for table in OBJECT_TABLES + CREDENTIAL_TABLES:
         conn.exec(f"DELETE FROM {table}")
     conn.exec("UPDATE sandbox_clock SET offset_us = 0 WHERE id = 1")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import admin
 from .db import Conn, Row
-from .sql import conditional_update, insert
+from .sql import conditional_update, insert, insert_ignore
 
 admin.register_object_tables("kplus_request_uids", "kplus_tokens")
 admin.register_credential_tables("kplus_partners")
@@ -41,37 +42,33 @@ def upsert_partner(
     faults: Mapping[str, Any] | None = None,
     defaults: Mapping[str, Any],
 ) -> Row:
-    """Create the partner with ``defaults`` or change only the fields given (``None`` = keep)."""
-    current = get_partner(conn, partner_id)
-    if current is None:
-        insert(
-            conn,
-            "kplus_partners",
-            {
-                "partner_id": partner_id,
-                "partner_secret": secret if secret is not None else defaults["secret"],
-                "callback_url": callback_url,
-                "token_ttl_seconds": token_ttl_seconds or defaults["token_ttl_seconds"],
-                "faults": json.dumps(dict(faults or {})),
-            },
-        )
-    else:
-        changes: dict[str, Any] = {}
-        if secret is not None:
-            changes["partner_secret"] = secret
-        if callback_url is not None:
-            changes["callback_url"] = callback_url or None
-        if token_ttl_seconds is not None:
-            changes["token_ttl_seconds"] = token_ttl_seconds
-        if faults is not None:
-            changes["faults"] = json.dumps(dict(faults))
-        if changes:
-            sets = ", ".join(f"{c} = ?" for c in changes)
-            conn.exec(
-                f"UPDATE kplus_partners SET {sets} WHERE partner_id = ?",
-                *changes.values(),
-                partner_id,
-            )
+    """Create the partner with ``defaults`` or change only the fields given (``None`` = keep;
+    ``callback_url=""`` removes it). One statement, so concurrent calls cannot collide."""
+    changes: dict[str, Any] = {}
+    if secret is not None:
+        changes["partner_secret"] = secret
+    if callback_url is not None:
+        changes["callback_url"] = callback_url or None
+    if token_ttl_seconds is not None:
+        changes["token_ttl_seconds"] = token_ttl_seconds
+    if faults is not None:
+        changes["faults"] = json.dumps(dict(faults))
+    values = {
+        "partner_id": partner_id,
+        # Used only when the row is created; without a given secret an unguessable one, so a
+        # partner can never come to exist with a secret somebody could send.
+        "partner_secret": secret or defaults["secret"] or secrets.token_hex(32),
+        "callback_url": callback_url or None,
+        "token_ttl_seconds": token_ttl_seconds or defaults["token_ttl_seconds"],
+        "faults": json.dumps(dict(faults or {})),
+    }
+    update = ", ".join(f"{c} = excluded.{c}" for c in changes) or "partner_id = excluded.partner_id"
+    conn.exec(
+        f"INSERT INTO kplus_partners ({', '.join(values)}) "
+        f"VALUES ({', '.join('?' for _ in values)}) "
+        f"ON CONFLICT (partner_id) DO UPDATE SET {update}",
+        *values.values(),
+    )
     row = get_partner(conn, partner_id)
     assert row is not None
     return row
@@ -79,15 +76,11 @@ def upsert_partner(
 
 def claim_request_uid(conn: Conn, partner_id: str, uid: str, operation: str, at_us: int) -> bool:
     """Record ``uid`` as used; False when the partner already used it (a duplicate request)."""
-    n = conn.exec(
-        "INSERT INTO kplus_request_uids (partner_id, partner_txn_uid, operation, at_us) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        partner_id,
-        uid,
-        operation,
-        at_us,
+    return insert_ignore(
+        conn,
+        "kplus_request_uids",
+        {"partner_id": partner_id, "partner_txn_uid": uid, "operation": operation, "at_us": at_us},
     )
-    return n == 1
 
 
 def insert_token(conn: Conn, values: Mapping[str, Any]) -> None:
@@ -122,12 +115,37 @@ def transition_token(
     )
 
 
+# What inquire-token answers with: not shop_image_url (may be a 1 MB data: URL) nor items.
+_INQUIRE_COLUMNS = ", ".join(
+    f"t.{c}"
+    for c in (
+        "token_id",
+        "partner_id",
+        "status",
+        "expires_at_us",
+        "paid_at_us",
+        "payment_reference_id",
+        "slip_image",
+        "payment_account",
+        "reference1",
+        "reference2",
+        "total_amount",
+        "currency_code",
+        "currency_exponent",
+        "additional_info1",
+        "additional_info2",
+        "additional_info3",
+    )
+)
+
+
 def token_for_partner(conn: Conn, token_id: str, partner_id: str) -> Row | None:
     """The hot read of inquire-token in one statement: the partner's secret, the clock offset
     and the partner's token (token columns NULL when it has no such token); None when the
     partner does not exist."""
     return conn.one(
-        "SELECT p.partner_secret AS partner_secret, c.offset_us AS clock_offset_us, t.* "
+        "SELECT p.partner_secret AS partner_secret, c.offset_us AS clock_offset_us, "
+        f"{_INQUIRE_COLUMNS} "
         "FROM kplus_partners p CROSS JOIN sandbox_clock c "
         "LEFT JOIN kplus_tokens t ON t.token_id = ? AND t.partner_id = p.partner_id "
         "WHERE p.partner_id = ? AND c.id = 1",

@@ -41,7 +41,7 @@ def claim_due(
     return conn.all(
         "UPDATE deliveries SET lease_token = ?, lease_until_real_us = ?, attempts = attempts + 1 "
         "WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' "
-        "AND next_attempt_at_us <= ? "
+        "AND attempts < max_attempts AND next_attempt_at_us <= ? "
         "AND (lease_until_real_us IS NULL OR lease_until_real_us < ?) "
         f"ORDER BY next_attempt_at_us, created_at_us LIMIT ?{lock}) RETURNING *",
         token,
@@ -109,15 +109,18 @@ def list_deliveries(
     return conn.all(sql, *args, limit)
 
 
-def requeue(conn: Conn, delivery_id: str, now_us: int) -> bool:
-    """Make a delivery due now (one more attempt allowed if it had given up)."""
+def requeue(conn: Conn, delivery_id: str, now_us: int, real_now_us: int) -> bool:
+    """Make a delivery due now (one more attempt allowed if it had given up). False while an
+    attempt is in flight (a live lease): a retry must never send one delivery twice at once."""
     n = conn.exec(
         "UPDATE deliveries SET state = 'pending', next_attempt_at_us = ?, completed_at_us = NULL, "
         "lease_token = NULL, lease_until_real_us = NULL, "
         "max_attempts = CASE WHEN attempts >= max_attempts THEN attempts + 1 "
-        "ELSE max_attempts END WHERE id = ?",
+        "ELSE max_attempts END WHERE id = ? "
+        "AND (lease_until_real_us IS NULL OR lease_until_real_us < ?)",
         now_us,
         delivery_id,
+        real_now_us,
     )
     return n == 1
 

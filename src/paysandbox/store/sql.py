@@ -14,6 +14,15 @@ def insert(conn: Conn, table: str, values: Mapping[str, Any]) -> None:
     conn.exec(f"INSERT INTO {table} ({cols}) VALUES ({marks})", *values.values())
 
 
+def insert_ignore(conn: Conn, table: str, values: Mapping[str, Any]) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING``: True when this call inserted the row (a claim that
+    exactly one of several racing transactions wins)."""
+    cols = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    return conn.exec(sql, *values.values()) == 1
+
+
 def placeholders(n: int) -> str:
     return ", ".join("?" for _ in range(n))
 

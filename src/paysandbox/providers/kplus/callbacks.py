@@ -8,11 +8,31 @@ Success: HTTP 2xx with ``statusCode`` "00".
 
 from __future__ import annotations
 
+import json
+
 from ...core.amounts import format_major
+from ...delivery import rules as delivery_rules
 from ...delivery.outbox import OutboundMessage
 from ...store.db import Row
 from ...web import JSON_ENCODER
 from . import rules
+
+SUCCESS_RULE = "kplus_status00"
+
+
+def partner_accepted(status: int, body: bytes) -> bool:
+    """KBank's rule: the partner answers HTTP 2xx with ``statusCode`` "00"; anything else (or no
+    answer) is a failed delivery to retry."""
+    if not 200 <= status < 300:
+        return False
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("statusCode") == "00"
+
+
+delivery_rules.register(SUCCESS_RULE, partner_accepted)
 
 
 def confirm_payment(token: Row, partner: Row, now_us: int) -> OutboundMessage:
@@ -45,5 +65,5 @@ def confirm_payment(token: Row, partner: Row, now_us: int) -> OutboundMessage:
         body=JSON_ENCODER.encode(body).decode(),
         content_type="application/json",
         secret_keys=("partnerSecret",),
-        success_rule="kplus_status00",
+        success_rule=SUCCESS_RULE,
     )

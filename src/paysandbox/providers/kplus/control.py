@@ -18,8 +18,10 @@ from starlette.routing import BaseRoute, Route
 
 from ...control.errors import ControlError, decode_optional
 from ...control.routes import guarded
+from ...control.schemas import FaultsBody
 from ...core.clock import US, real_now_us
 from ...core.ids import random_string
+from ...delivery.urls import BadUrl, check_callback_url, redact_url
 from ...settings import DEMO_KPLUS_PARTNER_ID
 from ...store import kplus as rows
 from ...store.db import Conn, Database, Row
@@ -29,13 +31,6 @@ from .errors import CODES, KPlusError
 from .routes import app_url
 from .schemas import GenerateToken, Item, PayToken
 from .service import KPlusService
-
-
-class FaultsBody(msgspec.Struct, forbid_unknown_fields=True):
-    duplicate: bool = False
-    delaySeconds: Annotated[float, Meta(ge=0, le=86400)] = 0
-    outOfOrder: bool = False
-    reorderWindowSeconds: Annotated[float, Meta(ge=0, le=86400)] = 5
 
 
 class FixtureBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,7 +66,7 @@ def partner_view(row: Row) -> dict[str, Any]:
     """A partner as the control API shows it: never its secret."""
     return {
         "partnerId": row["partner_id"],
-        "callbackUrl": row["callback_url"],
+        "callbackUrl": redact_url(row["callback_url"]),
         "tokenTtlSeconds": row["token_ttl_seconds"],
         "faults": json.loads(row["faults"]),
     }
@@ -155,6 +150,8 @@ def make_routes(
         return json_response({"partners": [partner_view(r) for r in found]})
 
     def _put(conn: Conn, partner_id: str, body: PartnerBody) -> Row:
+        if body.partnerSecret is None and rows.get_partner(conn, partner_id) is None:
+            raise ControlError("bad_request", "a new partner needs a partnerSecret")
         return rows.upsert_partner(
             conn,
             partner_id,
@@ -162,19 +159,19 @@ def make_routes(
             callback_url=body.callbackUrl,
             token_ttl_seconds=body.tokenTtlSeconds,
             faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
-            defaults={"secret": None, "token_ttl_seconds": default_ttl_seconds},
+            defaults={"secret": body.partnerSecret, "token_ttl_seconds": default_ttl_seconds},
         )
 
     async def put_partner(request: Request) -> Response:
         body = await decode_optional(request, PartnerBody, max_body)
         partner_id = request.path_params["partner_id"]
-        if body.callbackUrl and not body.callbackUrl.startswith(("http://", "https://")):
-            raise ControlError("bad_request", "callbackUrl must be an http(s) URL")
+        if body.callbackUrl:
+            try:
+                check_callback_url(body.callbackUrl, field="callbackUrl")
+            except BadUrl as exc:
+                raise ControlError("bad_request", str(exc)) from None
         if len(partner_id) > 64:
             raise ControlError("bad_request", "partnerId is longer than 64 characters")
-        existing = await db.read(rows.get_partner, partner_id)
-        if existing is None and body.partnerSecret is None:
-            raise ControlError("bad_request", "a new partner needs a partnerSecret")
         row = await db.write(_put, partner_id, body)
         return json_response(partner_view(row))
 

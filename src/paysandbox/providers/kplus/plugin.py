@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...plugin import AppContext, ProviderPlugin
-from ...settings import DEMO_KPLUS_PARTNER_ID
+from ...settings import DEMO_KPLUS_PARTNER_ID, DEMO_KPLUS_PARTNER_SECRET
 from ...store import kplus as rows
 from ...store.db import Conn
 from . import control, routes, slip
@@ -36,7 +36,15 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
             )
 
     # Only the public demo credentials are ever printed; configured secrets are not.
-    demo = next((p for p in s.all_kplus_partners() if p.partner_id == DEMO_KPLUS_PARTNER_ID), None)
+    demo = next(
+        (
+            p
+            for p in s.all_kplus_partners()
+            if p.partner_id == DEMO_KPLUS_PARTNER_ID
+            and p.partner_secret == DEMO_KPLUS_PARTNER_SECRET
+        ),
+        None,
+    )
     banner = [
         "K PLUS     POST /kplus/payment/{generate-token,inquire-token,cancel-token}",
         "           POST /v1/kplus/payment/... (with Partner-Id / Partner-Secret headers)",

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from ...core.credentials import secret_matches
 from ...validation import explain
-from ...web import BodyError, json_response, read_body, require_json
+from ...web import BodyError, decode_json, json_response, read_body, require_json
 from . import page, views
 from .errors import KPlusError, error_response
 from .schemas import CancelToken, Common, GenerateToken, InquireToken
@@ -96,7 +96,7 @@ def make_routes(service: KPlusService, *, max_body: int, public_url: str | None)
                 require_json(request)
                 body = await read_body(request, max_body)
                 try:
-                    req = decoder.decode(body)
+                    req = decode_json(decoder, body)
                 except msgspec.ValidationError as exc:
                     uid, pid = _echo(body)
                     raise _validation_error(exc) from None

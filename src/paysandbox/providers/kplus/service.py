@@ -7,12 +7,13 @@ anywhere leaves nothing behind, and racing requests on one token get exactly one
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 from ...core.clock import US, sandbox_now_us
-from ...core.credentials import secret_matches
+from ...core.credentials import account_secret_matches
 from ...core.ids import LOWER_ALNUM, random_digits, random_string
 from ...delivery.outbox import Faults, Outbox
 from ...store import clock as clock_rows
@@ -21,7 +22,7 @@ from ...store import kplus as rows
 from ...store.db import Conn, Database, Row
 from . import callbacks, rules
 from .errors import KPlusError
-from .model import CANCELLED, EXPIRED, PAID, REQUESTED, VOIDED, Token
+from .model import CANCELLED, EXPIRED, PAID, REQUESTED, TOKEN_STATES, VOIDED, Token
 from .schemas import CancelToken, Common, GenerateToken, InquireToken
 
 OBJECT = "kplus_token"
@@ -147,7 +148,7 @@ class KPlusService:
         if rows.transition_token(
             conn,
             token_id,
-            from_states=(REQUESTED,),
+            from_states=TOKEN_STATES.sources(EXPIRED),
             values={"status": EXPIRED, "updated_at_us": now},
         ):
             events.append(
@@ -174,12 +175,12 @@ class KPlusService:
         changed = rows.transition_token(
             conn,
             req.tokenId,
-            from_states=(REQUESTED,),
+            from_states=TOKEN_STATES.sources(CANCELLED),
             values={"status": CANCELLED, "updated_at_us": now},
             unexpired_at_us=now,
         )
         if not changed:  # lost a race inside the database: report the winner's state
-            _require_unpaid(Token(_owned_token(conn, req.tokenId, req.partnerId), now))
+            _lost_race(Token(_owned_token(conn, req.tokenId, req.partnerId), now))
         events.append(
             conn,
             OBJECT,
@@ -195,25 +196,45 @@ class KPlusService:
     # ------------------------------------------------------------ customer / control
 
     async def pay(self, token_id: str, payment_account: str | None, via: str) -> Token:
+        """The customer pays. The slip (≈8 ms of PNG work) is drawn on a worker thread *before*
+        the write transaction, from the values the transaction then stores, so no write lock is
+        held (and, on SQLite, the event loop is not held) while it renders."""
         masked = rules.mask_account(payment_account or random_digits(10))
-        token = await self.db.write(self._pay_tx, token_id, masked, via)
+        row, paid_at = await self.db.read(self._payable_tx, token_id)
+        day = rules.kbank_time(paid_at) or ""
+        reference = f"{day[:10].replace('-', '')}{random_digits(12)}"
+        slip = None
+        if self.slip_renderer is not None:
+            slip = await asyncio.to_thread(self.slip_renderer, row, paid_at, reference, masked)
+        token = await self.db.write(self._pay_tx, token_id, masked, via, paid_at, reference, slip)
         self.on_commit()
         return token
 
-    def _pay_tx(self, conn: Conn, token_id: str, masked: str, via: str) -> Token:
+    def _payable_tx(self, conn: Conn, token_id: str) -> tuple[Row, int]:
         now = clock_rows.now_us(conn)
         row = _any_token(conn, token_id)
         _require_unpaid(Token(row, now))
-        reference = f"{rules.kbank_time(now)[:10].replace('-', '')}{random_digits(12)}"  # type: ignore[index]
-        slip = self.slip_renderer(row, now, reference, masked) if self.slip_renderer else None
+        return row, now
+
+    def _pay_tx(
+        self,
+        conn: Conn,
+        token_id: str,
+        masked: str,
+        via: str,
+        paid_at: int,
+        reference: str,
+        slip: str | None,
+    ) -> Token:
+        now = clock_rows.now_us(conn)
         changed = rows.transition_token(
             conn,
             token_id,
-            from_states=(REQUESTED,),
+            from_states=TOKEN_STATES.sources(PAID),
             values={
                 "status": PAID,
                 "updated_at_us": now,
-                "paid_at_us": now,
+                "paid_at_us": paid_at,
                 "payment_reference_id": reference,
                 "payment_account": masked,
                 "slip_image": slip,
@@ -221,7 +242,7 @@ class KPlusService:
             unexpired_at_us=now,
         )
         if not changed:
-            _require_unpaid(Token(_any_token(conn, token_id), now))
+            _lost_race(Token(_any_token(conn, token_id), now))
         events.append(
             conn,
             OBJECT,
@@ -246,16 +267,18 @@ class KPlusService:
         now = clock_rows.now_us(conn)
         token = Token(_any_token(conn, token_id), now)
         _require_unpaid(token)
-        rows.transition_token(
+        changed = rows.transition_token(
             conn,
             token_id,
-            from_states=(REQUESTED,),
+            from_states=TOKEN_STATES.sources(EXPIRED),
             values={
                 "status": EXPIRED,
                 "updated_at_us": now,
                 "expires_at_us": min(now, int(token["expires_at_us"])),
             },
         )
+        if not changed:
+            _lost_race(Token(_any_token(conn, token_id), now))
         events.append(conn, OBJECT, token_id, "expired", now, {"forced": True})
         return Token(_any_token(conn, token_id), now)
 
@@ -305,8 +328,7 @@ def _authenticate(conn: Conn, req: Common) -> Row:
 
 def _check_secret(req: Common, expected: str | None) -> None:
     """Unknown partner and wrong secret get the same answer, after the same constant-time work."""
-    matches = secret_matches(req.partnerSecret, expected if expected is not None else "x" * 32)
-    if expected is None or not matches:
+    if not account_secret_matches(req.partnerSecret, expected):
         raise KPlusError("authentication_error", "partnerId or partnerSecret is invalid")
 
 
@@ -327,6 +349,13 @@ def _any_token(conn: Conn, token_id: str) -> Row:
     if row is None:
         raise KPlusError("token_not_found", "tokenId not found")
     return row
+
+
+def _lost_race(token: Token) -> None:
+    """A conditional update changed nothing: answer with the state that won. If the token
+    still looks unpaid, something else moved it (never expected): refuse rather than pretend."""
+    _require_unpaid(token)
+    raise KPlusError("internal_error", "the token changed concurrently; retry")
 
 
 def _require_unpaid(token: Token) -> None:

@@ -1,0 +1,79 @@
+"""The sender survives what a merchant URL can throw at it; retries never overlap attempts."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from paysandbox.core.clock import real_now_us
+from paysandbox.delivery.urls import BadUrl, check_callback_url, redact_url
+from paysandbox.store import clock as clock_rows
+from paysandbox.store import outbox as rows
+
+from .test_outbox import POLICY, Env, Merchant, env, message, run  # noqa: F401 - env fixture
+
+
+def test_an_unusable_url_is_a_recorded_failure_not_a_wedged_sender(env: Env) -> None:
+    """``http://[::1`` makes httpx raise InvalidURL (not an HTTPError): still an attempt."""
+    merchant = Merchant()
+    (dlv,) = env.enqueue(message(url="http://[::1"))
+    for attempt in range(1, POLICY.max_attempts + 1):
+        claimed = run(env, merchant, lambda s: s.run_once())
+        assert claimed == 1
+        row = env.delivery(dlv)
+        assert row["attempts"] == attempt
+        env.advance(400)
+    assert env.delivery(dlv)["state"] == "failed"
+    log = env.attempts(dlv)
+    assert len(log) == POLICY.max_attempts
+    assert all(a["http_status"] is None and "InvalidURL" in a["error"] for a in log)
+    assert run(env, merchant, lambda s: s.run_once()) == 0
+    assert merchant.seen == []
+
+
+def test_claims_never_exceed_max_attempts(env: Env) -> None:
+    (dlv,) = env.enqueue()
+    env.db.write_sync(lambda c: c.exec("UPDATE deliveries SET attempts = max_attempts"))
+    assert run(env, Merchant(), lambda s: s.run_once()) == 0
+    assert env.delivery(dlv)["state"] == "pending"
+
+
+def test_requeue_refused_while_an_attempt_holds_the_lease(env: Env) -> None:
+    (dlv,) = env.enqueue()
+    token = secrets.token_hex(8)
+    claimed = env.db.write_sync(
+        lambda c: rows.claim_due(
+            c,
+            now_us=clock_rows.now_us(c),
+            real_now_us=real_now_us(),
+            lease_until_us=real_now_us() + 60_000_000,
+            token=token,
+            limit=5,
+        )
+    )
+    assert [r["id"] for r in claimed] == [dlv]
+    ok = env.db.write_sync(lambda c: rows.requeue(c, dlv, clock_rows.now_us(c), real_now_us()))
+    assert ok is False
+    assert env.delivery(dlv)["lease_token"] == token
+    later = real_now_us() + 120_000_000  # the lease has run out: a retry may take it over
+    assert env.db.write_sync(lambda c: rows.requeue(c, dlv, clock_rows.now_us(c), later))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1", "ftp://x/y", "http://", "/relative", "http://host:99999/", "mailto:a@b"],
+)
+def test_check_callback_url_refuses(url: str) -> None:
+    with pytest.raises(BadUrl) as info:
+        check_callback_url(url, field="callbackUrl")
+    assert url not in str(info.value)
+
+
+def test_check_callback_url_accepts_and_redacts() -> None:
+    assert check_callback_url("https://merchant.example:8443/cb?x=1") == (
+        "https://merchant.example:8443/cb?x=1"
+    )
+    assert redact_url("http://user:pa55@merchant.example/cb") == "http://***@merchant.example/cb"
+    assert redact_url("http://merchant.example/cb") == "http://merchant.example/cb"
+    assert redact_url(None) is None
