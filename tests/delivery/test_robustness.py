@@ -11,7 +11,7 @@ from paysandbox.delivery.urls import BadUrl, check_callback_url, redact_url
 from paysandbox.store import clock as clock_rows
 from paysandbox.store import outbox as rows
 
-from .test_outbox import POLICY, Env, Merchant, env, message, run  # noqa: F401 - env fixture
+from .test_outbox import POLICY, Env, Merchant, message, run
 
 
 def test_an_unusable_url_is_a_recorded_failure_not_a_wedged_sender(env: Env) -> None:

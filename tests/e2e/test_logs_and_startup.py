@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import httpx
 import pytest
 
 from paysandbox.cli import _parser, banner, build_settings
