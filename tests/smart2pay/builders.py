@@ -22,6 +22,31 @@ def basic(site: object, key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{site}:{key}".encode()).decode()}
 
 
+def assert_unauthorized(r: httpx.Response, root: str) -> None:
+    """The whole 401: Smart2Pay's body under the path's root object, and the Basic challenge."""
+    assert r.status_code == 401, r.text
+    assert r.headers["content-type"] == "application/json; charset=utf-8"
+    assert r.headers["www-authenticate"] == 'Basic realm="GlobalPay"'
+    assert r.json() == {
+        root: {
+            "Status": {
+                "ID": None,
+                "Info": None,
+                "Reasons": [{"Code": "0", "Info": "No valid authorization header provided"}],
+            }
+        }
+    }
+
+
+def assert_invalid_data(r: httpx.Response, root: str) -> None:
+    """A 400 with code 1 (Invalid data) under ``root``, whatever the Status ID/Info."""
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/json; charset=utf-8"
+    reasons = r.json()[root]["Status"]["Reasons"]
+    assert [x["Code"] for x in reasons] == ["1"], reasons
+    assert reasons[0]["Info"].startswith("Invalid data")
+
+
 def card(**extra: Any) -> dict[str, Any]:
     return {
         "HolderName": "John Doe",

@@ -7,7 +7,7 @@ import pytest
 
 from ..support import LiveServer
 from ..support import test_settings as make_settings
-from .builders import AUTH, auth_body, basic, pay, payment_body
+from .builders import AUTH, assert_unauthorized, auth_body, basic, pay, payment_body
 
 ROUTES = [
     ("POST", "/v1/card/authenticate"),
@@ -45,18 +45,21 @@ def test_every_route_refuses_bad_credentials(
     client: httpx.Client, method: str, path: str, headers: dict[str, str]
 ) -> None:
     r = client.request(method, path, headers=headers, json=payment_body())
-    assert r.status_code == 401
-    assert r.headers["content-type"] == "application/json; charset=utf-8"
-    root = next(iter(r.json()))
-    assert root in ("CardAuthentication", "Payment", "Refund")
-    status = r.json()[root]["Status"]
-    assert status["Reasons"][0]["Code"] == "0"
+    assert_unauthorized(r, _root(path))
     assert "gabi" not in r.text
+
+
+def _root(path: str) -> str:
+    if path.startswith("/v1/card/"):
+        return "CardAuthentication"
+    return "Refund" if "/refunds" in path else "Payment"
 
 
 def test_wrong_key_with_invalid_body_is_still_401(client: httpx.Client) -> None:
     r = client.post("/v1/payments", json={"Payment": {}}, headers=basic(1010, "nope"))
-    assert r.status_code == 401
+    assert_unauthorized(r, "Payment")
+    r = client.post("/v1/payments", content=b"{not json", headers=basic(1010, "nope"))
+    assert_unauthorized(r, "Payment")
 
 
 def test_put_site_adds_a_site_and_changes_keys(client: httpx.Client) -> None:
@@ -76,8 +79,9 @@ def test_put_site_adds_a_site_and_changes_keys(client: httpx.Client) -> None:
 
     r = client.put("/_sandbox/smart2pay/sites/2020", json={"apiKey": "other-key"})
     assert r.status_code == 200
-    assert (
-        client.get(f"/v1/card/token/{token}", headers=basic(2020, "s3cret-key")).status_code == 401
+    assert_unauthorized(
+        client.get(f"/v1/card/token/{token}", headers=basic(2020, "s3cret-key")),
+        "CardAuthentication",
     )
     assert (
         client.get(f"/v1/card/token/{token}", headers=basic(2020, "other-key")).status_code == 200
@@ -99,6 +103,66 @@ def test_put_site_adds_a_site_and_changes_keys(client: httpx.Client) -> None:
 def test_put_site_refuses_bad_input(client: httpx.Client, site: str, body: dict[str, str]) -> None:
     r = client.put(f"/_sandbox/smart2pay/sites/{site}", json=body)
     assert r.status_code == 400 and r.json()["error"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1",  # unterminated IPv6 host: httpx cannot send to it
+        "http://[::1]:x/n",  # port not a number
+        "http://",  # no host
+        "https:///path",
+        "mailto:ops@example.com",
+        "http://example.com/" + "x" * 2100,
+    ],
+)
+def test_put_site_refuses_unusable_notification_url(client: httpx.Client, url: str) -> None:
+    for site in ("3030", "1010"):  # a new site and an existing one
+        r = client.put(
+            f"/_sandbox/smart2pay/sites/{site}", json={"apiKey": "k", "notificationUrl": url}
+        )
+        assert r.status_code == 400, r.text
+        body = r.json()
+        assert body["error"] == "bad_request"
+        assert "notificationUrl" in body["message"]
+        assert url[:12] not in r.text  # the URL is never echoed
+    sites = client.get("/_sandbox/smart2pay/sites").json()["sites"]
+    assert sites == [{"siteId": 1010, "notificationUrl": None, "faults": {}}]
+    # nothing was changed: the demo key still works
+    assert client.post("/v1/card/authenticate", json=auth_body(), headers=AUTH).status_code == 201
+
+
+def test_site_view_never_shows_the_api_key_or_a_url_password(client: httpx.Client) -> None:
+    key = "site-key-never-shown-42"
+    url = "http://hook-user:hook-pass-never-shown@127.0.0.1:9/n?x=1"
+    r = client.put(
+        "/_sandbox/smart2pay/sites/5050",
+        json={"apiKey": key, "notificationUrl": url, "faults": {"duplicate": True}},
+    )
+    assert r.status_code == 200, r.text
+    shown = r.json()
+    assert shown == {
+        "siteId": 5050,
+        "notificationUrl": "http://***@127.0.0.1:9/n?x=1",
+        "faults": {
+            "duplicate": True,
+            "delaySeconds": 0,
+            "outOfOrder": False,
+            "reorderWindowSeconds": 5,
+        },
+    }
+    # a later change that does not touch the key still does not show it
+    r2 = client.put("/_sandbox/smart2pay/sites/5050", json={"faults": {}})
+    listed = client.get("/_sandbox/smart2pay/sites")
+    r3 = client.post("/v1/payments", json=payment_body(), headers=basic(5050, key))
+    assert r3.status_code == 201, r3.text
+    pid = r3.json()["Payment"]["ID"]
+    inspected = client.get(f"/_sandbox/smart2pay/payments/{pid}")
+    assert inspected.status_code == 200
+    for resp in (r, r2, listed, inspected):
+        assert key not in resp.text
+        assert "hook-pass-never-shown" not in resp.text
+        assert "apiKey" not in resp.text and "api_key" not in resp.text
 
 
 def test_sites_from_settings(fresh_db_url: str) -> None:

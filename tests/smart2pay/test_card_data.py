@@ -127,7 +127,11 @@ def test_no_card_number_or_cvv_in_database_or_logs(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # Everything paysandbox logs, at every level: set on the ``paysandbox`` logger itself, so a
+    # level configured there (or on a child) cannot hide DEBUG records from the check.
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="paysandbox")
+    logging.getLogger("paysandbox.providers.smart2pay").debug("capture-probe")
     live = LiveServer(make_settings(fresh_db_url, access_log=True))
     try:
         with live.client() as c:
@@ -139,6 +143,7 @@ def test_no_card_number_or_cvv_in_database_or_logs(
     for x in receiver.requests:
         _assert_clean(x.body, "a notification")
     captured = capsys.readouterr()
+    assert "capture-probe" in caplog.text  # DEBUG records of paysandbox loggers are captured
     _assert_clean((caplog.text + captured.out + captured.err).encode(), "the logs")
     if is_postgres():
         dump = _pg_dump(fresh_db_url)

@@ -53,6 +53,26 @@ def test_racing_captures_and_cancels(client: httpx.Client, server: LiveServer) -
     assert status_of(client, pid)[1] in ("Captured", "Cancelled")
 
 
+def test_racing_puts_of_a_new_site_all_succeed(client: httpx.Client, server: LiveServer) -> None:
+    """``upsert_site`` is one statement: concurrent PUTs creating one site cannot collide on its
+    primary key (a unique violation would be a 500)."""
+
+    def one(arg: tuple[int, int]) -> int:
+        site, i = arg
+        body: dict[str, object] = {"apiKey": f"key-{i}"}
+        if i % 2:
+            body["faults"] = {"duplicate": True}
+        with server.client() as c:
+            return c.put(f"/_sandbox/smart2pay/sites/{site}", json=body).status_code
+
+    sites = range(7000, 7010)
+    with ThreadPoolExecutor(N) as pool:
+        results = list(pool.map(one, [(site, i) for site in sites for i in range(N)]))
+    assert results == [200] * len(results)
+    listed = client.get("/_sandbox/smart2pay/sites").json()["sites"]
+    assert [x["siteId"] for x in listed] == [1010, *sites]
+
+
 def test_internal_error_is_in_smart2pay_format() -> None:
     r = internal_error()
     assert r.status_code == 500

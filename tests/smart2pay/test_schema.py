@@ -13,7 +13,18 @@ import pytest
 
 from paysandbox.providers.smart2pay import rules
 
-from .builders import AUTH, auth_body, card, codes, mtid, pay, payment_body
+from .builders import (
+    AUTH,
+    assert_invalid_data,
+    assert_unauthorized,
+    auth_body,
+    basic,
+    card,
+    codes,
+    mtid,
+    pay,
+    payment_body,
+)
 
 SEED = next(iter(sorted(Path(__file__).resolve().parents[3].glob("shared/seeds/004_*.txt"))), None)
 
@@ -209,6 +220,40 @@ def test_malformed_bodies(client: httpx.Client, content: bytes, root: str) -> No
     )
     assert r.status_code == 400
     assert codes(r.json(), root) == ["1"]
+
+
+def _nested(depth: int, inner: bytes = b"1") -> bytes:
+    return b'{"a":' * depth + inner + b"}" * depth
+
+
+JSON_ROUTES = [
+    ("/v1/card/authenticate", "CardAuthentication"),
+    ("/v1/payments", "Payment"),
+    ("/v1/payments/{pid}/refunds", "Refund"),
+]
+
+
+@pytest.mark.parametrize(("path", "root"), JSON_ROUTES)
+@pytest.mark.parametrize("where", ["top", "under_root"])
+def test_deeply_nested_json_is_invalid_data(
+    client: httpx.Client, path: str, root: str, where: str
+) -> None:
+    """msgspec raises RecursionError on absurd nesting; that must be a 400 / 1, not a 500."""
+    pid = pay(client)["ID"]
+    url = path.format(pid=pid)
+    if where == "top":
+        content = _nested(2000)
+    else:
+        content = b'{"' + root.encode() + b'":' + _nested(2000) + b"}"
+    r = client.post(url, content=content, headers={**AUTH, "Content-Type": "application/json"})
+    assert_invalid_data(r, root)
+    # still after the credentials check: a wrong key gets the 401
+    r = client.post(
+        url,
+        content=content,
+        headers={**basic(1010, "nope"), "Content-Type": "application/json"},
+    )
+    assert_unauthorized(r, root)
 
 
 def test_body_too_large(client: httpx.Client) -> None:

@@ -1,9 +1,10 @@
 """Smart2Pay rows: sites, card tokens, customers/addresses, payments, captures and refunds.
 
-Ids the wire shows as integers (payment, refund, capture, customer, address) come from the
-tables' own auto-increment keys through ``INSERT … RETURNING`` (SQLite ≥ 3.35 and PostgreSQL).
-A payment whose ``(site_id, MerchantTransactionID)`` is taken is not inserted
-(``ON CONFLICT DO NOTHING``), so two racing creates with one id give exactly one payment.
+Ids the wire shows as integers (payment, refund, capture, customer, address) are the tables'
+own auto-increment keys: read through ``INSERT … RETURNING`` (SQLite ≥ 3.35 and PostgreSQL), or,
+for payments and refunds, read back by ``(site_id, MerchantTransactionID)`` after
+``sql.insert_ignore`` (``ON CONFLICT DO NOTHING``) claimed that key, so two racing creates with
+one MerchantTransactionID give exactly one row.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from . import admin
 from .db import Conn, Row
-from .sql import conditional_update, insert, placeholders
+from .sql import conditional_update, insert, insert_ignore, placeholders
 
 admin.register_object_tables(
     "smart2pay_refunds",
@@ -47,34 +48,39 @@ def upsert_site(
     faults: Mapping[str, Any] | None = None,
 ) -> Row:
     """Create the site (``api_key`` required) or change only the fields given (None = keep;
-    an empty ``notification_url`` removes it)."""
-    current = get_site(conn, site_id)
-    if current is None:
-        if api_key is None:
+    an empty ``notification_url`` removes it).
+
+    One statement either way (``INSERT … ON CONFLICT (site_id) DO UPDATE``, or a plain
+    ``UPDATE`` when no key is given), so concurrent calls for one new site cannot collide on
+    its primary key. ``ValueError`` when the site does not exist and no key is given.
+    """
+    changes: dict[str, Any] = {}
+    if api_key is not None:
+        changes["api_key"] = api_key
+    if notification_url is not None:
+        changes["notification_url"] = notification_url or None
+    if faults is not None:
+        changes["faults"] = json.dumps(dict(faults))
+    if api_key is None:
+        sets = ", ".join(f"{c} = ?" for c in changes) or "site_id = site_id"
+        if not conn.exec(
+            f"UPDATE smart2pay_sites SET {sets} WHERE site_id = ?", *changes.values(), site_id
+        ):
             raise ValueError("a new site needs an api key")
-        insert(
-            conn,
-            "smart2pay_sites",
-            {
-                "site_id": site_id,
-                "api_key": api_key,
-                "notification_url": notification_url or None,
-                "faults": json.dumps(dict(faults or {})),
-            },
-        )
     else:
-        changes: dict[str, Any] = {}
-        if api_key is not None:
-            changes["api_key"] = api_key
-        if notification_url is not None:
-            changes["notification_url"] = notification_url or None
-        if faults is not None:
-            changes["faults"] = json.dumps(dict(faults))
-        if changes:
-            sets = ", ".join(f"{c} = ?" for c in changes)
-            conn.exec(
-                f"UPDATE smart2pay_sites SET {sets} WHERE site_id = ?", *changes.values(), site_id
-            )
+        values = {
+            "site_id": site_id,
+            "api_key": api_key,
+            "notification_url": notification_url or None,
+            "faults": json.dumps(dict(faults or {})),
+        }
+        update = ", ".join(f"{c} = excluded.{c}" for c in changes)
+        conn.exec(
+            f"INSERT INTO smart2pay_sites ({', '.join(values)}) "
+            f"VALUES ({placeholders(len(values))}) "
+            f"ON CONFLICT (site_id) DO UPDATE SET {update}",
+            *values.values(),
+        )
     row = get_site(conn, site_id)
     assert row is not None
     return row
@@ -143,13 +149,7 @@ def transition_token(
 
 def insert_payment(conn: Conn, values: Mapping[str, Any]) -> int | None:
     """The new payment's id, or None when the site already used the MerchantTransactionID."""
-    cols = ", ".join(values)
-    rows = conn.all(
-        f"INSERT INTO smart2pay_payments ({cols}) VALUES ({placeholders(len(values))}) "
-        "ON CONFLICT DO NOTHING RETURNING id",
-        *values.values(),
-    )
-    return int(rows[0]["id"]) if rows else None
+    return _insert_claimed(conn, "smart2pay_payments", values)
 
 
 def get_payment(conn: Conn, payment_id: int, site_id: int | None = None) -> Row | None:
@@ -234,13 +234,20 @@ def new_capture(conn: Conn, payment_id: int, amount: int, at_us: int) -> int:
 
 def insert_refund(conn: Conn, values: Mapping[str, Any]) -> int | None:
     """The new refund's id, or None when the site already used the MerchantTransactionID."""
-    cols = ", ".join(values)
-    rows = conn.all(
-        f"INSERT INTO smart2pay_refunds ({cols}) VALUES ({placeholders(len(values))}) "
-        "ON CONFLICT DO NOTHING RETURNING id",
-        *values.values(),
+    return _insert_claimed(conn, "smart2pay_refunds", values)
+
+
+def _insert_claimed(conn: Conn, table: str, values: Mapping[str, Any]) -> int | None:
+    """Insert unless ``(site_id, merchant_transaction_id)`` is taken; the new row's id."""
+    if not insert_ignore(conn, table, values):
+        return None
+    row = conn.one(
+        f"SELECT id FROM {table} WHERE site_id = ? AND merchant_transaction_id = ?",
+        values["site_id"],
+        values["merchant_transaction_id"],
     )
-    return int(rows[0]["id"]) if rows else None
+    assert row is not None
+    return int(row["id"])
 
 
 def get_refund(conn: Conn, refund_id: int, site_id: int | None = None) -> Row | None:

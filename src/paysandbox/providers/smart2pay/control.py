@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from ...control.errors import ControlError, decode_optional
 from ...control.routes import guarded
+from ...delivery.urls import BadUrl, check_callback_url
 from ...store import smart2pay as rows
 from ...store.db import Conn, Database, Row
 from ...web import json_response
@@ -53,23 +54,27 @@ def make_routes(service: Smart2PayService, db: Database, *, max_body: int) -> li
         return json_response({"sites": [views.site(r) for r in found]})
 
     def _put(conn: Conn, site_id: int, body: SiteBody) -> Row:
-        if rows.get_site(conn, site_id) is None and body.apiKey is None:
-            raise ControlError("bad_request", "a new site needs an apiKey")
-        return rows.upsert_site(
-            conn,
-            site_id,
-            api_key=body.apiKey,
-            notification_url=body.notificationUrl,
-            faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
-        )
+        try:
+            return rows.upsert_site(
+                conn,
+                site_id,
+                api_key=body.apiKey,
+                notification_url=body.notificationUrl,
+                faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
+            )
+        except ValueError:
+            raise ControlError("bad_request", "a new site needs an apiKey") from None
 
     async def put_site(request: Request) -> Response:
         body = await decode_optional(request, SiteBody, max_body)
         raw = request.path_params["site_id"]
         if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
             raise ControlError("bad_request", "siteId must be a number of at most 12 digits")
-        if body.notificationUrl and not body.notificationUrl.startswith(("http://", "https://")):
-            raise ControlError("bad_request", "notificationUrl must be an http(s) URL")
+        if body.notificationUrl:
+            try:
+                check_callback_url(body.notificationUrl, field="notificationUrl")
+            except BadUrl as exc:
+                raise ControlError("bad_request", str(exc)) from None
         row = await db.write(_put, int(raw), body)
         return json_response(views.site(row))
 

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ...core.clock import from_datetime
-from ...web import BodyError, json_response, read_body
+from ...web import BodyError, decode_json, json_response, read_body
 from . import views
 from .errors import MEDIA, Smart2PayError, error_response, reason
 from .service import Body, Credentials, Smart2PayService, unauthorized
@@ -32,6 +32,7 @@ from .service import Body, Credentials, Smart2PayService, unauthorized
 Action = Callable[[Request, Credentials], Awaitable[Response]]
 
 _DIGITS = re.compile(r"^\d{1,18}$", re.ASCII)
+_JSON: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 
 
 def credentials(request: Request) -> Credentials:
@@ -56,7 +57,7 @@ async def root_object(request: Request, root: str, max_body: int) -> Body:
     wrong key always gets 401."""
     body = await read_body(request, max_body)
     try:
-        doc = msgspec.json.decode(body)
+        doc = decode_json(_JSON, body)
     except msgspec.DecodeError:
         return Smart2PayError([reason("1", "Invalid data - the body is not valid JSON")])
     obj: Any = None

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from ...control.schemas import FaultsBody
+
 
 class CustomerIn(msgspec.Struct, kw_only=True):
     ID: int | None = None
@@ -102,13 +104,6 @@ class RefundIn(msgspec.Struct, kw_only=True):
 
 
 # ------------------------------------------------------------------ control API bodies
-
-
-class FaultsBody(msgspec.Struct, forbid_unknown_fields=True):
-    duplicate: bool = False
-    delaySeconds: Annotated[float, Meta(ge=0, le=86400)] = 0
-    outOfOrder: bool = False
-    reorderWindowSeconds: Annotated[float, Meta(ge=0, le=86400)] = 5
 
 
 class SiteBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from ...core.clock import US
-from ...core.credentials import secret_matches
+from ...core.credentials import account_secret_matches
 from ...core.ids import UPPER_HEX, random_string
 from ...delivery.outbox import Faults, Outbox
 from ...store import clock as clock_rows
@@ -50,7 +50,6 @@ from .schemas import AddressIn, CardAuthenticationIn, CustomerIn, PaymentIn, Ref
 
 PAYMENT = "smart2pay_payment"
 TOKEN = "smart2pay_token"  # noqa: S105 - an event object type, not a secret
-_DUMMY_KEY = "x" * 32
 
 
 @dataclass(frozen=True)
@@ -632,8 +631,8 @@ def _body(doc: Body) -> dict[str, Any]:
 
 def _site(conn: Conn, creds: Credentials) -> Row:
     site = rows.get_site(conn, creds.site_id)
-    expected = str(site["api_key"]) if site is not None else _DUMMY_KEY
-    if not secret_matches(creds.api_key, expected) or site is None:
+    expected = str(site["api_key"]) if site is not None else None
+    if site is None or not account_secret_matches(creds.api_key, expected):
         raise unauthorized()
     return site
 

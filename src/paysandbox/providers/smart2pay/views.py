@@ -8,6 +8,7 @@ from typing import Any
 
 from ...core.clock import iso, to_datetime
 from ...core.events import Event
+from ...delivery.urls import redact_url
 from ...store.db import Row
 from . import rules
 from .model import STATUS_IDS, TOKEN_STATUS_IDS, Payment
@@ -256,9 +257,10 @@ def control_token(row: Row, history: list[Event]) -> dict[str, Any]:
 
 
 def site(row: Row) -> dict[str, Any]:
-    """A site as the control API shows it: never its API key."""
+    """A site as the control API shows it: never its API key, nor a password in its
+    notification URL."""
     return {
         "siteId": int(row["site_id"]),
-        "notificationUrl": row["notification_url"],
+        "notificationUrl": redact_url(row["notification_url"]),
         "faults": json.loads(row["faults"]),
     }
