@@ -62,7 +62,16 @@ def test_requeue_refused_while_an_attempt_holds_the_lease(env: Env) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://[::1", "ftp://x/y", "http://", "/relative", "http://host:99999/", "mailto:a@b"],
+    [
+        "http://[::1",
+        "ftp://x/y",
+        "http://",
+        "/relative",
+        "http://host:99999/",
+        "mailto:a@b",
+        "http://a b/",
+        "http://ok/ x",
+    ],
 )
 def test_check_callback_url_refuses(url: str) -> None:
     with pytest.raises(BadUrl) as info:

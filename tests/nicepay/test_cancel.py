@@ -174,3 +174,17 @@ def test_racing_partial_cancels_never_over_cancel(client: httpx.Client, server: 
     assert (inq["status"], inq["cancelAmt"]) == ("0", "9000")
     view = client.get(f"/_sandbox/nicepay/transactions/{t_xid}").json()
     assert len(view["cancels"]) == 3
+
+
+def test_cancel_with_numbers_for_codes(client: httpx.Client) -> None:
+    """payMethod 2 and cancelType 1 as JSON numbers; amt as a number signs its digits."""
+    reg = register(client, "02")
+    body = {**cancel(reg["tXid"], "10000"), "payMethod": 2, "cancelType": 1, "amt": 10000}
+    r = client.post(CAN, json=body).json()
+    assert r["resultCd"] == "0000", r
+    assert client.post(INQ, json=inquiry(reg["tXid"], reg["referenceNo"])).json()["status"] == "2"
+    t_xid, ref = paid_card(client)
+    body = {**cancel(t_xid, "3000", "2"), "payMethod": 1, "cancelType": 2, "amt": 3000}
+    r = client.post(CAN, json=body).json()
+    assert r["resultCd"] == "0000", r
+    assert client.post(INQ, json=inquiry(t_xid, ref)).json()["cancelAmt"] == "3000"

@@ -3,13 +3,19 @@ handling, e-wallet / ClickPay / Payloan approval, and every refusal."""
 
 from __future__ import annotations
 
+import itertools
+import logging
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
 
-from ..support import Receiver
+from paysandbox.core import ids
+
+from ..support import LiveServer, Receiver, is_postgres, test_settings
 from .builders import (
     INQ,
     PAY,
@@ -184,3 +190,66 @@ def test_page_escapes_merchant_text(client: httpx.Client) -> None:
     r = client.post(PAY, data=payment_params(reg["tXid"], reg["referenceNo"]))
     assert "<script>alert" not in r.text and "&lt;script&gt;" in r.text
     assert not re.search(r"<script", r.text)
+
+
+# No run of time digits (HHMMSS, YYYYMMDD) can contain 9696, and the test makes every "random"
+# id a counter: the CVV cannot appear in the database or the logs by chance.
+PAN, CVV = "4917610000000000", "9696"
+
+
+@pytest.fixture
+def own_server(fresh_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    """A server on a database of its own (its bytes hold this test's data only), whose ids
+    are counters instead of random (ids and tokens all come from ``secrets``)."""
+    counter = itertools.count(1)
+    monkeypatch.setattr(ids.secrets, "randbelow", lambda n: next(counter) % n)
+    monkeypatch.setattr(ids.secrets, "token_hex", lambda n=32: f"{next(counter):0{2 * n}x}")
+    live = LiveServer(test_settings(fresh_db_url))
+    yield live
+    live.stop()
+
+
+def _scrub(data: bytes, known: list[str]) -> bytes:
+    """``data`` without the values a CVV could hide in by chance (the ports in URLs)."""
+    for value in known:
+        data = data.replace(value.encode(), b"\x00")
+    return data
+
+
+@pytest.mark.skipif(is_postgres(), reason="reads the SQLite database file")
+def test_no_pan_or_cvv_in_database_or_logs(
+    own_server: LiveServer, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="paysandbox")
+    known = [receiver.url, own_server.base_url]
+    with own_server.client() as client:
+        for how in ("get", "post"):
+            reg = register(client, "01", dbProcessUrl=receiver.url)
+            params = payment_params(reg["tXid"], reg["referenceNo"], cardNo=PAN, cardCvv=CVV)
+            # a refused payment (bad expiry month) must not leave card data behind either
+            assert_error(
+                client.get(PAY + "?" + urlencode({**params, "cardExpYymm": "3013"})), "card_exp"
+            )
+            if how == "get":
+                r = client.get(PAY + "?" + urlencode(params))
+            else:
+                r = client.post(PAY, data=params)
+            assert r.status_code == 200 and "491761******0000" in r.text, r.text
+            r = client.post(page_action(r.text), data={"result": "approve"})
+            assert r.status_code == 303
+        receiver.wait_for(2)
+        view = client.get(f"/_sandbox/nicepay/transactions/{reg['tXid']}").json()
+        assert view["inquiry"]["cardNo"] == "491761******0000"
+
+    path = Path(own_server.settings.db_url.removeprefix("sqlite:///"))
+    data = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    assert b"491761******0000" in data  # the masked number is there: the right file was read
+    assert PAN.encode() not in data and PAN.encode("utf-16-le") not in data
+    assert CVV.encode() not in _scrub(data, known)
+    assert b"cardCvv" not in data
+
+    logged = caplog.text + "".join(
+        f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records
+    )
+    assert PAN not in logged
+    assert CVV.encode() not in _scrub(logged.encode(), known)

@@ -139,6 +139,16 @@ def test_content_type_any_case_amt_number_cart_object(client: httpx.Client) -> N
         ({"billingCountry": None}, "billing_country"),
         ({"dbProcessUrl": None}, "db_process_url"),
         ({"dbProcessUrl": "ftp://merchant/x"}, "db_process_url"),
+        ({"dbProcessUrl": "http://[::1"}, "db_process_url"),
+        ({"dbProcessUrl": "http://[::1]:99999/x"}, "db_process_url"),
+        ({"dbProcessUrl": "http://merchant example/x"}, "db_process_url"),
+        ({"dbProcessUrl": "http:///x"}, "db_process_url"),
+        # "$" also matches before a final newline: every class check is a full match
+        ({"amt": "1000\n"}, "amt_invalid"),
+        ({"billingPostCd": "12345\n"}, "reg_data"),
+        ({"billingNm": "Customer\n"}, "reg_data"),
+        ({"payMethod": "2\n"}, "paymethod"),
+        ({"payMethod": "2"}, "paymethod"),  # text must be the documented 2 digits
         ({"merchantToken": None}, "token_invalid"),
         ({"merchantToken": "f" * 64}, "token_invalid"),
         ({"cartData": "{oops"}, "cart_data"),
@@ -261,3 +271,55 @@ def test_timestamp_not_checked_against_clock(client: httpx.Client) -> None:
     body = registration("05", timeStamp="20190813141070")
     assert client.post(REG, json=body).json()["resultCd"] == "0000"
     assert TS  # the builders' default timeStamp is also years old
+
+
+def test_bad_url_is_not_echoed(client: httpx.Client) -> None:
+    r = client.post(REG, json=registration("02", dbProcessUrl="http://[::1/secret-path"))
+    assert_error(r, "db_process_url")
+    assert "secret-path" not in r.text
+    nothing_stored(client)
+
+
+def test_numbers_for_coded_fields(client: httpx.Client) -> None:
+    """JSON numbers are accepted: payMethod 2 is "02", a time 91309 is "091309"; amt as a
+    number signs its digits (the text as sent)."""
+    body = registration("02", amt=10000, vacctValidDt="20991231", vacctValidTm=91309)
+    body["payMethod"] = 2
+    r = client.post(REG, json=body).json()
+    assert r["resultCd"] == "0000", r
+    assert r["payMethod"] == "02" and r["tXid"][10:12] == "02"
+    assert (r["vacctValidDt"], r["vacctValidTm"]) == ("20991231", "091309")
+    cc = registration("01", instmntType=1, instmntMon=1, recurrOpt=0)
+    cc["payMethod"] = 1
+    r = client.post(REG, json=cc).json()
+    assert r["resultCd"] == "0000" and r["payMethod"] == "01", r
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        REG,
+        "/nicepay/direct/v2/inquiry",
+        "/nicepay/direct/v2/cancel",
+        "/nicepay/direct/v2/payment",  # its JSON form
+    ],
+)
+@pytest.mark.parametrize("where", ["top", "field", "unknown"])
+def test_deeply_nested_json_is_9001(client: httpx.Client, path: str, where: str) -> None:
+    """msgspec raises RecursionError on absurd nesting; it must be a NICEPay answer, not a 500."""
+    deep = '{"a":' * 2000 + "1" + "}" * 2000
+    if where == "top":
+        raw = deep
+    elif where == "field":
+        raw = '{"timeStamp":"20180123100505","cartData":' + deep + "}"
+    else:
+        raw = '{"timeStamp":"20180123100505","extra":' + "[" * 3000 + "]" * 3000 + "}"
+    r = client.post(path, content=raw.encode(), headers={"Content-Type": "application/json"})
+    assert_error(r, "http_message")
+    nothing_stored(client)
+
+
+def test_deeply_nested_cart_data_text(client: httpx.Client) -> None:
+    body = registration("02", cartData="[" * 1999 + "]" * 1999)
+    assert_error(client.post(REG, json=body), "cart_data")
+    nothing_stored(client)

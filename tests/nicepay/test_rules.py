@@ -12,6 +12,7 @@ from paysandbox.core.clock import from_datetime
 from paysandbox.providers.nicepay import rules
 from paysandbox.providers.nicepay.errors import CODES, NicepayError
 from paysandbox.providers.nicepay.schemas import Inquiry
+from paysandbox.settings import DEMO_NICEPAY_MERCHANT_KEY, NicepayMerchant
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "nicepay.md"
 
@@ -97,22 +98,58 @@ def test_docs_result_code_table_matches_codes() -> None:
     assert documented == expected
 
 
-def test_access_log_hides_card_data_in_payment_query() -> None:
-    import logging
+@pytest.mark.parametrize("cls", ["N", "PHONE", "ACODE", "A", "ID"])
+def test_type_classes_refuse_a_trailing_newline(cls: str) -> None:
+    good = {"N": "1000", "PHONE": "021", "ACODE": "CENA", "A": "Name", "ID": "IONPAYTEST"}[cls]
+    spec = [rules.Field("tXid", cls, 30)]
+    for bad in (good + "\n", good + "\r\n", "\n" + good):
+        with pytest.raises(NicepayError):
+            rules.check_fields(spec, Inquiry(tXid=bad), "inquiry_data")
 
-    from paysandbox.providers.nicepay.plugin import RedactPaymentQuery
 
-    path = "/nicepay/direct/v2/payment?tXid=X&cardNo=4222222222222222&cardCvv=123"
-    record = logging.LogRecord(
-        "uvicorn.access",
-        logging.INFO,
-        "",
-        0,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:1", "GET", path, "1.1", 200),
-        None,
-    )
-    assert RedactPaymentQuery().filter(record)
-    line = record.getMessage()
-    assert "4222" not in line and "cardCvv" not in line
-    assert "/nicepay/direct/v2/payment?[redacted]" in line
+def test_json_numbers_are_padded_only_where_marked() -> None:
+    spec = [rules.Field("tXid", "N", 2, exact=True, pad=True), rules.Field("amt", "N", 12)]
+    assert rules.check_fields(spec, Inquiry(tXid=2, amt=10000), "inquiry_data") == {
+        "tXid": "02",
+        "amt": "10000",
+    }
+    with pytest.raises(NicepayError):  # text is taken as sent
+        rules.check_fields(spec, Inquiry(tXid="2", amt=1), "inquiry_data")
+
+
+def test_service_takes_source_states_from_the_machine() -> None:
+    """Every conditional update asks ``model.sources`` (``STATES.sources``): the state machine
+    is the single truth, no source state is spelled out in the service."""
+    from paysandbox.providers.nicepay import model, service
+
+    text = Path(service.__file__).read_text()
+    assert re.findall(r"from_states=(?!sources\()", text) == []
+    assert model.sources(model.PAID) == ("INIT", "UNPAID")
+    assert model.sources(model.EXPIRED) == ("UNPAID",)
+    assert model.sources(model.CANCELED, among=("INIT", "UNPAID")) == ("INIT", "UNPAID")
+    assert model.sources(model.FAILED, among=("INIT",)) == ("INIT",)
+    with pytest.raises(ValueError):
+        model.sources(model.EXPIRED, among=("PAID",))
+
+
+def _banner(merchants: list[NicepayMerchant]) -> list[str]:
+    from typing import Any, cast
+
+    from paysandbox.delivery.outbox import Outbox, RetryPolicy
+    from paysandbox.plugin import AppContext
+    from paysandbox.providers.nicepay.plugin import plugin
+    from paysandbox.settings import Settings
+
+    settings = Settings(db_url="sqlite:///unused.db", nicepay_merchants=merchants)
+    ctx = AppContext(settings, cast(Any, None), Outbox(RetryPolicy()), None)
+    return plugin(ctx).banner
+
+
+def test_banner_prints_only_the_public_demo_key() -> None:
+    demo = "\n".join(_banner([]))
+    assert f"merchantKey {DEMO_NICEPAY_MERCHANT_KEY}" in demo
+    own_key = "my-real-merchant-key-" + "x" * 40
+    shown = "\n".join(_banner([NicepayMerchant("IONPAYTEST", own_key)]))
+    assert own_key not in shown and "merchantKey" not in shown
+    same = "\n".join(_banner([NicepayMerchant("IONPAYTEST", DEMO_NICEPAY_MERCHANT_KEY)]))
+    assert DEMO_NICEPAY_MERCHANT_KEY in same

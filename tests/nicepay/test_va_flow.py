@@ -183,3 +183,11 @@ def test_inquiry_errors(client: httpx.Client) -> None:
     body = inquiry(t_xid, ref)
     body["amt"] = 10000
     assert client.post(INQ, json=body).json()["status"] == "3"
+
+
+def test_control_view_hides_url_credentials(client: httpx.Client) -> None:
+    url = "https://shop:s3cret-pass@merchant.example/notify?x=1"
+    reg = register(client, "02", dbProcessUrl=url)
+    r = client.get(f"/_sandbox/nicepay/transactions/{reg['tXid']}")
+    assert r.json()["dbProcessUrl"] == "https://***@merchant.example/notify?x=1"
+    assert "s3cret-pass" not in r.text

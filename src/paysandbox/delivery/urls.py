@@ -18,6 +18,8 @@ def check_callback_url(value: str, *, field: str = "url", max_length: int = 2048
     """``value`` if it is an absolute http(s) URL with a host that httpx can send to."""
     if len(value) > max_length:
         raise BadUrl(f"{field} is longer than {max_length} characters")
+    if any(ch.isspace() for ch in value):
+        raise BadUrl(f"{field} must not contain white space")
     try:
         url = httpx.URL(value)
         port = url.port

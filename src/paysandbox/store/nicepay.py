@@ -1,4 +1,5 @@
-"""NICEPay rows: merchants, transactions, cancellations and payment-page sessions."""
+"""NICEPay rows: merchants, transactions, cancellations, payment-page sessions, and the claims
+on open VA / CVS numbers."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 from . import admin
 from .db import Conn, Row
-from .sql import conditional_update
+from .sql import conditional_update, insert_ignore
 
-admin.register_object_tables("nicepay_sessions", "nicepay_cancels", "nicepay_transactions")
+admin.register_object_tables(
+    "nicepay_open_numbers", "nicepay_sessions", "nicepay_cancels", "nicepay_transactions"
+)
 admin.register_credential_tables("nicepay_merchants")
 
 
@@ -30,46 +33,43 @@ def upsert_merchant(conn: Conn, imid: str, merchant_key: str) -> None:
     )
 
 
-def _insert_new(conn: Conn, table: str, values: Mapping[str, Any]) -> bool:
-    cols = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    n = conn.exec(
-        f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-        *values.values(),
-    )
-    return n == 1
-
-
 def insert_transaction(conn: Conn, values: Mapping[str, Any]) -> bool:
     """False when the tXid is already taken (the caller draws another one)."""
-    return _insert_new(conn, "nicepay_transactions", values)
+    return insert_ignore(conn, "nicepay_transactions", values)
 
 
 def get_transaction(conn: Conn, t_xid: str) -> Row | None:
     return conn.one("SELECT * FROM nicepay_transactions WHERE t_xid = ?", t_xid)
 
 
-def vacct_open(conn: Conn, bank_cd: str, vacct_no: str, now_us: int) -> bool:
-    """Is this VA number already issued to an unpaid, unexpired transaction?"""
-    row = conn.one(
-        "SELECT 1 AS x FROM nicepay_transactions WHERE bank_cd = ? AND vacct_no = ? "
-        "AND status = 'UNPAID' AND valid_until_us > ?",
-        bank_cd,
-        vacct_no,
-        now_us,
+def claim_number(conn: Conn, scope: str, number: str) -> bool:
+    """Claim an open VA / CVS number (``scope``: ``va:<bankCd>`` or ``cvs:<mitraCd>``). False
+    when it is already held; of racing claims exactly one wins (primary key + ON CONFLICT)."""
+    return insert_ignore(
+        conn, "nicepay_open_numbers", {"scope": scope, "number": number, "t_xid": None}
     )
-    return row is not None
 
 
-def pay_no_open(conn: Conn, mitra_cd: str, pay_no: str, now_us: int) -> bool:
-    row = conn.one(
-        "SELECT 1 AS x FROM nicepay_transactions WHERE mitra_cd = ? AND pay_no = ? "
-        "AND status = 'UNPAID' AND valid_until_us > ?",
-        mitra_cd,
-        pay_no,
-        now_us,
+def attach_number(conn: Conn, scope: str, number: str, t_xid: str) -> None:
+    """Name the transaction that holds a claim made earlier in this database transaction."""
+    conn.exec(
+        "UPDATE nicepay_open_numbers SET t_xid = ? WHERE scope = ? AND number = ?",
+        t_xid,
+        scope,
+        number,
     )
-    return row is not None
+
+
+def number_holder(conn: Conn, scope: str, number: str) -> str | None:
+    row = conn.one(
+        "SELECT t_xid FROM nicepay_open_numbers WHERE scope = ? AND number = ?", scope, number
+    )
+    return None if row is None else row["t_xid"]
+
+
+def release_numbers(conn: Conn, t_xid: str) -> None:
+    """The transaction's number is closed (paid, cancelled, expired): free it for reuse."""
+    conn.exec("DELETE FROM nicepay_open_numbers WHERE t_xid = ?", t_xid)
 
 
 def transition(
@@ -124,7 +124,7 @@ def add_cancel_amount(
 
 
 def insert_cancel(conn: Conn, values: Mapping[str, Any]) -> bool:
-    return _insert_new(conn, "nicepay_cancels", values)
+    return insert_ignore(conn, "nicepay_cancels", values)
 
 
 def cancels_of(conn: Conn, t_xid: str) -> list[Row]:
@@ -134,7 +134,7 @@ def cancels_of(conn: Conn, t_xid: str) -> list[Row]:
 
 
 def insert_session(conn: Conn, values: Mapping[str, Any]) -> None:
-    _insert_new(conn, "nicepay_sessions", values)
+    insert_ignore(conn, "nicepay_sessions", values)
 
 
 def get_session(conn: Conn, session_id: str) -> Row | None:

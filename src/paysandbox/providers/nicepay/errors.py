@@ -34,7 +34,8 @@ CODES: dict[str, Code] = {
     "http_message": _c(
         "9001",
         "Failed to register your order. Please check your HTTP Message.",
-        "body is not JSON / not a JSON object, or Content-Type is not application/json",
+        "body is not JSON / not a JSON object / nested too deeply, or Content-Type is not "
+        "application/json",
     ),
     "body_too_large": _c(
         "9001",
@@ -138,13 +139,13 @@ CODES: dict[str, Code] = {
         "9020",
         "Undefined: Debit Process URL. Please check your request parameter and make "
         "sure [dbProcessUrl] is defined.",
-        "dbProcessUrl missing or not an http(s) URL",
+        "dbProcessUrl missing or not a usable absolute http(s) URL",
     ),
     "cart_data": _c(
         "9022",
         "Invalid Card Data. Please check [cartData] parameter, and make sure you send "
         "valid JSON format.",
-        "cartData is not JSON (typographic quotes are tolerated)",
+        "cartData is not JSON or is nested too deeply (typographic quotes are tolerated)",
     ),
     "user_ip": _c(
         "9024",
@@ -240,7 +241,7 @@ CODES: dict[str, Code] = {
     "callback_url_invalid": _c(
         "8028",
         "Invalid Parameter (callbackUrl)",
-        "payment: callBackUrl is not an http(s) URL",
+        "payment: callBackUrl is not a usable absolute http(s) URL",
     ),
     "payment_params": _c(
         "9147",

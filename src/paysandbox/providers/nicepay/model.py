@@ -44,6 +44,19 @@ STATES = StateMachine.build(
     ],
 )
 
+
+def sources(dst: str, among: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The states ``dst`` may be entered from, as ``STATES`` says (the only truth), for a
+    conditional update; ``among`` limits them to the states one code path handles (a cancel
+    of an unpaid transaction must not also match a PAID row)."""
+    found = STATES.sources(dst)
+    if among is not None:
+        found = tuple(s for s in found if s in among)
+    if not found:
+        raise ValueError(f"{STATES.name}: no transition into {dst} from {among}")
+    return found
+
+
 STATUS_CODE = {PAID: "0", FAILED: "1", CANCELED: "2", UNPAID: "3", EXPIRED: "4", INIT: "9"}
 #: inquiry's resultMsg mirrors the state (NICEPay's e-wallet example answers "init")
 STATUS_WORD = {

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ...validation import explain
-from ...web import BodyError, json_response, media_type, read_body, require_json
+from ...web import BodyError, decode_json, json_response, media_type, read_body, require_json
 from . import page, rules, views
 from .errors import NicepayError, error_response
 from .schemas import Cancel, Inquiry, Payment, Registration
@@ -75,7 +75,7 @@ def make_routes(
                 require_json(request)
                 body = await read_body(request, max_body)
                 try:
-                    req = decoder.decode(body)
+                    req = decode_json(decoder, body)
                 except msgspec.ValidationError as exc:
                     raise validation_error(struct, exc) from None
                 except msgspec.DecodeError:
@@ -130,7 +130,7 @@ async def _payment_request(
         mt = media_type(request)
         if mt == "application/json" or (mt.startswith("application/") and mt.endswith("+json")):
             try:
-                req: Payment = decoder.decode(body)
+                req: Payment = decode_json(decoder, body)
             except msgspec.ValidationError as exc:
                 raise validation_error(Payment, exc) from None
             except msgspec.DecodeError:

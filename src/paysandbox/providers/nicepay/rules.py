@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, unquote_plus
 import msgspec
 
 from ...core.clock import US, from_datetime, to_datetime
+from ...web import decode_json
 from .errors import NicepayError
 
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -72,11 +73,12 @@ MITRA: dict[str, dict[str, str]] = {
 }
 ISSUER = ("BMRI", "PT Bank Mandiri (Persero)")  # issuing/acquiring bank reported for cards
 
-_DIGITS = re.compile(r"^[0-9]+$")
-_PHONE = re.compile(r"^[0-9+\-(). ]+$")
-_LETTERS = re.compile(r"^[A-Za-z]+$")
-_NAME = re.compile(r"^(?:[^\W\d_]|[ .,'’\-@()/&])+$")
-_ID = re.compile(r"^[A-Za-z0-9]+$")
+# Always ``fullmatch``: ``$`` would also match before a trailing newline ("1000\n").
+_DIGITS = re.compile(r"[0-9]+")
+_PHONE = re.compile(r"[0-9+\-(). ]+")
+_LETTERS = re.compile(r"[A-Za-z]+")
+_NAME = re.compile(r"(?:[^\W\d_]|[ .,'’\-@()/&])+")
+_ID = re.compile(r"[A-Za-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -89,19 +91,22 @@ class Field:
     invalid: str | None = None  # CODES name when malformed (default: the operation's code)
     exact: bool = False
     length: str | None = None  # CODES name when the length is wrong (default: ``invalid``)
+    #: a JSON number is zero-padded to ``size`` (``"payMethod": 2`` is ``"02"``); only for N
+    #: codes and times that are in no merchantToken formula
+    pad: bool = False
 
 
 def _check_class(cls: str, value: str) -> bool:
     if cls == "N":
-        return bool(_DIGITS.match(value))
+        return bool(_DIGITS.fullmatch(value))
     if cls == "PHONE":
-        return bool(_PHONE.match(value))
+        return bool(_PHONE.fullmatch(value))
     if cls == "ACODE":
-        return bool(_LETTERS.match(value))
+        return bool(_LETTERS.fullmatch(value))
     if cls == "A":
-        return bool(_NAME.match(value))
+        return bool(_NAME.fullmatch(value))
     if cls == "ID":
-        return bool(_ID.match(value))
+        return bool(_ID.fullmatch(value))
     if cls == "JSON":
         return True
     return value.isprintable()
@@ -134,7 +139,10 @@ def to_text(value: Any, name: str, invalid: str) -> str | None:
             return str(int(value))
         raise NicepayError(invalid, f"{name} must be a whole number")
     if isinstance(value, dict | list):  # only JSON fields (cartData, sellers) reach here
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        except RecursionError:
+            raise NicepayError(invalid, f"{name} is nested too deeply") from None
     raise NicepayError(invalid, f"{name} has an unsupported type")
 
 
@@ -143,7 +151,10 @@ def check_fields(spec: list[Field], struct: Any, default: str) -> dict[str, str 
     out: dict[str, str | None] = {}
     for f in spec:
         invalid = f.invalid or default
-        value = to_text(getattr(struct, f.name), f.name, invalid)
+        raw = getattr(struct, f.name)
+        value = to_text(raw, f.name, invalid)
+        if f.pad and value is not None and isinstance(raw, int | float) and value.isdigit():
+            value = value.zfill(f.size)
         if value is None or value == "":
             if f.required:
                 raise NicepayError(f.missing or default, f"{f.name} is mandatory")
@@ -170,7 +181,16 @@ _IP = 45  # AN 15 in the documents; IPv6 addresses need 45 (their own example is
 REGISTRATION: list[Field] = [
     _TS,
     _IMID,
-    F("payMethod", "N", 2, req=True, missing="paymethod", invalid="paymethod", exact=True),
+    F(
+        "payMethod",
+        "N",
+        2,
+        req=True,
+        missing="paymethod",
+        invalid="paymethod",
+        exact=True,
+        pad=True,
+    ),
     F("currency", "ACODE", 3, req=True, missing="currency", invalid="currency"),
     F("amt", "N", 12, req=True, missing="amt_missing", invalid="amt_invalid"),
     F("referenceNo", "ANS", 40, req=True, missing="reference_no", invalid="reference_no"),
@@ -199,7 +219,7 @@ REGISTRATION: list[Field] = [
     F("notaxAmt", "N", 12),
     F("description", "AN", 100),
     F("reqDt", "N", 8, exact=True),
-    F("reqTm", "N", 6, exact=True),
+    F("reqTm", "N", 6, exact=True, pad=True),
     F("reqDomain", "AN", 100),
     F("reqServerIP", "AN", _IP),
     F("reqClientVer", "AN", 50),
@@ -213,11 +233,27 @@ REGISTRATION: list[Field] = [
     F("recurrOpt", "N", 2),
     F("bankCd", "ACODE", 4, invalid="bank_cd"),
     F("vacctValidDt", "N", 8, exact=True, invalid="va_expiry", length="va_expiry_length"),
-    F("vacctValidTm", "N", 6, exact=True, invalid="va_expiry", length="va_expiry_length"),
+    F(
+        "vacctValidTm",
+        "N",
+        6,
+        exact=True,
+        invalid="va_expiry",
+        length="va_expiry_length",
+        pad=True,
+    ),
     F("merFixAcctId", "AN", 40),
     F("mitraCd", "ACODE", 4, invalid="mitra_cd"),
     F("payValidDt", "N", 8, exact=True, invalid="cvs_expiry", length="cvs_expiry_length"),
-    F("payValidTm", "N", 6, exact=True, invalid="cvs_expiry", length="cvs_expiry_length"),
+    F(
+        "payValidTm",
+        "N",
+        6,
+        exact=True,
+        invalid="cvs_expiry",
+        length="cvs_expiry_length",
+        pad=True,
+    ),
     F("mRefNo", "AN", 18),
 ]
 
@@ -237,7 +273,7 @@ def cancel_fields(partial: bool) -> list[Field]:
         _TS,
         F("tXid", "ID", 30, req=True, missing=txid, invalid=txid),
         F("iMid", "ID", 10, req=True, missing=mid, invalid=mid),
-        F("payMethod", "N", 2, req=True, exact=True),
+        F("payMethod", "N", 2, req=True, exact=True, pad=True),
         F("cancelType", "N", 2, req=True, missing="cancel_type", invalid="cancel_type"),
         F("cancelMsg", "AN", 255),
         _TOKEN,
@@ -284,12 +320,7 @@ def parse_amt(value: str, zero_code: str, name: str = "amt") -> int:
     return n
 
 
-def check_url(value: str, code: str, name: str) -> str:
-    if not value.lower().startswith(("http://", "https://")) or " " in value.strip():
-        raise NicepayError(code, f"{name} must be an http(s) URL")
-    return value.strip()
-
-
+_ANY_JSON: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 
 
@@ -300,7 +331,7 @@ def parse_cart(value: str | None) -> str:
         return "{}"
     for text in (value, value.translate(_SMART_QUOTES)):
         try:
-            msgspec.json.decode(text.encode("utf-8"))
+            decode_json(_ANY_JSON, text.encode("utf-8"))
         except msgspec.DecodeError:
             continue
         return value

@@ -19,13 +19,14 @@ from ...core.errors import Conflict, NotFound
 from ...core.events import Event
 from ...core.ids import UPPER_HEX, random_digits, random_string
 from ...delivery.outbox import Outbox
+from ...delivery.urls import BadUrl, check_callback_url
 from ...store import clock as clock_rows
 from ...store import events
 from ...store import nicepay as rows
 from ...store.db import Conn, Database, Row
 from . import auth, callbacks, rules
 from .errors import NicepayError
-from .model import CANCELED, EXPIRED, FAILED, INIT, PAID, STATUS_WORD, UNPAID, Txn
+from .model import CANCELED, EXPIRED, FAILED, INIT, PAID, STATUS_WORD, UNPAID, Txn, sources
 from .rules import CC, CLICKPAY, CVS, EWALLET, PAYLOAN, VA
 from .schemas import Cancel, Inquiry, Payment, Registration
 
@@ -128,13 +129,18 @@ class NicepayService:
                 "va_expiry",
             )
             row["bank_cd"] = extra["bank_cd"]
-            row["vacct_no"] = _issue_vacct(conn, extra["bank_cd"], v["merFixAcctId"], now)
+            scope = "va:" + extra["bank_cd"]
+            row["vacct_no"] = _issue_vacct(conn, scope, extra["bank_cd"], v["merFixAcctId"], now)
+            claimed = row["vacct_no"]
         elif pm == CVS:
             row["valid_until_us"] = rules.parse_validity(
                 v["payValidDt"], v["payValidTm"], now, self.default_validity_seconds, "cvs_expiry"
             )
-            row["pay_no"] = _issue_pay_no(conn, extra["mitra_cd"], now)
+            scope = "cvs:" + extra["mitra_cd"]
+            row["pay_no"] = claimed = _issue_pay_no(conn, scope, now)
         t_xid = _insert_with_new_txid(conn, imid, pm, now, row)
+        if pm in (VA, CVS):
+            rows.attach_number(conn, scope, claimed, t_xid)
         events.append(
             conn,
             OBJECT,
@@ -236,10 +242,12 @@ class NicepayService:
             changed = rows.transition(
                 conn,
                 t_xid,
-                from_states=(status,),
+                from_states=sources(CANCELED, among=(INIT, UNPAID)),
                 values={"status": CANCELED, "cancel_amt": amt, "updated_at_us": now},
-                unexpired_at_us=now if status == UNPAID else None,
+                unexpired_at_us=now,
             )
+            if changed:
+                rows.release_numbers(conn, t_xid)
         else:  # PAID card / ClickPay / e-wallet / Payloan: void or refund
             cancelled = int(row["cancel_amt"])
             if not partial and cancelled > 0:
@@ -251,7 +259,12 @@ class NicepayService:
                     "partial_amount", f"amt {amount} is more than the remaining {txn.remaining}"
                 )
             changed = rows.add_cancel_amount(
-                conn, t_xid, amount, from_states=(PAID,), full_state=CANCELED, now_us=now
+                conn,
+                t_xid,
+                amount,
+                from_states=sources(CANCELED, among=(PAID,)),
+                full_state=CANCELED,
+                now_us=now,
             )
         if not changed:  # lost a race inside the database: nothing was changed
             raise NicepayError(op, "the transaction changed meanwhile; inquire and retry")
@@ -289,7 +302,7 @@ class NicepayService:
 
     async def start_payment(self, req: Payment) -> tuple[Txn, Row]:
         values = rules.check_fields(rules.PAYMENT, req, "payment_params")
-        values["callBackUrl"] = rules.check_url(
+        values["callBackUrl"] = _callback_url(
             _s(values["callBackUrl"]), "callback_url_invalid", "callBackUrl"
         )
         return await self.db.write(self._start_payment_tx, values)
@@ -388,7 +401,10 @@ class NicepayService:
                 "card_exp_yymm": session["card_exp_yymm"],
             }
             kind = "failed"
-        if not rows.transition(conn, txn.t_xid, from_states=(INIT,), values=values):
+        dst = str(values["status"])
+        if not rows.transition(
+            conn, txn.t_xid, from_states=sources(dst, among=(INIT,)), values=values
+        ):
             raise NicepayError("tx_exists", "the transaction changed meanwhile")
         rows.finish_session(conn, session_id, "approved" if approve else "declined", now)
         after = Txn(_get(conn, txn.t_xid), now)
@@ -443,14 +459,12 @@ class NicepayService:
         if txn.pay_method != VA:
             values["receipt_code"] = random_string(14, UPPER_HEX)
         changed = rows.transition(
-            conn,
-            t_xid,
-            from_states=(txn.status,),
-            values=values,
-            unexpired_at_us=now if txn.status == UNPAID else None,
+            conn, t_xid, from_states=sources(PAID), values=values, unexpired_at_us=now
         )
-        if not changed:
-            raise Conflict("the transaction changed meanwhile", txn.status)
+        if not changed:  # another request won inside the database: answer with its result
+            winner = Txn(_get(conn, t_xid), now)
+            raise Conflict(f"the transaction is {STATUS_WORD[winner.status]}", winner.status)
+        rows.release_numbers(conn, t_xid)
         after = Txn(_get(conn, t_xid), now)
         events.append(
             conn,
@@ -473,21 +487,25 @@ class NicepayService:
             raise Conflict("only VA (02) and CVS (03) numbers expire", txn.status)
         if txn.needs_expiry_recorded:
             _record_expiry(conn, txn)
-        elif txn.status != UNPAID:
+            return Txn(_get(conn, t_xid), now)
+        if txn.status != UNPAID:
             raise Conflict(f"the transaction is {STATUS_WORD[txn.status]}", txn.status)
-        else:
-            rows.transition(
-                conn,
-                t_xid,
-                from_states=(UNPAID,),
-                values={
-                    "status": EXPIRED,
-                    "updated_at_us": now,
-                    "valid_until_us": min(now, int(txn["valid_until_us"])),
-                },
-            )
-            events.append(conn, OBJECT, t_xid, "expired", now, {"forced": True})
-        return Txn(_get(conn, t_xid), now)
+        changed = rows.transition(
+            conn,
+            t_xid,
+            from_states=sources(EXPIRED),
+            values={
+                "status": EXPIRED,
+                "updated_at_us": now,
+                "valid_until_us": min(now, int(txn["valid_until_us"])),
+            },
+        )
+        after = Txn(_get(conn, t_xid), now)
+        if not changed:  # another request won inside the database: its state stands
+            raise Conflict(f"the transaction is {STATUS_WORD[after.status]}", after.status)
+        rows.release_numbers(conn, t_xid)
+        events.append(conn, OBJECT, t_xid, "expired", now, {"forced": True})
+        return after
 
     async def get(self, t_xid: str) -> tuple[Txn, list[Event], list[Row]]:
         return await self.db.read(self._get_tx, t_xid)
@@ -524,7 +542,7 @@ def _registration_checks(v: dict[str, str | None]) -> dict[str, Any]:
         raise NicepayError("currency", "currency must be IDR")
     out: dict[str, Any] = {
         "amt": rules.parse_amt(_s(v["amt"]), "amt_invalid"),
-        "db_process_url": rules.check_url(_s(v["dbProcessUrl"]), "db_process_url", "dbProcessUrl"),
+        "db_process_url": _callback_url(_s(v["dbProcessUrl"]), "db_process_url", "dbProcessUrl"),
         "cart": rules.parse_cart(v["cartData"]),
     }
     if pm in (CC, EWALLET, PAYLOAN) and not (v["userIP"] or v["userIp"]):
@@ -597,24 +615,54 @@ def _insert_cancel(conn: Conn, imid: str, pm: str, now: int, row: dict[str, Any]
     raise NicepayError("txid_generation")
 
 
-def _issue_vacct(conn: Conn, bank: str, fixed: str | None, now: int) -> str:
+def _callback_url(value: str, code: str, name: str) -> str:
+    """A merchant URL the sender / browser can use (the shared check), else ``code``."""
+    value = value.strip()
+    if any(c.isspace() for c in value):
+        raise NicepayError(code, f"{name} must be an http(s) URL without spaces")
+    try:
+        return check_callback_url(value, field=name, max_length=255)
+    except BadUrl as exc:
+        raise NicepayError(code, str(exc)) from None
+
+
+def _claim(conn: Conn, scope: str, number: str, now: int) -> bool:
+    """Claim an open VA / CVS number. A claim left by a transaction that is no longer open (its
+    validity passed on the sandbox clock and nobody recorded it yet) is released first; a claim
+    of an open transaction, or one taken by a racing registration, is not."""
+    if rows.claim_number(conn, scope, number):
+        return True
+    holder = rows.number_holder(conn, scope, number)
+    if holder is None:
+        return False
+    row = rows.get_transaction(conn, holder)
+    if row is not None:
+        txn = Txn(row, now)
+        if txn.status == UNPAID:
+            return False
+        _record_expiry(conn, txn)
+    rows.release_numbers(conn, holder)
+    return rows.claim_number(conn, scope, number)
+
+
+def _issue_vacct(conn: Conn, scope: str, bank: str, fixed: str | None, now: int) -> str:
     prefix = rules.BANKS[bank][1]
     if fixed:
         number = prefix + fixed
-        if rows.vacct_open(conn, bank, number, now):
+        if not _claim(conn, scope, number, now):
             raise NicepayError("vacct_duplicate", "an open VA of this bank has this merFixAcctId")
         return number
     for _ in range(20):
         number = prefix + random_digits(12)
-        if not rows.vacct_open(conn, bank, number, now):
+        if _claim(conn, scope, number, now):
             return number
     raise NicepayError("txid_generation")
 
 
-def _issue_pay_no(conn: Conn, mitra: str, now: int) -> str:
+def _issue_pay_no(conn: Conn, scope: str, now: int) -> str:
     for _ in range(20):
         number = random_digits(12)
-        if not rows.pay_no_open(conn, mitra, number, now):
+        if _claim(conn, scope, number, now):
             return number
     raise NicepayError("txid_generation")
 
@@ -625,9 +673,10 @@ def _record_expiry(conn: Conn, txn: Txn) -> None:
     if rows.transition(
         conn,
         txn.t_xid,
-        from_states=(UNPAID,),
+        from_states=sources(EXPIRED),
         values={"status": EXPIRED, "updated_at_us": txn.now_us},
     ):
+        rows.release_numbers(conn, txn.t_xid)
         events.append(
             conn,
             OBJECT,

@@ -8,6 +8,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ...core.clock import iso
 from ...core.events import Event
+from ...delivery.urls import redact_url
 from ...store.db import Row
 from . import rules
 from .model import PAID, STATUS_WORD, Txn
@@ -254,7 +255,7 @@ def control(txn: Txn, history: list[Event], cancels: list[Row]) -> dict[str, Any
         "remainingAmt": txn.remaining,
         "paidAmt": txn["paid_amt"],
         "matchCl": txn["match_cl"],
-        "dbProcessUrl": txn["db_process_url"],
+        "dbProcessUrl": redact_url(txn["db_process_url"]),
         "createdAt": iso(int(txn["created_at_us"])),
         "validUntil": iso(int(until)) if until is not None else None,
         "paidAt": iso(int(txn["paid_at_us"])) if txn["paid_at_us"] else None,

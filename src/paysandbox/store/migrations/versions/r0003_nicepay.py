@@ -1,4 +1,5 @@
-"""NICEPay tables: merchants, transactions, cancellations, payment-page sessions.
+"""NICEPay tables: merchants, transactions, cancellations, payment-page sessions, and the
+claims on open VA / CVS numbers.
 
 Revision ID: 0003
 """
@@ -62,6 +63,17 @@ def upgrade() -> None:
     op.create_index("ix_nicepay_tx_merchant", "nicepay_transactions", ["imid", "created_at_us"])
     op.create_index("ix_nicepay_tx_vacct", "nicepay_transactions", ["bank_cd", "vacct_no"])
     op.create_index("ix_nicepay_tx_payno", "nicepay_transactions", ["mitra_cd", "pay_no"])
+    # One row per open VA / CVS number: the primary key makes two open numbers of one bank (or
+    # one store chain) equal impossible, even for racing registrations on PostgreSQL. Claimed
+    # when the number is issued, released when its transaction is paid, cancelled or expired.
+    op.create_table(
+        "nicepay_open_numbers",
+        sa.Column("scope", sa.String(8), nullable=False),
+        sa.Column("number", sa.String(20), nullable=False),
+        sa.Column("t_xid", sa.String(40), nullable=True),
+        sa.PrimaryKeyConstraint("scope", "number"),
+    )
+    op.create_index("ix_nicepay_open_numbers_tx", "nicepay_open_numbers", ["t_xid"])
     op.create_table(
         "nicepay_cancels",
         sa.Column("cancel_txid", sa.String(40), primary_key=True),
@@ -89,5 +101,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("nicepay_sessions")
     op.drop_table("nicepay_cancels")
+    op.drop_table("nicepay_open_numbers")
     op.drop_table("nicepay_transactions")
     op.drop_table("nicepay_merchants")
