@@ -179,3 +179,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+def wait_settled(client: httpx.Client, timeout: float = 10) -> None:
+    """Wait until no delivery is in flight: every attempt the merchant has seen is recorded
+    and its retry scheduled. Call it between ``receiver.wait_for`` and a clock advance, or the
+    advance can land before the retry is scheduled and push it further out."""
+
+    def idle() -> bool:
+        r = client.get("/_sandbox/deliveries", params={"limit": 1000})
+        return not any(d["inFlight"] for d in r.json()["deliveries"])
+
+    wait_until(idle, timeout)

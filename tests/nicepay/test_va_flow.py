@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from ..support import Receiver, wait_until
+from ..support import Receiver, wait_settled, wait_until
 from .builders import CAN, INQ, REG, cancel, inquiry, notification_token, register, registration
 from .test_registration import assert_error
 
@@ -53,6 +53,7 @@ def test_full_va_flow(client: httpx.Client, receiver: Receiver) -> None:
 
     # 500 and 503 are failures: the outbox retries (move the sandbox clock past the back-off)
     for n in (2, 3):
+        wait_settled(client)
         client.post("/_sandbox/clock/advance", json={"seconds": 400})
         receiver.wait_for(n)
     assert receiver.requests[2].body == first.body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from ..support import Receiver, wait_until
+from ..support import Receiver, wait_settled, wait_until
 from .builders import advance, cancel, capture, pay, refund
 
 AUTH_VALUE = "Basic MTAxMDpnYWJp"
@@ -92,6 +92,7 @@ def test_failing_receiver_is_retried(client: httpx.Client, receiver: Receiver) -
     _site(client, receiver)
     pay(client, 2000)
     receiver.wait_for(1)
+    wait_settled(client)
     advance(client, 10)
     got = receiver.wait_for(2)
     assert got[0].body == got[1].body

@@ -62,6 +62,8 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
         "url": redact_url(row["url"]),
         "method": row["method"],
         "state": row["state"],
+        # claimed by a sender whose attempt is not recorded yet (or whose lease has not run out)
+        "inFlight": row["lease_token"] is not None,
         "attempts": row["attempts"],
         "maxAttempts": row["max_attempts"],
         "createdAt": iso(row["created_at_us"]),
