@@ -97,6 +97,12 @@ class SqliteDatabase:
     others instead of blocking. WAL checkpoints are SQLite's automatic ones (every 1000 pages):
     measured, a background checkpoint thread let the WAL grow without bound and made commits
     slower (45 µs → 66 µs per transaction).
+
+    Group commit: writes requested during one turn of the event loop run together, each in its
+    own ``SAVEPOINT`` inside one ``BEGIN IMMEDIATE … COMMIT``; a transaction that raises is
+    rolled back to its savepoint alone. Every caller is answered only after the shared
+    ``COMMIT`` succeeded, so "committed before acknowledged" holds, and the commit's cost is
+    shared by the batch.
     """
 
     dialect = "sqlite"
@@ -110,6 +116,10 @@ class SqliteDatabase:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = _sqlite_connect(path, synchronous.upper(), 0)
+        self._batch: list[tuple[Callable[..., Any], Sequence[Any], asyncio.Future[Any]]] = []
+        self._flush_loop: asyncio.AbstractEventLoop | None = None
+        self._busy_since: float | None = None
+        self._busy_delay = 0.0005
 
     def _run(self, fn: Callable[..., T], args: Sequence[Any], begin: str) -> T:
         c = self._conn
@@ -135,7 +145,85 @@ class SqliteDatabase:
             delay = min(delay * 2, 0.05)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._retrying(fn, args, "BEGIN IMMEDIATE")
+        loop = asyncio.get_running_loop()
+        if self._flush_loop is not None and self._flush_loop is not loop:
+            return await self._retrying(fn, args, "BEGIN IMMEDIATE")  # another loop: no batching
+        fut: asyncio.Future[T] = loop.create_future()
+        self._batch.append((fn, args, fut))
+        if self._flush_loop is None:
+            self._flush_loop = loop
+            loop.call_soon(self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        """Run every queued write in one transaction (see the class docstring)."""
+        loop = self._flush_loop
+        assert loop is not None
+        batch = [item for item in self._batch if not item[2].cancelled()]
+        self._batch = []
+        if not batch:
+            self._flush_loop = None
+            return
+        c = self._conn
+        try:
+            c.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                now = time.monotonic()
+                self._busy_since = self._busy_since or now
+                if now - self._busy_since < self.lock_wait_seconds:
+                    # another process holds the lock: try again later, never wait on the loop
+                    self._batch = batch + self._batch
+                    loop.call_later(self._busy_delay, self._flush)
+                    self._busy_delay = min(self._busy_delay * 2, 0.05)
+                    return
+            self._fail(batch, exc)
+            return
+        self._busy_since, self._busy_delay = None, 0.0005
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            for fn, args, fut in batch:
+                c.execute("SAVEPOINT w")
+                try:
+                    result = fn(_SqliteConn(c), *args)
+                except Exception as exc:
+                    c.execute("ROLLBACK TO w")
+                    c.execute("RELEASE w")
+                    outcomes.append((fut, None, exc))
+                else:
+                    c.execute("RELEASE w")
+                    outcomes.append((fut, result, None))
+            c.execute("COMMIT")
+        except BaseException as exc:  # the commit itself failed (or worse): nothing is kept
+            with contextlib.suppress(sqlite3.Error):
+                c.execute("ROLLBACK")
+            self._fail(batch, exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for fut, result, error in outcomes:
+            if fut.done():
+                continue
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(result)
+        self._after_batch()
+
+    def _fail(self, batch: Sequence[tuple[Any, Any, asyncio.Future[Any]]], exc: Exception) -> None:
+        for _, _, fut in batch:
+            if not fut.done():
+                fut.set_exception(exc)
+        self._busy_since, self._busy_delay = None, 0.0005
+        self._after_batch()
+
+    def _after_batch(self) -> None:
+        """Writes queued while this batch ran go in the next turn of the loop."""
+        if self._batch:
+            assert self._flush_loop is not None
+            self._flush_loop.call_soon(self._flush)
+        else:
+            self._flush_loop = None
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._retrying(fn, args, "BEGIN")
