@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -69,3 +70,11 @@ async def decode_optional(request: Request, struct: type[T], limit: int) -> T:
         raise ControlError(_BODY[exc.kind], str(exc)) from None
     except msgspec.DecodeError as exc:
         raise ControlError("bad_request", f"invalid body: {exc}") from None
+
+
+def parse_limit(query: Mapping[str, str], default: int = 100, most: int = 1000) -> int:
+    """The ``?limit=`` of a listing route, clamped to 1…``most``."""
+    try:
+        return min(max(int(query.get("limit", str(default))), 1), most)
+    except ValueError:
+        raise ControlError("bad_request", "limit must be an integer") from None

@@ -25,7 +25,7 @@ from ..store import admin, outbox
 from ..store import clock as clock_rows
 from ..store.db import Conn, Database, Row
 from ..web import json_response
-from .errors import ControlError, decode_optional, error_response
+from .errors import ControlError, decode_optional, error_response, parse_limit
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -117,10 +117,7 @@ def make_routes(
 
     async def list_deliveries(request: Request) -> Response:
         q = request.query_params
-        try:
-            limit = min(max(int(q.get("limit", "100")), 1), 1000)
-        except ValueError:
-            raise ControlError("bad_request", "limit must be an integer") from None
+        limit = parse_limit(q)
         found = await db.read(
             lambda c: outbox.list_deliveries(
                 c,

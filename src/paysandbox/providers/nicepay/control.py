@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ...control.errors import ControlError, decode_optional
+from ...control.errors import ControlError, decode_optional, parse_limit
 from ...control.routes import guarded
 from ...core.clock import iso
 from ...core.errors import Conflict, NotFound
@@ -60,10 +60,7 @@ def make_routes(service: NicepayService, db: Database, *, max_body: int) -> list
 
     async def list_transactions(request: Request) -> Response:
         q = request.query_params
-        try:
-            limit = min(max(int(q.get("limit", "100")), 1), 1000)
-        except ValueError:
-            raise ControlError("bad_request", "limit must be an integer") from None
+        limit = parse_limit(q)
 
         def _list(conn: Conn) -> list[dict[str, object]]:
             now = clock_rows.now_us(conn)
