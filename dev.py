@@ -35,14 +35,16 @@ def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
 
 
 def ensure_venv(extra: str) -> None:
+    """Install once per pyproject.toml; a ``[dev]`` install also serves ``serve``."""
     if not PY.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == want:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    have = STAMP.read_text().split() if STAMP.exists() else []
+    if have[:1] == [digest] and ((extra or "[base]") in have[1:] or "[dev]" in have[1:]):
         return
     run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     run(PY, "-m", "pip", "install", "--quiet", "-e", f".{extra}")
-    STAMP.write_text(want)
+    STAMP.write_text(f"{digest} {extra or '[base]'}")
 
 
 def ensure_chromium() -> None:
