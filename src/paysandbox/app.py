@@ -15,9 +15,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
-from . import logs
+from . import logs, openapi
 from .control import errors as control_errors
 from .control import routes as control_routes
 from .delivery.outbox import Outbox
@@ -29,6 +29,7 @@ from .providers.smart2pay.plugin import plugin as smart2pay_plugin
 from .settings import Settings
 from .store import migrate
 from .store.db import Conn, open_database
+from .web import json_response
 
 log = logging.getLogger("paysandbox")
 logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -80,6 +81,18 @@ def create_app(
     routes.extend(
         control_routes.make_routes(db, sender, max_body=settings.max_body_bytes, reseed=seed)
     )
+
+    api_docs = [*control_routes.API_DOCS, *(d for p in plugins for d in p.api_docs)]
+    tags = [("/_sandbox/", "control")] + [(pre, p.name) for p in plugins for pre in p.prefixes]
+    tags += [(f"/_sandbox/{p.name}/", f"control: {p.name}") for p in plugins]
+    document: dict[str, object] = {}
+
+    async def openapi_document(request: Request) -> Response:
+        if not document:  # built on first use: the route table is complete by then
+            document.update(openapi.build(routes, api_docs, tags))
+        return json_response(document)
+
+    routes.append(Route("/_sandbox/openapi.json", openapi_document, methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
+from .openapi import ApiDoc
 from .settings import Settings
 from .store.db import Conn, Database
 
@@ -43,3 +44,5 @@ class ProviderPlugin:
     seed: Callable[[Conn], None] = lambda conn: None
     #: Lines for the start-up banner (endpoints, demo credentials).
     banner: list[str] = field(default_factory=list)
+    #: Summaries and request types of the routes, for the OpenAPI document.
+    api_docs: list[ApiDoc] = field(default_factory=list)

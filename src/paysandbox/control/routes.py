@@ -21,6 +21,7 @@ from ..core.clock import US, iso, real_now_us
 from ..delivery.redact import redact_body, redact_headers
 from ..delivery.sender import Sender
 from ..delivery.urls import redact_url
+from ..openapi import ApiDoc
 from ..store import admin, outbox
 from ..store import clock as clock_rows
 from ..store.db import Conn, Database, Row
@@ -93,6 +94,17 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
             for a in attempts
         ]
     return view
+
+
+API_DOCS = [
+    ApiDoc("GET", "/_sandbox/clock", "The sandbox clock"),
+    ApiDoc("POST", "/_sandbox/clock/advance", "Move the sandbox clock forward", Advance),
+    ApiDoc("POST", "/_sandbox/reset", "Forget every object; restore configured credentials"),
+    ApiDoc("GET", "/_sandbox/deliveries", "Callbacks/notifications (?provider=&objectId=&state=)"),
+    ApiDoc("GET", "/_sandbox/deliveries/{delivery_id}", "One delivery with every attempt"),
+    ApiDoc("POST", "/_sandbox/deliveries/{delivery_id}/retry", "Make a delivery due now"),
+    ApiDoc("GET", "/_sandbox/openapi.json", "This document"),
+]
 
 
 def make_routes(

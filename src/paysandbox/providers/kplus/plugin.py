@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from ...openapi import ApiDoc
 from ...plugin import AppContext, ProviderPlugin
 from ...settings import DEMO_KPLUS_PARTNER_ID, DEMO_KPLUS_PARTNER_SECRET
 from ...store import kplus as rows
 from ...store.db import Conn
 from . import control, routes, slip
+from .schemas import CancelToken, GenerateToken, InquireToken, PayToken
 from .service import KPlusService
 
 
@@ -70,4 +72,53 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
         internal_error=routes.internal_error,
         seed=seed,
         banner=banner,
+        api_docs=api_docs(),
     )
+
+
+def api_docs() -> list[ApiDoc]:
+    docs = []
+    for prefix, how in (
+        ("/kplus/payment", "credentials in the body"),
+        ("/v1/kplus/payment", "and Partner-Id / Partner-Secret headers"),
+    ):
+        docs += [
+            ApiDoc(
+                "POST", f"{prefix}/generate-token", f"Issue a payment token ({how})", GenerateToken
+            ),
+            ApiDoc(
+                "POST", f"{prefix}/inquire-token", f"The token's true status ({how})", InquireToken
+            ),
+            ApiDoc(
+                "POST", f"{prefix}/cancel-token", f"Cancel an unpaid token ({how})", CancelToken
+            ),
+        ]
+    return [
+        *docs,
+        ApiDoc("GET", "/kplus/app/{token_id}", "The customer page behind callBackAppUrl"),
+        ApiDoc("POST", "/kplus/app/{token_id}/pay", "The page's Pay button (form)"),
+        ApiDoc("POST", "/kplus/app/{token_id}/decline", "The page's Decline button (form)"),
+        ApiDoc("GET", "/kplus/app/{token_id}/pay", "Redirects back to the customer page"),
+        ApiDoc("GET", "/kplus/app/{token_id}/decline", "Redirects back to the customer page"),
+        ApiDoc(
+            "POST",
+            "/_sandbox/kplus/tokens",
+            "Create a token with a chosen tokenId",
+            control.FixtureBody,
+        ),
+        ApiDoc("GET", "/_sandbox/kplus/tokens/{token_id}", "A token with its event history"),
+        ApiDoc(
+            "POST",
+            "/_sandbox/kplus/tokens/{token_id}/pay",
+            "Simulate the customer paying",
+            PayToken,
+        ),
+        ApiDoc("POST", "/_sandbox/kplus/tokens/{token_id}/expire", "Expire an unpaid token now"),
+        ApiDoc("GET", "/_sandbox/kplus/partners", "Partners (never their secrets)"),
+        ApiDoc(
+            "PUT",
+            "/_sandbox/kplus/partners/{partner_id}",
+            "Create or change a partner: secret, callback URL, token TTL, faults",
+            control.PartnerBody,
+        ),
+    ]
