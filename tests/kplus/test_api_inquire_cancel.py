@@ -84,6 +84,13 @@ def test_pay_then_inquire_reports_paid_with_payment_fields(client: httpx.Client)
         assert base64.b64decode(got["slipImage"]).startswith(b"\x89PNG")
 
 
+def test_control_view_shows_items_in_baht(client: httpx.Client) -> None:
+    token = new_token(client, items=[{"itemName": "Shirt", "quantity": "2", "amount": "250.5"}])
+    view = client.get(f"/_sandbox/kplus/tokens/{token}").json()
+    assert view["items"] == [{"itemName": "Shirt", "quantity": 2, "amount": 250.5}]
+    assert view["totalAmount"] == 500 and view["shippingFee"] == 0
+
+
 def test_pay_without_body_uses_a_random_account(client: httpx.Client) -> None:
     token = new_token(client)
     r = client.post(f"/_sandbox/kplus/tokens/{token}/pay")

@@ -77,7 +77,10 @@ def control(token: Token, events: list[Any], app_url: str) -> dict[str, Any]:
         "paidAt": rules.utc_iso(int(token["paid_at_us"])) if token["paid_at_us"] else None,
         "shopName": token["shop_name"],
         "shippingFee": format_major(int(token["shipping_fee"])),
-        "items": token.items,
+        "items": [
+            {**item, "amount": None if item["amount"] is None else format_major(item["amount"])}
+            for item in token.items
+        ],
         "osPlatform": token["os_platform"],
         **payment_fields(token),
         "events": [
