@@ -1,0 +1,48 @@
+"""Inquiry: a read that verifies the merchantToken and matches tXid / referenceNo / amt, and
+the follow-up write that records a VA / CVS validity the sandbox clock has passed."""
+
+from __future__ import annotations
+
+from ....store import clock as clock_rows
+from ....store import nicepay as rows
+from ....store.db import Conn
+from .. import auth, rules
+from ..errors import NicepayError
+from ..model import Txn
+from ..schemas import Inquiry
+from ._common import given, merchant_key, record_expiry
+
+
+def check(req: Inquiry) -> dict[str, str | None]:
+    """The field values; the amt must parse before the database is asked."""
+    values = rules.check_fields(rules.INQUIRY, req, "inquiry_data")
+    rules.parse_amt(given(values["amt"]), "amt_invalid")
+    return values
+
+
+def inquire_tx(conn: Conn, v: dict[str, str | None]) -> Txn:
+    now = clock_rows.now_us(conn)
+    imid = given(v["iMid"])
+    key = merchant_key(conn, imid)
+    auth.verify(
+        v["merchantToken"],
+        auth.order_token(
+            given(v["timeStamp"]), imid, given(v["referenceNo"]), given(v["amt"]), key
+        ),
+        "inquiry",
+    )
+    row = rows.get_transaction(conn, given(v["tXid"]))
+    if row is None or row["imid"] != imid:
+        raise NicepayError("inquiry_txid", "no transaction with this tXid for this iMid")
+    if row["reference_no"] != v["referenceNo"]:
+        raise NicepayError("inquiry_txid", "referenceNo does not match the transaction")
+    if int(row["amt"]) != int(given(v["amt"])):
+        raise NicepayError("inquiry_txid", "amt does not match the transaction")
+    return Txn(row, now)
+
+
+def record_expiry_tx(conn: Conn, t_xid: str) -> None:
+    now = clock_rows.now_us(conn)
+    row = rows.get_transaction(conn, t_xid)
+    if row is not None:
+        record_expiry(conn, Txn(row, now))

@@ -1,0 +1,203 @@
+"""Registration: the field checks that need no database, then one transaction that verifies
+the merchantToken, issues the VA / CVS number (claiming it against open transactions), draws
+the tXid and inserts the transaction with its ``registered`` event."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ....core.ids import random_digits
+from ....store import clock as clock_rows
+from ....store import events
+from ....store import nicepay as rows
+from ....store.db import Conn
+from .. import auth, rules
+from ..errors import NicepayError
+from ..model import INIT, UNPAID, Txn
+from ..rules import CC, CVS, EWALLET, PAYLOAN, VA
+from ..schemas import Registration
+from ._common import OBJECT, callback_url, get_row, given, merchant_key, record_expiry
+
+
+def check(req: Registration) -> tuple[dict[str, str | None], dict[str, Any]]:
+    """The field values and the parsed values the transaction needs."""
+    values = rules.check_fields(rules.REGISTRATION, req, "reg_data")
+    return values, _registration_checks(values)
+
+
+def register_tx(
+    conn: Conn, v: dict[str, str | None], extra: dict[str, Any], default_validity_seconds: int
+) -> Txn:
+    now = clock_rows.now_us(conn)
+    imid, pm = given(v["iMid"]), given(v["payMethod"])
+    key = merchant_key(conn, imid)
+    auth.verify(
+        v["merchantToken"],
+        auth.order_token(
+            given(v["timeStamp"]), imid, given(v["referenceNo"]), given(v["amt"]), key
+        ),
+        "registration",
+    )
+    row: dict[str, Any] = {
+        "imid": imid,
+        "pay_method": pm,
+        "status": UNPAID if pm in (VA, CVS) else INIT,
+        "reference_no": v["referenceNo"],
+        "amt": extra["amt"],
+        "amt_text": v["amt"],
+        "cancel_amt": 0,
+        "currency": "IDR",
+        "goods_nm": v["goodsNm"],
+        "billing_nm": v["billingNm"],
+        "description": v["description"],
+        "db_process_url": extra["db_process_url"],
+        "request": json.dumps(
+            {k: x for k, x in v.items() if x is not None and k != "merchantToken"}
+        ),
+        "cart_data": extra["cart"],
+        "vat": v["vat"],
+        "fee": v["fee"],
+        "notax_amt": v["notaxAmt"],
+        "bank_cd": None,
+        "vacct_no": None,
+        "mitra_cd": extra.get("mitra_cd"),
+        "pay_no": None,
+        "valid_until_us": None,
+        "instmnt_type": extra.get("instmnt_type"),
+        "instmnt_mon": extra.get("instmnt_mon"),
+        "recurr_opt": v["recurrOpt"],
+        "m_ref_no": v["mRefNo"],
+        "created_at_us": now,
+        "updated_at_us": now,
+    }
+    if pm == VA:
+        row["valid_until_us"] = rules.parse_validity(
+            v["vacctValidDt"],
+            v["vacctValidTm"],
+            now,
+            default_validity_seconds,
+            "va_expiry",
+        )
+        row["bank_cd"] = extra["bank_cd"]
+        scope = "va:" + extra["bank_cd"]
+        row["vacct_no"] = _issue_vacct(conn, scope, extra["bank_cd"], v["merFixAcctId"], now)
+        claimed = row["vacct_no"]
+    elif pm == CVS:
+        row["valid_until_us"] = rules.parse_validity(
+            v["payValidDt"], v["payValidTm"], now, default_validity_seconds, "cvs_expiry"
+        )
+        scope = "cvs:" + extra["mitra_cd"]
+        row["pay_no"] = claimed = _issue_pay_no(conn, scope, now)
+    t_xid = _insert_with_new_txid(conn, imid, pm, now, row)
+    if pm in (VA, CVS):
+        rows.attach_number(conn, scope, claimed, t_xid)
+    events.append(
+        conn,
+        OBJECT,
+        t_xid,
+        "registered",
+        now,
+        {
+            "referenceNo": v["referenceNo"],
+            "amt": extra["amt"],
+            "payMethod": pm,
+            "vacctNo": row["vacct_no"],
+            "payNo": row["pay_no"],
+        },
+    )
+    return Txn(get_row(conn, t_xid), now)
+
+
+def _registration_checks(v: dict[str, str | None]) -> dict[str, Any]:
+    """The registration rules that need no database; returns the parsed values."""
+    pm = given(v["payMethod"])
+    if pm not in rules.PAY_METHODS:
+        raise NicepayError("paymethod", "payMethod must be one of 01–06")
+    if given(v["currency"]).upper() != "IDR":
+        raise NicepayError("currency", "currency must be IDR")
+    out: dict[str, Any] = {
+        "amt": rules.parse_amt(given(v["amt"]), "amt_invalid"),
+        "db_process_url": callback_url(given(v["dbProcessUrl"]), "db_process_url", "dbProcessUrl"),
+        "cart": rules.parse_cart(v["cartData"]),
+    }
+    if pm in (CC, EWALLET, PAYLOAN) and not (v["userIP"] or v["userIp"]):
+        raise NicepayError("user_ip", "userIP is mandatory for payMethod 01, 05 and 06")
+    if pm == VA:
+        bank = (v["bankCd"] or "").upper()
+        if bank not in rules.BANKS:
+            raise NicepayError("bank_cd", "bankCd must be one of " + ", ".join(rules.BANKS))
+        fix = v["merFixAcctId"]
+        if fix is not None and not (fix.isascii() and fix.isdigit() and len(fix) <= 16):
+            raise NicepayError("reg_data", "merFixAcctId must be at most 16 digits")
+        out["bank_cd"] = bank
+    if pm in rules.MITRA:
+        mitra = (v["mitraCd"] or "").upper()
+        if mitra not in rules.MITRA[pm]:
+            raise NicepayError(
+                "mitra_cd",
+                f"mitraCd for payMethod {pm} must be one of " + ", ".join(rules.MITRA[pm]),
+            )
+        out["mitra_cd"] = mitra
+    if pm in (CC, PAYLOAN):
+        itype, imon = v["instmntType"] or "1", v["instmntMon"] or "1"
+        if itype.lstrip("0") not in ("1", "2"):
+            raise NicepayError("instmnt_type", "instmntType must be 1 or 2")
+        if not 1 <= int(imon) <= 36:
+            raise NicepayError("instmnt_mon", "instmntMon must be 1–36")
+        out["instmnt_type"], out["instmnt_mon"] = itype.lstrip("0"), str(int(imon))
+    if v["recurrOpt"] is not None and v["recurrOpt"].lstrip("0") not in ("", "1", "2"):
+        raise NicepayError("reg_data", "recurrOpt must be 0, 1 or 2")
+    return out
+
+
+def _insert_with_new_txid(conn: Conn, imid: str, pm: str, now: int, row: dict[str, Any]) -> str:
+    """tXid = iMid + payMethod + yyyyMMddHHmmss (WIB) + 4 random digits; drawn again on a
+    clash (``INSERT … ON CONFLICT DO NOTHING`` settles races between processes)."""
+    stamp = rules.wib_stamp(now)
+    for _ in range(60):
+        t_xid = f"{imid}{pm}{stamp}{random_digits(4)}"
+        if rows.insert_transaction(conn, {"t_xid": t_xid, **row}):
+            return t_xid
+    raise NicepayError("txid_generation")
+
+
+def _claim(conn: Conn, scope: str, number: str, now: int) -> bool:
+    """Claim an open VA / CVS number. A claim left by a transaction that is no longer open (its
+    validity passed on the sandbox clock and nobody recorded it yet) is released first; a claim
+    of an open transaction, or one taken by a racing registration, is not."""
+    if rows.claim_number(conn, scope, number):
+        return True
+    holder = rows.number_holder(conn, scope, number)
+    if holder is None:
+        return False
+    row = rows.get_transaction(conn, holder)
+    if row is not None:
+        txn = Txn(row, now)
+        if txn.status == UNPAID:
+            return False
+        record_expiry(conn, txn)
+    rows.release_numbers(conn, holder)
+    return rows.claim_number(conn, scope, number)
+
+
+def _issue_vacct(conn: Conn, scope: str, bank: str, fixed: str | None, now: int) -> str:
+    prefix = rules.BANKS[bank][1]
+    if fixed:
+        number = prefix + fixed
+        if not _claim(conn, scope, number, now):
+            raise NicepayError("vacct_duplicate", "an open VA of this bank has this merFixAcctId")
+        return number
+    for _ in range(20):
+        number = prefix + random_digits(12)
+        if _claim(conn, scope, number, now):
+            return number
+    raise NicepayError("txid_generation")
+
+
+def _issue_pay_no(conn: Conn, scope: str, now: int) -> str:
+    for _ in range(20):
+        number = random_digits(12)
+        if _claim(conn, scope, number, now):
+            return number
+    raise NicepayError("txid_generation")

@@ -1,0 +1,112 @@
+"""Smart2Pay verbs on the core and the store: no HTTP in here.
+
+Every verb is one database call: the site's credential check, the validation, the conditional
+state change, its events and its notifications are one transaction, so an error anywhere leaves
+nothing behind. Verbs on an existing payment take its row lock first, so racing captures,
+cancels and refunds see each other's amounts and exactly one wins a transition.
+
+Queued/requested statuses (test amounts 10002, 10003, 10006) are written with a *pending*
+transition due ``QUEUE_SECONDS`` later on the sandbox clock; its notification is enqueued at the
+same moment with that delay, and the transition itself is written by the first verb or read
+that finds it due (``queues.settle``).
+
+``Smart2PayService`` is the async face: each method runs one transaction function from the
+module for its concern (``tokens``, ``payments``, ``captures``, ``cancels``, ``refunds``;
+``queues`` and ``notify`` serve them) and wakes the sender after verbs that may notify.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ....delivery.outbox import Outbox
+from ....store.db import Database, Row
+from ..model import Payment
+from . import cancels, captures, payments, queues, refunds, tokens
+from ._common import PAYMENT, TOKEN, Body, Credentials, new_token_value, unauthorized
+
+__all__ = [
+    "PAYMENT",
+    "TOKEN",
+    "Body",
+    "Credentials",
+    "Smart2PayService",
+    "new_token_value",
+    "unauthorized",
+]
+
+
+class Smart2PayService:
+    def __init__(
+        self, db: Database, outbox: Outbox, *, on_commit: Callable[[], None] = lambda: None
+    ) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.on_commit = on_commit
+
+    # ------------------------------------------------------------ card tokens
+
+    async def authenticate(self, creds: Credentials, doc: Body) -> Row:
+        return await self.db.write(tokens.authenticate_tx, creds, doc)
+
+    async def get_token(self, creds: Credentials, value: str) -> Row:
+        return await self.db.read(tokens.get_token_tx, creds, value)
+
+    async def cancel_token(self, creds: Credentials, value: str) -> Row:
+        return await self.db.write(tokens.cancel_token_tx, creds, value)
+
+    # ------------------------------------------------------------ payments
+
+    async def create_payment(self, creds: Credentials, doc: Body) -> tuple[Payment, int]:
+        result = await self.db.write(payments.create_tx, self.outbox, creds, doc)
+        self.on_commit()
+        return result
+
+    async def get_payment(self, creds: Credentials, payment_id: int) -> Payment:
+        payment = await self.db.read(payments.get_payment_tx, creds, payment_id)
+        if payment.due:
+            await self.db.write(queues.settle_tx, payment.id)
+        return payment
+
+    async def list_payments(
+        self, creds: Credentials, filters: dict[str, Any], limit: int
+    ) -> list[Payment]:
+        return await self.db.read(payments.list_tx, creds, filters, limit)
+
+    async def capture(
+        self, creds: Credentials, payment_id: int, amount: int | None
+    ) -> tuple[Payment, int]:
+        result = await self.db.write(captures.capture_tx, self.outbox, creds, payment_id, amount)
+        self.on_commit()
+        return result
+
+    async def cancel(self, creds: Credentials, payment_id: int) -> Payment:
+        result = await self.db.write(cancels.cancel_tx, self.outbox, creds, payment_id)
+        self.on_commit()
+        return result
+
+    # ------------------------------------------------------------ refunds
+
+    async def refund(self, creds: Credentials, payment_id: int, doc: Body) -> tuple[Row, int]:
+        result = await self.db.write(refunds.refund_tx, self.outbox, creds, payment_id, doc)
+        self.on_commit()
+        return result
+
+    async def refunds(self, creds: Credentials, payment_id: int) -> list[Row]:
+        return await self.db.read(refunds.refunds_tx, creds, payment_id)
+
+    async def get_refund(self, creds: Credentials, payment_id: int | None, refund_id: int) -> Row:
+        return await self.db.read(refunds.get_refund_tx, creds, payment_id, refund_id)
+
+    # ------------------------------------------------------------ control API
+
+    async def inspect_payment(self, payment_id: int) -> tuple[Payment, list[Row], list[Any]]:
+        found = await self.db.read(payments.inspect_payment_tx, payment_id)
+        if found[0].due:
+            await self.db.write(queues.settle_tx, payment_id)
+            found = await self.db.read(payments.inspect_payment_tx, payment_id)
+        return found
+
+    async def inspect_token(self, value: str) -> tuple[Row, list[Any]]:
+        return await self.db.read(tokens.inspect_token_tx, value)

@@ -1,0 +1,67 @@
+"""Notifications to the site's ``notification_url``, enqueued in the outbox inside the verb's
+transaction: the payment's current status, and for a queued status the one it will move on to.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ....core.clock import US
+from ....delivery.outbox import Faults, Outbox
+from ....store import events
+from ....store.db import Conn, Row
+from .. import callbacks, views
+from ..model import Payment
+from ._common import PAYMENT
+
+
+def notify_payment(conn: Conn, outbox: Outbox, site: Row, payment: Payment, now: int) -> None:
+    """The payment's current status; and, for a queued status, the status it will move on
+    to, enqueued now and due when the sandbox clock gets there."""
+    if not site["notification_url"]:
+        return
+    enqueue(conn, outbox, site, payment.id, "payment", views.payment(payment), now)
+    pending_at = payment.row["pending_at_us"]
+    if payment.row["pending_status"] and pending_at is not None:
+        later = Payment(payment.row, int(pending_at))
+        enqueue(
+            conn,
+            outbox,
+            site,
+            payment.id,
+            "payment",
+            views.payment(later),
+            now,
+            delay_us=int(pending_at) - now,
+        )
+
+
+def enqueue(
+    conn: Conn,
+    outbox: Outbox,
+    site: Row,
+    payment_id: int,
+    kind: str,
+    body: dict[str, Any],
+    now: int,
+    delay_us: int = 0,
+) -> None:
+    msg = callbacks.notification(site, payment_id, kind, body)
+    faults = Faults.from_mapping(json.loads(site["faults"]))
+    if delay_us:
+        faults = Faults(
+            faults.duplicate,
+            faults.delay_seconds + delay_us / US,
+            faults.out_of_order,
+            faults.reorder_window_seconds,
+        )
+    ids = outbox.enqueue(conn, msg, now, faults)
+    events.append(
+        conn,
+        PAYMENT,
+        str(payment_id),
+        "notification_queued",
+        now,
+        {"kind": kind, "deliveries": ids, "dueInSeconds": delay_us / US},
+    )

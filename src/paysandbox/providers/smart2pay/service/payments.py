@@ -1,0 +1,195 @@
+"""Payments: creating a card payment (by ``Card`` or ``CreditCardToken``, authorize or capture,
+optionally generating a token), reading and listing a site's payments, and the control API's
+payment view.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from ....delivery.outbox import Outbox
+from ....store import clock as clock_rows
+from ....store import events
+from ....store import smart2pay as rows
+from ....store.db import Conn, Row
+from .. import rules, scenarios, views
+from ..errors import Reason, Smart2PayError, reason
+from ..model import ACTIVE, FAILED, STATUS_IDS, Payment
+from ..schemas import PaymentIn
+from ._common import (
+    PAYMENT,
+    TOKEN,
+    Body,
+    Credentials,
+    address_json,
+    body_of,
+    customer_json,
+    load_payment,
+    new_token_value,
+    owned_payment,
+    payment_echo,
+    site_for,
+)
+from .captures import record_capture
+from .notify import notify_payment
+from .queues import step_values
+from .tokens import usable_token_facts
+
+
+def create_tx(conn: Conn, outbox: Outbox, creds: Credentials, doc: Body) -> tuple[Payment, int]:
+    now = clock_rows.now_us(conn)
+    site = site_for(conn, creds)
+    site_id = int(site["site_id"])
+    doc = body_of(doc)
+    reasons: list[Reason] = []
+    checked = rules.check("Payment", doc, reasons)
+    card_in, token_in = checked.get("Card"), checked.get("CreditCardToken")
+    facts: Mapping[str, Any] = {}
+    if card_in is not None and token_in is not None:
+        reasons.append(reason("1", "Invalid data - send Card or CreditCardToken, not both"))
+    elif card_in is not None:
+        facts = rules.card_facts(card_in, reasons)
+    elif token_in is None and not any(
+        r[1].startswith(("Card", "CreditCardToken")) for r in reasons
+    ):
+        reasons.append(
+            reason("2600", "Credit card details are missing - send Card or CreditCardToken")
+        )
+    if checked.get("Amount") == 0:
+        reasons.append(reason("1001", "Payment.Amount is invalid - must be greater than 0"))
+    if checked.get("3DSecure") is True:
+        reasons.append(
+            reason(
+                "2",
+                "Payment.3DSecure is invalid - 3-D Secure redirects are "
+                "not simulated by paysandbox",
+            )
+        )
+    if reasons:
+        raise Smart2PayError(
+            reasons,
+            http_status=400,
+            body=payment_echo(checked),
+            status=(STATUS_IDS[FAILED], FAILED),
+        )
+    req = msgspec.convert(checked, PaymentIn)
+    token_value: str | None = None
+    if req.CreditCardToken is not None:
+        token_value = req.CreditCardToken.Value.strip().upper()
+        facts = usable_token_facts(conn, token_value, site_id, echo=payment_echo(checked))
+
+    scenario = scenarios.scenario_for(req.Amount)
+    capture = bool(req.Capture)
+    step = scenario.create_capture if capture else scenario.create_authorize
+    amount = req.Amount
+    state = step_values(step, amount, amount, now)
+    failed = state["status"] == FAILED
+    if req.Card is not None and req.GenerateCreditCardToken and not failed:
+        token_value = new_token_value()
+    card_view = views.card(facts)
+    values = {
+        "site_id": site_id,
+        "merchant_transaction_id": req.MerchantTransactionID,
+        "originator_transaction_id": req.OriginatorTransactionID,
+        "amount": amount,
+        "currency": req.Currency,
+        "captured_amount": state.pop("captured_amount"),
+        "refunded_amount": 0,
+        "open_refund_amount": 0,
+        **{k: v for k, v in state.items() if k != "capture_status"},
+        "capture_flag": capture,
+        "generate_token": bool(req.GenerateCreditCardToken) and token_value is not None,
+        "moto": bool(req.Moto),
+        "return_url": req.ReturnURL,
+        "description": req.Description,
+        "statement_descriptor": req.StatementDescriptor,
+        "client_ip": req.ClientIP,
+        "skin_id": req.SkinID,
+        "customer": customer_json(conn, site, req.Customer, now),
+        "billing_address": address_json(conn, site, req.BillingAddress, now),
+        "shipping_address": address_json(conn, site, req.ShippingAddress, now),
+        "card": json.dumps(card_view),
+        "token_value": token_value,
+        "capture_details": None,
+        "created_at_us": now,
+        "updated_at_us": now,
+    }
+    payment_id = rows.insert_payment(conn, values)
+    if payment_id is None:
+        raise Smart2PayError(
+            [reason("20", "Key is duplicated - MerchantTransactionID is already used")],
+            body=payment_echo(checked),
+            status=(STATUS_IDS[FAILED], FAILED),
+        )
+    if req.Card is not None and token_value is not None:
+        rows.insert_token(
+            conn,
+            {
+                "value": token_value,
+                "site_id": site_id,
+                "status": ACTIVE,
+                **facts,
+                "customer": values["customer"],
+                "billing_address": values["billing_address"],
+                "origin": f"payment:{payment_id}",
+                "created_at_us": now,
+                "updated_at_us": now,
+            },
+        )
+        events.append(
+            conn,
+            TOKEN,
+            token_value,
+            "created",
+            now,
+            {"card": card_view["Number"], "via": f"payment {payment_id}"},
+        )
+    if capture and state["capture_status"] is not None:
+        record_capture(conn, payment_id, amount, state, now)
+    events.append(
+        conn,
+        PAYMENT,
+        str(payment_id),
+        "created",
+        now,
+        {
+            "status": values["status"],
+            "amount": amount,
+            "currency": req.Currency,
+            "merchantTransactionID": req.MerchantTransactionID,
+            "capture": capture,
+            "card": card_view["Number"],
+            "viaToken": req.CreditCardToken is not None,
+            "moto": bool(req.Moto),
+            "scenario": scenario.title,
+        },
+    )
+    payment = load_payment(conn, payment_id, now)
+    notify_payment(conn, outbox, site, payment, now)
+    return payment, 402 if failed else 201
+
+
+def get_payment_tx(conn: Conn, creds: Credentials, payment_id: int) -> Payment:
+    site = site_for(conn, creds)
+    return owned_payment(conn, payment_id, int(site["site_id"]), clock_rows.now_us(conn))
+
+
+def list_tx(conn: Conn, creds: Credentials, filters: dict[str, Any], limit: int) -> list[Payment]:
+    site = site_for(conn, creds)
+    now = clock_rows.now_us(conn)
+    return [Payment(r, now) for r in rows.list_payments(conn, int(site["site_id"]), filters, limit)]
+
+
+def inspect_payment_tx(conn: Conn, payment_id: int) -> tuple[Payment, list[Row], list[Any]]:
+    row = rows.get_payment(conn, payment_id)
+    if row is None:
+        raise Smart2PayError([reason("17")])
+    return (
+        Payment(row, clock_rows.now_us(conn)),
+        rows.refunds_of(conn, payment_id),
+        events.history(conn, PAYMENT, str(payment_id)),
+    )

@@ -1,0 +1,103 @@
+"""Queued and requested statuses on the sandbox clock.
+
+A scenario step that does not finish at once (test amounts 10002, 10003, 10006) is written with
+a *pending* transition due ``after_seconds`` later; the first verb or read that finds it due
+writes it down (``settle``), under the payment's row lock.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ....core.clock import US
+from ....store import clock as clock_rows
+from ....store import events
+from ....store import smart2pay as rows
+from ....store.db import Conn, Row
+from .. import scenarios
+from ..errors import Smart2PayError, reason
+from ..model import FAILED, PAYMENT_STATES, Payment
+from ._common import PAYMENT, load_payment
+
+
+def step_values(step: scenarios.Step, captured: int, total: int, now: int) -> dict[str, Any]:
+    """Column values for entering ``step`` (capture amount ``captured`` of ``total``)."""
+    status = scenarios.resolve(step.status, captured, total)
+    codes = [reason(c) for c in step.codes]
+    is_capture = status in ("Captured", "PartiallyCaptured")
+    values: dict[str, Any] = {
+        "status": status,
+        "reasons": json.dumps(codes),
+        "captured_amount": captured if is_capture else 0,
+        "pending_status": None,
+        "pending_at_us": None,
+        "pending_changes": None,
+        "capture_status": None,
+    }
+    if is_capture:
+        values["capture_status"] = ("Success", [])
+    elif status in ("QueuedForCapturing", "CaptureRequested"):
+        values["capture_status"] = ("Open", codes)
+    elif status == FAILED and "104" in step.codes:
+        values["capture_status"] = ("Failed", codes)
+    if step.then is not None:
+        later = scenarios.resolve(step.then, captured, total)
+        values["pending_status"] = later
+        values["pending_at_us"] = now + step.after_seconds * US
+        changes: dict[str, Any] = {"reasons": "[]"}
+        if later in ("Captured", "PartiallyCaptured"):
+            changes["captured_amount"] = captured
+        values["pending_changes"] = json.dumps(changes)
+    return values
+
+
+def settle(conn: Conn, row: Row, now: int) -> Payment:
+    """Write down a due pending transition (the caller holds the row lock)."""
+    payment = Payment(row, now)
+    if not payment.due:
+        return payment
+    values = {k: v for k, v in payment.effective.items() if k in _SETTLE_COLUMNS}
+    to = str(values["status"])
+    assert PAYMENT_STATES.can(str(row["status"]), to)
+    if rows.transition_payment(
+        conn, payment.id, from_states=(str(row["status"]),), values=values, due_by_us=now
+    ):
+        events.append(
+            conn,
+            PAYMENT,
+            str(payment.id),
+            "settled",
+            int(row["pending_at_us"]),
+            {"from": row["status"], "to": to, "by": "sandbox clock"},
+        )
+    return load_payment(conn, payment.id, now)
+
+
+_SETTLE_COLUMNS = frozenset(
+    {
+        "status",
+        "reasons",
+        "captured_amount",
+        "capture_details",
+        "pending_status",
+        "pending_at_us",
+        "pending_changes",
+        "updated_at_us",
+    }
+)
+
+
+def settle_tx(conn: Conn, payment_id: int) -> None:
+    """Settle one payment found due by a read (its own transaction, after the read)."""
+    row = rows.lock_payment(conn, payment_id)
+    if row is not None:
+        settle(conn, row, clock_rows.now_us(conn))
+
+
+def locked_payment(conn: Conn, payment_id: int, site_id: int, now: int) -> Payment:
+    """Lock the site's payment row and bring it up to date with the sandbox clock."""
+    row = rows.lock_payment(conn, payment_id, site_id)
+    if row is None:
+        raise Smart2PayError([reason("17", f"Payment is invalid - no payment {payment_id}")])
+    return settle(conn, row, now)
