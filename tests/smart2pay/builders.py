@@ -121,6 +121,16 @@ def codes(body: dict[str, Any], root: str) -> list[str]:
     return [x["Code"] for x in body[root]["Status"]["Reasons"]]
 
 
+def assert_accepted(r: httpx.Response, root: str, status_info: str) -> dict[str, Any]:
+    """201 *and* a clean success body: Smart2Pay's clients treat a 201 that carries any
+    ``Status.Reasons`` as a failure, so the reasons are part of the contract."""
+    assert r.status_code == 201, r.text
+    obj: dict[str, Any] = r.json()[root]
+    assert obj["Status"]["Info"] == status_info, obj["Status"]
+    assert obj["Status"]["Reasons"] == [], obj["Status"]
+    return obj
+
+
 def authenticate(client: httpx.Client, **card_extra: Any) -> str:
     r = client.post("/v1/card/authenticate", json=auth_body(**card_extra), headers=AUTH)
     assert r.status_code == 201, r.text

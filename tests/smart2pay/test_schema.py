@@ -15,6 +15,7 @@ from paysandbox.providers.smart2pay import rules
 
 from .builders import (
     AUTH,
+    assert_accepted,
     assert_invalid_data,
     assert_unauthorized,
     auth_body,
@@ -113,7 +114,9 @@ def test_every_seed_field_has_a_case() -> None:
 def test_card_authentication_field_valid(client: httpx.Client, key: str) -> None:
     body = _with(auth_body(), "CardAuthentication", key, CARD_AUTH_CASES[key][0])
     r = client.post("/v1/card/authenticate", json=body, headers=AUTH)
-    assert r.status_code == 201, r.text
+    auth = assert_accepted(r, "CardAuthentication", "Success")
+    assert auth["Card"]["Number"] == "VISA-1111"
+    assert len(auth["CreditCardToken"]["Value"]) == 32
 
 
 @pytest.mark.parametrize("key", list(CARD_AUTH_CASES))
@@ -162,7 +165,9 @@ def test_numbers_as_json_integers_are_accepted(client: httpx.Client) -> None:
             Number=4111111111111111, ExpirationMonth=2, ExpirationYear=2030, SecurityCode=312
         ),
     )
-    assert r.status_code == 201, r.text
+    auth = assert_accepted(r, "CardAuthentication", "Success")
+    assert auth["Card"]["Number"] == "VISA-1111"
+    assert "4111111111111111" not in r.text
 
 
 @pytest.mark.parametrize(
@@ -199,7 +204,9 @@ def test_keys_match_case_insensitively(client: httpx.Client) -> None:
         }
     }
     r = client.post("/v1/card/authenticate", json=body, headers=AUTH)
-    assert r.status_code == 201, r.text
+    auth = assert_accepted(r, "CardAuthentication", "Success")
+    assert auth["Card"]["Number"] == "VISA-1111"
+    assert auth["Card"]["ExpirationYear"] == "2021"
 
 
 @pytest.mark.parametrize(
@@ -287,7 +294,11 @@ PAYMENT_CASES: dict[str, tuple[Any, Any]] = {
 def test_payment_field_valid(client: httpx.Client, key: str) -> None:
     body = _with(payment_body(), "Payment", key, PAYMENT_CASES[key][0])
     r = client.post("/v1/payments", json=body, headers=AUTH)
-    assert r.status_code == 201, r.text
+    # Capture "false" authorizes only; every other valid value leaves the default Capture=true
+    payment = assert_accepted(
+        r, "Payment", "Authorized" if key == "Payment.Capture" else "Captured"
+    )
+    assert payment["Amount"] == int(body["Payment"]["Amount"])  # answered as an int, always
 
 
 @pytest.mark.parametrize("key", list(PAYMENT_CASES))
