@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -22,6 +23,7 @@ from .control import errors as control_errors
 from .control import routes as control_routes
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
+from .paths import CollapseSlashes
 from .plugin import AppContext, ProviderPlugin
 from .providers.kplus.plugin import plugin as kplus_plugin
 from .providers.nicepay.plugin import plugin as nicepay_plugin
@@ -131,6 +133,7 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: crash},
+        middleware=[Middleware(CollapseSlashes)],
     )
     # A trailing slash is an unknown route answered in the provider's format, not a bare 307
     # redirect (which would also copy the query string, card data included, into Location).

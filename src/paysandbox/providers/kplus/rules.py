@@ -100,11 +100,21 @@ def unix_seconds(us: int | None) -> int | None:
     return None if us is None else us // 1_000_000
 
 
+_MASKED = re.compile(r"^x-x-x(\d{4})-x$", re.IGNORECASE)
+
+
 def mask_account(account: str) -> str:
-    """KBank's masked account form ``x-x-x0055-x`` (account format XXX-X-XXXXX-X)."""
+    """KBank's masked account form ``x-x-x0055-x`` (account format XXX-X-XXXXX-X). An account
+    already in that form (as KBank's documents show it) is kept as given (lower-case ``x``)."""
+    already = _MASKED.match(account.strip())
+    if already:
+        return f"x-x-x{already.group(1)}-x"
     digits = re.sub(r"\D", "", account)
     if len(digits) < 5:
-        raise KPlusError("invalid_parameter", "paymentAccount must hold at least 5 digits")
+        raise KPlusError(
+            "invalid_parameter",
+            "paymentAccount must hold at least 5 digits, or be masked as x-x-x0055-x",
+        )
     return f"x-x-x{digits[-5:-1]}-x"
 
 
