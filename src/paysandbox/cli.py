@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID:APIKEY[=URL]",
         help="add a Smart2Pay site, optionally with its notification URL",
     )
+    s.add_argument(
+        "--smart2pay-cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin allowed on POST /v1/card/authenticate (repeatable; default any)",
+    )
     s.add_argument("--no-demo", action="store_true", help="do not seed the demo credentials")
     s.add_argument("--access-log", action="store_true", help="log every request line")
     s.add_argument("--log-level", default="info")
@@ -117,6 +124,8 @@ def build_settings(args: argparse.Namespace) -> Settings:
         if not site.isdigit() or not key:
             raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL] with a numeric ID")
         settings.smart2pay_sites.append(Smart2PaySite(int(site), key, url or None))
+    if args.smart2pay_cors_origin:
+        settings.smart2pay_cors_origins = list(args.smart2pay_cors_origin)
     return settings
 
 

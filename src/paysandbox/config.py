@@ -27,6 +27,8 @@ token_ttl_seconds = 600
 imid = "MYSHOP0001"
 merchant_key = "..."
 
+[smart2pay]
+cors_origins = ["https://shop.example"]   # browsers allowed on /v1/card/authenticate; default ["*"]
 [[smart2pay.sites]]
 site_id = 2020
 api_key = "..."
@@ -100,6 +102,8 @@ def _apply(raw: dict[str, Any], s: Settings) -> None:
         )
     for m in raw.get("nicepay", {}).get("merchants", []):
         s.nicepay_merchants.append(NicepayMerchant(str(m["imid"]), str(m["merchant_key"])))
+    if "cors_origins" in raw.get("smart2pay", {}):
+        s.smart2pay_cors_origins = [str(o) for o in raw["smart2pay"]["cors_origins"]]
     for site in raw.get("smart2pay", {}).get("sites", []):
         s.smart2pay_sites.append(
             Smart2PaySite(

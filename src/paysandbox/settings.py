@@ -60,6 +60,8 @@ class Settings:
     kplus_partners: list[KPlusPartner] = field(default_factory=list)
     nicepay_merchants: list[NicepayMerchant] = field(default_factory=list)
     smart2pay_sites: list[Smart2PaySite] = field(default_factory=list)
+    #: Origins allowed to call ``POST /v1/card/authenticate`` from a browser (CORS); ``*`` = any.
+    smart2pay_cors_origins: list[str] = field(default_factory=lambda: ["*"])
 
     @property
     def base_url(self) -> str:

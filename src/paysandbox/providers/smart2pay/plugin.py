@@ -7,8 +7,9 @@ from ...plugin import AppContext, ProviderPlugin
 from ...settings import DEMO_SMART2PAY_API_KEY, DEMO_SMART2PAY_SITE_ID
 from ...store import smart2pay as rows
 from ...store.db import Conn
-from . import control, routes
+from . import control, page, routes
 from .callbacks import basic_auth
+from .cors import Cors
 from .schemas import CardAuthenticationIn, PaymentIn, RefundIn, SiteBody
 from .service import Smart2PayService
 
@@ -29,6 +30,7 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
     banner = [
         "Smart2Pay  POST /v1/card/authenticate, /v1/card/token/{value}[/cancel]",
         "           POST /v1/payments, /v1/payments/{id}/{capture,cancel,refunds}, GET …/status",
+        "           GET /v1/payments[?statusID,country,…], /v1/payments/{id}/captures[/{cid}]",
     ]
     # Only the public demo credentials are ever printed; configured keys are not.
     if any(
@@ -42,9 +44,15 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
         )
     return ProviderPlugin(
         name="smart2pay",
-        prefixes=("/v1/card/", "/v1/payments", "/v1/refunds"),
+        prefixes=("/v1/card/", "/v1/payments", "/v1/refunds", "/smart2pay/"),
         routes=[
-            *routes.make_routes(service, max_body=s.max_body_bytes),
+            *routes.make_routes(
+                service,
+                max_body=s.max_body_bytes,
+                cors=Cors(s.smart2pay_cors_origins),
+                public_url=s.public_url,
+            ),
+            *page.make_routes(service),
             *control.make_routes(service, ctx.db, max_body=s.max_body_bytes),
         ],
         not_found=routes.not_found,
@@ -60,6 +68,7 @@ _PAYMENT = wrapped("Payment", PaymentIn)
 _REFUND = wrapped("Refund", RefundIn)
 API_DOCS = [
     ApiDoc("POST", "/v1/card/authenticate", "Card authentication → credit-card token", _AUTH),
+    ApiDoc("OPTIONS", "/v1/card/authenticate", "CORS preflight (Smart2Pay's browser js-sdk)"),
     ApiDoc("GET", "/v1/card/token/{value}", "A credit-card token"),
     ApiDoc("POST", "/v1/card/token/{value}/cancel", "Cancel a credit-card token"),
     ApiDoc("POST", "/v1/payments", "Create a card payment (Card or CreditCardToken)", _PAYMENT),
@@ -68,11 +77,17 @@ API_DOCS = [
     ApiDoc("GET", "/v1/payments/{pid}/status", "A payment's status"),
     ApiDoc("POST", "/v1/payments/{pid}/capture", "Capture (full, or partial with ?amount=N)"),
     ApiDoc("POST", "/v1/payments/{pid}/cancel", "Cancel an authorized payment"),
+    ApiDoc("GET", "/v1/payments/{pid}/captures", "A payment's captures"),
+    ApiDoc("GET", "/v1/payments/{pid}/captures/{cid}", "A capture"),
     ApiDoc("POST", "/v1/payments/{pid}/refunds", "Refund (full or partial)", _REFUND),
     ApiDoc("GET", "/v1/payments/{pid}/refunds", "A payment's refunds"),
     ApiDoc("GET", "/v1/payments/{pid}/refunds/{rid}", "A refund"),
     ApiDoc("GET", "/v1/payments/{pid}/refunds/{rid}/status", "A refund's status"),
     ApiDoc("GET", "/v1/refunds/{rid}/status", "A refund's status"),
+    ApiDoc("GET", "/smart2pay/payment/{key}", "RedirectURL: hosted card form / 3-D Secure page"),
+    ApiDoc(
+        "POST", "/smart2pay/payment/{key}", "The page's buttons (card, authenticate, fail, cancel)"
+    ),
     ApiDoc("GET", "/_sandbox/smart2pay/payments/{payment_id}", "A payment with its events"),
     ApiDoc("GET", "/_sandbox/smart2pay/tokens/{value}", "A card token with its events"),
     ApiDoc("GET", "/_sandbox/smart2pay/sites", "Sites (never their API keys)"),

@@ -11,11 +11,18 @@ from ....delivery.outbox import Outbox
 from ....store import clock as clock_rows
 from ....store import events
 from ....store import smart2pay as rows
-from ....store.db import Conn
+from ....store.db import Conn, Row
 from .. import scenarios, views
 from ..errors import Smart2PayError, reason
 from ..model import AUTHORIZED, FAILED, STATUS_IDS, Payment
-from ._common import PAYMENT, Credentials, load_payment, require_authorized, site_for
+from ._common import (
+    PAYMENT,
+    Credentials,
+    load_payment,
+    owned_payment,
+    require_authorized,
+    site_for,
+)
 from .notify import notify_payment
 from .queues import locked_payment, step_values
 
@@ -82,3 +89,24 @@ def record_capture(
         *values.values(),
         payment_id,
     )
+
+
+def list_captures_tx(conn: Conn, creds: Credentials, payment_id: int) -> tuple[Payment, list[Row]]:
+    """The site's payment and its captures, newest first."""
+    site = site_for(conn, creds)
+    payment = owned_payment(conn, payment_id, int(site["site_id"]), clock_rows.now_us(conn))
+    return payment, rows.list_captures(conn, payment.id)
+
+
+def get_capture_tx(
+    conn: Conn, creds: Credentials, payment_id: int, capture_id: int
+) -> tuple[Payment, Row]:
+    site = site_for(conn, creds)
+    payment = owned_payment(conn, payment_id, int(site["site_id"]), clock_rows.now_us(conn))
+    row = rows.get_capture(conn, payment.id, capture_id)
+    if row is None:
+        raise Smart2PayError(
+            [reason("1", f"Invalid data - no capture {capture_id} of payment {payment_id}")],
+            http_status=404,
+        )
+    return payment, row
