@@ -33,6 +33,7 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
     banner = [
         "NICEPay    POST /nicepay/direct/v2/{registration,inquiry,cancel}",
         "           GET|POST /nicepay/direct/v2/payment (3-D Secure / approval page)",
+        "           POST /nicepay/redirect/v2/registration, GET /nicepay/redirect/v2/payment?tXid=",
     ]
     if demo is not None:
         banner.append(f"           iMid {demo.imid}  merchantKey {demo.merchant_key}")
@@ -65,6 +66,20 @@ API_DOCS = [
         "application/x-www-form-urlencoded",
     ),
     ApiDoc("GET", f"{V2}/payment/session/{{session_id}}", "The 3-D Secure / approval page"),
+    ApiDoc(
+        "POST",
+        "/nicepay/redirect/v2/registration",
+        "v2 Redirect (Checkout) registration: payMethod 00–06, callBackUrl; answers paymentURL",
+        Registration,
+    ),
+    ApiDoc("GET", "/nicepay/redirect/v2/payment", "Redirect payment page (?tXid=)"),
+    ApiDoc(
+        "POST",
+        "/nicepay/redirect/v2/payment",
+        "The Redirect page's buttons (action=choose|pay|back)",
+        None,
+        "application/x-www-form-urlencoded",
+    ),
     ApiDoc(
         "POST",
         f"{V2}/payment/session/{{session_id}}",

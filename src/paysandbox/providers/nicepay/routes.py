@@ -1,4 +1,5 @@
-"""NICEPay HTTP handlers at ``/nicepay/direct/v2/<op>``: decode → service → encode.
+"""NICEPay HTTP handlers at ``/nicepay/direct/v2/<op>`` and ``/nicepay/redirect/v2/…``:
+decode → service → encode.
 
 ``registration``, ``inquiry`` and ``cancel`` take JSON (``Content-Type`` matched without regard
 to case or parameters). ``payment`` is browser-facing: a form POST, a GET with a query, or JSON;
@@ -18,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from ...validation import explain
 from ...web import BodyError, decode_json, json_response, media_type, read_body, require_json
-from . import page, rules, views
+from . import page, redirect_page, rules, views
 from .errors import NicepayError, error_response
 from .schemas import Cancel, Inquiry, Payment, Registration
 from .service import NicepayService
@@ -91,6 +92,15 @@ def make_routes(
     async def register(req: Registration) -> dict[str, Any]:
         return views.registered(await service.register(req))
 
+    async def register_redirect(request: Request) -> Response:
+        base = page.base_url(request, public_url)
+
+        async def action(req: Registration) -> dict[str, Any]:
+            txn = await service.register_redirect(req)
+            return views.registered_redirect(txn, base + redirect_page.PATH)
+
+        return await endpoint(Registration, action)(request)
+
     async def inquire(req: Inquiry) -> dict[str, Any]:
         return views.inquired(await service.inquire(req))
 
@@ -101,7 +111,9 @@ def make_routes(
     async def payment(request: Request) -> Response:
         try:
             req = await _payment_request(request, decoders[Payment], max_body)
-            txn, session = await service.start_payment(req)
+            txn, session, decided = await service.start_payment(req)
+            if decided is not None:  # one of paysandbox's test cards: no 3-D Secure page
+                return page.to_callback(decided)
             return page.render(txn, session, page.base_url(request, public_url))
         except NicepayError as exc:
             return error_response(exc)
@@ -115,7 +127,13 @@ def make_routes(
         Route("/nicepay/direct/v2/inquiry", endpoint(Inquiry, inquire), methods=["POST"]),
         Route("/nicepay/direct/v2/cancel", endpoint(Cancel, cancel), methods=["POST"]),
         Route("/nicepay/direct/v2/payment", payment, methods=["GET", "POST"]),
+        Route(
+            "/nicepay/redirect/v2/registration",
+            register_redirect,
+            methods=["POST"],
+        ),
         *page.make_routes(service, public_url=public_url),
+        *redirect_page.make_routes(service, public_url=public_url),
     ]
 
 
