@@ -100,6 +100,17 @@ def unix_seconds(us: int | None) -> int | None:
     return None if us is None else us // 1_000_000
 
 
+#: paysandbox's own test amounts (KBank's sandbox has none), in satang: the customer's side
+#: decided at generation, deterministically on the sandbox clock. Other amounts: unchanged.
+DECLINE_AMOUNT = 400100  # 4,001.00 THB: the customer declines in the app as the token is issued
+EXPIRE_AMOUNT = 400200  # 4,002.00 THB: the token expires the moment it is generated
+
+
+def test_outcome(total_amount: int) -> str | None:
+    """``"decline"``, ``"expire"`` or None for the token's ``totalAmount`` (satang)."""
+    return {DECLINE_AMOUNT: "decline", EXPIRE_AMOUNT: "expire"}.get(int(total_amount))
+
+
 _MASKED = re.compile(r"^x-x-x(\d{4})-x$", re.IGNORECASE)
 
 
