@@ -153,6 +153,10 @@ def test_ewallet_checkout_through_the_approval_page(client: httpx.Client) -> Non
     assert (q["resultCd"], q["payMethod"], q["mitraCd"]) == ("9752", "05", "OVOE")
     inq = client.post(INQ, json=inquiry(t_xid, reg["referenceNo"])).json()
     assert inq["status"] == "1"
+    page = client.get(RPAY, params={"tXid": t_xid})
+    assert 'id="done"' in page.text and "failed" in page.text
+    back = client.post(RPAY, data={"tXid": t_xid, "action": "back"})
+    assert back.status_code == 303 and query(back.headers["location"])["resultCd"] == "9116"
 
 
 @pytest.mark.parametrize(

@@ -87,10 +87,11 @@ def render(txn: Txn, action: str) -> Response:
 def _back(txn: Txn) -> Response:
     """303 to callBackUrl: the registration's fields for a VA / CVS waiting for the transfer,
     or the transaction's result once it is decided."""
-    if txn.status == PAID or txn.status == UNPAID:
+    if txn.status in (PAID, UNPAID):
         cd, msg = "0000", "SUCCESS"
-    else:
-        cd, msg = {FAILED: ("9116", "Transaction failed.")}.get(txn.status, ("9116", txn.status))
+    else:  # the codes a payment of such a transaction answers
+        err = NicepayError("tx_expired" if txn.status == EXPIRED else "tx_exists")
+        cd, msg = err.code.result_cd, err.code.message
     fields = views.callback_fields(txn, cd, msg)
     if txn.pay_method in (VA, CVS):
         fields.update({k: v for k, v in views.registered(txn).items() if k not in fields})
