@@ -1,12 +1,16 @@
 """Schema creation and upgrades, run on every start, through Alembic.
 
-Revisions live in ``store/migrations/versions`` (one chain: core, then each provider). On
-PostgreSQL the upgrade holds a transaction-level advisory lock, so several server processes
-starting at once against one database migrate it exactly once.
+The core's revisions live in ``store/migrations/versions``; every provider keeps its own
+Alembic branch in ``providers/<name>/migrations`` (rooted on the core's first revision), so two
+providers never share a chain. ``upgrade`` applies every head. On PostgreSQL it holds a
+transaction-level advisory lock, so several server processes starting at once against one
+database migrate it exactly once.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,6 +22,13 @@ from .db import _libpq_url
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_KEY = 0x7061_7973  # "pays"
 
+#: Before providers had branches of their own, 0001 → 0002 → 0003 → 0004 (the core, then the
+#: first three providers' tables) was one chain and ``alembic_version`` held only its tip. The
+#: same revisions are now branch roots; a database stamped with a tip of the old chain is
+#: restamped with every revision that tip stood for, so it migrates forward without recreating
+#: a table.
+_LINEAR_TIPS = {"0003": ("0002", "0003"), "0004": ("0002", "0003", "0004")}
+
 
 def sqlalchemy_url(url: str) -> str:
     """Our database URL in SQLAlchemy's spelling (psycopg 3 driver for PostgreSQL)."""
@@ -27,16 +38,33 @@ def sqlalchemy_url(url: str) -> str:
     return f"sqlite:///{path}"
 
 
-def upgrade(url: str) -> None:
-    """Bring the schema at ``url`` to the newest revision."""
+def _restamp_linear(conn: sa.Connection) -> None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return
+    stamped = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+    if len(stamped) == 1 and stamped[0] in _LINEAR_TIPS:
+        conn.execute(sa.text("DELETE FROM alembic_version"))
+        for rev in _LINEAR_TIPS[stamped[0]]:
+            conn.execute(
+                sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": rev}
+            )
+
+
+def upgrade(url: str, locations: Sequence[Path] = ()) -> None:
+    """Bring the schema at ``url`` to every head: the core's and those in ``locations`` (the
+    providers' migration folders)."""
     engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("path_separator", "os")
+    folders = [_MIGRATIONS / "versions", *locations]
+    cfg.set_main_option("version_locations", os.pathsep.join(str(f) for f in folders))
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
+            _restamp_linear(conn)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
     finally:
         engine.dispose()
