@@ -34,7 +34,7 @@ from .store.db import Conn, Database
 
 C = TypeVar("C")
 
-__all__ = ["AnyProvider", "AppContext", "ConfigError", "Mounted", "Provider"]
+__all__ = ["AnyProvider", "AppContext", "ConfigError", "Example", "Mounted", "Provider"]
 
 
 @dataclass
@@ -58,6 +58,16 @@ class Mounted:
     seed: Callable[[Conn], None] = lambda conn: None
     #: Banner lines after the endpoints (public demo credentials only, never a configured secret).
     credentials: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A valid request to a provider's API, with its demo account."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
 
 
 class Provider(Generic[C]):
@@ -98,6 +108,11 @@ class Provider(Generic[C]):
         raise NotImplementedError
 
     def edge_error(self, failure: Failure, message: str) -> WireError:
+        raise NotImplementedError
+
+    def example(self) -> Example:
+        """A request with the demo account that creates one object: the conformance kit's
+        sample (tests/conformance), so a new provider is checked by being registered."""
         raise NotImplementedError
 
     def owns(self, path: str) -> int:

@@ -23,9 +23,16 @@ def decode_json(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
     syntax, invalid UTF-8, absurd nesting, a key given twice in one object — raises
     ``BodyError("malformed")``; a readable body of the wrong shape raises msgspec's
     ``ValidationError`` for the caller to word in its API's terms."""
+    if not body.isascii():  # fields a struct ignores are skipped unread: check all
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BodyError("malformed", "request body is not valid UTF-8", 400) from None
     try:
         value = decoder.decode(body)
     except msgspec.ValidationError:
+        if has_duplicate_keys(body):
+            raise BodyError("malformed", "a key appears twice in one JSON object", 400) from None
         raise
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise BodyError("malformed", _why(exc), 400) from None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ...delivery.rules import SuccessRule
 from ...edge import Failure, WireError
-from ...plugin import AppContext, Mounted, Provider
+from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
 from . import callbacks, config, control, page, routes, slip
 from . import store as rows
@@ -41,6 +43,25 @@ class KPlus(Provider[KPlusConfig]):
         self, args: argparse.Namespace, config_: KPlusConfig, seed_demo: bool
     ) -> None:
         config.apply_arguments(args, config_, seed_demo)
+
+    def example(self) -> Example:
+        body = {
+            "partnerTxnUid": f"EXAMPLE-{secrets.token_hex(8)}",
+            "partnerId": DEMO_PARTNER_ID,
+            "partnerSecret": DEMO_PARTNER_SECRET,
+            "requestDt": "2019-07-04T18:00:42.411",
+            "reference1": "KS1234567",
+            "totalAmount": "500",
+            "shippingFee": "0",
+            "shopName": "Example Shop",
+            "shopImageUrl": "https://shop.example/logo.png",
+            "osPlatform": "IOS",
+            "items": [{"itemName": "Shirt", "quantity": "2", "amount": "250"}],
+            "currencyCode": "THB",
+            "currencyExponent": "2",
+        }
+        headers = {"Content-Type": "application/json"}
+        return Example("POST", "/kplus/payment/generate-token", headers, json.dumps(body).encode())
 
     def edge_error(self, failure: Failure, message: str) -> WireError:
         return routes.edge_error(failure, message)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ...edge import Failure, WireError
-from ...plugin import AppContext, Mounted, Provider
+from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
 from . import config, control, routes
 from . import store as rows
@@ -42,6 +45,32 @@ class Nicepay(Provider[NicepayConfig]):
         self, args: argparse.Namespace, config_: NicepayConfig, seed_demo: bool
     ) -> None:
         config.apply_arguments(args, config_)
+
+    def example(self) -> Example:
+        ts, ref, amt = "20180123100505", f"EXAMPLE{secrets.token_hex(6)}", "10000"
+        token = hashlib.sha256(f"{ts}{DEMO_IMID}{ref}{amt}{DEMO_MERCHANT_KEY}".encode()).hexdigest()
+        body = {
+            "timeStamp": ts,
+            "iMid": DEMO_IMID,
+            "payMethod": "02",
+            "currency": "IDR",
+            "amt": amt,
+            "referenceNo": ref,
+            "goodsNm": "Test Transaction",
+            "billingNm": "Customer Name",
+            "billingPhone": "12345678",
+            "billingEmail": "email@merchant.com",
+            "billingCity": "Jakarta",
+            "billingState": "DKI Jakarta",
+            "billingPostCd": "12345",
+            "billingCountry": "Indonesia",
+            "dbProcessUrl": "http://127.0.0.1:9/notify",
+            "cartData": "{}",
+            "bankCd": "CENA",
+            "merchantToken": token,
+        }
+        headers = {"Content-Type": "application/json"}
+        return Example("POST", f"{routes.V2}/registration", headers, json.dumps(body).encode())
 
     def edge_error(self, failure: Failure, message: str) -> WireError:
         return routes.edge_error(failure, message)

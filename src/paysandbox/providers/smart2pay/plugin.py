@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ...edge import Failure, WireError
-from ...plugin import AppContext, Mounted, Provider
+from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
 from . import config, control, routes
 from . import store as rows
@@ -45,6 +46,26 @@ class Smart2Pay(Provider[Smart2PayConfig]):
         self, args: argparse.Namespace, config_: Smart2PayConfig, seed_demo: bool
     ) -> None:
         config.apply_arguments(args, config_)
+
+    def example(self) -> Example:
+        body = {
+            "CardAuthentication": {
+                "Customer": {"FirstName": "John", "LastName": "Doe", "Email": "j@example.com"},
+                "BillingAddress": {"Country": "BR"},
+                "Card": {
+                    "HolderName": "John Doe",
+                    "Number": "4111111111111111",
+                    "ExpirationMonth": "02",
+                    "ExpirationYear": "2031",
+                    "SecurityCode": "312",
+                },
+            }
+        }
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": basic_auth(DEMO_SITE_ID, DEMO_API_KEY),
+        }
+        return Example("POST", "/v1/card/authenticate", headers, json.dumps(body).encode())
 
     def edge_error(self, failure: Failure, message: str) -> WireError:
         return routes.edge_error(failure, message)

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from ...core.clock import from_datetime
 from ...edge import Failure, Op
-from ...web import BodyError, decode_json, json_response, read_body
+from ...web import BodyError, decode_json, json_response, read_body, require_json
 from . import views
 from .errors import MEDIA, Smart2PayError, reason
 from .schemas import CardAuthenticationIn, PaymentIn, RefundIn
@@ -58,9 +58,11 @@ async def root_object(request: Request, root: str, max_body: int) -> Body:
     wrong key always gets 401."""
     body = await read_body(request, max_body)
     try:
+        if request.headers.get("content-type") is not None:
+            require_json(request)  # absent is tolerated; anything but JSON is refused (415)
         doc = decode_json(_JSON, body)
     except BodyError as exc:
-        return Smart2PayError([reason("1", f"Invalid data - {exc}")])
+        return Smart2PayError([reason("1", f"Invalid data - {exc}")], http_status=exc.http_status)
     obj: Any = None
     if isinstance(doc, dict):
         for key, value in doc.items():
