@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import edge, logs, openapi
+from .control import accounts as control_accounts
 from .control import errors as control_errors
 from .control import routes as control_routes
 from .delivery.outbox import Outbox
@@ -109,6 +110,7 @@ def create_app(
     ops += control_routes.ops(
         db, sender, max_body=settings.max_body_bytes, tables=tables, reseed=seed
     )
+    ops += control_accounts.ops(providers, db, sender, max_body=settings.max_body_bytes)
     sandbox = Sandbox(ctx, providers, mounted, ops)
 
     tags = [(CONTROL_PREFIX, "control")] + [(pre, p.name) for p in providers for pre in p.prefixes]

@@ -133,8 +133,9 @@ def ops(
         return json_response(delivery_view(row, attempts))
 
     def _retry(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
-        _one(conn, delivery_id)  # 404 for an unknown id
-        if not outbox.requeue(conn, delivery_id, clock_rows.now_us(conn), real_now_us()):
+        row, _ = _one(conn, delivery_id)  # 404 for an unknown id
+        now = clock_rows.account_now_us(conn, row["provider"], row["account_id"])
+        if not outbox.requeue(conn, delivery_id, now, real_now_us()):
             raise ControlError("conflict", "an attempt of this delivery is in flight; retry later")
         return _one(conn, delivery_id)
 

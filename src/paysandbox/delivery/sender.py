@@ -161,7 +161,7 @@ class Sender:
     def _settle(
         self, conn: Conn, row: Row, token: str, attempt: dict[str, Any], ok: bool, latency_ms: float
     ) -> None:
-        now = clock_rows.now_us(conn)
+        now = clock_rows.account_now_us(conn, row["provider"], row["account_id"])
         attempt["started_at_us"] = now - int(latency_ms * 1000)
         number = int(row["attempts"])
         if ok:

@@ -40,8 +40,9 @@ def claim_due(
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     return conn.all(
         "UPDATE deliveries SET lease_token = ?, lease_until_real_us = ?, attempts = attempts + 1 "
-        "WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' "
-        "AND attempts < max_attempts AND next_attempt_at_us <= ? "
+        "WHERE id IN (SELECT id FROM deliveries d WHERE state = 'pending' "
+        "AND attempts < max_attempts AND next_attempt_at_us <= ? + COALESCE((SELECT a.offset_us "
+        "FROM account_clocks a WHERE a.provider = d.provider AND a.account_id = d.account_id), 0) "
         "AND (lease_until_real_us IS NULL OR lease_until_real_us < ?) "
         f"ORDER BY next_attempt_at_us, created_at_us LIMIT ?{lock}) RETURNING *",
         token,

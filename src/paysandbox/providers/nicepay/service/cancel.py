@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ....core.ids import random_digits
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn
 from .. import auth, rules
@@ -17,7 +16,7 @@ from ..errors import NicepayError
 from ..model import CANCELED, EXPIRED, FAILED, INIT, PAID, STATUS_WORD, UNPAID, Txn, sources
 from ..rules import CVS, VA
 from ..schemas import Cancel
-from ._common import OBJECT, get_row, given, merchant_key
+from ._common import OBJECT, get_row, given, merchant_key, now_for
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ def check(req: Cancel) -> tuple[dict[str, str | None], bool, int]:
 
 
 def cancel_tx(conn: Conn, v: dict[str, str | None], partial: bool, amount: int) -> CancelResult:
-    now = clock_rows.now_us(conn)
+    now = now_for(conn, given(v["iMid"]))
     op = "partial_cancel" if partial else "full_cancel"
     imid, t_xid = given(v["iMid"]), given(v["tXid"])
     key = merchant_key(conn, imid)
