@@ -50,9 +50,10 @@ def _restamp_linear(conn: sa.Connection) -> None:
             )
 
 
-def upgrade(url: str, locations: Sequence[Path] = ()) -> None:
+def upgrade(url: str, locations: Sequence[Path] = (), targets: Sequence[str] = ("heads",)) -> None:
     """Bring the schema at ``url`` to every head: the core's and those in ``locations`` (the
-    providers' migration folders)."""
+    providers' migration folders). ``targets`` (other revisions) is for tests that build an
+    older schema."""
     engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
@@ -65,6 +66,7 @@ def upgrade(url: str, locations: Sequence[Path] = ()) -> None:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
             _restamp_linear(conn)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "heads")
+            for target in targets:
+                command.upgrade(cfg, target)
     finally:
         engine.dispose()
