@@ -1,19 +1,31 @@
 """Schema creation and upgrades, run on every start, through Alembic.
 
-Revisions live in ``store/migrations/versions`` (one chain: core, then each provider). On
-PostgreSQL the upgrade holds a transaction-level advisory lock, so several server processes
-starting at once against one database migrate it exactly once.
+Revisions live in ``store/migrations/versions``. Whatever ``alembic upgrade heads`` does (one
+chain or one branch per provider) runs inside ONE transaction that the caller owns, so a
+crash at any point leaves either the old schema or the new one, and processes starting at
+once migrate exactly once:
+
+* PostgreSQL: the transaction first takes a transaction-level advisory lock; DDL is
+  transactional.
+* SQLite: DDL is transactional too, but the pysqlite driver's legacy transaction handling
+  issues ``BEGIN`` only before INSERT/UPDATE/DELETE, so every ``CREATE TABLE`` used to run in
+  autocommit (a ``kill -9`` mid-migration left half a schema that no later start could get
+  past). Here the driver is in autocommit mode and the transaction is ours:
+  ``BEGIN EXCLUSIVE`` … ``COMMIT``. ``journal_mode=WAL`` is set before it. Both wait for
+  another starting process with a bounded busy timeout (``STARTUP_LOCK_SECONDS``), then find
+  the schema current and do nothing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from .db import _libpq_url
+from .db import STARTUP_LOCK_SECONDS, _libpq_url
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_KEY = 0x7061_7973  # "pays"
@@ -27,9 +39,33 @@ def sqlalchemy_url(url: str) -> str:
     return f"sqlite:///{path}"
 
 
+def _sqlite_engine(url: str) -> sa.Engine:
+    engine = sa.create_engine(
+        url, poolclass=sa.pool.NullPool, connect_args={"timeout": STARTUP_LOCK_SECONDS}
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver never opens or commits on its own
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={int(STARTUP_LOCK_SECONDS * 1000)}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN EXCLUSIVE")
+
+    return engine
+
+
 def upgrade(url: str) -> None:
-    """Bring the schema at ``url`` to the newest revision."""
-    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
+    """Bring the schema at ``url`` to the newest revision of every branch, atomically."""
+    sa_url = sqlalchemy_url(url)
+    if sa_url.startswith("sqlite"):
+        engine = _sqlite_engine(sa_url)
+    else:
+        engine = sa.create_engine(sa_url, poolclass=sa.pool.NullPool)
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     try:
@@ -37,6 +73,6 @@ def upgrade(url: str) -> None:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
     finally:
         engine.dispose()
