@@ -34,6 +34,7 @@ class Size:
     race_objects: int  # per provider case and per process layout
     callback_tokens: int
     callback_kills: int
+    callback_timeout: float  # the sender's timeout; slow receivers answer in 50-95 % of it
     migration_kills: int
     serve_kills: int
     at_once: int  # processes started at the same moment
@@ -45,19 +46,21 @@ SHORT = Size(
     race_objects=12,
     callback_tokens=16,
     callback_kills=1,
+    callback_timeout=2.0,
     migration_kills=4,
     serve_kills=1,
     at_once=3,
 )
 LONG = Size(
-    kills=25,
+    kills=20,
     load_workers=6,
-    race_objects=100,
-    callback_tokens=120,
-    callback_kills=5,
+    race_objects=80,
+    callback_tokens=96,
+    callback_kills=4,
+    callback_timeout=6.0,
     migration_kills=20,
-    serve_kills=20,
-    at_once=12,
+    serve_kills=10,
+    at_once=10,
 )
 
 
@@ -379,7 +382,7 @@ def _callback_config(receiver_url: str, endpoints: int, timeout: float) -> str:
 
 @_timed
 def callbacks(kind: str, size: Size, workdir: Path) -> Result:
-    timeout = 2.0
+    timeout = size.callback_timeout
     endpoints = 8
 
     def behave(key: str, path: str, n: int) -> tuple[float, int]:
