@@ -4,6 +4,7 @@ be 0. ``Size`` says how much of each to do (``SHORT`` inside pytest, ``LONG`` on
 
 from __future__ import annotations
 
+import itertools
 import random
 import sqlite3
 import subprocess
@@ -458,6 +459,12 @@ def callbacks(kind: str, size: Size, workdir: Path) -> Result:
     unexplained = sum(1 for t, n in ok.items() if n > 1 and t not in abandoned)
     unrecorded = sum(1 for t, n in seen.items() if n > len(logs.get(t, {}).get("attemptLog", [])))
     attempts = sum(len(d["attemptLog"]) for d in logs.values())
+    # recovery: for a delivery whose attempt a kill cut, the wait from that request to the next
+    recovery = 0.0
+    for key in abandoned:
+        starts = sorted(h.start for h in receiver.hits if h.key == key)
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        recovery = max([recovery, *gaps])
     return Result(
         "callbacks, 3 processes, fast/slow/failing/crashing receivers, kill -9 mid-send",
         kind,
@@ -473,6 +480,7 @@ def callbacks(kind: str, size: Size, workdir: Path) -> Result:
                 if "outcome unknown" in (a["error"] or "")
             ),
             "re-sent after a kill took the answer": resent,
+            "longest wait to re-send a cut attempt (s)": round(recovery),
         },
         {
             "lost": lost,
