@@ -1,9 +1,16 @@
 """Outbox rows: deliveries and their attempts.
 
-Claiming uses ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several server processes never take
-the same delivery at once; on SQLite the claim runs inside ``BEGIN IMMEDIATE`` and is already
-exclusive. A claim also sets a lease (real time) after which a crashed claimer's delivery is
-taken again: at-least-once.
+One attempt in flight per delivery across every process on a database (see docs/reliability.md):
+
+* ``claim_due`` takes at most one due delivery per merchant endpoint (account, URL), none for
+  an endpoint that has one in flight, counts the attempt it starts and sets a short lease
+  (the sender's timeout + a margin, real time). Claims are serialised (``BEGIN IMMEDIATE`` on
+  SQLite, an advisory transaction lock on PostgreSQL).
+* ``begin_attempt`` puts the attempt on record (``IN_FLIGHT``) in the claim's transaction;
+  ``finish_attempt`` records its outcome and settles the delivery if the lease is still held.
+* ``release_stale`` (run by every claim) returns deliveries whose lease ran out — their sender
+  died — marking the begun attempt ``ABANDONED`` and not charging it (``max_attempts + 1``),
+  so no crash can strand a delivery or use up its attempts.
 """
 
 from __future__ import annotations
