@@ -16,7 +16,9 @@ import pytest
 
 from paysandbox.core.clock import US, real_now_us
 from paysandbox.delivery.outbox import Faults, OutboundMessage, Outbox, RetryPolicy
+from paysandbox.delivery.rules import with_rules
 from paysandbox.delivery.sender import Sender
+from paysandbox.providers import kplus
 from paysandbox.store import clock as clock_rows
 from paysandbox.store import migrate
 from paysandbox.store import outbox as rows
@@ -24,6 +26,7 @@ from paysandbox.store.db import Conn, Database, Row, open_database
 
 T = TypeVar("T")
 POLICY = RetryPolicy(schedule=(10, 60, 300), max_attempts=4, timeout_seconds=2)
+RULES = with_rules(kplus.success_rules)
 OK_00 = (200, b'{"statusCode":"00","errorCode":null,"errorDesc":null}')
 
 
@@ -60,7 +63,7 @@ class Env:
 def env(fresh_db_url: str) -> Iterator[Env]:
     migrate.upgrade(fresh_db_url)
     db = open_database(fresh_db_url)
-    yield Env(db, Outbox(POLICY))
+    yield Env(db, Outbox(POLICY, RULES))
     db.close()
 
 
@@ -95,6 +98,7 @@ class Merchant:
         return httpx.Response(answer[0], content=answer[1])
 
     def sender(self, db: Database, **kw: Any) -> Sender:
+        kw.setdefault("rules", RULES)
         return Sender(db, POLICY, transport=httpx.MockTransport(self.handler), **kw)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from paysandbox.settings import NicepayMerchant
+from paysandbox.providers.nicepay.config import Merchant, NicepayConfig
 
 from ..support import LiveServer, test_settings
 from .builders import CAN, INQ, cancel, inquiry, pay_through_page, register, sha
@@ -133,7 +133,7 @@ def two_merchants(fresh_db_url: str) -> Iterator[httpx.Client]:
     settings = test_settings(
         fresh_db_url,
         run_sender=False,
-        nicepay_merchants=[NicepayMerchant("OTHERMID01", "other-key")],
+        providers={"nicepay": NicepayConfig([Merchant("OTHERMID01", "other-key")])},
     )
     live = LiveServer(settings)
     try:

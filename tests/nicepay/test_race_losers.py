@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from paysandbox.store import nicepay as store
+from paysandbox.providers.nicepay import store
 
 from .builders import CAN, cancel, register
 from .test_registration import assert_error

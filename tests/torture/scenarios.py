@@ -495,9 +495,10 @@ def callbacks(kind: str, size: Size, workdir: Path) -> Result:
 
 _MIGRATE_CHILD = (
     "import sys\n"
+    "from paysandbox.providers import REGISTERED\n"
     "from paysandbox.store import migrate\n"
     "print('go', flush=True)\n"
-    "migrate.upgrade(sys.argv[1])\n"
+    "migrate.upgrade(sys.argv[1], [p.migrations for p in REGISTERED])\n"
     "print('done', flush=True)\n"
 )
 

@@ -17,6 +17,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -27,7 +28,7 @@ from ..store import outbox as rows
 from ..store.db import Conn, Database, Row
 from .outbox import RetryPolicy
 from .redact import redact_body, redact_headers
-from .rules import RULES
+from .rules import RULES, SuccessRule
 
 log = logging.getLogger("paysandbox.delivery")
 
@@ -58,8 +59,10 @@ class Sender:
         transport: httpx.AsyncBaseTransport | None = None,
         poll_seconds: float = 0.5,
         batch: int = 16,
+        rules: Mapping[str, SuccessRule] = RULES,
     ) -> None:
         self.db = db
+        self.rules = rules
         self.policy = policy
         self.poll_seconds = poll_seconds
         self.batch = batch
@@ -185,7 +188,7 @@ class Sender:
         except Exception as exc:  # e.g. httpx.InvalidURL: still a recorded, failed attempt
             error = f"{type(exc).__name__}: {exc}"
         latency_ms = (time.perf_counter() - started_real) * 1000
-        ok = status is not None and RULES[row["success_rule"]](status, answer)
+        ok = status is not None and self.rules[row["success_rule"]](status, answer)
         if status is not None and not ok and error is None:
             error = f"merchant answer not accepted (rule {row['success_rule']})"
         attempt: dict[str, Any] = {

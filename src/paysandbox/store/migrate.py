@@ -1,9 +1,10 @@
 """Schema creation and upgrades, run on every start, through Alembic.
 
-Revisions live in ``store/migrations/versions``. Whatever ``alembic upgrade heads`` does (one
-chain or one branch per provider) runs inside ONE transaction that the caller owns, so a
-crash at any point leaves either the old schema or the new one, and processes starting at
-once migrate exactly once:
+The core's revisions live in ``store/migrations/versions``; every provider keeps its own
+Alembic branch in ``providers/<name>/migrations`` (rooted on the core's first revision), so two
+providers never share a chain. ``upgrade`` applies every head, all inside ONE transaction that
+it owns, so a crash at any point leaves either the old schema or the new one, and processes
+starting at once migrate exactly once:
 
 * PostgreSQL: the transaction first takes a transaction-level advisory lock; DDL is
   transactional.
@@ -18,6 +19,8 @@ once migrate exactly once:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,13 @@ from .db import STARTUP_LOCK_SECONDS, _libpq_url
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_KEY = 0x7061_7973  # "pays"
+
+#: Before providers had branches of their own, 0001 → 0002 → 0003 → 0004 (the core, then the
+#: first three providers' tables) was one chain and ``alembic_version`` held only its tip. The
+#: same revisions are now branch roots; a database stamped with a tip of the old chain is
+#: restamped with every revision that tip stood for, so it migrates forward without recreating
+#: a table.
+_LINEAR_TIPS = {"0003": ("0002", "0003"), "0004": ("0002", "0003", "0004")}
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -59,8 +69,21 @@ def _sqlite_engine(url: str) -> sa.Engine:
     return engine
 
 
-def upgrade(url: str) -> None:
-    """Bring the schema at ``url`` to the newest revision of every branch, atomically."""
+def _restamp_linear(conn: sa.Connection) -> None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return
+    stamped = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+    if len(stamped) == 1 and stamped[0] in _LINEAR_TIPS:
+        conn.execute(sa.text("DELETE FROM alembic_version"))
+        for rev in _LINEAR_TIPS[stamped[0]]:
+            conn.execute(
+                sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": rev}
+            )
+
+
+def upgrade(url: str, locations: Sequence[Path] = ()) -> None:
+    """Bring the schema at ``url`` to every head: the core's and those in ``locations`` (the
+    providers' migration folders), atomically."""
     sa_url = sqlalchemy_url(url)
     if sa_url.startswith("sqlite"):
         engine = _sqlite_engine(sa_url)
@@ -68,10 +91,14 @@ def upgrade(url: str) -> None:
         engine = sa.create_engine(sa_url, poolclass=sa.pool.NullPool)
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("path_separator", "os")
+    folders = [_MIGRATIONS / "versions", *locations]
+    cfg.set_main_option("version_locations", os.pathsep.join(str(f) for f in folders))
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
+            _restamp_linear(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
     finally:

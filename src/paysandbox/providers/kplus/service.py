@@ -18,9 +18,9 @@ from ...core.ids import LOWER_ALNUM, random_digits, random_string
 from ...delivery.outbox import Faults, Outbox
 from ...store import clock as clock_rows
 from ...store import events
-from ...store import kplus as rows
 from ...store.db import Conn, Database, Row
 from . import callbacks, rules
+from . import store as rows
 from .errors import KPlusError
 from .model import CANCELLED, EXPIRED, PAID, REQUESTED, TOKEN_STATES, VOIDED, Token
 from .schemas import CancelToken, Common, GenerateToken, InquireToken

@@ -8,9 +8,9 @@ from ....core.errors import NotFound
 from ....delivery.outbox import Outbox
 from ....delivery.urls import BadUrl, check_callback_url
 from ....store import events
-from ....store import nicepay as rows
 from ....store.db import Conn, Row
 from .. import callbacks, rules
+from .. import store as rows
 from ..errors import NicepayError
 from ..model import EXPIRED, Txn, sources
 

@@ -10,9 +10,9 @@ from typing import Any
 from ....core.ids import random_digits
 from ....store import clock as clock_rows
 from ....store import events
-from ....store import nicepay as rows
 from ....store.db import Conn
 from .. import auth, rules
+from .. import store as rows
 from ..errors import NicepayError
 from ..model import CANCELED, EXPIRED, FAILED, INIT, PAID, STATUS_WORD, UNPAID, Txn, sources
 from ..rules import CVS, VA

@@ -4,9 +4,9 @@ the follow-up write that records a VA / CVS validity the sandbox clock has passe
 from __future__ import annotations
 
 from ....store import clock as clock_rows
-from ....store import nicepay as rows
 from ....store.db import Conn
 from .. import auth, rules
+from .. import store as rows
 from ..errors import NicepayError
 from ..model import Txn
 from ..schemas import Inquiry

@@ -12,9 +12,9 @@ from ....core.ids import UPPER_HEX, random_digits, random_string
 from ....delivery.outbox import Outbox
 from ....store import clock as clock_rows
 from ....store import events
-from ....store import nicepay as rows
 from ....store.db import Conn, Row
 from .. import auth, rules
+from .. import store as rows
 from ..errors import NicepayError
 from ..model import CANCELED, EXPIRED, FAILED, INIT, PAID, STATUS_WORD, Txn, sources
 from ..rules import CC, CLICKPAY, CVS, EWALLET, PAYLOAN, VA

@@ -10,9 +10,9 @@ from typing import Any
 from ....core.ids import random_digits
 from ....store import clock as clock_rows
 from ....store import events
-from ....store import nicepay as rows
 from ....store.db import Conn
 from .. import auth, rules
+from .. import store as rows
 from ..errors import NicepayError
 from ..model import INIT, UNPAID, Txn
 from ..rules import CC, CVS, EWALLET, PAYLOAN, VA

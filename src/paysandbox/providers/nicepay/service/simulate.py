@@ -12,8 +12,8 @@ from ....core.ids import UPPER_HEX, random_string
 from ....delivery.outbox import Outbox
 from ....store import clock as clock_rows
 from ....store import events
-from ....store import nicepay as rows
 from ....store.db import Conn, Row
+from .. import store as rows
 from ..model import EXPIRED, INIT, PAID, STATUS_WORD, UNPAID, Txn, sources
 from ..rules import CC, CVS, VA
 from ._common import OBJECT, any_row, get_row, notify, record_expiry

@@ -12,8 +12,8 @@ import msgspec
 
 from ....core.credentials import account_secret_matches
 from ....core.ids import UPPER_HEX, random_string
-from ....store import smart2pay as rows
 from ....store.db import Conn, Row
+from .. import store as rows
 from .. import views
 from ..errors import Smart2PayError, reason
 from ..model import AUTHORIZED, STATUS_IDS, Payment

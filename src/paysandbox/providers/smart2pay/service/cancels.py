@@ -5,9 +5,9 @@ from __future__ import annotations
 from ....delivery.outbox import Outbox
 from ....store import clock as clock_rows
 from ....store import events
-from ....store import smart2pay as rows
 from ....store.db import Conn
 from .. import scenarios
+from .. import store as rows
 from ..model import AUTHORIZED, Payment
 from ._common import PAYMENT, Credentials, load_payment, require_authorized, site_for
 from .notify import notify_payment

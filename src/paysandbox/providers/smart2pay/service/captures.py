@@ -10,9 +10,9 @@ from typing import Any
 from ....delivery.outbox import Outbox
 from ....store import clock as clock_rows
 from ....store import events
-from ....store import smart2pay as rows
 from ....store.db import Conn
 from .. import scenarios, views
+from .. import store as rows
 from ..errors import Smart2PayError, reason
 from ..model import AUTHORIZED, FAILED, STATUS_IDS, Payment
 from ._common import PAYMENT, Credentials, load_payment, require_authorized, site_for
@@ -77,8 +77,4 @@ def record_capture(
                 {**details, "Status": views.status("Success", [])}
             )
             values["pending_changes"] = json.dumps(changes)
-    conn.exec(
-        f"UPDATE smart2pay_payments SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
-        *values.values(),
-        payment_id,
-    )
+    rows.set_payment_fields(conn, payment_id, values)

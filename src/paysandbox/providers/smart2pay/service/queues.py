@@ -13,9 +13,9 @@ from typing import Any
 from ....core.clock import US
 from ....store import clock as clock_rows
 from ....store import events
-from ....store import smart2pay as rows
 from ....store.db import Conn, Row
 from .. import scenarios
+from .. import store as rows
 from ..errors import Smart2PayError, reason
 from ..model import FAILED, PAYMENT_STATES, Payment
 from ._common import PAYMENT, load_payment

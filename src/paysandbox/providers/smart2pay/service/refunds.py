@@ -11,9 +11,9 @@ import msgspec
 from ....delivery.outbox import Outbox
 from ....store import clock as clock_rows
 from ....store import events
-from ....store import smart2pay as rows
 from ....store.db import Conn, Row
 from .. import rules, scenarios, views
+from .. import store as rows
 from ..errors import Reason, Smart2PayError, reason
 from ..model import (
     PARTIALLY_REFUNDED,

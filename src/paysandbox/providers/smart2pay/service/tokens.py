@@ -10,9 +10,9 @@ import msgspec
 
 from ....store import clock as clock_rows
 from ....store import events
-from ....store import smart2pay as rows
 from ....store.db import Conn, Row
 from .. import rules, views
+from .. import store as rows
 from ..errors import Reason, Smart2PayError, reason
 from ..model import ACTIVE, CANCELED, FAILED, STATUS_IDS, TOKEN_STATES
 from ..schemas import CardAuthenticationIn

@@ -7,12 +7,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import admin
-from .db import Conn, Row
-from .sql import conditional_update, insert, insert_ignore
-
-admin.register_object_tables("kplus_request_uids", "kplus_tokens")
-admin.register_credential_tables("kplus_partners")
+from ...store.db import Conn, Row
+from ...store.sql import conditional_update, insert, insert_ignore
 
 
 def get_partner(conn: Conn, partner_id: str) -> Row | None:

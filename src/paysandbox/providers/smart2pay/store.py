@@ -13,20 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import admin
-from .db import Conn, Row
-from .sql import conditional_update, insert, insert_ignore, placeholders
-
-admin.register_object_tables(
-    "smart2pay_refunds",
-    "smart2pay_captures",
-    "smart2pay_payments",
-    "smart2pay_addresses",
-    "smart2pay_customers",
-    "smart2pay_tokens",
-)
-admin.register_credential_tables("smart2pay_sites")
-
+from ...store.db import Conn, Row
+from ...store.sql import conditional_update, insert, insert_ignore, placeholders
 
 # ------------------------------------------------------------------ sites
 
@@ -199,6 +187,13 @@ def transition_payment(
         extra_where=extra,
         extra_args=args,
     )
+
+
+def set_payment_fields(conn: Conn, payment_id: int, values: Mapping[str, Any]) -> None:
+    """Write bookkeeping columns (capture details) of a payment whose state change this
+    transaction already made; not a state transition."""
+    sets = ", ".join(f"{k} = ?" for k in values)
+    conn.exec(f"UPDATE smart2pay_payments SET {sets} WHERE id = ?", *values.values(), payment_id)
 
 
 def list_payments(conn: Conn, site_id: int, filters: Mapping[str, Any], limit: int) -> list[Row]:

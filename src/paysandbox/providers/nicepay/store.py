@@ -6,14 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import admin
-from .db import Conn, Row
-from .sql import conditional_update, insert_ignore
-
-admin.register_object_tables(
-    "nicepay_open_numbers", "nicepay_sessions", "nicepay_cancels", "nicepay_transactions"
-)
-admin.register_credential_tables("nicepay_merchants")
+from ...store.db import Conn, Row
+from ...store.sql import conditional_update, insert_ignore
 
 
 def get_merchant(conn: Conn, imid: str) -> Row | None:
