@@ -139,6 +139,8 @@ def finish_payment_tx(conn: Conn, session_id: str, approve: bool, outbox: Outbox
         kind = "failed"
     dst = str(values["status"])
     if not rows.transition(conn, txn.t_xid, from_states=sources(dst, among=(INIT,)), values=values):
+        # lost a race: answer as a serial request would, from the winner's state
+        _require_payable(Txn(get_row(conn, txn.t_xid), now))
         raise NicepayError("tx_exists", "the transaction changed meanwhile")
     rows.finish_session(conn, session_id, "approved" if approve else "declined", now)
     after = Txn(get_row(conn, txn.t_xid), now)
