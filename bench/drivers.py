@@ -250,7 +250,8 @@ def main() -> None:
     schema = f"drv_{secrets.token_hex(4)}"
     with psycopg.connect(args.pg, autocommit=True) as c:
         c.execute(f"CREATE SCHEMA {schema}")
-    url = f"{args.pg}?options=-csearch_path%3D{schema}&application_name={schema}"
+    sep = "&" if "?" in args.pg else "?"
+    url = f"{args.pg}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
     try:
         migrate.upgrade(url)
         prefill.fill(url, TOKENS, log=open(os.devnull, "w"))  # noqa: SIM115

@@ -210,6 +210,7 @@ def fresh_db(kind: str, pg_url: str, tmp: Path) -> Iterator[tuple[str, str | Non
         c.execute(f"CREATE SCHEMA {schema}")
     parts = urlsplit(pg_url)
     query = f"options=-csearch_path%3D{schema}&application_name={schema}"
+    query = f"{parts.query}&{query}" if parts.query else query
     try:
         yield urlunsplit(parts._replace(query=query)), schema
     finally:
@@ -285,7 +286,7 @@ def ms(text: str) -> float:
 def run_wrk(
     args: argparse.Namespace, target: str, base: str, op: str, seconds: float, env: dict[str, str]
 ) -> Result:
-    out = subprocess.run(
+    done = subprocess.run(
         [
             args.wrk,
             "-t1",
@@ -296,11 +297,13 @@ def run_wrk(
             str(HERE / "wrk_kplus.lua"),
             base,
         ],
-        check=True,
         capture_output=True,
         text=True,
         env={**os.environ, **env, "BENCH_OP": op},
-    ).stdout
+    )
+    if done.returncode:
+        raise RuntimeError(f"wrk failed: {done.stderr}{done.stdout}")
+    out = done.stdout
 
     def find(pattern: str) -> str:
         m = re.search(pattern, out, re.M)
@@ -407,7 +410,8 @@ def workers(args: argparse.Namespace, tmp: Path) -> list[Result]:
             slow = argparse.Namespace(**vars(args))
             slow.warmup = max(args.warmup, 2 * args.duration)
             meter = CpuMeter(proc.pid, None, "")
-            rs = measure(slow, "WireMock static stub", base, ["inquire-token"], {}, meter)
+            env = {"BENCH_TOKEN": "x"}
+            rs = measure(slow, "WireMock static stub", base, ["inquire-token"], env, meter)
             rs[0].extra["rss_mb"] = rss_mb(proc.pid)
             out += rs
     return out
