@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     for provider in REGISTERED:
         provider.add_arguments(s)
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port and the database (default 1)",
+    )
     s.add_argument("--no-demo", action="store_true", help="do not seed the demo credentials")
     s.add_argument("--access-log", action="store_true", help="log every request line")
     s.add_argument("--log-level", default="info")
@@ -81,24 +88,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations log only problems
     try:
         settings = build_settings(args)
+        if args.workers < 1:
+            raise ConfigError("--workers wants a number ≥ 1")
         import uvicorn
 
         from .app import create_app
 
+        options = {
+            "loop": "uvloop" if sys.platform != "win32" else "asyncio",
+            "http": "httptools",
+            "access_log": settings.access_log,
+            "log_level": args.log_level.lower(),
+            "server_header": False,
+            "date_header": False,
+        }
+        if args.workers > 1:
+            from . import workers
+
+            return workers.serve(
+                settings,
+                args.workers,
+                options,
+                lambda s, lines: print(banner(s, lines), flush=True),
+            )
         app = create_app(settings)
     except ConfigError as exc:
         print(f"paysandbox: {exc}", file=sys.stderr)
         return 2
     print(banner(settings, app.state.sandbox.banner_lines()), flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        access_log=settings.access_log,
-        log_level=args.log_level.lower(),
-        server_header=False,
-        date_header=False,
-    )
+    uvicorn.run(app, host=settings.host, port=settings.port, **options)
     return 0

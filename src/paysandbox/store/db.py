@@ -7,9 +7,11 @@ interface. A ``Database`` runs them:
   never sent before its change is durable). SQLite: inline on the event loop inside
   ``BEGIN IMMEDIATE`` (a transaction is microseconds of work, cheaper than any thread hop; a
   lock held by another process is never waited for on the loop — see ``SqliteDatabase``).
-  PostgreSQL: on a thread pool over a psycopg connection pool, READ COMMITTED; races are
-  settled by conditional updates and row locks in the repository SQL.
-* ``read(fn)`` — the same, in a read transaction (one snapshot for all its statements).
+  PostgreSQL: on the event loop through asyncpg, each function in a greenlet (see
+  ``store/pg.py``), READ COMMITTED; races are settled by conditional updates and row locks in
+  the repository SQL.
+* ``read(fn)`` — the same, in a read transaction (SQLite: one snapshot for all its statements;
+  PostgreSQL: each statement in autocommit, which under READ COMMITTED sees the same).
 
 Durability (SQLite): ``synchronous=NORMAL`` in WAL mode by default — a committed change survives
 a process crash or ``kill -9``; ``FULL`` adds safety against power loss at ~4x the commit cost.
@@ -23,10 +25,12 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from .pg import PostgresDatabase
 
 T = TypeVar("T")
 
@@ -291,44 +295,6 @@ class _PgConn:
         return int(cur.rowcount)
 
 
-class PostgresDatabase:
-    """PostgreSQL through a psycopg connection pool, each call on a worker thread."""
-
-    dialect = "postgresql"
-
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
-        from psycopg.rows import dict_row
-        from psycopg_pool import ConnectionPool
-
-        self.url = url
-        self._pool = ConnectionPool(
-            _libpq_url(url),
-            min_size=1,
-            max_size=pool_size,
-            kwargs={"row_factory": dict_row, "autocommit": False},
-            open=True,
-        )
-        self._pool.wait(timeout=10)
-        self._threads = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pg")
-
-    def _run(self, fn: Callable[..., T], args: Sequence[Any]) -> T:
-        with self._pool.connection() as c, c.transaction():
-            return fn(_PgConn(c), *args)
-
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.wrap_future(self._threads.submit(self._run, fn, args))
-
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.wrap_future(self._threads.submit(self._run, fn, args))
-
-    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        return self._run(fn, args)
-
-    def close(self) -> None:
-        self._threads.shutdown(wait=True)
-        self._pool.close()
-
-
 def _libpq_url(url: str) -> str:
     """Accept SQLAlchemy-style ``postgresql+psycopg://`` as well as plain libpq URLs."""
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
@@ -337,6 +303,8 @@ def _libpq_url(url: str) -> str:
 def open_database(url: str, *, synchronous: str = "NORMAL") -> SqliteDatabase | PostgresDatabase:
     """``sqlite:///path``, a bare file path, or ``postgresql://…``."""
     if url.startswith(("postgresql:", "postgres:", "postgresql+")):
+        from .pg import PostgresDatabase
+
         return PostgresDatabase(url)
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
     return SqliteDatabase(path or "paysandbox.db", synchronous=synchronous)
