@@ -21,11 +21,13 @@ from . import logs, openapi
 from .control import errors as control_errors
 from .control import routes as control_routes
 from .delivery.outbox import Outbox
+from .delivery.policy import OutboundPolicy
 from .delivery.sender import Sender
 from .plugin import AppContext, ProviderPlugin
 from .providers.kplus.plugin import plugin as kplus_plugin
 from .providers.nicepay.plugin import plugin as nicepay_plugin
 from .providers.smart2pay.plugin import plugin as smart2pay_plugin
+from .security import guard
 from .settings import Settings
 from .store import migrate
 from .store.db import Conn, open_database
@@ -61,7 +63,13 @@ def create_app(
     db = open_database(settings.db_url, synchronous=settings.sqlite_synchronous)
     outbox = Outbox(settings.retry)
     sender = (
-        Sender(db, settings.retry, transport=transport, poll_seconds=settings.delivery_poll_seconds)
+        Sender(
+            db,
+            settings.retry,
+            transport=transport,
+            poll_seconds=settings.delivery_poll_seconds,
+            outbound=OutboundPolicy.build(settings.outbound_allow, settings.outbound_deny),
+        )
         if settings.run_sender
         else None
     )
@@ -127,10 +135,17 @@ def create_app(
             return plugin.internal_error()
         return control_errors.error_response("internal_error", "unexpected failure")
 
+    def refuse_host(path: str) -> Response:
+        plugin = sandbox.plugin_for(path)
+        if plugin is not None:
+            return plugin.not_found(path, False)
+        return control_errors.error_response("invalid_host", "not a Host of this sandbox")
+
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: crash},
+        middleware=[guard.middleware(settings, refuse_host)],
     )
     # A trailing slash is an unknown route answered in the provider's format, not a bare 307
     # redirect (which would also copy the query string, card data included, into Location).

@@ -5,7 +5,8 @@ answer by the provider's rule) on the ``RetryPolicy`` schedule, measured on the 
 (so tests advance the clock instead of sleeping), until it succeeds or runs out of attempts.
 Every attempt is recorded with its request (secrets redacted), status, answer, error and
 latency. Claims carry a lease, so a sender that dies mid-attempt is taken over after the lease.
-The HTTP transport is injectable (``httpx.MockTransport`` in tests: no sockets).
+The HTTP transport is injectable (``httpx.MockTransport`` in tests: no sockets); the default
+one connects only where the outbound policy allows (``policy.py``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from ..store import clock as clock_rows
 from ..store import outbox as rows
 from ..store.db import Conn, Database, Row
 from .outbox import RetryPolicy
+from .policy import OutboundPolicy, guarded_transport
 from .redact import redact_body, redact_headers
 from .rules import RULES
+from .urls import redact_url
 
 log = logging.getLogger("paysandbox.delivery")
 
@@ -44,12 +47,18 @@ class Sender:
         transport: httpx.AsyncBaseTransport | None = None,
         poll_seconds: float = 0.5,
         batch: int = 16,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self.db = db
         self.policy = policy
         self.poll_seconds = poll_seconds
         self.batch = batch
-        self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
+        # Every connection is checked by the outbound policy (delivery/policy.py); an injected
+        # transport (tests) is used as given.
+        self._client = httpx.AsyncClient(
+            transport=transport or guarded_transport(outbound or OutboundPolicy.build()),
+            follow_redirects=False,
+        )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -138,7 +147,7 @@ class Sender:
             error = f"merchant answer not accepted (rule {row['success_rule']})"
         request_record = {
             "method": row["method"],
-            "url": row["url"],
+            "url": redact_url(row["url"]),
             "headers": redact_headers(headers, secret_keys),
             "body": redact_body(row["body"], content_type, secret_keys),
         }

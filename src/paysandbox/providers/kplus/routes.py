@@ -15,7 +15,14 @@ from starlette.routing import BaseRoute, Route
 
 from ...core.credentials import secret_matches
 from ...validation import explain
-from ...web import BodyError, decode_json, json_response, read_body, require_json
+from ...web import (
+    BodyError,
+    decode_json,
+    json_response,
+    own_base_url,
+    read_body,
+    require_json,
+)
 from . import page, views
 from .errors import KPlusError, error_response
 from .schemas import CancelToken, Common, GenerateToken, InquireToken
@@ -32,14 +39,9 @@ _BODY_CODES = {
 
 
 def app_url(request: Request, token_id: str, public_url: str | None) -> str:
-    """The customer page's URL: on ``public_url`` when configured, else on the Host the
-    merchant called (so a sandbox reached as http://sandbox:8080 links to itself)."""
-    if public_url:
-        base = public_url.rstrip("/")
-    else:
-        host = request.headers.get("host") or "{}:{}".format(*request.scope["server"])
-        base = f"{request.scope['scheme']}://{host}"
-    return f"{base}/kplus/app/{token_id}"
+    """The customer page's URL: on ``public_url`` when configured, else on the address the
+    merchant reached (never on the Host header, which the caller chooses)."""
+    return f"{own_base_url(request, public_url)}/kplus/app/{token_id}"
 
 
 def _validation_error(exc: msgspec.ValidationError) -> KPlusError:
