@@ -116,7 +116,7 @@ class Guard:
                 "invalid id in the path: ids are 1-128 printable ASCII characters, "
                 "without / \\ < > quotes, % or control characters, and not . or ..",
             )
-        h = {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
+        h = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
         if method not in SAFE_METHODS and self._cross_site(scope, h, host):
             return error_response(
                 "cross_site_request",

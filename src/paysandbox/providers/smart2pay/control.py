@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ...config import site_id
 from ...control.errors import ControlError, decode_optional
 from ...control.routes import guarded
 from ...delivery.urls import BadUrl, check_callback_url
@@ -68,14 +69,16 @@ def make_routes(service: Smart2PayService, db: Database, *, max_body: int) -> li
     async def put_site(request: Request) -> Response:
         body = await decode_optional(request, SiteBody, max_body)
         raw = request.path_params["site_id"]
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-            raise ControlError("bad_request", "siteId must be a number of at most 12 digits")
+        try:
+            site = site_id(raw)
+        except ValueError as exc:
+            raise ControlError("bad_request", f"siteId: {exc}") from None
         if body.notificationUrl:
             try:
                 check_callback_url(body.notificationUrl, field="notificationUrl")
             except BadUrl as exc:
                 raise ControlError("bad_request", str(exc)) from None
-        row = await db.write(_put, int(raw), body)
+        row = await db.write(_put, site, body)
         return json_response(views.site(row))
 
     return [
