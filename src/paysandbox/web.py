@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 JSON_ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -56,11 +56,14 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyError("malformed", "invalid Content-Length", 400) from None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyError("too_large", f"request body exceeds {limit} bytes", 413)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyError("too_large", f"request body exceeds {limit} bytes", 413)
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone, or closed by the body timeout: nothing to answer
+        raise BodyError("malformed", "the client went away mid-body", 400) from None
     return b"".join(chunks)
 
 
