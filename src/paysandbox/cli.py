@@ -247,7 +247,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
         access_log=settings.access_log,
         log_level=args.log_level.lower(),
         server_header=False,
