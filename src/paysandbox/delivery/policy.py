@@ -207,10 +207,11 @@ def guarded_transport(
     policy: OutboundPolicy, resolve: Resolver = system_resolve
 ) -> httpx.AsyncHTTPTransport:
     """An httpx transport (its defaults: TLS verification, keep-alive pool) whose every
-    connection goes through ``GuardedBackend``. Proxies from the environment are not used."""
+    connection goes through ``GuardedBackend``. Proxies from the environment are not used (a
+    proxy would connect on our behalf, unchecked)."""
     transport = httpx.AsyncHTTPTransport(trust_env=False)
     transport._pool = httpcore.AsyncConnectionPool(  # same settings, policy-checked connects
-        ssl_context=httpx.create_ssl_context(trust_env=False),
+        ssl_context=httpx.create_ssl_context(),  # honours SSL_CERT_FILE / SSL_CERT_DIR
         max_connections=100,  # httpx's defaults (httpx.Limits())
         max_keepalive_connections=20,
         keepalive_expiry=5.0,

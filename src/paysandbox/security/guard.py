@@ -13,7 +13,9 @@
      cookie (``login.py``); compared in constant time; a browser navigation without it is sent
      to the sign-in page, anything else gets 401.
 3. **Framing** — every HTML answer carries ``X-Frame-Options: DENY`` and a CSP with
-   ``frame-ancestors 'none'`` (added when the page did not set its own).
+   ``frame-ancestors 'none'`` (added when the page did not set its own). Requests with a JSON
+   body are left alone: a frame's navigation never sends one, and the provider APIs' hot path
+   stays one ``send`` shorter.
 
 Provider routes pass through after the Host check: they keep their own authentication.
 """
@@ -91,10 +93,12 @@ class Guard:
             return
         path: str = scope["path"]
         host: bytes | None = None
+        framable = True  # a JSON request is never a frame's navigation: no page to protect
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
-                break
+            elif name == b"content-type" and b"json" in value:
+                framable = False
         if host is not None:
             server = scope.get("server")
             if not self.hosts.allows(host, server[0] if server else None):
@@ -105,7 +109,7 @@ class Guard:
             if answer is not None:
                 await answer(scope, receive, send)
                 return
-        await self.app(scope, receive, _framing(send))
+        await self.app(scope, receive, _framing(send) if framable else send)
 
     async def _control(self, scope: Scope, receive: Receive, host: bytes | None) -> Response | None:
         path: str = scope["path"]
@@ -175,9 +179,11 @@ def _framing(send: Send) -> Send:
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
-            if any(k == b"content-type" and v.startswith(b"text/html") for k, v in headers):
-                message["headers"] = frame_headers(headers)
+            for k, v in message.get("headers", ()):
+                if k == b"content-type":
+                    if v.startswith(b"text/html"):
+                        message["headers"] = frame_headers(list(message["headers"]))
+                    break
         await send(message)
 
     return wrapped
