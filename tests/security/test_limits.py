@@ -48,9 +48,9 @@ def closed_by_server(s: socket.socket) -> bool:
 @pytest.mark.parametrize(
     "first_bytes",
     [
-        b"",  # connects and sends nothing
         b"POST /_sandbox/reset HTTP/1.1\r\nHost: 127.0.0.1\r\n",  # headers never finished
         b"GET /_sandbox/clock HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1",
+        b"P",
     ],
 )
 def test_unfinished_headers_get_408_and_the_connection_closed(
@@ -63,6 +63,14 @@ def test_unfinished_headers_get_408_and_the_connection_closed(
     assert answer.endswith(b"\r\n\r\nrequest timeout\n")
     with live.client() as c:
         assert c.get("/_sandbox/clock").json()["offsetSeconds"] == 0  # the reset never ran
+
+
+def test_a_connection_that_sends_nothing_is_closed_without_an_answer(
+    make_server: Callable[..., LiveServer],
+) -> None:
+    live = make_server(header_timeout_seconds=0.5)
+    with connect(live) as s:
+        assert read_until_closed(s) == b""
 
 
 def test_a_trickled_body_is_cut_off_quietly(

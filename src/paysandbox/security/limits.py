@@ -7,8 +7,9 @@ exhaust the descriptors so that every new client fails. ``protocol_class(limits)
 small subclass of ``HttpToolsProtocol`` that adds:
 
 * a **header timeout**: from the connection (or the first byte of the next request on a
-  keep-alive connection) until its headers are complete; then the connection is answered
-  ``408`` and closed;
+  keep-alive connection) until its headers are complete; then the connection is closed,
+  answered ``408`` first if part of a request had arrived (a browser's idle pre-connection
+  is closed without an answer it did not ask for);
 * a **body timeout**: the longest pause between two pieces of a request body the application
   is waiting for (not while the application itself has paused reading); then the connection is
   closed and the application sees the client gone;
@@ -93,6 +94,7 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
     class LimitedProtocol(HttpToolsProtocol):
         _timer: asyncio.TimerHandle | None = None
         _in_body = False
+        _in_headers = False  # some bytes of a request's head have arrived
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -120,10 +122,12 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._in_body = False
+            self._in_headers = True
             self._arm(limits.header_timeout)
 
         def on_headers_complete(self) -> None:
             waiting.pop(self, None)
+            self._in_headers = False
             self._disarm()
             super().on_headers_complete()
             if self.cycle is not None and self.cycle.more_body:
@@ -164,7 +168,8 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
                     return
                 self.transport.close()
                 return
-            self.transport.write(_408)
+            if self._in_headers:  # a connection that never sent a byte is just closed
+                self.transport.write(_408)
             self.transport.close()
 
     return LimitedProtocol
