@@ -70,22 +70,19 @@ class HostCheck:
     def allows(self, raw: bytes, local_address: str | None) -> bool:
         if self.any:
             return True
-        known = self._memo.get(raw)
-        if known is not None:
-            return known
-        try:
-            name = host_name(raw.decode("ascii"))
-        except UnicodeDecodeError:
-            return False
-        ok = self._allowed_name(name)
-        if not ok and local_address is not None:
-            ok = name == local_address.lower()  # the address this connection reached
-            if ok:
-                return True  # per connection: not memoised
-        if len(self._memo) > 512:
-            self._memo.clear()
-        self._memo[raw] = ok
-        return ok
+        known = self._memo.get(raw)  # by name only: the same for every connection
+        if known is None:
+            try:
+                known = self._allowed_name(host_name(raw.decode("ascii")))
+            except UnicodeDecodeError:
+                known = False
+            if len(self._memo) > 512:
+                self._memo.clear()
+            self._memo[raw] = known
+        if known:
+            return True
+        # the IP literal of the address this connection reached (per connection, not memoised)
+        return local_address is not None and host_name(raw.decode("latin-1")) == local_address
 
     def _allowed_name(self, name: str) -> bool:
         if name in self.names or name.endswith(self.suffixes):
