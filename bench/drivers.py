@@ -39,9 +39,8 @@ import prefill
 from paysandbox.core.clock import sandbox_now_us
 from paysandbox.store import events, migrate
 from paysandbox.store import kplus as rows
-from paysandbox.store.db import _pg_sql, _PgConn
 from paysandbox.store.pg import PostgresDatabase as AsyncpgDatabase
-from paysandbox.store.pg import _BridgeConn
+from paysandbox.store.pg import _BridgeConn, _pg_sql, _PgConn
 
 T = TypeVar("T")
 PARTNER = "PTR1902369"

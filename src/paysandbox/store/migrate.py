@@ -28,7 +28,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from .db import STARTUP_LOCK_SECONDS, _libpq_url
+from .base import libpq_url
+from .db import STARTUP_LOCK_SECONDS
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_KEY = 0x7061_7973  # "pays"
@@ -44,7 +45,7 @@ _LINEAR_TIPS = {"0003": ("0002", "0003"), "0004": ("0002", "0003", "0004")}
 def sqlalchemy_url(url: str) -> str:
     """Our database URL in SQLAlchemy's spelling (psycopg 3 driver for PostgreSQL)."""
     if url.startswith(("postgresql", "postgres")):
-        return _libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
+        return libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://") or "paysandbox.db"
     return f"sqlite:///{path}"
 
