@@ -12,6 +12,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from paysandbox.providers.smart2pay.config import Smart2PayConfig
+
 from ..support import LiveServer, Receiver, test_settings
 from .builders import (
     AUTH,
@@ -82,7 +84,8 @@ def test_cors_also_on_errors_and_only_on_the_browser_route(client: httpx.Client)
 
 @pytest.fixture
 def strict_server(fresh_db_url: str) -> Iterator[LiveServer]:
-    live = LiveServer(test_settings(fresh_db_url, smart2pay_cors_origins=[ORIGIN]))
+    config = Smart2PayConfig(cors_origins=[ORIGIN])
+    live = LiveServer(test_settings(fresh_db_url, providers={"smart2pay": config}))
     yield live
     live.stop()
 

@@ -16,11 +16,11 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from ...web import BodyError, read_body
+from ...edge import Op
+from ...web import read_body
 from . import rules, views
-from .errors import NicepayError, error_response
+from .errors import NicepayError
 from .model import CANCELED, EXPIRED, FAILED, INIT, PAID, UNPAID, Txn
 from .page import _ENV, _HEADERS, _idr, base_url, to_callback
 from .rules import CC, CVS, VA
@@ -100,47 +100,45 @@ def _back(txn: Txn) -> Response:
     )
 
 
-def make_routes(service: NicepayService, *, public_url: str | None) -> list[BaseRoute]:
+def ops(service: NicepayService, *, public_url: str | None) -> list[Op]:
     async def show(request: Request) -> Response:
         t_xid = request.query_params.get("tXid", "").strip()
-        try:
-            txn = await service.redirect_page(t_xid)
-        except NicepayError as exc:
-            return error_response(exc)
+        txn = await service.redirect_page(t_xid)
         return render(txn, base_url(request, public_url) + PATH)
 
     async def act(request: Request) -> Response:
-        try:
-            body = await read_body(request, 8192)
-            form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
-            t_xid = (form.get("tXid") or request.query_params.get("tXid", "")).strip()
-            action = form.get("action", "")
-            if action == "choose":
-                txn = await service.redirect_choose(
-                    t_xid, form.get("method", ""), form.get("code", "")
-                )
-                if txn.status == UNPAID:
-                    return render(txn, base_url(request, public_url) + PATH)
-            elif action == "pay":
-                card = {
-                    k: (form.get(k) or None)
-                    for k in ("cardNo", "cardExpYymm", "cardCvv", "cardHolderNm")
-                }
-                txn, session, decided = await service.redirect_session(t_xid, card)
-                if decided is not None:
-                    return to_callback(decided)
-                assert session is not None
-                base = base_url(request, public_url)
-                target = f"{base}/nicepay/direct/v2/payment/session/{session['session_id']}"
-                return RedirectResponse(target, 303, headers={"Cache-Control": "no-store"})
-            elif action == "back":
-                return _back(await service.redirect_page(t_xid))
-            else:
-                raise NicepayError("payment_params", "action must be choose, pay or back")
-        except NicepayError as exc:
-            return error_response(exc)
-        except BodyError as exc:
-            return error_response(NicepayError("http_message", str(exc)))
+        body = await read_body(request, 8192)
+        form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+        t_xid = (form.get("tXid") or request.query_params.get("tXid", "")).strip()
+        action = form.get("action", "")
+        if action == "choose":
+            txn = await service.redirect_choose(t_xid, form.get("method", ""), form.get("code", ""))
+        elif action == "pay":
+            card = {
+                k: (form.get(k) or None)
+                for k in ("cardNo", "cardExpYymm", "cardCvv", "cardHolderNm")
+            }
+            txn, session, decided = await service.redirect_session(t_xid, card)
+            if decided is not None:
+                return to_callback(decided)
+            assert session is not None
+            base = base_url(request, public_url)
+            target = f"{base}/nicepay/direct/v2/payment/session/{session['session_id']}"
+            return RedirectResponse(target, 303, headers={"Cache-Control": "no-store"})
+        elif action == "back":
+            return _back(await service.redirect_page(t_xid))
+        else:
+            raise NicepayError("payment_params", "action must be choose, pay or back")
         return render(txn, base_url(request, public_url) + PATH)
 
-    return [Route(PATH, show, methods=["GET"]), Route(PATH, act, methods=["POST"])]
+    return [
+        Op("GET", PATH, show, "Redirect payment page (?tXid=)", public=True),
+        Op(
+            "POST",
+            PATH,
+            act,
+            "The Redirect page's buttons (action=choose|pay|back)",
+            None,
+            "application/x-www-form-urlencoded",
+        ),
+    ]

@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
 
+from ...edge import Op
 from ...web import BodyError, read_body
 from .errors import Smart2PayError
 from .model import OPEN, STATUS_IDS, Payment
@@ -97,7 +97,7 @@ def _not_found() -> Response:
     )
 
 
-def make_routes(service: Smart2PayService) -> list[BaseRoute]:
+def ops(service: Smart2PayService) -> list[Op]:
     async def show(request: Request) -> Response:
         try:
             payment = await service.page(request.path_params["key"])
@@ -141,4 +141,14 @@ def make_routes(service: Smart2PayService) -> list[BaseRoute]:
             target or request.url.path, 303, headers={"Cache-Control": "no-store"}
         )
 
-    return [Route(PATH, show, methods=["GET"]), Route(PATH, act, methods=["POST"])]
+    return [
+        Op("GET", PATH, show, "RedirectURL: hosted card form / 3-D Secure page"),
+        Op(
+            "POST",
+            PATH,
+            act,
+            "The page's buttons (action=card|authenticate|fail|cancel)",
+            None,
+            "application/x-www-form-urlencoded",
+        ),
+    ]

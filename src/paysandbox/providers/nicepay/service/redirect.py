@@ -20,15 +20,14 @@ from typing import Any
 from ....core.clock import US
 from ....core.ids import random_string
 from ....delivery.outbox import Outbox
-from ....store import clock as clock_rows
 from ....store import events
-from ....store import nicepay as rows
 from ....store.db import Conn, Row
 from .. import rules
+from .. import store as rows
 from ..errors import NicepayError
 from ..model import INIT, UNPAID, Txn, sources
 from ..rules import CC, CVS, VA
-from ._common import OBJECT, callback_url, get_row
+from ._common import OBJECT, callback_url, get_row, now_for
 from .payment import PaymentResult, _check_card, _require_payable, finish_payment_tx
 from .registration import _issue_pay_no, _issue_vacct
 
@@ -37,7 +36,7 @@ def page_tx(conn: Conn, t_xid: str) -> Txn:
     row = rows.get_transaction(conn, t_xid)
     if row is None or "callBackUrl" not in _request(row):
         raise NicepayError("redirect_txid", "no Redirect transaction with this tXid")
-    return Txn(row, clock_rows.now_us(conn))
+    return Txn(row, now_for(conn, str(row["imid"])))
 
 
 def _request(row: Row) -> dict[str, Any]:

@@ -15,14 +15,13 @@ import json
 from typing import Any
 
 from ....delivery.outbox import Outbox
-from ....store import clock as clock_rows
 from ....store import events
-from ....store import smart2pay as rows
 from ....store.db import Conn, Row
 from .. import rules, scenarios, views
+from .. import store as rows
 from ..errors import Reason, Smart2PayError, reason
 from ..model import ACTIVE, CANCELLED, FAILED, OPEN, Payment
-from ._common import PAYMENT, TOKEN, load_payment, new_token_value
+from ._common import PAYMENT, TOKEN, load_payment, new_token_value, now_for
 from .captures import record_capture
 from .notify import notify_payment
 from .queues import step_values
@@ -39,23 +38,22 @@ class CardRefused(Exception):
 
 
 def _locked(conn: Conn, key: str) -> tuple[Payment, Row, int]:
-    now = clock_rows.now_us(conn)
     payment_id = rows.payment_id_by_redirect_key(conn, key)
     row = rows.lock_payment(conn, payment_id) if payment_id is not None else None
     if row is None:
         raise Smart2PayError([reason("17", "Payment is invalid - no such payment page")])
+    now = now_for(conn, row["site_id"])
     site = rows.get_site(conn, int(row["site_id"]))
     assert site is not None
     return Payment(row, now), site, now
 
 
 def page_tx(conn: Conn, key: str) -> Payment:
-    now = clock_rows.now_us(conn)
     payment_id = rows.payment_id_by_redirect_key(conn, key)
     row = rows.get_payment(conn, payment_id) if payment_id is not None else None
     if row is None:
         raise Smart2PayError([reason("17", "Payment is invalid - no such payment page")])
-    return Payment(row, now)
+    return Payment(row, now_for(conn, row["site_id"]))
 
 
 def submit_card_tx(conn: Conn, outbox: Outbox, key: str, form: dict[str, str]) -> Payment:
@@ -93,7 +91,7 @@ def submit_card_tx(conn: Conn, outbox: Outbox, key: str, form: dict[str, str]) -
         )
         events.append(conn, TOKEN, value, "created", now, {"via": f"card form {payment.id}"})
         values["token_value"] = value
-    rows.set_payment_card(conn, payment.id, values)
+    rows.set_payment_fields(conn, payment.id, values)
     events.append(
         conn,
         PAYMENT,

@@ -14,11 +14,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ....store import clock as clock_rows
-from ....store import smart2pay as rows
 from ....store.db import Conn
+from .. import store as rows
 from ..errors import Smart2PayError, reason
-from ._common import Answer, Credentials, site_for
+from ._common import Answer, Credentials, now_for, site_for
 
 
 def once_tx(
@@ -32,7 +31,7 @@ def once_tx(
     if key is None:
         return render(tx(conn, *args))
     site_id = int(site_for(conn, creds)["site_id"])
-    now = clock_rows.now_us(conn)
+    now = now_for(conn, site_id)
     if not rows.claim_request(conn, site_id, key.request_id, key.fingerprint, now):
         stored = rows.get_request(conn, site_id, key.request_id)
         assert stored is not None

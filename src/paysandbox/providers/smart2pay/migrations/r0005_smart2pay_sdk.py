@@ -2,7 +2,7 @@
 the payment's billing country (the ``country`` list filter), and the payment's 3-D Secure flag
 (payments that wait on paysandbox's 3-D Secure page or hosted card form).
 
-Revision ID: 0005
+Revision ID: s0005 (smart2pay branch, after 0004)
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
+revision = "s0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
