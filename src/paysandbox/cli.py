@@ -175,7 +175,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "log_level": args.log_level.lower(),
             "server_header": False,
             "date_header": False,
-            **limits.uvicorn_options(settings),
         }
         limits.raise_descriptor_limit()
 
@@ -198,5 +197,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"paysandbox: {exc}", file=sys.stderr)
         return 2
     announce(settings, app.state.sandbox.banner_lines())
+    options.update(limits.uvicorn_options(settings))  # workers build their own (not picklable)
     uvicorn.run(app, host=settings.host, port=settings.port, **options)  # type: ignore[arg-type]
     return 0

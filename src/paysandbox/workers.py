@@ -108,8 +108,10 @@ def _worker(settings: Settings, sock: socket.socket, uvicorn_options: dict[str, 
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; SIGTERM stops us
+    from .security import limits
+
     app = create_app(settings)
-    config = uvicorn.Config(app, **uvicorn_options)
+    config = uvicorn.Config(app, **uvicorn_options, **limits.uvicorn_options(settings))
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     sys.exit(0)
