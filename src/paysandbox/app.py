@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,6 +27,7 @@ from .delivery.policy import OutboundPolicy
 from .delivery.rules import with_rules
 from .delivery.sender import Sender
 from .edge import Op, Owner, WireError
+from .paths import CollapseSlashes
 from .plugin import AnyProvider, AppContext, Mounted
 from .providers import REGISTERED
 from .security import guard
@@ -174,7 +176,7 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: http_error},
-        middleware=[guard.middleware(settings, refuse_host)],
+        middleware=[Middleware(CollapseSlashes), guard.middleware(settings, refuse_host)],
     )
     # A trailing slash is an unknown route answered in the owner's format, not a bare 307
     # redirect (which would also copy the query string, card data included, into Location).

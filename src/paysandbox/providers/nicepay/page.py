@@ -23,7 +23,7 @@ from . import rules, views
 from .errors import NicepayError
 from .model import Txn
 from .rules import CC
-from .service import NicepayService
+from .service import NicepayService, PaymentResult
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -69,6 +69,16 @@ def render(txn: Txn, session: Row, base: str) -> Response:
     return HTMLResponse(_ENV.get_template(template).render(**context), headers=_HEADERS)
 
 
+def to_callback(result: PaymentResult) -> Response:
+    """303 to callBackUrl with the payment's result (what the page's buttons end in)."""
+    fields = views.callback_fields(result.txn, result.result_cd, result.result_msg)
+    return RedirectResponse(
+        views.callback_url(result.call_back_url, fields),
+        303,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 def ops(service: NicepayService, *, public_url: str | None) -> list[Op]:
     async def show(request: Request) -> Response:
         txn, session = await service.get_session(request.path_params["session_id"])
@@ -83,12 +93,7 @@ def ops(service: NicepayService, *, public_url: str | None) -> list[Op]:
         result = await service.finish_payment(
             request.path_params["session_id"], choice == "approve"
         )
-        fields = views.callback_fields(result.txn, result.result_cd, result.result_msg)
-        return RedirectResponse(
-            views.callback_url(result.call_back_url, fields),
-            303,
-            headers={"Cache-Control": "no-store"},
-        )
+        return to_callback(result)
 
     path = "/nicepay/direct/v2/payment/session/{session_id}"
     return [

@@ -2,6 +2,8 @@
 public demo site seeded into every empty database.
 
 ```toml
+[smart2pay]
+cors_origins = ["https://shop.example"]   # browsers allowed on /v1/card/authenticate; default any
 [[smart2pay.sites]]
 site_id = 2020
 api_key = "..."
@@ -47,6 +49,8 @@ class Site:
 @dataclass
 class Smart2PayConfig:
     sites: list[Site] = field(default_factory=list)
+    #: Origins allowed to call ``POST /v1/card/authenticate`` from a browser (CORS); ``*`` = any.
+    cors_origins: list[str] = field(default_factory=lambda: ["*"])
 
     def all_sites(self, seed_demo: bool) -> list[Site]:
         sites = list(self.sites)
@@ -63,12 +67,16 @@ class _SiteSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     sites: list[_SiteSection] = []
+    cors_origins: list[Annotated[str, Meta(min_length=1, max_length=2048)]] | None = None
 
 
 def parse_section(section: Mapping[str, Any], config: Smart2PayConfig) -> None:
-    for site in convert("smart2pay", section, _Section).sites:
+    parsed = convert("smart2pay", section, _Section)
+    for site in parsed.sites:
         url = callback_url(site.notification_url, "smart2pay.sites.notification_url")
         config.sites.append(Site(site.site_id, site.api_key, url))
+    if parsed.cors_origins is not None:
+        config.cors_origins = list(parsed.cors_origins)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +86,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="ID:APIKEY[=URL]",
         help="add a Smart2Pay site, optionally with its notification URL",
+    )
+    parser.add_argument(
+        "--smart2pay-cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin allowed on POST /v1/card/authenticate (repeatable; default any)",
     )
 
 
@@ -103,3 +118,5 @@ def apply_arguments(args: argparse.Namespace, config: Smart2PayConfig) -> None:
         if not key:
             raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL]")
         config.sites.append(Site(number, key, url or None))
+    if args.smart2pay_cors_origin:
+        config.cors_origins = list(args.smart2pay_cors_origin)
