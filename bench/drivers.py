@@ -11,8 +11,9 @@ Candidates:
 
 * ``psycopg-threads`` — the previous design: psycopg 3 sync connections from psycopg_pool, each
   call on a worker thread, every function in ``BEGIN … COMMIT``.
-* ``psycopg-async`` — psycopg 3 ``AsyncConnection`` with the greenlet bridge, prepared
+* ``psycopg-async-pipeline`` — psycopg 3 ``AsyncConnection`` with the greenlet bridge, prepared
   statements, pipeline mode (``BEGIN`` travels with the first statement), reads in autocommit.
+* ``psycopg-async`` — the same without pipeline mode.
 * ``asyncpg`` — the shipped ``store/pg.py``: asyncpg with the greenlet bridge, reads in
   autocommit, writes in ``BEGIN … COMMIT``.
 
@@ -172,6 +173,18 @@ class PsycopgAsync:
         finally:
             self._put(c)
 
+
+class PsycopgAsyncPlain(PsycopgAsync):
+    """The same without pipeline mode (BEGIN is a round trip of its own)."""
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        c = await self._get()
+        try:
+            async with c.transaction():
+                return await self._drive(c, fn, args, None)
+        finally:
+            self._put(c)
+
     def close(self) -> None:
         for c in self.idle:
             c.pgconn.finish()
@@ -179,7 +192,8 @@ class PsycopgAsync:
 
 CANDIDATES: dict[str, Callable[[str, int], Any]] = {
     "psycopg-threads": PsycopgThreads,
-    "psycopg-async": PsycopgAsync,
+    "psycopg-async-pipeline": PsycopgAsync,
+    "psycopg-async": PsycopgAsyncPlain,
     "asyncpg": lambda url, size: AsyncpgDatabase(url, pool_size=size),
 }
 
