@@ -173,6 +173,10 @@ class PsycopgAsync:
         finally:
             self._put(c)
 
+    def close(self) -> None:
+        for c in self.idle:
+            c.pgconn.finish()
+
 
 class PsycopgAsyncPlain(PsycopgAsync):
     """The same without pipeline mode (BEGIN is a round trip of its own)."""
@@ -184,10 +188,6 @@ class PsycopgAsyncPlain(PsycopgAsync):
                 return await self._drive(c, fn, args, None)
         finally:
             self._put(c)
-
-    def close(self) -> None:
-        for c in self.idle:
-            c.pgconn.finish()
 
 
 CANDIDATES: dict[str, Callable[[str, int], Any]] = {
