@@ -364,7 +364,11 @@ def measure(
                 r.extra["db_cpu_us"] = meter.spent(before[1], after[1]) / r.requests * 1e6
         results.append(r)
         cpu = "".join(f"  {k} {v:,.0f}" for k, v in r.extra.items())
-        print(f"  {target:<28} {op:<15} {r.rps:>9,.0f} req/s  p99 {r.p99_ms:6.2f} ms{cpu}")
+        print(
+            f"  {target:<28} {op:<15} {r.rps:>9,.0f} req/s  p50 {r.p50_ms:6.2f} ms"
+            f"  p99 {r.p99_ms:6.2f} ms  failures {r.failures}{cpu}",
+            flush=True,
+        )
     return results
 
 
@@ -551,6 +555,7 @@ def main() -> None:
         help="PostgreSQL URL; 'none' for SQLite only",
     )
     ap.add_argument("--sqlite-only", action="store_true")
+    ap.add_argument("--pg-only", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-wiremock", action="store_true")
     ap.add_argument("--scale-sizes", help="default 1000,1000000 (quick: 1000,100000)")
@@ -563,6 +568,8 @@ def main() -> None:
     sizes = args.scale_sizes or ("1000,100000" if args.quick else "1000,1000000")
     args.scale_sizes = [int(float(s)) for s in sizes.split(",")]
     args.kinds = ["sqlite"] if args.sqlite_only or args.pg == "none" else ["sqlite", "postgresql"]
+    if args.pg_only:
+        args.kinds = ["postgresql"]
     args.wrk = ensure_wrk()
     runners = {"backends": backends, "workers": workers, "scale": scale}
     loads = [load_average()]
