@@ -40,11 +40,10 @@ from psycopg.rows import dict_row
 
 import prefill
 from paysandbox.core.clock import sandbox_now_us
+from paysandbox.providers.kplus import store as rows
 from paysandbox.store import events, migrate
-from paysandbox.store import kplus as rows
-from paysandbox.store.db import _pg_sql, _PgConn
 from paysandbox.store.pg import PostgresDatabase as AsyncpgDatabase
-from paysandbox.store.pg import _BridgeConn, _drive, _LoopPool
+from paysandbox.store.pg import _BridgeConn, _drive, _LoopPool, _pg_sql, _PgConn
 
 T = TypeVar("T")
 PARTNER = "PTR1902369"

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from .config import ConfigError, load
-from .delivery.urls import BadUrl, check_callback_url
-from .settings import KPlusPartner, NicepayMerchant, Settings, Smart2PaySite
+from .config import control_token as check_token
+from .config import load
+from .delivery.policy import OutboundPolicy
+from .providers import REGISTERED
+from .settings import ConfigError, Settings
+
+TOKEN_ENV = "PAYSANDBOX_CONTROL_TOKEN"  # noqa: S105 - the variable's name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,34 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         choices=["NORMAL", "FULL"],
         help="NORMAL: survives a crash (default); FULL: also a power loss",
     )
-    s.add_argument(
-        "--kplus-partner",
-        action="append",
-        default=[],
-        metavar="ID:SECRET",
-        help="add a K PLUS partner (repeatable)",
-    )
-    s.add_argument(
-        "--kplus-callback",
-        action="append",
-        default=[],
-        metavar="ID=URL",
-        help="Confirm Payment callback URL of a K PLUS partner (repeatable)",
-    )
-    s.add_argument(
-        "--nicepay-merchant",
-        action="append",
-        default=[],
-        metavar="IMID:KEY",
-        help="add a NICEPay merchant (repeatable)",
-    )
-    s.add_argument(
-        "--smart2pay-site",
-        action="append",
-        default=[],
-        metavar="ID:APIKEY[=URL]",
-        help="add a Smart2Pay site, optionally with its notification URL",
-    )
+    for provider in REGISTERED:
+        provider.add_arguments(s)
     s.add_argument(
         "--workers",
         type=int,
@@ -65,13 +44,45 @@ def _parser() -> argparse.ArgumentParser:
         help="server processes sharing the port and the database (default 1)",
     )
     s.add_argument("--no-demo", action="store_true", help="do not seed the demo credentials")
+    sec = s.add_argument_group("security (README: Security)")
+    sec.add_argument(
+        "--control-token",
+        help="token the /_sandbox/ control plane requires (env PAYSANDBOX_CONTROL_TOKEN); "
+        "generated at start when binding a non-loopback address without one",
+    )
+    sec.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name to serve besides loopback, the bound address and --public-url "
+        "(repeatable; .example.com = the domain and its subdomains; * = any)",
+    )
+    sec.add_argument(
+        "--outbound-deny",
+        action="append",
+        default=[],
+        metavar="CIDR|HOST",
+        help="never send callbacks there (repeatable; link-local/metadata always refused)",
+    )
+    sec.add_argument(
+        "--outbound-allow",
+        action="append",
+        default=[],
+        metavar="CIDR|HOST",
+        help="send callbacks only there (repeatable)",
+    )
+    sec.add_argument("--header-timeout", type=float, metavar="S", help="default 10")
+    sec.add_argument("--body-timeout", type=float, metavar="S", help="default 10")
+    sec.add_argument("--keep-alive-timeout", type=float, metavar="S", help="default 5")
+    sec.add_argument("--max-connections", type=int, metavar="N", help="default 4096")
     s.add_argument("--access-log", action="store_true", help="log every request line")
     s.add_argument("--log-level", default="info")
     return p
 
 
 def build_settings(args: argparse.Namespace) -> Settings:
-    settings = load(args.config) if args.config else Settings()
+    settings = load(args.config, REGISTERED) if args.config else Settings()
     if args.host:
         settings.host = args.host
     if args.port is not None:
@@ -83,54 +94,52 @@ def build_settings(args: argparse.Namespace) -> Settings:
     if args.sqlite_synchronous:
         settings.sqlite_synchronous = args.sqlite_synchronous
     settings.seed_demo = settings.seed_demo and not args.no_demo
+    _apply_security(args, settings)
     settings.access_log = args.access_log
-    for spec in args.kplus_partner:
-        pid, _, secret = spec.partition(":")
-        if not pid or not secret:
-            raise ConfigError(f"--kplus-partner wants ID:SECRET, got {pid!r}:…")
-        settings.kplus_partners.append(KPlusPartner(pid, secret))
-    for spec in args.kplus_callback:
-        pid, _, url = spec.partition("=")
-        try:
-            check_callback_url(url, field="--kplus-callback URL")
-        except BadUrl as exc:
-            raise ConfigError(f"{exc} (wants ID=http(s)://…)") from None
-        known = {p.partner_id: p for p in settings.all_kplus_partners()}
-        if pid not in known:
-            raise ConfigError(f"--kplus-callback: unknown partner {pid!r}")
-        partner = known[pid]
-        partner.callback_url = url
-        if partner not in settings.kplus_partners:
-            settings.kplus_partners.append(partner)
-    for spec in args.nicepay_merchant:
-        imid, _, key = spec.partition(":")
-        if not imid or not key:
-            raise ConfigError("--nicepay-merchant wants IMID:KEY")
-        settings.nicepay_merchants.append(NicepayMerchant(imid, key))
-    for spec in args.smart2pay_site:
-        # ID:APIKEY[=URL]; an API key may itself contain "=" (base64), so split at "=http".
-        creds, url = spec, ""
-        for marker in ("=http://", "=https://"):
-            if marker in spec:
-                creds, rest = spec.split(marker, 1)
-                url = marker[1:] + rest
-                break
-        site, _, key = creds.partition(":")
-        if url:
-            try:
-                check_callback_url(url, field="--smart2pay-site URL")
-            except BadUrl as exc:
-                raise ConfigError(str(exc)) from None
-        if not site.isdigit() or not key:
-            raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL] with a numeric ID")
-        settings.smart2pay_sites.append(Smart2PaySite(int(site), key, url or None))
+    for provider in REGISTERED:
+        provider.apply_arguments(args, provider.config(settings), settings.seed_demo)
     return settings
+
+
+def _apply_security(args: argparse.Namespace, settings: Settings) -> None:
+    """Flags over environment over config file."""
+    token = args.control_token or os.environ.get(TOKEN_ENV) or None
+    if token is not None:
+        try:
+            settings.control_token = check_token(token)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    settings.allowed_hosts += args.allowed_host
+    settings.outbound_allow += args.outbound_allow
+    settings.outbound_deny += args.outbound_deny
+    try:
+        OutboundPolicy.build(settings.outbound_allow, settings.outbound_deny)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for flag, key in (
+        ("header_timeout", "header_timeout_seconds"),
+        ("body_timeout", "body_timeout_seconds"),
+        ("keep_alive_timeout", "keep_alive_seconds"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            if not 0 < value <= 3600:
+                raise ConfigError(f"--{flag.replace('_', '-')} wants 0 < seconds <= 3600")
+            setattr(settings, key, value)
+    if args.max_connections is not None:
+        if args.max_connections < 1:
+            raise ConfigError("--max-connections wants a positive number")
+        settings.max_connections = args.max_connections
 
 
 def banner(settings: Settings, lines: Sequence[str]) -> str:
     out = [f"paysandbox listening on {settings.base_url}", f"database   {_safe_db(settings)}"]
     out.extend(lines)
     out.append("control    /_sandbox/  (clock, reset, deliveries, simulate customers)")
+    if settings.control_token:
+        out.append(
+            "           needs the control token (Authorization: Bearer …, or /_sandbox/login)"
+        )
     return "\n".join(out)
 
 
@@ -157,29 +166,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         import uvicorn
 
         from .app import create_app
+        from .security import guard, limits
 
-        options = {
+        generated = guard.ensure_control_token(settings)
+        options: dict[str, object] = {
             "loop": "uvloop" if sys.platform != "win32" else "asyncio",
-            "http": "httptools",
             "access_log": settings.access_log,
             "log_level": args.log_level.lower(),
             "server_header": False,
             "date_header": False,
         }
+        limits.raise_descriptor_limit()
+
+        def announce(s: Settings, lines: Sequence[str]) -> None:
+            print(banner(s, lines), flush=True)
+            if generated:  # printed once, here, never logged
+                print(
+                    f"control token {generated}\n"
+                    "           (generated: the server is not on loopback; give "
+                    f"--control-token or {TOKEN_ENV} to choose it)",
+                    flush=True,
+                )
+
         if args.workers > 1:
             from . import workers
 
-            return workers.serve(
-                settings,
-                args.workers,
-                options,
-                lambda s, lines: print(banner(s, lines), flush=True),
-            )
+            return workers.serve(settings, args.workers, options, announce)
         app = create_app(settings)
     except ConfigError as exc:
         print(f"paysandbox: {exc}", file=sys.stderr)
         return 2
-    plugin_lines = [line for p in app.state.sandbox.plugins for line in p.banner]
-    print(banner(settings, plugin_lines), flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, **options)
+    announce(settings, app.state.sandbox.banner_lines())
+    options.update(limits.uvicorn_options(settings))  # workers build their own (not picklable)
+    uvicorn.run(app, host=settings.host, port=settings.port, **options)  # type: ignore[arg-type]
     return 0

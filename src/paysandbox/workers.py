@@ -54,7 +54,7 @@ def serve(
     settings.port = int(sock.getsockname()[1])  # the real port when --port 0 was asked for
     app = create_app(settings)  # migrate and seed once, before any worker starts
     app.state.sandbox.ctx.db.close()
-    announce(settings, [line for p in app.state.sandbox.plugins for line in p.banner])
+    announce(settings, app.state.sandbox.banner_lines())
     del app
 
     ctx = multiprocessing.get_context("spawn")
@@ -108,8 +108,10 @@ def _worker(settings: Settings, sock: socket.socket, uvicorn_options: dict[str, 
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; SIGTERM stops us
+    from .security import limits
+
     app = create_app(settings)
-    config = uvicorn.Config(app, **uvicorn_options)
+    config = uvicorn.Config(app, **uvicorn_options, **limits.uvicorn_options(settings))
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     sys.exit(0)

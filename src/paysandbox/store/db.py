@@ -21,42 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
+
+from .base import Conn, Database, Row, T, libpq_url
 
 if TYPE_CHECKING:
     from .pg import PostgresDatabase
 
-T = TypeVar("T")
-
-Row = Mapping[str, Any]
-
-
-class Conn(Protocol):
-    """What repository functions may do with a connection."""
-
-    dialect: str
-
-    def one(self, sql: str, *args: Any) -> Row | None: ...
-    def all(self, sql: str, *args: Any) -> list[Row]: ...
-    def exec(self, sql: str, *args: Any) -> int: ...
-
-
-class Database(Protocol):
-    """A place to run repository functions; see the module docstring."""
-
-    dialect: str
-    url: str
-
-    async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
-    async def write(self, fn: Callable[..., T], *args: Any) -> T: ...
-    def close(self) -> None: ...
-
+__all__ = ["Conn", "Database", "Row", "SqliteDatabase", "libpq_url", "open_database"]
 
 # ---------------------------------------------------------------- SQLite
 
@@ -81,13 +57,22 @@ class _SqliteConn:
         return self._c.execute(sql, args).rowcount
 
 
+# How long a starting process waits for another one's lock (migration, journal-mode switch).
+STARTUP_LOCK_SECONDS = 30.0
+
+
 def _sqlite_connect(path: str, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
-    c = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+    """Open with a bounded busy timeout for the start-up pragmas (``journal_mode=WAL`` needs a
+    lock another starting process may hold), then switch to ``busy_timeout_ms`` for serving."""
+    c = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=STARTUP_LOCK_SECONDS
+    )
     c.row_factory = sqlite3.Row
-    c.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    c.execute(f"PRAGMA busy_timeout={int(STARTUP_LOCK_SECONDS * 1000)}")
     c.execute("PRAGMA journal_mode=WAL")
     c.execute(f"PRAGMA synchronous={synchronous}")
     c.execute("PRAGMA foreign_keys=ON")
+    c.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     return c
 
 
@@ -252,43 +237,6 @@ class SqliteDatabase:
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
-
-
-# ---------------------------------------------------------------- PostgreSQL
-
-_QMARK = re.compile(r"\?")
-
-
-@lru_cache(maxsize=1024)
-def _pg_sql(sql: str) -> str:
-    """Rewrite ``?`` placeholders for psycopg (``%s``), escaping literal percent signs."""
-    return _QMARK.sub("%s", sql.replace("%", "%%"))
-
-
-class _PgConn:
-    dialect = "postgresql"
-
-    __slots__ = ("_c",)
-
-    def __init__(self, c: Any) -> None:
-        self._c = c
-
-    def one(self, sql: str, *args: Any) -> Row | None:
-        row: Row | None = self._c.execute(_pg_sql(sql), args, prepare=True).fetchone()
-        return row
-
-    def all(self, sql: str, *args: Any) -> list[Row]:
-        rows: list[Row] = self._c.execute(_pg_sql(sql), args, prepare=True).fetchall()
-        return rows
-
-    def exec(self, sql: str, *args: Any) -> int:
-        cur = self._c.execute(_pg_sql(sql), args, prepare=True)
-        return int(cur.rowcount)
-
-
-def _libpq_url(url: str) -> str:
-    """Accept SQLAlchemy-style ``postgresql+psycopg://`` as well as plain libpq URLs."""
-    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
 
 
 def open_database(url: str, *, synchronous: str = "NORMAL") -> SqliteDatabase | PostgresDatabase:

@@ -37,7 +37,39 @@ from typing import Any, TypeVar
 
 import greenlet
 
-from .db import Row
+from .base import Row, libpq_url
+
+_QMARK = re.compile(r"\?")
+
+
+@lru_cache(maxsize=1024)
+def _pg_sql(sql: str) -> str:
+    """Rewrite ``?`` placeholders for psycopg (``%s``), escaping literal percent signs."""
+    return _QMARK.sub("%s", sql.replace("%", "%%"))
+
+
+class _PgConn:
+    """A psycopg (synchronous) connection as a ``Conn``: start-up writes and tools."""
+
+    dialect = "postgresql"
+
+    __slots__ = ("_c",)
+
+    def __init__(self, c: Any) -> None:
+        self._c = c
+
+    def one(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = self._c.execute(_pg_sql(sql), args, prepare=True).fetchone()
+        return row
+
+    def all(self, sql: str, *args: Any) -> list[Row]:
+        rows: list[Row] = self._c.execute(_pg_sql(sql), args, prepare=True).fetchall()
+        return rows
+
+    def exec(self, sql: str, *args: Any) -> int:
+        cur = self._c.execute(_pg_sql(sql), args, prepare=True)
+        return int(cur.rowcount)
+
 
 T = TypeVar("T")
 
@@ -197,10 +229,9 @@ class PostgresDatabase:
     dialect = "postgresql"
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
-        from .db import _libpq_url
 
         self.url = url
-        self._dsn = _libpq_url(url)
+        self._dsn = libpq_url(url)
         self.pool_size = pool_size
         self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
         self._sync: Any = None
@@ -261,8 +292,6 @@ class PostgresDatabase:
         transaction per call."""
         import psycopg
         from psycopg.rows import dict_row
-
-        from .db import _PgConn
 
         with self._sync_lock:
             if self._sync is None or self._sync.closed:

@@ -14,20 +14,18 @@ import msgspec
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from ...control.errors import ControlError, decode_optional
-from ...control.routes import guarded
 from ...control.schemas import FaultsBody
 from ...core.clock import US, real_now_us
 from ...core.ids import random_string
 from ...delivery.urls import BadUrl, check_callback_url, redact_url
-from ...settings import DEMO_KPLUS_PARTNER_ID
-from ...store import kplus as rows
+from ...edge import Op
 from ...store.db import Conn, Database, Row
 from ...web import json_response
+from . import store as rows
 from . import views
-from .errors import CODES, KPlusError
+from .config import DEMO_PARTNER_ID
 from .routes import app_url
 from .schemas import GenerateToken, Item, PayToken
 from .service import KPlusService
@@ -39,7 +37,7 @@ class FixtureBody(msgspec.Struct, forbid_unknown_fields=True):
     given, the rest take the defaults below."""
 
     tokenId: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{8,64}$")] | None = None
-    partnerId: Annotated[str, Meta(min_length=1, max_length=64)] = DEMO_KPLUS_PARTNER_ID
+    partnerId: Annotated[str, Meta(min_length=1, max_length=64)] = DEMO_PARTNER_ID
     partnerTxnUid: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
     reference1: str = "KS1234567"
     reference2: str | None = None
@@ -72,46 +70,31 @@ def partner_view(row: Row) -> dict[str, Any]:
     }
 
 
-def _control_error(exc: KPlusError) -> ControlError:
-    status = CODES[exc.code].http_status
-    code = "not_found" if status == 404 else "conflict" if status == 409 else "bad_request"
-    return ControlError(code, exc.desc, detail=exc.code)
-
-
-def make_routes(
+def ops(
     service: KPlusService,
     db: Database,
     *,
     max_body: int,
     public_url: str | None,
     default_ttl_seconds: int,
-) -> list[BaseRoute]:
+) -> list[Op]:
     async def show(request: Request, token_id: str) -> Response:
         token, history = await service.get(token_id)
         return json_response(views.control(token, history, app_url(request, token_id, public_url)))
 
     async def get_token(request: Request) -> Response:
-        try:
-            return await show(request, request.path_params["token_id"])
-        except KPlusError as exc:
-            raise _control_error(exc) from None
+        return await show(request, request.path_params["token_id"])
 
     async def pay(request: Request) -> Response:
         body = await decode_optional(request, PayToken, max_body)
         token_id = request.path_params["token_id"]
-        try:
-            await service.pay(token_id, body.paymentAccount, via="control-api")
-            return await show(request, token_id)
-        except KPlusError as exc:
-            raise _control_error(exc) from None
+        await service.pay(token_id, body.paymentAccount, via="control-api")
+        return await show(request, token_id)
 
     async def expire(request: Request) -> Response:
         token_id = request.path_params["token_id"]
-        try:
-            await service.expire(token_id)
-            return await show(request, token_id)
-        except KPlusError as exc:
-            raise _control_error(exc) from None
+        await service.expire(token_id)
+        return await show(request, token_id)
 
     def _fixture_secret(conn: Conn, partner_id: str) -> str:
         partner = rows.get_partner(conn, partner_id)
@@ -139,11 +122,8 @@ def make_routes(
             )
         except msgspec.ValidationError as exc:
             raise ControlError("bad_request", str(exc)) from None
-        try:
-            token = await service.generate(req, token_id=token_id)
-            return await show(request, token.token_id)
-        except KPlusError as exc:
-            raise _control_error(exc) from None
+        token = await service.generate(req, token_id=token_id)
+        return await show(request, token.token_id)
 
     async def list_partners(request: Request) -> Response:
         found = await db.read(rows.list_partners)
@@ -175,11 +155,18 @@ def make_routes(
         row = await db.write(_put, partner_id, body)
         return json_response(partner_view(row))
 
+    tokens = "/_sandbox/kplus/tokens"
     return [
-        Route("/_sandbox/kplus/tokens", guarded(create_token), methods=["POST"]),
-        Route("/_sandbox/kplus/tokens/{token_id}", guarded(get_token), methods=["GET"]),
-        Route("/_sandbox/kplus/tokens/{token_id}/pay", guarded(pay), methods=["POST"]),
-        Route("/_sandbox/kplus/tokens/{token_id}/expire", guarded(expire), methods=["POST"]),
-        Route("/_sandbox/kplus/partners", guarded(list_partners), methods=["GET"]),
-        Route("/_sandbox/kplus/partners/{partner_id}", guarded(put_partner), methods=["PUT"]),
+        Op("POST", tokens, create_token, "Create a token with a chosen tokenId", FixtureBody),
+        Op("GET", f"{tokens}/{{token_id}}", get_token, "A token with its event history"),
+        Op("POST", f"{tokens}/{{token_id}}/pay", pay, "Simulate the customer paying", PayToken),
+        Op("POST", f"{tokens}/{{token_id}}/expire", expire, "Expire an unpaid token now"),
+        Op("GET", "/_sandbox/kplus/partners", list_partners, "Partners (never their secrets)"),
+        Op(
+            "PUT",
+            "/_sandbox/kplus/partners/{partner_id}",
+            put_partner,
+            "Create or change a partner: secret, callback URL, token TTL, faults",
+            PartnerBody,
+        ),
     ]

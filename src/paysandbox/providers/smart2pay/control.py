@@ -12,41 +12,29 @@ from __future__ import annotations
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from ...control.errors import ControlError, decode_optional
-from ...control.routes import guarded
 from ...delivery.urls import BadUrl, check_callback_url
-from ...store import smart2pay as rows
+from ...edge import Op
 from ...store.db import Conn, Database, Row
 from ...web import json_response
+from . import store as rows
 from . import views
-from .errors import Smart2PayError
+from .config import site_id
 from .schemas import SiteBody
 from .service import Smart2PayService
 
 
-def _control_error(exc: Smart2PayError) -> ControlError:
-    code = "not_found" if exc.http_status == 404 else "bad_request"
-    return ControlError(code, exc.reasons[0][1], detail=exc.reasons[0][0])
-
-
-def make_routes(service: Smart2PayService, db: Database, *, max_body: int) -> list[BaseRoute]:
+def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
     async def get_payment(request: Request) -> Response:
         raw = request.path_params["payment_id"]
         if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
             raise ControlError("not_found", f"no Smart2Pay payment {raw[:40]}")
-        try:
-            payment, refunds, history = await service.inspect_payment(int(raw))
-        except Smart2PayError as exc:
-            raise _control_error(exc) from None
+        payment, refunds, history = await service.inspect_payment(int(raw))
         return json_response(views.control_payment(payment, refunds, history))
 
     async def get_token(request: Request) -> Response:
-        try:
-            row, history = await service.inspect_token(request.path_params["value"])
-        except Smart2PayError as exc:
-            raise _control_error(exc) from None
+        row, history = await service.inspect_token(request.path_params["value"])
         return json_response(views.control_token(row, history))
 
     async def list_sites(request: Request) -> Response:
@@ -68,19 +56,32 @@ def make_routes(service: Smart2PayService, db: Database, *, max_body: int) -> li
     async def put_site(request: Request) -> Response:
         body = await decode_optional(request, SiteBody, max_body)
         raw = request.path_params["site_id"]
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-            raise ControlError("bad_request", "siteId must be a number of at most 12 digits")
+        try:
+            site = site_id(raw)
+        except ValueError as exc:
+            raise ControlError("bad_request", f"siteId: {exc}") from None
         if body.notificationUrl:
             try:
                 check_callback_url(body.notificationUrl, field="notificationUrl")
             except BadUrl as exc:
                 raise ControlError("bad_request", str(exc)) from None
-        row = await db.write(_put, int(raw), body)
+        row = await db.write(_put, site, body)
         return json_response(views.site(row))
 
     return [
-        Route("/_sandbox/smart2pay/payments/{payment_id}", guarded(get_payment), methods=["GET"]),
-        Route("/_sandbox/smart2pay/tokens/{value}", guarded(get_token), methods=["GET"]),
-        Route("/_sandbox/smart2pay/sites", guarded(list_sites), methods=["GET"]),
-        Route("/_sandbox/smart2pay/sites/{site_id}", guarded(put_site), methods=["PUT"]),
+        Op(
+            "GET",
+            "/_sandbox/smart2pay/payments/{payment_id}",
+            get_payment,
+            "A payment with its events",
+        ),
+        Op("GET", "/_sandbox/smart2pay/tokens/{value}", get_token, "A card token with its events"),
+        Op("GET", "/_sandbox/smart2pay/sites", list_sites, "Sites (never their API keys)"),
+        Op(
+            "PUT",
+            "/_sandbox/smart2pay/sites/{site_id}",
+            put_site,
+            "Create or change a site: apiKey, notificationUrl, faults",
+            SiteBody,
+        ),
     ]

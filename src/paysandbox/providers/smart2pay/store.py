@@ -13,20 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import admin
-from .db import Conn, Row
-from .sql import conditional_update, insert, insert_ignore, placeholders
-
-admin.register_object_tables(
-    "smart2pay_refunds",
-    "smart2pay_captures",
-    "smart2pay_payments",
-    "smart2pay_addresses",
-    "smart2pay_customers",
-    "smart2pay_tokens",
-)
-admin.register_credential_tables("smart2pay_sites")
-
+from ...store.db import Conn, Row
+from ...store.sql import conditional_update, insert, insert_ignore, placeholders
 
 # ------------------------------------------------------------------ sites
 
@@ -201,6 +189,13 @@ def transition_payment(
     )
 
 
+def set_payment_fields(conn: Conn, payment_id: int, values: Mapping[str, Any]) -> None:
+    """Write bookkeeping columns (capture details) of a payment whose state change this
+    transaction already made; not a state transition."""
+    sets = ", ".join(f"{k} = ?" for k in values)
+    conn.exec(f"UPDATE smart2pay_payments SET {sets} WHERE id = ?", *values.values(), payment_id)
+
+
 def list_payments(conn: Conn, site_id: int, filters: Mapping[str, Any], limit: int) -> list[Row]:
     where, args = ["site_id = ?"], [site_id]
     for key, clause in (
@@ -263,3 +258,41 @@ def refunds_of(conn: Conn, payment_id: int) -> list[Row]:
     return conn.all(
         "SELECT * FROM smart2pay_refunds WHERE payment_id = ? ORDER BY id DESC", payment_id
     )
+
+
+def site_exists(conn: Conn, site_id: int) -> bool:
+    return conn.one("SELECT 1 AS x FROM smart2pay_sites WHERE site_id = ?", site_id) is not None
+
+
+def insert_site(conn: Conn, site_id: int, api_key: str) -> bool:
+    """False when the SiteID is taken."""
+    return insert_ignore(
+        conn,
+        "smart2pay_sites",
+        {"site_id": site_id, "api_key": api_key, "notification_url": None, "faults": "{}"},
+    )
+
+
+def forget_site_objects(conn: Conn, site_id: int) -> None:
+    """A site's card tokens, payments (with captures and refunds), customers, addresses, and
+    their events."""
+    payments = "(SELECT id FROM smart2pay_payments WHERE site_id = ?)"
+    conn.exec(
+        "DELETE FROM events WHERE object_type = 'smart2pay_payment' AND object_id IN "
+        "(SELECT CAST(id AS TEXT) FROM smart2pay_payments WHERE site_id = ?)",
+        site_id,
+    )
+    conn.exec(
+        "DELETE FROM events WHERE object_type = 'smart2pay_token' AND object_id IN "
+        "(SELECT value FROM smart2pay_tokens WHERE site_id = ?)",
+        site_id,
+    )
+    conn.exec(f"DELETE FROM smart2pay_refunds WHERE payment_id IN {payments}", site_id)
+    conn.exec(f"DELETE FROM smart2pay_captures WHERE payment_id IN {payments}", site_id)
+    for table in (
+        "smart2pay_payments",
+        "smart2pay_tokens",
+        "smart2pay_addresses",
+        "smart2pay_customers",
+    ):
+        conn.exec(f"DELETE FROM {table} WHERE site_id = ?", site_id)
