@@ -41,7 +41,7 @@ from psycopg.rows import dict_row
 import prefill
 from paysandbox.core.clock import sandbox_now_us
 from paysandbox.providers.kplus import store as rows
-from paysandbox.store import events, migrate
+from paysandbox.store import events
 from paysandbox.store.pg import PostgresDatabase as AsyncpgDatabase
 from paysandbox.store.pg import _BridgeConn, _drive, _LoopPool, _pg_sql, _PgConn
 
@@ -299,7 +299,7 @@ def main() -> None:
     sep = "&" if "?" in args.pg else "?"
     url = f"{args.pg}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
     try:
-        migrate.upgrade(url)
+        prefill.create_schema(url)
         prefill.fill(url, TOKENS, log=open(os.devnull, "w"))  # noqa: SIM115
         AsyncpgDatabase(url).write_sync(
             lambda conn: conn.exec(

@@ -425,12 +425,10 @@ def workers(args: argparse.Namespace, tmp: Path) -> list[Result]:
 
 def scale(args: argparse.Namespace, tmp: Path) -> list[Result]:
     """Target 3: latency at growing numbers of stored tokens; database size; server memory."""
-    from paysandbox.store import migrate
-
     out: list[Result] = []
     for kind in args.kinds:
         with fresh_db(kind, args.pg, tmp) as (url, schema):
-            migrate.upgrade(url)
+            prefill.create_schema(url)
             for size in args.scale_sizes:
                 print(f"  prefill {kind} to {size:,} tokens …", flush=True)
                 seconds = prefill.fill(url, size)
