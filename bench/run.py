@@ -318,7 +318,12 @@ def run_wrk(
     failures = (int(non2xx.group(1)) if non2xx else 0) + (
         sum(int(x) for x in sock.groups()) if sock else 0
     )
+    extra = {"non_2xx": float(non2xx.group(1)) if non2xx else 0.0}
+    if sock:  # connect, read, write errors and timeouts (wrk's timeout is 2 s)
+        extra["socket_errors"] = float(sum(int(x) for x in sock.groups()[:3]))
+        extra["timeouts"] = float(sock.group(4))
     return Result(
+        extra=extra,
         target=target,
         op=op,
         requests=int(find(r"(\d+) requests in")),
