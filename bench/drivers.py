@@ -11,10 +11,13 @@ Candidates:
 
 * ``psycopg-threads`` — the previous design: psycopg 3 sync connections from psycopg_pool, each
   call on a worker thread, every function in ``BEGIN … COMMIT``.
-* ``psycopg-async`` — psycopg 3 ``AsyncConnection`` with the greenlet bridge, prepared
+* ``psycopg-async-pipeline`` — psycopg 3 ``AsyncConnection`` with the greenlet bridge, prepared
   statements, pipeline mode (``BEGIN`` travels with the first statement), reads in autocommit.
+* ``psycopg-async`` — the same without pipeline mode.
 * ``asyncpg`` — the shipped ``store/pg.py``: asyncpg with the greenlet bridge, reads in
   autocommit, writes in ``BEGIN … COMMIT``.
+* ``asyncpg-prebegun`` — the same, but write connections wait inside an opened transaction
+  (``COMMIT; BEGIN`` sent as one message): one round trip fewer per write (not shipped).
 
     .venv/bin/python bench/drivers.py [--seconds 5] [--tasks 8] [--pg URL]
 """
@@ -37,10 +40,10 @@ from psycopg.rows import dict_row
 
 import prefill
 from paysandbox.core.clock import sandbox_now_us
-from paysandbox.store import events, migrate
-from paysandbox.store import kplus as rows
+from paysandbox.providers.kplus import store as rows
+from paysandbox.store import events
 from paysandbox.store.pg import PostgresDatabase as AsyncpgDatabase
-from paysandbox.store.pg import _BridgeConn, _pg_sql, _PgConn
+from paysandbox.store.pg import _BridgeConn, _drive, _LoopPool, _pg_sql, _PgConn
 
 T = TypeVar("T")
 PARTNER = "PTR1902369"
@@ -176,10 +179,54 @@ class PsycopgAsync:
             c.pgconn.finish()
 
 
+class PsycopgAsyncPlain(PsycopgAsync):
+    """The same without pipeline mode (BEGIN is a round trip of its own)."""
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        c = await self._get()
+        try:
+            async with c.transaction():
+                return await self._drive(c, fn, args, None)
+        finally:
+            self._put(c)
+
+
+class AsyncpgPrebegun(AsyncpgDatabase):
+    """Considered, not shipped: write connections wait in an opened transaction
+    (``COMMIT; BEGIN`` in one message), so a write skips the ``BEGIN`` round trip."""
+
+    def __init__(self, url: str, size: int) -> None:
+        super().__init__(url, pool_size=size)
+        self._writers: dict[Any, _LoopPool] = {}
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        pool = self._writers.setdefault(loop, _LoopPool(self._dsn, self.pool_size, loop))
+        c = await pool.acquire()
+        if not c.is_in_transaction():
+            await c.execute("BEGIN")
+        try:
+            result = await _drive(c, fn, args)
+        except Exception:
+            await c.execute("ROLLBACK; BEGIN")
+            pool.release(c)
+            raise
+        await c.execute("COMMIT; BEGIN")
+        pool.release(c)
+        return result
+
+    def close(self) -> None:
+        for pool in self._writers.values():
+            pool.terminate()
+        super().close()
+
+
 CANDIDATES: dict[str, Callable[[str, int], Any]] = {
     "psycopg-threads": PsycopgThreads,
-    "psycopg-async": PsycopgAsync,
+    "psycopg-async-pipeline": PsycopgAsync,
+    "psycopg-async": PsycopgAsyncPlain,
     "asyncpg": lambda url, size: AsyncpgDatabase(url, pool_size=size),
+    "asyncpg-prebegun": AsyncpgPrebegun,
 }
 
 
@@ -252,7 +299,7 @@ def main() -> None:
     sep = "&" if "?" in args.pg else "?"
     url = f"{args.pg}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
     try:
-        migrate.upgrade(url)
+        prefill.create_schema(url)
         prefill.fill(url, TOKENS, log=open(os.devnull, "w"))  # noqa: SIM115
         AsyncpgDatabase(url).write_sync(
             lambda conn: conn.exec(

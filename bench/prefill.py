@@ -67,6 +67,14 @@ _SQLITE = {
 }
 
 
+def create_schema(url: str) -> None:
+    """The schema the server would create: core and every registered provider's migrations."""
+    from paysandbox.providers import REGISTERED
+    from paysandbox.store import migrate
+
+    migrate.upgrade(url, [p.migrations for p in REGISTERED])
+
+
 def stored(url: str) -> int:
     """How many bulk tokens the database already has (they are numbered 1..n)."""
     sql = "SELECT COUNT(*) FROM kplus_tokens WHERE partner_txn_uid LIKE 'bench%'"

@@ -263,7 +263,9 @@ def wiremock(tmp: Path, inquire_body: str) -> Iterator[tuple[str, subprocess.Pop
     )
     port = free_port()
     cmd = ["java", "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1"]
-    cmd += ["--root-dir", str(root), "--no-request-journal", "--disable-banner"]
+    cmd += ["--root-dir", str(root), "--disable-banner"]
+    # WireMock's own performance settings: the bar should be as high as WireMock can make it
+    cmd += ["--no-request-journal", "--disable-request-logging", "--disable-response-templating"]
     with (tmp / "wiremock.log").open("ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -316,7 +318,12 @@ def run_wrk(
     failures = (int(non2xx.group(1)) if non2xx else 0) + (
         sum(int(x) for x in sock.groups()) if sock else 0
     )
+    extra = {"non_2xx": float(non2xx.group(1)) if non2xx else 0.0}
+    if sock:  # connect, read, write errors and timeouts (wrk's timeout is 2 s)
+        extra["socket_errors"] = float(sum(int(x) for x in sock.groups()[:3]))
+        extra["timeouts"] = float(sock.group(4))
     return Result(
+        extra=extra,
         target=target,
         op=op,
         requests=int(find(r"(\d+) requests in")),
@@ -362,7 +369,11 @@ def measure(
                 r.extra["db_cpu_us"] = meter.spent(before[1], after[1]) / r.requests * 1e6
         results.append(r)
         cpu = "".join(f"  {k} {v:,.0f}" for k, v in r.extra.items())
-        print(f"  {target:<28} {op:<15} {r.rps:>9,.0f} req/s  p99 {r.p99_ms:6.2f} ms{cpu}")
+        print(
+            f"  {target:<28} {op:<15} {r.rps:>9,.0f} req/s  p50 {r.p50_ms:6.2f} ms"
+            f"  p99 {r.p99_ms:6.2f} ms  failures {r.failures}{cpu}",
+            flush=True,
+        )
     return results
 
 
@@ -419,12 +430,10 @@ def workers(args: argparse.Namespace, tmp: Path) -> list[Result]:
 
 def scale(args: argparse.Namespace, tmp: Path) -> list[Result]:
     """Target 3: latency at growing numbers of stored tokens; database size; server memory."""
-    from paysandbox.store import migrate
-
     out: list[Result] = []
     for kind in args.kinds:
         with fresh_db(kind, args.pg, tmp) as (url, schema):
-            migrate.upgrade(url)
+            prefill.create_schema(url)
             for size in args.scale_sizes:
                 print(f"  prefill {kind} to {size:,} tokens …", flush=True)
                 seconds = prefill.fill(url, size)
@@ -549,6 +558,7 @@ def main() -> None:
         help="PostgreSQL URL; 'none' for SQLite only",
     )
     ap.add_argument("--sqlite-only", action="store_true")
+    ap.add_argument("--pg-only", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-wiremock", action="store_true")
     ap.add_argument("--scale-sizes", help="default 1000,1000000 (quick: 1000,100000)")
@@ -561,6 +571,8 @@ def main() -> None:
     sizes = args.scale_sizes or ("1000,100000" if args.quick else "1000,1000000")
     args.scale_sizes = [int(float(s)) for s in sizes.split(",")]
     args.kinds = ["sqlite"] if args.sqlite_only or args.pg == "none" else ["sqlite", "postgresql"]
+    if args.pg_only:
+        args.kinds = ["postgresql"]
     args.wrk = ensure_wrk()
     runners = {"backends": backends, "workers": workers, "scale": scale}
     loads = [load_average()]

@@ -64,6 +64,26 @@ def test_a_write_is_one_transaction_and_a_raising_one_leaves_nothing(db: Postgre
     assert run_async(main) == ["a"]
 
 
+def test_a_read_that_writes_is_still_one_transaction(db: PostgresDatabase) -> None:
+    def read_then_write_then_fail(conn: Conn) -> None:
+        keys(conn)  # a plain SELECT: runs before any transaction
+        put(conn, "x", 1)  # a write: a transaction starts here
+        put(conn, "y", 2)
+        raise ValueError("no")
+
+    def read_then_write(conn: Conn) -> list[str]:
+        put(conn, "z", 3)
+        return keys(conn)
+
+    async def main() -> list[str]:
+        with pytest.raises(ValueError):
+            await db.read(read_then_write_then_fail)
+        assert await db.read(read_then_write) == ["z"]
+        return await db.read(keys)
+
+    assert run_async(main) == ["z"]
+
+
 def test_a_database_error_reaches_the_function_and_the_connection_is_reused(
     db: PostgresDatabase,
 ) -> None:

@@ -11,7 +11,9 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
 * ``read(fn)`` runs each statement on its own in autocommit mode: no ``BEGIN``/``COMMIT``
   round trips. Under READ COMMITTED — what the repository SQL assumes — every statement of a
   transaction takes a fresh snapshot anyway, so a read-only function sees exactly what it
-  would inside ``BEGIN … COMMIT``.
+  would inside ``BEGIN … COMMIT``. Should a read function write or lock (anything but a plain
+  ``SELECT``), a transaction is opened before that statement and committed at the end, so it
+  is still atomic.
 * ``write(fn)`` runs inside ``BEGIN … COMMIT`` (READ COMMITTED, ``synchronous_commit`` as
   the server has it — on by default, so a change is durable before it is acknowledged).
   Races are settled by conditional updates, ``ON CONFLICT`` claims and ``FOR UPDATE SKIP
@@ -117,13 +119,29 @@ async def _statement(c: Any, op: int, sql: str, args: Sequence[Any]) -> Any:
     return int(tail) if tail.isdigit() else 0
 
 
-async def _drive(c: Any, fn: Callable[..., T], args: Sequence[Any]) -> T:
-    """Run ``fn(conn, *args)`` in a greenlet, serving its statements on connection ``c``."""
+_LOCKING = (" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY SHARE", "PG_ADVISORY")
+
+
+@lru_cache(maxsize=2048)
+def _plain_select(sql: str) -> bool:
+    """A statement that only reads and locks nothing: it may run outside a transaction."""
+    s = sql.lstrip().upper()
+    return s.startswith("SELECT") and not any(word in s for word in _LOCKING)
+
+
+async def _drive(c: Any, fn: Callable[..., T], args: Sequence[Any], *, lazy: bool = False) -> T:
+    """Run ``fn(conn, *args)`` in a greenlet, serving its statements on connection ``c``.
+
+    ``lazy``: start in autocommit and open a transaction (``BEGIN``) only before the first
+    statement that is not a plain ``SELECT`` — so a read that turns out to write (or lock)
+    still does so atomically, as on SQLite."""
     child = greenlet.greenlet(fn)
     request = child.switch(_BridgeConn(greenlet.getcurrent()), *args)
     while not child.dead:
         op, sql, params = request
         try:
+            if lazy and not _plain_select(sql) and not c.is_in_transaction():
+                await c.execute("BEGIN")
             answer = await _statement(c, op, sql, params)
         except BaseException as exc:  # the repository function sees the driver's error
             request = child.throw(exc)
@@ -232,7 +250,14 @@ class PostgresDatabase:
         pool = self._pool()
         c = await pool.acquire()
         try:
-            result = await _drive(c, fn, args)
+            try:
+                result = await _drive(c, fn, args, lazy=True)
+            except Exception:
+                if c.is_in_transaction():
+                    await c.execute("ROLLBACK")
+                raise
+            if c.is_in_transaction():
+                await c.execute("COMMIT")
         except Exception:
             pool.release(c, broken=c.is_closed() or c.is_in_transaction())
             raise
