@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -194,5 +195,6 @@ def test_unix_sockets_are_never_used() -> None:
     from paysandbox.delivery.policy import DestinationRefused, GuardedBackend
 
     backend = GuardedBackend(OutboundPolicy.build())
-    with pytest.raises(DestinationRefused):
-        asyncio.run(backend.connect_unix_socket("/var/run/docker.sock"))
+    with pytest.raises(DestinationRefused), ThreadPoolExecutor(1) as pool:
+        # on a thread of its own: the session's Playwright may hold this thread's event loop
+        pool.submit(asyncio.run, backend.connect_unix_socket("/var/run/docker.sock")).result()
