@@ -4,7 +4,15 @@ destinations (checked on the resolved address, at connect time); deny and allow 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import ssl
+import subprocess
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -194,5 +202,78 @@ def test_unix_sockets_are_never_used() -> None:
     from paysandbox.delivery.policy import DestinationRefused, GuardedBackend
 
     backend = GuardedBackend(OutboundPolicy.build())
-    with pytest.raises(DestinationRefused):
-        asyncio.run(backend.connect_unix_socket("/var/run/docker.sock"))
+    with pytest.raises(DestinationRefused), ThreadPoolExecutor(1) as pool:
+        # on a thread of its own: the session's Playwright may hold this thread's event loop
+        pool.submit(asyncio.run, backend.connect_unix_socket("/var/run/docker.sock")).result()
+
+
+def test_https_keeps_the_name_for_sni_and_the_certificate(
+    make_server: Callable[..., LiveServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connecting to the checked address does not weaken TLS: the server sees SNI
+    ``receiver.test``, the certificate is verified against that name (and a URL naming the
+    bare address fails verification)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        if os.environ.get("CI"):
+            pytest.fail("openssl is missing on CI")
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=receiver.test"),
+            *("-addext", "subjectAltName=DNS:receiver.test"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    seen: list[tuple[str | None, str]] = []
+    sni: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            seen.append((sni[-1] if sni else None, self.headers["Host"]))
+            body = b'{"statusCode":"00"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def remember_sni(sock: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        sni.append(name)
+
+    context.sni_callback = remember_sni  # type: ignore[assignment]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"] if host == "receiver.test" else await system_resolve(host, port)
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test certificate
+    live = make_server({"transport": guarded_transport(OutboundPolicy.build(), resolve)})
+    try:
+        with live.client() as c:
+            token = kplus_callback_to(c, f"https://receiver.test:{port}/cb")
+            [attempt] = first_attempt(c, "kplus", token)["attemptLog"]
+            assert attempt["succeeded"] is True, attempt
+            assert seen == [("receiver.test", f"receiver.test:{port}")]
+
+            token = kplus_callback_to(c, f"https://127.0.0.1:{port}/cb")
+            [attempt] = first_attempt(c, "kplus", token)["attemptLog"]
+            assert attempt["succeeded"] is False
+            assert attempt["error"].startswith("ConnectError: [SSL: CERTIFICATE_VERIFY_FAILED]")
+            assert len(seen) == 1
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
