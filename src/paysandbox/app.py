@@ -79,7 +79,13 @@ def create_app(
     for p in plugins:
         routes.extend(p.routes)
     routes.extend(
-        control_routes.make_routes(db, sender, max_body=settings.max_body_bytes, reseed=seed)
+        control_routes.make_routes(
+            db,
+            sender,
+            max_body=settings.max_body_bytes,
+            reseed=seed,
+            providers=[p.name for p in plugins],
+        )
     )
 
     api_docs = [*control_routes.API_DOCS, *(d for p in plugins for d in p.api_docs)]

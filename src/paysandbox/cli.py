@@ -6,10 +6,9 @@ Flags → ``Settings`` → ``create_app`` → uvicorn; nothing else happens here
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from collections.abc import Sequence
 
+from . import ctl, startup
 from .config import ConfigError, load
 from .delivery.urls import BadUrl, check_callback_url
 from .settings import KPlusPartner, NicepayMerchant, Settings, Smart2PaySite
@@ -17,6 +16,7 @@ from .settings import KPlusPartner, NicepayMerchant, Settings, Smart2PaySite
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paysandbox", description="Stateful payment-gateway sandbox")
+    p.add_argument("--version", action="version", version=f"paysandbox {startup.version()}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the sandbox server")
     s.add_argument("--host", help="address to bind (default 127.0.0.1)")
@@ -59,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--no-demo", action="store_true", help="do not seed the demo credentials")
     s.add_argument("--access-log", action="store_true", help="log every request line")
-    s.add_argument("--log-level", default="info")
+    s.add_argument("--log-level", default="info", help="critical|error|warning|info|debug")
+    startup.add_flags(s)
+    ctl.add_commands(sub)
     return p
 
 
@@ -139,31 +141,6 @@ def _safe_db(settings: Settings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations log only problems
-    try:
-        settings = build_settings(args)
-        import uvicorn
-
-        from .app import create_app
-
-        app = create_app(settings)
-    except ConfigError as exc:
-        print(f"paysandbox: {exc}", file=sys.stderr)
-        return 2
-    plugin_lines = [line for p in app.state.sandbox.plugins for line in p.banner]
-    print(banner(settings, plugin_lines), flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        access_log=settings.access_log,
-        log_level=args.log_level.lower(),
-        server_header=False,
-        date_header=False,
-    )
-    return 0
+    if args.command == "serve":
+        return startup.serve(args, build_settings, banner)
+    return ctl.run(args)

@@ -1,14 +1,15 @@
 """Provider-neutral control routes: the clock, reset, and the delivery outbox.
 
 ``GET /_sandbox/clock``, ``POST /_sandbox/clock/advance`` ``{"seconds": N}``,
-``POST /_sandbox/reset``, ``GET /_sandbox/deliveries`` (``?provider=&objectId=&state=&limit=``),
+``POST /_sandbox/reset``, ``GET /_sandbox/deliveries``
+(``?provider=&objectId=&accountId=&state=&limit=``; an unknown provider or state is a 400),
 ``GET /_sandbox/deliveries/{id}``, ``POST /_sandbox/deliveries/{id}/retry``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -29,6 +30,8 @@ from ..web import json_response
 from .errors import ControlError, decode_optional, error_response, parse_limit
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+DELIVERY_STATES = ("pending", "succeeded", "failed")
 
 
 class Advance(msgspec.Struct, forbid_unknown_fields=True):
@@ -54,6 +57,7 @@ def clock_view(offset_us: int) -> dict[str, Any]:
 
 def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]:
     headers = json.loads(row["headers"])
+    body = redact_body(row["body"], headers.get("Content-Type", ""), json.loads(row["secret_keys"]))
     view: dict[str, Any] = {
         "id": row["id"],
         "provider": row["provider"],
@@ -74,9 +78,7 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
         "lastError": row["last_error"],
         "request": {
             "headers": redact_headers(headers, json.loads(row["secret_keys"])),
-            "body": redact_body(
-                row["body"], headers.get("Content-Type", ""), json.loads(row["secret_keys"])
-            ),
+            "body": body,
         },
     }
     if attempts is not None:
@@ -84,7 +86,7 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
             {
                 "number": a["number"],
                 "at": iso(a["started_at_us"]),
-                "request": json.loads(a["request"]),
+                "request": _attempt_request(json.loads(a["request"]), body),
                 "httpStatus": a["http_status"],
                 "response": a["response_body"],
                 "error": a["error"],
@@ -96,11 +98,30 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
     return view
 
 
+def _attempt_request(request: dict[str, Any], body: Any) -> dict[str, Any]:
+    """An attempt's request without its body when that is the delivery's own (shown once in
+    ``request.body``: a K PLUS body carries a ~50 KB slip)."""
+    if request.get("body") == body:
+        return {**{k: v for k, v in request.items() if k != "body"}, "bodyAsDelivery": True}
+    return request
+
+
+def _choice(query: Any, name: str, allowed: Sequence[str]) -> str | None:
+    value: str | None = query.get(name)
+    if value is not None and allowed and value not in allowed:
+        raise ControlError("bad_request", f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
 API_DOCS = [
     ApiDoc("GET", "/_sandbox/clock", "The sandbox clock"),
     ApiDoc("POST", "/_sandbox/clock/advance", "Move the sandbox clock forward", Advance),
     ApiDoc("POST", "/_sandbox/reset", "Forget every object; restore configured credentials"),
-    ApiDoc("GET", "/_sandbox/deliveries", "Callbacks/notifications (?provider=&objectId=&state=)"),
+    ApiDoc(
+        "GET",
+        "/_sandbox/deliveries",
+        "Callbacks/notifications (?provider=&objectId=&accountId=&state=&limit=)",
+    ),
     ApiDoc("GET", "/_sandbox/deliveries/{delivery_id}", "One delivery with every attempt"),
     ApiDoc("POST", "/_sandbox/deliveries/{delivery_id}/retry", "Make a delivery due now"),
     ApiDoc("GET", "/_sandbox/openapi.json", "This document"),
@@ -108,7 +129,12 @@ API_DOCS = [
 
 
 def make_routes(
-    db: Database, sender: Sender | None, *, max_body: int, reseed: Callable[[Conn], None]
+    db: Database,
+    sender: Sender | None,
+    *,
+    max_body: int,
+    reseed: Callable[[Conn], None],
+    providers: Sequence[str] = (),
 ) -> list[BaseRoute]:
     def wake() -> None:
         if sender is not None:
@@ -130,12 +156,15 @@ def make_routes(
     async def list_deliveries(request: Request) -> Response:
         q = request.query_params
         limit = parse_limit(q)
+        provider = _choice(q, "provider", providers)
+        state = _choice(q, "state", DELIVERY_STATES)
         found = await db.read(
             lambda c: outbox.list_deliveries(
                 c,
-                provider=q.get("provider"),
+                provider=provider,
                 object_id=q.get("objectId"),
-                state=q.get("state"),
+                state=state,
+                account_id=q.get("accountId"),
                 limit=limit,
             )
         )

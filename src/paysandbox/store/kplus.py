@@ -162,3 +162,28 @@ def list_tokens(conn: Conn, partner_id: str | None, limit: int) -> list[Row]:
             limit,
         )
     return conn.all("SELECT * FROM kplus_tokens ORDER BY created_at_us DESC LIMIT ?", limit)
+
+
+def control_list_tokens(
+    conn: Conn, partner_id: str | None, state: str | None, now_us: int, limit: int
+) -> list[Row]:
+    """Tokens newest first, optionally of one partner and in one *true* state at ``now_us``
+    (an unpaid token past its expiry is EXPIRED)."""
+    where: list[str] = []
+    args: list[Any] = []
+    if partner_id:
+        where.append("partner_id = ?")
+        args.append(partner_id)
+    if state == "EXPIRED":
+        where.append("(status = 'EXPIRED' OR (status = 'REQUESTED' AND expires_at_us <= ?))")
+        args.append(now_us)
+    elif state == "REQUESTED":
+        where.append("status = 'REQUESTED' AND expires_at_us > ?")
+        args.append(now_us)
+    elif state:
+        where.append("status = ?")
+        args.append(state)
+    sql = "SELECT * FROM kplus_tokens"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return conn.all(sql + " ORDER BY created_at_us DESC, token_id LIMIT ?", *args, limit)

@@ -221,6 +221,28 @@ def list_payments(conn: Conn, site_id: int, filters: Mapping[str, Any], limit: i
     )
 
 
+def control_list_payments(
+    conn: Conn, site_id: int | None, status: str | None, now_us: int, limit: int
+) -> list[Row]:
+    """Payments newest first, optionally of one site and in one *effective* status at
+    ``now_us`` (a queued status whose time has come counts as its next one)."""
+    where: list[str] = []
+    args: list[Any] = []
+    if site_id is not None:
+        where.append("site_id = ?")
+        args.append(site_id)
+    if status:
+        where.append(
+            "(CASE WHEN pending_status IS NOT NULL AND pending_at_us <= ? "
+            "THEN pending_status ELSE status END) = ?"
+        )
+        args += [now_us, status]
+    sql = "SELECT * FROM smart2pay_payments"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return conn.all(sql + " ORDER BY id DESC LIMIT ?", *args, limit)
+
+
 def new_capture(conn: Conn, payment_id: int, amount: int, at_us: int) -> int:
     return _insert_returning_id(
         conn,

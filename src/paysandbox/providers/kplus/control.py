@@ -1,12 +1,16 @@
 """K PLUS control routes under ``/_sandbox/kplus/`` (simulate the customer, inspect, configure).
 
 ``POST /_sandbox/kplus/tokens/{tokenId}/pay`` (optional ``{"paymentAccount": "…"}``),
-``POST …/expire``, ``GET /_sandbox/kplus/tokens/{tokenId}`` (with events),
+``POST …/decline``, ``POST …/expire``, ``GET /_sandbox/kplus/tokens/{tokenId}`` (with events;
+the slip as a link to ``GET …/{tokenId}/slip.png``),
+``GET /_sandbox/kplus/tokens?partnerId=&state=&limit=`` (newest first),
 ``GET /_sandbox/kplus/partners``, ``PUT /_sandbox/kplus/partners/{partnerId}``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Annotated, Any
 
@@ -16,18 +20,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ...control.errors import ControlError, decode_optional
+from ...control.errors import ControlError, decode_optional, parse_limit
 from ...control.routes import guarded
 from ...control.schemas import FaultsBody
 from ...core.clock import US, real_now_us
 from ...core.ids import random_string
 from ...delivery.urls import BadUrl, check_callback_url, redact_url
 from ...settings import DEMO_KPLUS_PARTNER_ID
+from ...store import clock as clock_rows
 from ...store import kplus as rows
 from ...store.db import Conn, Database, Row
 from ...web import json_response
 from . import views
 from .errors import CODES, KPlusError
+from .model import TOKEN_STATES, Token
 from .routes import app_url
 from .schemas import GenerateToken, Item, PayToken
 from .service import KPlusService
@@ -88,7 +94,47 @@ def make_routes(
 ) -> list[BaseRoute]:
     async def show(request: Request, token_id: str) -> Response:
         token, history = await service.get(token_id)
-        return json_response(views.control(token, history, app_url(request, token_id, public_url)))
+        page = app_url(request, token_id, public_url)
+        slip = page.rsplit("/kplus/app/", 1)[0] + f"/_sandbox/kplus/tokens/{token_id}/slip.png"
+        return json_response(views.control(token, history, page, slip))
+
+    async def list_tokens(request: Request) -> Response:
+        q = request.query_params
+        limit = parse_limit(q)
+        state = q.get("state")
+        if state is not None and state not in TOKEN_STATES.states:
+            raise ControlError(
+                "bad_request", f"state must be one of {', '.join(sorted(TOKEN_STATES.states))}"
+            )
+
+        def _list(conn: Conn) -> list[dict[str, Any]]:
+            now = clock_rows.now_us(conn)
+            found = rows.control_list_tokens(conn, q.get("partnerId"), state, now, limit)
+            return [views.summary(Token(r, now)) for r in found]
+
+        return json_response({"tokens": await db.read(_list)})
+
+    async def slip_png(request: Request) -> Response:
+        token_id = request.path_params["token_id"]
+        try:
+            token, _ = await service.get(token_id)
+        except KPlusError as exc:
+            raise _control_error(exc) from None
+        if not token["slip_image"]:
+            raise ControlError("not_found", f"token {token_id} has no slip (it is not paid)")
+        try:
+            png = base64.b64decode(token["slip_image"], validate=True)
+        except binascii.Error:
+            raise ControlError("internal_error", "the stored slip is not base64") from None
+        return Response(png, media_type="image/png")
+
+    async def decline(request: Request) -> Response:
+        token_id = request.path_params["token_id"]
+        try:
+            await service.decline(token_id)
+            return await show(request, token_id)
+        except KPlusError as exc:
+            raise _control_error(exc) from None
 
     async def get_token(request: Request) -> Response:
         try:
@@ -177,6 +223,9 @@ def make_routes(
 
     return [
         Route("/_sandbox/kplus/tokens", guarded(create_token), methods=["POST"]),
+        Route("/_sandbox/kplus/tokens", guarded(list_tokens), methods=["GET"]),
+        Route("/_sandbox/kplus/tokens/{token_id}/slip.png", guarded(slip_png), methods=["GET"]),
+        Route("/_sandbox/kplus/tokens/{token_id}/decline", guarded(decline), methods=["POST"]),
         Route("/_sandbox/kplus/tokens/{token_id}", guarded(get_token), methods=["GET"]),
         Route("/_sandbox/kplus/tokens/{token_id}/pay", guarded(pay), methods=["POST"]),
         Route("/_sandbox/kplus/tokens/{token_id}/expire", guarded(expire), methods=["POST"]),

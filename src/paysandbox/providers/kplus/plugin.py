@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 from ...openapi import ApiDoc
 from ...plugin import AppContext, ProviderPlugin
 from ...settings import DEMO_KPLUS_PARTNER_ID, DEMO_KPLUS_PARTNER_SECRET
 from ...store import kplus as rows
 from ...store.db import Conn
-from . import control, routes, slip
+from . import control, routes
 from .schemas import CancelToken, GenerateToken, InquireToken, PayToken
 from .service import KPlusService
+
+
+def _render_slip(*args: Any) -> str:
+    """Pillow is imported on the first payment (a worker thread), not on the start path."""
+    from . import slip
+
+    return slip.render(*args)
+
+
+def _warm_up() -> None:
+    from . import slip
+
+    slip.warm_up()
 
 
 def plugin(ctx: AppContext) -> ProviderPlugin:
@@ -19,9 +35,10 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
         ctx.outbox,
         default_ttl_seconds=s.kplus_token_ttl_seconds,
         on_commit=ctx.wake_sender,
-        slip_renderer=slip.render,
+        slip_renderer=_render_slip,
     )
-    slip.warm_up()
+    # Fonts load on a background thread, so neither start-up nor the first payment waits.
+    threading.Thread(target=_warm_up, name="kplus-slip-warm-up", daemon=True).start()
 
     def seed(conn: Conn) -> None:
         for p in s.all_kplus_partners():
@@ -106,7 +123,12 @@ def api_docs() -> list[ApiDoc]:
             "Create a token with a chosen tokenId",
             control.FixtureBody,
         ),
+        ApiDoc("GET", "/_sandbox/kplus/tokens", "Tokens, newest first (?partnerId=&state=&limit=)"),
         ApiDoc("GET", "/_sandbox/kplus/tokens/{token_id}", "A token with its event history"),
+        ApiDoc("GET", "/_sandbox/kplus/tokens/{token_id}/slip.png", "The paid token's slip (PNG)"),
+        ApiDoc(
+            "POST", "/_sandbox/kplus/tokens/{token_id}/decline", "Simulate the customer declining"
+        ),
         ApiDoc(
             "POST",
             "/_sandbox/kplus/tokens/{token_id}/pay",

@@ -3,11 +3,18 @@
 ``POST /_sandbox/nicepay/transactions/{tXid}/pay`` (optional ``{"amount": N}``: a transfer
 larger / smaller than ``amt`` is notified with ``matchCl`` 2 / 3),
 ``POST …/expire``, ``GET /_sandbox/nicepay/transactions/{tXid}`` (with events and cancels),
-``GET /_sandbox/nicepay/transactions?iMid=&limit=``, ``GET /_sandbox/nicepay/merchants``.
+``GET /_sandbox/nicepay/transactions?iMid=&limit=``, ``GET /_sandbox/nicepay/merchants``,
+``PUT /_sandbox/nicepay/merchants/{iMid}`` ``{"merchantKey": "…"}`` (create, or change the key;
+the key is never shown).
 """
 
 from __future__ import annotations
 
+import re
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -24,6 +31,13 @@ from . import views
 from .model import Txn
 from .schemas import PayTransaction
 from .service import NicepayService
+
+
+class MerchantBody(msgspec.Struct, forbid_unknown_fields=True):
+    merchantKey: Annotated[str, Meta(min_length=8, max_length=256)]
+
+
+_IMID = re.compile(r"^[A-Za-z0-9]{1,10}$")
 
 
 def make_routes(service: NicepayService, db: Database, *, max_body: int) -> list[BaseRoute]:
@@ -88,6 +102,14 @@ def make_routes(service: NicepayService, db: Database, *, max_body: int) -> list
         found = await db.read(rows.list_merchants)
         return json_response({"merchants": [{"iMid": r["imid"]} for r in found]})
 
+    async def put_merchant(request: Request) -> Response:
+        body = await decode_optional(request, MerchantBody, max_body)
+        imid = request.path_params["imid"]
+        if not _IMID.match(imid):
+            raise ControlError("bad_request", "iMid must be 1-10 letters or digits")
+        await db.write(rows.upsert_merchant, imid, body.merchantKey)
+        return json_response({"iMid": imid})
+
     base = "/_sandbox/nicepay/transactions"
     return [
         Route(base, guarded(list_transactions), methods=["GET"]),
@@ -95,4 +117,5 @@ def make_routes(service: NicepayService, db: Database, *, max_body: int) -> list
         Route(base + "/{t_xid}/pay", guarded(pay), methods=["POST"]),
         Route(base + "/{t_xid}/expire", guarded(expire), methods=["POST"]),
         Route("/_sandbox/nicepay/merchants", guarded(list_merchants), methods=["GET"]),
+        Route("/_sandbox/nicepay/merchants/{imid}", guarded(put_merchant), methods=["PUT"]),
     ]

@@ -80,4 +80,10 @@ API_DOCS = [
     ),
     ApiDoc("POST", "/_sandbox/nicepay/transactions/{t_xid}/expire", "Expire it now"),
     ApiDoc("GET", "/_sandbox/nicepay/merchants", "Merchants (never their keys)"),
+    ApiDoc(
+        "PUT",
+        "/_sandbox/nicepay/merchants/{imid}",
+        "Create a merchant or change its key",
+        control.MerchantBody,
+    ),
 ]

@@ -1,6 +1,8 @@
 """Smart2Pay control routes under ``/_sandbox/smart2pay/`` (inspect, configure).
 
 ``GET /_sandbox/smart2pay/payments/{id}`` (payment, refunds, pending transition, events),
+``GET /_sandbox/smart2pay/payments?siteId=&state=&limit=`` (newest first; ``state`` is a status
+name such as ``Captured``, matched against the status in effect at the sandbox clock),
 ``GET /_sandbox/smart2pay/tokens/{value}`` (token and events),
 ``GET /_sandbox/smart2pay/sites``, ``PUT /_sandbox/smart2pay/sites/{siteId}``
 ``{"apiKey", "notificationUrl", "faults"}`` (a new site needs an apiKey; an empty
@@ -9,19 +11,23 @@ notificationUrl removes it; the key is never shown).
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ...control.errors import ControlError, decode_optional
+from ...control.errors import ControlError, decode_optional, parse_limit
 from ...control.routes import guarded
 from ...delivery.urls import BadUrl, check_callback_url
+from ...store import clock as clock_rows
 from ...store import smart2pay as rows
 from ...store.db import Conn, Database, Row
 from ...web import json_response
 from . import views
 from .errors import Smart2PayError
+from .model import STATUS_IDS, Payment
 from .schemas import SiteBody
 from .service import Smart2PayService
 
@@ -41,6 +47,24 @@ def make_routes(service: Smart2PayService, db: Database, *, max_body: int) -> li
         except Smart2PayError as exc:
             raise _control_error(exc) from None
         return json_response(views.control_payment(payment, refunds, history))
+
+    async def list_payments(request: Request) -> Response:
+        q = request.query_params
+        limit = parse_limit(q)
+        state = q.get("state")
+        if state is not None and state not in STATUS_IDS:
+            raise ControlError("bad_request", f"state must be one of {', '.join(STATUS_IDS)}")
+        raw = q.get("siteId")
+        if raw is not None and (not raw.isascii() or not raw.isdigit() or len(raw) > 12):
+            raise ControlError("bad_request", "siteId must be a number of at most 12 digits")
+
+        def _list(conn: Conn) -> list[dict[str, Any]]:
+            now = clock_rows.now_us(conn)
+            site = int(raw) if raw is not None else None
+            found = rows.control_list_payments(conn, site, state, now, limit)
+            return [views.control_summary(Payment(r, now)) for r in found]
+
+        return json_response({"payments": await db.read(_list)})
 
     async def get_token(request: Request) -> Response:
         try:
@@ -79,6 +103,7 @@ def make_routes(service: Smart2PayService, db: Database, *, max_body: int) -> li
         return json_response(views.site(row))
 
     return [
+        Route("/_sandbox/smart2pay/payments", guarded(list_payments), methods=["GET"]),
         Route("/_sandbox/smart2pay/payments/{payment_id}", guarded(get_payment), methods=["GET"]),
         Route("/_sandbox/smart2pay/tokens/{value}", guarded(get_token), methods=["GET"]),
         Route("/_sandbox/smart2pay/sites", guarded(list_sites), methods=["GET"]),

@@ -73,6 +73,9 @@ API_DOCS = [
     ApiDoc("GET", "/v1/payments/{pid}/refunds/{rid}", "A refund"),
     ApiDoc("GET", "/v1/payments/{pid}/refunds/{rid}/status", "A refund's status"),
     ApiDoc("GET", "/v1/refunds/{rid}/status", "A refund's status"),
+    ApiDoc(
+        "GET", "/_sandbox/smart2pay/payments", "Payments, newest first (?siteId=&state=&limit=)"
+    ),
     ApiDoc("GET", "/_sandbox/smart2pay/payments/{payment_id}", "A payment with its events"),
     ApiDoc("GET", "/_sandbox/smart2pay/tokens/{value}", "A card token with its events"),
     ApiDoc("GET", "/_sandbox/smart2pay/sites", "Sites (never their API keys)"),
