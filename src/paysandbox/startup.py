@@ -20,6 +20,7 @@ the cheap checks passed; SQLAlchemy and Alembic only when the schema needs a mig
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import os
@@ -230,6 +231,13 @@ def _run(
                 if ready_file:
                     write_ready_file(ready_file, ready)
                 print(ready, flush=True)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # uvicorn re-raises SIGTERM/SIGINT after shutting down, so clean up here.
+            if ready_file:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(ready_file)
+            await super().shutdown(sockets)
 
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]

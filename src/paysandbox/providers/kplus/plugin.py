@@ -14,6 +14,8 @@ from . import control, routes
 from .schemas import CancelToken, GenerateToken, InquireToken, PayToken
 from .service import KPlusService
 
+WARM_UP_DELAY_SECONDS = 1.0
+
 
 def _render_slip(*args: Any) -> str:
     """Pillow is imported on the first payment (a worker thread), not on the start path."""
@@ -37,8 +39,11 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
         on_commit=ctx.wake_sender,
         slip_renderer=_render_slip,
     )
-    # Fonts load on a background thread, so neither start-up nor the first payment waits.
-    threading.Thread(target=_warm_up, name="kplus-slip-warm-up", daemon=True).start()
+    # Pillow and the fonts load on a background thread a moment after start-up (not competing
+    # with it for the interpreter), so neither start-up nor the first payment waits for them.
+    warm = threading.Timer(WARM_UP_DELAY_SECONDS, _warm_up)
+    warm.daemon = True
+    warm.start()
 
     def seed(conn: Conn) -> None:
         for p in s.all_kplus_partners():
