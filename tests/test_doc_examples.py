@@ -196,7 +196,7 @@ def run_doc(path: Path, server: LiveServer, work: Path) -> None:
                     f"{status}, documented {want or '2xx'}: {body[:1000]}"
                 )
         # Every answer of a control route is JSON (never a framework default body).
-        for status, body in answers:
+        for _status, body in answers:
             if body.startswith("{"):
                 json.loads(body)
 
