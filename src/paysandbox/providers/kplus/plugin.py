@@ -14,7 +14,7 @@ from . import control, routes
 from .schemas import CancelToken, GenerateToken, InquireToken, PayToken
 from .service import KPlusService
 
-WARM_UP_DELAY_SECONDS = 1.0
+WARM_UP_DELAY_SECONDS = 3.0
 
 
 def _render_slip(*args: Any) -> str:
