@@ -206,7 +206,7 @@ def test_shell_examples(
     path: Path, server: LiveServer, client: httpx.Client, tmp_path: Path
 ) -> None:
     if not any(not b.skip for b in blocks(path)):
-        pytest.skip(f"{path.name} has no shell examples")
+        pytest.skip(f"{path.name} has no shell example to run")
     run_doc(path, server, tmp_path)
 
 

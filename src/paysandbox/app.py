@@ -1,5 +1,6 @@
-"""``create_app(settings)``: migrate and open the database, mount every provider and the control
-plane, and answer every error path in the format of the provider whose path it is.
+"""``create_app(settings)``: migrate and open the database, mount every registered provider and
+the control plane on one request edge (``edge.py``), and answer unknown paths and methods in the
+format of the path's owner.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -15,26 +16,26 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
-from . import logs, openapi
+from . import edge, logs, openapi
+from .control import accounts as control_accounts
 from .control import errors as control_errors
 from .control import routes as control_routes
 from .delivery.outbox import Outbox
+from .delivery.rules import with_rules
 from .delivery.sender import Sender
-from .plugin import AppContext, ProviderPlugin
-from .providers.kplus.plugin import plugin as kplus_plugin
-from .providers.nicepay.plugin import plugin as nicepay_plugin
-from .providers.smart2pay.plugin import plugin as smart2pay_plugin
+from .edge import Op, Owner, WireError
+from .plugin import AnyProvider, AppContext, Mounted
+from .providers import REGISTERED
 from .settings import Settings
-from .store import migrate
+from .store import admin, migrate
 from .store.db import Conn, open_database
 from .web import json_response
 
 log = logging.getLogger("paysandbox")
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
-PLUGINS = [kplus_plugin, nicepay_plugin, smart2pay_plugin]
+CONTROL_PREFIX = "/_sandbox/"
 
 
 @dataclass
@@ -42,63 +43,99 @@ class Sandbox:
     """What a running app holds; ``app.state.sandbox``."""
 
     ctx: AppContext
-    plugins: list[ProviderPlugin]
+    providers: Sequence[AnyProvider]
+    mounted: dict[str, Mounted]
+    ops: list[Op]
 
-    def plugin_for(self, path: str) -> ProviderPlugin | None:
-        best: tuple[int, ProviderPlugin] | None = None
-        for p in self.plugins:
-            for prefix in p.prefixes:
-                if path.startswith(prefix) and (best is None or len(prefix) > best[0]):
-                    best = (len(prefix), p)
-        return best[1] if best else None
+    def owner_of(self, path: str) -> Owner:
+        """The control plane for ``/_sandbox/…``, else the provider with the longest prefix of
+        ``path``, else the control plane (paths nobody claims get its JSON error)."""
+        if path.startswith(CONTROL_PREFIX):
+            return control_errors.CONTROL
+        best = max(self.providers, key=lambda p: p.owns(path), default=None)
+        if best is not None and best.owns(path):
+            return best
+        return control_errors.CONTROL
+
+    def banner_lines(self) -> list[str]:
+        lines: list[str] = []
+        for p in self.providers:
+            body = [*edge.public_lines([op for op in self.ops if p.owns(op.path)])]
+            body += self.mounted[p.name].credentials
+            for n, line in enumerate(body):
+                lines.append(f"{(p.title if n == 0 else ''):<10} {line}")
+        return lines
+
+
+def _no_translation(exc: Exception) -> WireError | None:
+    return None
 
 
 def create_app(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    providers: Sequence[AnyProvider] = REGISTERED,
 ) -> Starlette:
     """Build the ASGI app. Migrates the schema and opens the database now (synchronously)."""
-    migrate.upgrade(settings.db_url)
+    migrate.upgrade(settings.db_url, [p.migrations for p in providers])
     db = open_database(settings.db_url, synchronous=settings.sqlite_synchronous)
-    outbox = Outbox(settings.retry)
+    rules = with_rules({k: v for p in providers for k, v in p.success_rules.items()})
+    outbox = Outbox(settings.retry, rules)
     sender = (
-        Sender(db, settings.retry, transport=transport, poll_seconds=settings.delivery_poll_seconds)
+        Sender(
+            db,
+            settings.retry,
+            transport=transport,
+            poll_seconds=settings.delivery_poll_seconds,
+            rules=rules,
+        )
         if settings.run_sender
         else None
     )
     ctx = AppContext(settings=settings, db=db, outbox=outbox, sender=sender)
-    plugins = [make(ctx) for make in PLUGINS]
+    mounted = {p.name: p.mount(ctx) for p in providers}
 
     def seed(conn: Conn) -> None:
-        for p in plugins:
-            p.seed(conn)
+        for m in mounted.values():
+            m.seed(conn)
 
     db.write_sync(seed)
-    sandbox = Sandbox(ctx, plugins)
-
-    routes: list[BaseRoute] = []
-    for p in plugins:
-        routes.extend(p.routes)
-    routes.extend(
-        control_routes.make_routes(
-            db,
-            sender,
-            max_body=settings.max_body_bytes,
-            reseed=seed,
-            providers=[p.name for p in plugins],
-        )
+    tables = [
+        *(t for p in providers for t in p.object_tables),
+        *admin.CORE_OBJECT_TABLES,
+        *(t for p in providers for t in p.credential_tables),
+    ]
+    ops = [op for m in mounted.values() for op in m.ops]
+    ops += control_routes.ops(
+        db,
+        sender,
+        max_body=settings.max_body_bytes,
+        tables=tables,
+        reseed=seed,
+        providers=[p.name for p in providers],
     )
+    ops += control_accounts.ops(providers, db, sender, max_body=settings.max_body_bytes)
+    sandbox = Sandbox(ctx, providers, mounted, ops)
 
-    api_docs = [*control_routes.API_DOCS, *(d for p in plugins for d in p.api_docs)]
-    tags = [("/_sandbox/", "control")] + [(pre, p.name) for p in plugins for pre in p.prefixes]
-    tags += [(f"/_sandbox/{p.name}/", f"control: {p.name}") for p in plugins]
+    tags = [(CONTROL_PREFIX, "control")] + [(pre, p.name) for p in providers for pre in p.prefixes]
+    tags += [(f"{CONTROL_PREFIX}{p.name}/", f"control: {p.name}") for p in providers]
     document: dict[str, object] = {}
 
     async def openapi_document(request: Request) -> Response:
-        if not document:  # built on first use: the route table is complete by then
-            document.update(openapi.build(routes, api_docs, tags))
+        if not document:  # built on first use, then kept
+            names = ", ".join(p.title for p in providers)
+            document.update(
+                openapi.build(ops, tags, f"paysandbox: {names} sandbox routes, and /_sandbox/.")
+            )
         return json_response(document)
 
-    routes.append(Route("/_sandbox/openapi.json", openapi_document, methods=["GET"]))
+    ops.append(Op("GET", "/_sandbox/openapi.json", openapi_document, "This document"))
+
+    def translate_for(path: str) -> Callable[[Exception], WireError | None]:
+        return control_errors.to_control if path.startswith(CONTROL_PREFIX) else _no_translation
+
+    routes = edge.routes(ops, sandbox.owner_of, translate_for)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -114,31 +151,25 @@ def create_app(
             db.close()
 
     async def http_error(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        plugin = sandbox.plugin_for(request.url.path)
-        if plugin is not None:
-            if status in (404, 405):
-                return plugin.not_found(request.url.path, status == 405)
-            return plugin.internal_error()
-        if status == 404:
-            return control_errors.error_response("not_found", f"no route at {request.url.path}")
-        if status == 405:
-            return control_errors.error_response("method_not_allowed", "method not allowed")
-        return control_errors.error_response("bad_request", str(getattr(exc, "detail", "")))
-
-    async def crash(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        plugin = sandbox.plugin_for(request.url.path)
-        if plugin is not None:
-            return plugin.internal_error()
-        return control_errors.error_response("internal_error", "unexpected failure")
+        """No route matched: 404, or 405 naming the allowed methods."""
+        owner = sandbox.owner_of(request.url.path)
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            response = owner.edge_error("method_not_allowed", "method not allowed").render(request)
+            allow = (exc.headers or {}).get("Allow")
+            if allow:
+                response.headers["Allow"] = allow
+            return response
+        if isinstance(exc, HTTPException) and exc.status_code == 404:
+            path = request.url.path
+            return owner.edge_error("not_found", f"no route at {path}").render(request)
+        return edge.answer_error(request, owner, exc)
 
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error, Exception: crash},
+        exception_handlers={HTTPException: http_error, Exception: http_error},
     )
-    # A trailing slash is an unknown route answered in the provider's format, not a bare 307
+    # A trailing slash is an unknown route answered in the owner's format, not a bare 307
     # redirect (which would also copy the query string, card data included, into Location).
     app.router.redirect_slashes = False
     logs.install()

@@ -9,9 +9,9 @@ import argparse
 from collections.abc import Sequence
 
 from . import ctl, startup
-from .config import ConfigError, load
-from .delivery.urls import BadUrl, check_callback_url
-from .settings import KPlusPartner, NicepayMerchant, Settings, Smart2PaySite
+from .config import load
+from .providers import REGISTERED
+from .settings import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,34 +29,8 @@ def _parser() -> argparse.ArgumentParser:
         choices=["NORMAL", "FULL"],
         help="NORMAL: survives a crash (default); FULL: also a power loss",
     )
-    s.add_argument(
-        "--kplus-partner",
-        action="append",
-        default=[],
-        metavar="ID:SECRET",
-        help="add a K PLUS partner (repeatable)",
-    )
-    s.add_argument(
-        "--kplus-callback",
-        action="append",
-        default=[],
-        metavar="ID=URL",
-        help="Confirm Payment callback URL of a K PLUS partner (repeatable)",
-    )
-    s.add_argument(
-        "--nicepay-merchant",
-        action="append",
-        default=[],
-        metavar="IMID:KEY",
-        help="add a NICEPay merchant (repeatable)",
-    )
-    s.add_argument(
-        "--smart2pay-site",
-        action="append",
-        default=[],
-        metavar="ID:APIKEY[=URL]",
-        help="add a Smart2Pay site, optionally with its notification URL",
-    )
+    for provider in REGISTERED:
+        provider.add_arguments(s)
     s.add_argument("--no-demo", action="store_true", help="do not seed the demo credentials")
     s.add_argument("--access-log", action="store_true", help="log every request line")
     s.add_argument("--log-level", default="info", help="critical|error|warning|info|debug")
@@ -66,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def build_settings(args: argparse.Namespace) -> Settings:
-    settings = load(args.config) if args.config else Settings()
+    settings = load(args.config, REGISTERED) if args.config else Settings()
     if args.host:
         settings.host = args.host
     if args.port is not None:
@@ -79,46 +53,8 @@ def build_settings(args: argparse.Namespace) -> Settings:
         settings.sqlite_synchronous = args.sqlite_synchronous
     settings.seed_demo = settings.seed_demo and not args.no_demo
     settings.access_log = args.access_log
-    for spec in args.kplus_partner:
-        pid, _, secret = spec.partition(":")
-        if not pid or not secret:
-            raise ConfigError(f"--kplus-partner wants ID:SECRET, got {pid!r}:…")
-        settings.kplus_partners.append(KPlusPartner(pid, secret))
-    for spec in args.kplus_callback:
-        pid, _, url = spec.partition("=")
-        try:
-            check_callback_url(url, field="--kplus-callback URL")
-        except BadUrl as exc:
-            raise ConfigError(f"{exc} (wants ID=http(s)://…)") from None
-        known = {p.partner_id: p for p in settings.all_kplus_partners()}
-        if pid not in known:
-            raise ConfigError(f"--kplus-callback: unknown partner {pid!r}")
-        partner = known[pid]
-        partner.callback_url = url
-        if partner not in settings.kplus_partners:
-            settings.kplus_partners.append(partner)
-    for spec in args.nicepay_merchant:
-        imid, _, key = spec.partition(":")
-        if not imid or not key:
-            raise ConfigError("--nicepay-merchant wants IMID:KEY")
-        settings.nicepay_merchants.append(NicepayMerchant(imid, key))
-    for spec in args.smart2pay_site:
-        # ID:APIKEY[=URL]; an API key may itself contain "=" (base64), so split at "=http".
-        creds, url = spec, ""
-        for marker in ("=http://", "=https://"):
-            if marker in spec:
-                creds, rest = spec.split(marker, 1)
-                url = marker[1:] + rest
-                break
-        site, _, key = creds.partition(":")
-        if url:
-            try:
-                check_callback_url(url, field="--smart2pay-site URL")
-            except BadUrl as exc:
-                raise ConfigError(str(exc)) from None
-        if not site.isdigit() or not key:
-            raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL] with a numeric ID")
-        settings.smart2pay_sites.append(Smart2PaySite(int(site), key, url or None))
+    for provider in REGISTERED:
+        provider.apply_arguments(args, provider.config(settings), settings.seed_demo)
     return settings
 
 

@@ -1,110 +1,155 @@
 """Read a TOML config file into ``Settings`` (the CLI's flags are applied on top).
 
-```toml
-[server]
-host = "127.0.0.1"
-port = 8080
-db = "sqlite:///paysandbox.db"   # or postgresql://user@host/db
-public_url = "http://sandbox.local:8080"
-sqlite_synchronous = "NORMAL"    # FULL: also safe against power loss
-max_body_bytes = 1048576
-
-[delivery]
-schedule = [5, 30, 120, 600, 1800, 3600]   # seconds after attempt 1, 2, …; last repeats
-max_attempts = 8
-timeout_seconds = 10
-poll_seconds = 0.5
-
-[kplus]
-token_ttl_seconds = 1800
-[[kplus.partners]]
-partner_id = "PTR0000001"
-partner_secret = "..."
-callback_url = "http://127.0.0.1:9000/kplus/callback"
-token_ttl_seconds = 600
-
-[[nicepay.merchants]]
-imid = "MYSHOP0001"
-merchant_key = "..."
-
-[[smart2pay.sites]]
-site_id = 2020
-api_key = "..."
-notification_url = "http://127.0.0.1:9000/s2p"
-```
+The format is documented in docs/config.md. Core sections are ``[server]`` and ``[delivery]``;
+every provider reads its own section (``[<name>]``) through ``Provider.parse_config``. Every
+key is checked: an unknown key, a wrong type or a bad value is an error naming the key and its
+line, never a silently ignored setting.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from msgspec import Meta
 
 from .delivery.outbox import RetryPolicy
 from .delivery.urls import BadUrl, check_callback_url
-from .settings import KPlusPartner, NicepayMerchant, Settings, Smart2PaySite
+from .plugin import AnyProvider
+from .settings import ConfigError, Settings
+
+__all__ = ["ConfigError", "callback_url", "convert", "load"]
+
+T = TypeVar("T")
 
 
-class ConfigError(ValueError):
-    """The config file is unreadable or has a wrong value; the message says which."""
+class ServerSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    host: Annotated[str, Meta(min_length=1)] | None = None
+    port: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    db: Annotated[str, Meta(min_length=1)] | None = None
+    public_url: str | None = None
+    sqlite_synchronous: str | None = None
+    max_body_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] | None = None
 
 
-def load(path: str | Path, settings: Settings | None = None) -> Settings:
+class DeliverySection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    schedule: list[Annotated[float, Meta(ge=0)]] | None = None
+    max_attempts: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    timeout_seconds: Annotated[float, Meta(gt=0, le=600)] | None = None
+    poll_seconds: Annotated[float, Meta(gt=0, le=60)] | None = None
+
+
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]+)`(?: - at `\$(.*)`)?")
+_AT = re.compile(r"^(.*) - at `\$(.*)`$")
+_MISSING = re.compile(r"Object missing required field `([^`]+)`(?: - at `\$(.*)`)?")
+
+
+def _dotted(section: str, at: str, leaf: str | None = None) -> str:
+    parts = [section] + [p for p in re.split(r"[.\[\]]+", at) if p and not p.isdigit()]
+    if leaf:
+        parts.append(leaf)
+    return ".".join(parts)
+
+
+def convert(section: str, raw: Any, struct: type[T]) -> T:
+    """``raw`` (a TOML table) as ``struct``; any problem is a ``ConfigError`` naming the key."""
     try:
-        raw = tomllib.loads(Path(path).read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return msgspec.convert(raw, struct)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        m = _UNKNOWN.match(text)
+        if m:
+            key = _dotted(section, m.group(2) or "", m.group(1))
+            raise ConfigError(f"unknown key {key}", key) from None
+        m = _MISSING.match(text)
+        if m:
+            key = _dotted(section, m.group(2) or "", m.group(1))
+            raise ConfigError(f"{key} is required", key) from None
+        m = _AT.match(text)
+        if m:
+            key = _dotted(section, m.group(2))
+            raise ConfigError(f"{key}: {m.group(1)}", key) from None
+        raise ConfigError(f"[{section}]: {text}", section) from None
+
+
+def callback_url(value: str | None, key: str) -> str | None:
+    """A configured callback/notification URL, checked like every other (empty = none)."""
+    if not value:
+        return None
+    try:
+        return check_callback_url(value, field=key)
+    except BadUrl as exc:
+        raise ConfigError(str(exc), key) from None
+
+
+def load(
+    path: str | Path, providers: Sequence[AnyProvider], settings: Settings | None = None
+) -> Settings:
+    try:
+        text = Path(path).read_text("utf-8")
+        raw = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     s = settings or Settings()
     try:
-        _apply(raw, s)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: {exc!r}") from None
+        _apply(raw, s, providers)
+    except ConfigError as exc:
+        line = _line_of(text, exc.key) if exc.key else None
+        where = f"{path}:{line}" if line else str(path)
+        raise ConfigError(f"{where}: {exc}", exc.key) from None
     return s
 
 
-def _url(value: object, field: str) -> str | None:
-    if value is None or value == "":
-        return None
-    try:
-        return check_callback_url(str(value), field=field)
-    except BadUrl as exc:
-        raise ValueError(str(exc)) from None
+def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]) -> None:
+    by_name = {p.name: p for p in providers}
+    for key in raw:
+        if key not in ("server", "delivery") and key not in by_name:
+            raise ConfigError(f"unknown section [{key}]", key)
+    server = convert("server", raw.get("server", {}), ServerSection)
+    s.host = server.host or s.host
+    s.port = s.port if server.port is None else server.port
+    s.db_url = server.db or s.db_url
+    s.public_url = server.public_url or s.public_url
+    if server.sqlite_synchronous is not None:
+        mode = server.sqlite_synchronous.upper()
+        if mode not in ("NORMAL", "FULL"):
+            raise ConfigError(
+                "server.sqlite_synchronous must be NORMAL or FULL", "server.sqlite_synchronous"
+            )
+        s.sqlite_synchronous = mode
+    s.max_body_bytes = server.max_body_bytes or s.max_body_bytes
+    delivery = convert("delivery", raw.get("delivery", {}), DeliverySection)
+    s.retry = RetryPolicy(
+        schedule=s.retry.schedule if delivery.schedule is None else tuple(delivery.schedule),
+        max_attempts=delivery.max_attempts or s.retry.max_attempts,
+        timeout_seconds=delivery.timeout_seconds or s.retry.timeout_seconds,
+    )
+    s.delivery_poll_seconds = delivery.poll_seconds or s.delivery_poll_seconds
+    for p in providers:
+        section = raw.get(p.name, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{p.name} must be a table ([{p.name}])", p.name)
+        p.parse_config(section, p.config(s))
 
 
-def _apply(raw: dict[str, Any], s: Settings) -> None:
-    server = raw.get("server", {})
-    s.host = str(server.get("host", s.host))
-    s.port = int(server.get("port", s.port))
-    s.db_url = str(server.get("db", s.db_url))
-    s.public_url = server.get("public_url", s.public_url)
-    s.sqlite_synchronous = str(server.get("sqlite_synchronous", s.sqlite_synchronous)).upper()
-    s.max_body_bytes = int(server.get("max_body_bytes", s.max_body_bytes))
-    delivery = raw.get("delivery", {})
-    if delivery:
-        s.retry = RetryPolicy(
-            schedule=tuple(float(x) for x in delivery.get("schedule", s.retry.schedule)),
-            max_attempts=int(delivery.get("max_attempts", s.retry.max_attempts)),
-            timeout_seconds=float(delivery.get("timeout_seconds", s.retry.timeout_seconds)),
-        )
-        s.delivery_poll_seconds = float(delivery.get("poll_seconds", s.delivery_poll_seconds))
-    kplus = raw.get("kplus", {})
-    s.kplus_token_ttl_seconds = int(kplus.get("token_ttl_seconds", s.kplus_token_ttl_seconds))
-    for p in kplus.get("partners", []):
-        s.kplus_partners.append(
-            KPlusPartner(
-                partner_id=str(p["partner_id"]),
-                partner_secret=str(p["partner_secret"]),
-                callback_url=_url(p.get("callback_url"), "kplus.partners.callback_url"),
-                token_ttl_seconds=p.get("token_ttl_seconds"),
-            )
-        )
-    for m in raw.get("nicepay", {}).get("merchants", []):
-        s.nicepay_merchants.append(NicepayMerchant(str(m["imid"]), str(m["merchant_key"])))
-    for site in raw.get("smart2pay", {}).get("sites", []):
-        s.smart2pay_sites.append(
-            Smart2PaySite(
-                int(site["site_id"]),
-                str(site["api_key"]),
-                _url(site.get("notification_url"), "smart2pay.sites.notification_url"),
-            )
-        )
+def _line_of(text: str, key: str) -> int | None:
+    """The line where ``key`` (dotted) is set or its table starts, best effort."""
+    parts = key.split(".")
+    leaf = re.escape(parts[-1])
+    header = re.escape(".".join(parts))
+    patterns = [
+        rf"^\s*\[\[?\s*{header}\s*\]\]?",  # [server] / [[<provider>.<table>]]
+        rf"^\s*[\"']?{leaf}[\"']?\s*=",  # prot = 9000
+        rf"^\s*\[\[?\s*{re.escape(parts[0])}\b",
+    ]
+    lines = text.splitlines()
+    for pattern in patterns:
+        rx = re.compile(pattern)
+        for n, line in enumerate(lines, 1):
+            if rx.search(line):
+                return n
+    return None

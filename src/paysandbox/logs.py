@@ -1,7 +1,7 @@
 """What may reach a log line.
 
 Access-log lines (``--access-log``) carry the path without its query string: browser-facing
-routes such as NICEPay's ``payment`` take card data in the query (``cardNo``, ``cardCvv``), and
+routes of some providers take card data in the query string, and
 no query parameter of any provider is needed to read an access log. Bodies are never logged.
 """
 

@@ -1,23 +1,40 @@
-"""What a provider package hands to ``create_app``: its routes, seeding, and error formats.
+"""The contract between a provider package and the rest of paysandbox.
 
-Every provider has a ``plugin.py`` with ``def plugin(ctx: AppContext) -> ProviderPlugin``.
-Unknown routes and unexpected failures under a provider's path prefixes are answered in that
-provider's own error format (never a framework default body).
+A provider is one folder, ``providers/<name>/``, whose ``plugin.py`` defines a ``Provider``
+subclass; the registration list in ``providers/__init__.py`` is the only line outside that
+folder that names it. Nothing registers itself by being imported: everything the core needs
+from a provider is an attribute or a method of its ``Provider`` object —
+
+* ``name``, ``title``, ``prefixes``: who it is and which paths it answers for;
+* ``migrations``: the folder of its own Alembic branch (``depends_on`` the core's first
+  revision, so providers' migrations never form one chain);
+* ``object_tables`` / ``credential_tables``: what reset empties (children first);
+* ``success_rules``: how its callbacks' answers are judged by the delivery sender;
+* ``default_config`` / ``parse_config`` / ``add_arguments`` / ``apply_arguments``: its accounts
+  and settings from the config file section ``[<name>]`` and from the command line;
+* ``mount(ctx)``: its operations (one declaration each: route, OpenAPI entry, banner line),
+  the seeding of its accounts, and its banner's credential lines;
+* ``edge_error``: its error answer for failures the request edge detects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import argparse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-
-from starlette.responses import Response
-from starlette.routing import BaseRoute
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
 
 from .delivery.outbox import Outbox
+from .delivery.rules import SuccessRule
 from .delivery.sender import Sender
-from .openapi import ApiDoc
-from .settings import Settings
+from .edge import Failure, Op, WireError
+from .settings import ConfigError, Settings
 from .store.db import Conn, Database
+
+C = TypeVar("C")
+
+__all__ = ["AnyProvider", "AppContext", "ConfigError", "Example", "Mounted", "Provider"]
 
 
 @dataclass
@@ -33,16 +50,90 @@ class AppContext:
 
 
 @dataclass
-class ProviderPlugin:
-    name: str
-    prefixes: tuple[str, ...]
-    routes: list[BaseRoute]
-    #: (path, method_not_allowed) → the provider's 404/405 answer
-    not_found: Callable[[str, bool], Response]
-    internal_error: Callable[[], Response]
-    #: Writes configured/demo credentials into the database at start-up (one transaction).
+class Mounted:
+    """What a provider contributes to one running app."""
+
+    ops: list[Op]
+    #: Writes configured/demo accounts into the database (start-up and reset; one transaction).
     seed: Callable[[Conn], None] = lambda conn: None
-    #: Lines for the start-up banner (endpoints, demo credentials).
-    banner: list[str] = field(default_factory=list)
-    #: Summaries and request types of the routes, for the OpenAPI document.
-    api_docs: list[ApiDoc] = field(default_factory=list)
+    #: Banner lines after the endpoints (public demo credentials only, never a configured secret).
+    credentials: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A valid request to a provider's API, with its demo account."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Provider(Generic[C]):
+    """Base of every provider plugin; ``C`` is the provider's own settings type."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    prefixes: ClassVar[tuple[str, ...]]
+    migrations: ClassVar[Path]
+    object_tables: ClassVar[tuple[str, ...]] = ()
+    credential_tables: ClassVar[tuple[str, ...]] = ()
+    success_rules: ClassVar[Mapping[str, SuccessRule]] = {}
+    #: The control API's word for its accounts: /_sandbox/<name>/<accounts>/{id}/…
+    accounts: ClassVar[str] = "accounts"
+
+    # ---------------------------------------------------------------- settings
+
+    def default_config(self) -> C:
+        raise NotImplementedError
+
+    def config(self, settings: Settings) -> C:
+        """This provider's settings inside ``settings`` (defaults until something sets them)."""
+        found: C = settings.providers.setdefault(self.name, self.default_config())
+        return found
+
+    def parse_config(self, section: Mapping[str, Any], config: C) -> None:
+        """Apply the config file's ``[<name>]`` section; unknown keys raise ``ConfigError``."""
+        if section:
+            raise ConfigError(f"[{self.name}] takes no settings")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add this provider's ``serve`` flags (account flags such as ``--<name>-…``)."""
+
+    def apply_arguments(self, args: argparse.Namespace, config: C, seed_demo: bool) -> None:
+        """Apply the flags added by ``add_arguments``; raise ``ConfigError`` on a bad value."""
+
+    # ---------------------------------------------------------------- runtime
+
+    def mount(self, ctx: AppContext) -> Mounted:
+        raise NotImplementedError
+
+    def edge_error(self, failure: Failure, message: str) -> WireError:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- accounts
+
+    def account_exists(self, conn: Conn, account_id: str) -> bool:
+        raise NotImplementedError
+
+    def forget_account(self, conn: Conn, account_id: str) -> None:
+        """Delete the account's objects and their events; keep the account."""
+        raise NotImplementedError
+
+    def new_account(self, conn: Conn, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a throwaway account with fresh credentials and answer them (wire names).
+        ``options`` are the request's JSON fields; a bad one raises ``core.errors.InvalidInput``."""
+        raise NotImplementedError
+
+    def example(self) -> Example:
+        """A request with the demo account that creates one object: the conformance kit's
+        sample (tests/conformance), so a new provider is checked by being registered."""
+        raise NotImplementedError
+
+    def owns(self, path: str) -> int:
+        """Length of the longest of this provider's prefixes that ``path`` starts with (0: none)."""
+        return max((len(p) for p in self.prefixes if path.startswith(p)), default=0)
+
+
+AnyProvider = Provider[Any]

@@ -166,7 +166,7 @@ def serve(
     banner: Callable[[Settings, Sequence[str]], str],
 ) -> int:
     """Run ``paysandbox serve``; the exit status."""
-    from .config import ConfigError
+    from .settings import ConfigError
 
     sock: socket.socket | None = None
     try:
@@ -203,8 +203,7 @@ def serve(
         print(f"paysandbox: {exc}", file=sys.stderr, flush=True)
         return exc.code
 
-    plugin_lines = [line for p in app.state.sandbox.plugins for line in p.banner]
-    print(banner(settings, plugin_lines), flush=True)
+    print(banner(settings, app.state.sandbox.banner_lines()), flush=True)
     ready = f"paysandbox ready url={settings.base_url} pid={os.getpid()}"
     try:
         _run(app, sock, level, settings.access_log, ready, args.ready_file)

@@ -16,9 +16,9 @@ starts nothing and talks to a server that is already running. With pytest the sa
 come as fixtures (``paysandbox``, ``paysandbox_kplus``, ``paysandbox_nicepay``,
 ``paysandbox_smart2pay``; see ``paysandbox.pytest_plugin``).
 
-Accounts are created through the control API (``PUT /_sandbox/kplus/partners/{id}``,
-``PUT /_sandbox/nicepay/merchants/{iMid}``, ``PUT /_sandbox/smart2pay/sites/{id}``) with random
-ids and secrets, so tests sharing one server never see each other's objects or deliveries.
+Accounts are created through the control API — ``POST /_sandbox/{provider}/{accounts}`` (one
+request answering fresh credentials), or on a server without it ``PUT …/{id}`` with random ids
+and secrets — so tests sharing one server never see each other's objects or deliveries.
 ``advance()`` moves the account's own clock when the server offers
 ``POST /_sandbox/{provider}/{accounts}/{id}/clock/advance``, and the sandbox clock otherwise.
 """
@@ -104,7 +104,18 @@ class Sandbox:
 
     # -------------------------------------------------------------- throwaway accounts
 
+    def _create(self, accounts: str, options: dict[str, Any]) -> dict[str, Any] | None:
+        """``POST /_sandbox/{accounts}`` where the server offers it; None otherwise."""
+        if not self.offers("POST", f"/_sandbox/{accounts}"):
+            return None
+        return dict(_check(self.client.post(f"/_sandbox/{accounts}", json=options)))
+
     def kplus_partner(self, callback_url: str | None = None) -> KPlusPartner:
+        made = self._create("kplus/partners", {"callbackUrl": callback_url} if callback_url else {})
+        if made is not None:
+            return KPlusPartner(
+                self, "kplus", "kplus/partners", made["partnerId"], made["partnerSecret"]
+            )
         partner_id = f"PTR{secrets.randbelow(10**9):09d}X"
         secret = secrets.token_hex(16)
         body: dict[str, Any] = {"partnerSecret": secret}
@@ -114,12 +125,23 @@ class Sandbox:
         return KPlusPartner(self, "kplus", "kplus/partners", partner_id, partner_secret=secret)
 
     def nicepay_merchant(self) -> NicepayMerchant:
+        made = self._create("nicepay/merchants", {})
+        if made is not None:
+            return NicepayMerchant(
+                self, "nicepay", "nicepay/merchants", made["iMid"], made["merchantKey"]
+            )
         imid = f"T{secrets.token_hex(4).upper()}X"  # 10 characters, like IONPAYTEST
         key = base64.b64encode(secrets.token_bytes(48)).decode()
         _check(self.client.put(f"/_sandbox/nicepay/merchants/{imid}", json={"merchantKey": key}))
         return NicepayMerchant(self, "nicepay", "nicepay/merchants", imid, merchant_key=key)
 
     def smart2pay_site(self, notification_url: str | None = None) -> Smart2PaySite:
+        options = {"notificationUrl": notification_url} if notification_url else {}
+        made = self._create("smart2pay/sites", options)
+        if made is not None:
+            return Smart2PaySite(
+                self, "smart2pay", "smart2pay/sites", str(made["siteId"]), made["apiKey"]
+            )
         site_id = 100_000 + secrets.randbelow(10**9)
         key = secrets.token_urlsafe(24)
         body: dict[str, Any] = {"apiKey": key}

@@ -6,7 +6,9 @@ format, so no framework default error body ever reaches a client.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import json
+import re
+from typing import Any, Literal, TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -17,18 +19,91 @@ T = TypeVar("T")
 
 
 def decode_json(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
-    """``decoder.decode(body)``, with absurdly deep nesting reported as a ``DecodeError``
-    (msgspec raises ``RecursionError`` there, which would otherwise become a 500)."""
+    """``decoder.decode(body)`` for a request body. Anything that is not readable JSON — invalid
+    syntax, invalid UTF-8, absurd nesting, a key given twice in one object — raises
+    ``BodyError("malformed")``; a readable body of the wrong shape raises msgspec's
+    ``ValidationError`` for the caller to word in its API's terms."""
+    if not body.isascii():  # fields a struct ignores are skipped unread: check all
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BodyError("malformed", "request body is not valid UTF-8", 400) from None
     try:
-        return decoder.decode(body)
-    except RecursionError:
-        raise msgspec.DecodeError("JSON is nested too deeply") from None
+        value = decoder.decode(body)
+    except msgspec.ValidationError:
+        if has_duplicate_keys(body):
+            raise BodyError("malformed", "a key appears twice in one JSON object", 400) from None
+        raise
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise BodyError("malformed", _why(exc), 400) from None
+    if has_duplicate_keys(body):
+        raise BodyError("malformed", "a key appears twice in one JSON object", 400)
+    return value
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "request body is not valid UTF-8"
+    if isinstance(exc, RecursionError):
+        return "JSON is nested too deeply"
+    return "request body is not valid JSON"
+
+
+_KEY_END = re.compile(rb'"\s*:')
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _Duplicate
+    return found
+
+
+def _count_keys(doc: Any) -> int:
+    n, todo = 0, [doc]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            n += len(item)
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return n
+
+
+def has_duplicate_keys(body: bytes) -> bool:
+    """True when some JSON object in ``body`` (already known to be valid JSON) names a key twice.
+
+    Cheap on the hot path: the ``"…":`` key ends in the raw text are counted and compared with
+    the keys msgspec keeps (a repeated key collapses into one); only when they differ — a
+    duplicate, or a ``":`` inside a string value — is the body parsed again pair by pair."""
+    raw = len(_KEY_END.findall(body))
+    if raw == 0:
+        return False
+    try:
+        if raw == _count_keys(msgspec.json.decode(body)):
+            return False
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except _Duplicate:
+        return True
+    except (ValueError, RecursionError, msgspec.DecodeError):
+        return False  # not this check's business: the typed decode already judged the syntax
+    return False
 
 
 class BodyError(Exception):
     """The request body cannot be used: ``kind`` is content_type, too_large or malformed."""
 
-    def __init__(self, kind: str, message: str, http_status: int) -> None:
+    def __init__(
+        self,
+        kind: Literal["content_type", "too_large", "malformed"],
+        message: str,
+        http_status: int,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.http_status = http_status

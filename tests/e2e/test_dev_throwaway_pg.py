@@ -14,6 +14,7 @@ from types import ModuleType
 import psycopg
 import pytest
 
+from paysandbox.providers import REGISTERED
 from paysandbox.store import migrate
 
 from ..support import new_pg_schema
@@ -47,8 +48,10 @@ def test_throwaway_postgres_when_nothing_answers() -> None:
             assert c.execute("SELECT current_database()").fetchone() == ("test",)
         # The suite's way of using it: a schema of its own, migrated by Alembic.
         _schema, schema_url = new_pg_schema(url)
-        migrate.upgrade(schema_url)
-        assert migrate.is_current(schema_url)
+        folders = [p.migrations for p in REGISTERED]
+        assert not migrate.is_current(schema_url, folders)
+        migrate.upgrade(schema_url, folders)
+        assert migrate.is_current(schema_url, folders)
         data = Path(url.split("host=", 1)[1].split("&", 1)[0])
         assert (data / "PG_VERSION").exists()
     assert not data.exists()  # stopped and deleted

@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from paysandbox.cli import _parser, banner, build_settings
-from paysandbox.config import ConfigError
 from paysandbox.logs import ACCESS_LOGGER
+from paysandbox.settings import ConfigError
 
 from ..support import LiveServer, test_settings
 
@@ -58,7 +58,7 @@ def test_banner_prints_only_public_demo_secrets(fresh_db_url: str) -> None:
     from paysandbox.app import create_app
 
     app = create_app(settings)
-    lines = [line for p in app.state.sandbox.plugins for line in p.banner]
+    lines = app.state.sandbox.banner_lines()
     text = banner(settings, lines)
     assert "a-real-configured-secret" not in text
     assert "another-real-key" not in text
@@ -70,7 +70,7 @@ def test_demo_banner_shows_the_public_credentials(fresh_db_url: str) -> None:
     from paysandbox.app import create_app
 
     app = create_app(settings)
-    text = banner(settings, [line for p in app.state.sandbox.plugins for line in p.banner])
+    text = banner(settings, app.state.sandbox.banner_lines())
     assert "PTR1902369" in text and "7da57c4eb242435fa3e91bb7a69e2a28" in text
     assert "IONPAYTEST" in text
 
@@ -85,7 +85,7 @@ def test_cli_site_key_may_contain_equals_signs() -> None:
             "3030:k3y==x=https://merchant.example/notify",
         ]
     )
-    sites = {s.site_id: s for s in build_settings(args).smart2pay_sites}
+    sites = {s.site_id: s for s in build_settings(args).providers["smart2pay"].sites}
     assert sites[2020].api_key == "abc==def=" and sites[2020].notification_url is None
     assert sites[3030].api_key == "k3y==x"
     assert sites[3030].notification_url == "https://merchant.example/notify"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import statistics
-import time
 from datetime import datetime
 from typing import Any
 
@@ -67,18 +65,6 @@ def test_text_the_builtin_font_cannot_draw_is_reduced() -> None:
     assert slip.printable("Café Crème") == "Cafe Creme"
     assert slip.printable("ร้าน Shop") == "???? Shop"
     assert slip.printable(None) == ""
-
-
-def test_render_is_fast() -> None:
-    """It runs inside the pay transaction: keep it well under ~20 ms."""
-    slip.warm_up()
-    timings = []
-    for _ in range(15):
-        started = time.perf_counter()
-        slip.render(ROW, PAID_AT, "20240703123456789012", "x-x-x6789-x")
-        timings.append((time.perf_counter() - started) * 1000)
-    # Typically ~8 ms; the bound leaves room for slow CI machines.
-    assert statistics.median(timings) < 40, timings
 
 
 def test_inquire_returns_the_slip_of_the_payment(client: httpx.Client) -> None:

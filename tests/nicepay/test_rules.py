@@ -10,9 +10,11 @@ import pytest
 
 from paysandbox.core.clock import from_datetime
 from paysandbox.providers.nicepay import rules
+from paysandbox.providers.nicepay.config import DEMO_MERCHANT_KEY as DEMO_NICEPAY_MERCHANT_KEY
+from paysandbox.providers.nicepay.config import Merchant as NicepayMerchant
+from paysandbox.providers.nicepay.config import NicepayConfig
 from paysandbox.providers.nicepay.errors import CODES, NicepayError
 from paysandbox.providers.nicepay.schemas import Inquiry
-from paysandbox.settings import DEMO_NICEPAY_MERCHANT_KEY, NicepayMerchant
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "nicepay.md"
 
@@ -139,12 +141,14 @@ def _banner(merchants: list[NicepayMerchant]) -> list[str]:
 
     from paysandbox.delivery.outbox import Outbox, RetryPolicy
     from paysandbox.plugin import AppContext
-    from paysandbox.providers.nicepay.plugin import plugin
+    from paysandbox.providers.nicepay.plugin import provider
     from paysandbox.settings import Settings
 
-    settings = Settings(db_url="sqlite:///unused.db", nicepay_merchants=merchants)
+    settings = Settings(
+        db_url="sqlite:///unused.db", providers={"nicepay": NicepayConfig(list(merchants))}
+    )
     ctx = AppContext(settings, cast(Any, None), Outbox(RetryPolicy()), None)
-    return plugin(ctx).banner
+    return provider.mount(ctx).credentials
 
 
 def test_banner_prints_only_the_public_demo_key() -> None:

@@ -92,3 +92,23 @@ def test_smart2pay_queued_capture(paysandbox, paysandbox_smart2pay):
 def test_nicepay_merchant_is_fresh(paysandbox_nicepay):
     assert len(paysandbox_nicepay.imid) == 10
     assert paysandbox_nicepay.transactions() == []
+
+
+def test_accounts_have_their_own_clocks(paysandbox, paysandbox_kplus):
+    mine = paysandbox_kplus
+    other = paysandbox.kplus_partner()
+    my_token = generate(paysandbox.url, mine.partner_id, mine.partner_secret, "ORDER-1")
+    other_token = generate(paysandbox.url, other.partner_id, other.partner_secret, "ORDER-1")
+    mine.advance(1801)
+    assert mine.clock()["offsetSeconds"] == 1801
+    assert paysandbox.clock()["offsetSeconds"] == 0  # nobody else moved
+    assert (
+        inquire(paysandbox.url, mine.partner_id, mine.partner_secret, my_token)["paymentStatus"]
+        == "EXPIRED"
+    )
+    assert (
+        inquire(paysandbox.url, other.partner_id, other.partner_secret, other_token)[
+            "paymentStatus"
+        ]
+        == "REQUESTED"
+    )

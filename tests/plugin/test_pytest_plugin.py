@@ -49,7 +49,7 @@ def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_plugin_fixtures_in_a_merchant_project(project: Path, db_option: list[str]) -> None:
     got = run_pytest(project, *db_option)
     assert got.returncode == 0, got.stdout + got.stderr
-    assert "4 passed" in got.stdout, got.stdout
+    assert "5 passed" in got.stdout, got.stdout
     for name in ("test_paid_order", "test_declined_then_expired", "test_smart2pay_queued"):
         assert f"PASSED tests/test_checkout.py::{name}" in got.stdout
 
@@ -57,7 +57,7 @@ def test_plugin_fixtures_in_a_merchant_project(project: Path, db_option: list[st
 def test_plugin_under_xdist(project: Path, db_option: list[str]) -> None:
     got = run_pytest(project, "-n", "2", *db_option)
     assert got.returncode == 0, got.stdout + got.stderr
-    assert "4 passed" in got.stdout, got.stdout
+    assert "5 passed" in got.stdout, got.stdout
     assert "created: 2/2 workers" in got.stdout, got.stdout
 
 

@@ -166,12 +166,14 @@ def test_site_view_never_shows_the_api_key_or_a_url_password(client: httpx.Clien
 
 
 def test_sites_from_settings(fresh_db_url: str) -> None:
-    from paysandbox.settings import Smart2PaySite
+    from paysandbox.providers.smart2pay.config import Site, Smart2PayConfig
 
     live = LiveServer(
         make_settings(
             fresh_db_url,
-            smart2pay_sites=[Smart2PaySite(4040, "configured", "http://127.0.0.1:9/n")],
+            providers={
+                "smart2pay": Smart2PayConfig([Site(4040, "configured", "http://127.0.0.1:9/n")])
+            },
         )
     )
     try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from starlette.requests import Request
 
-from paysandbox.providers.smart2pay.routes import internal_error
+from paysandbox.providers.smart2pay.routes import edge_error
 
 from ..support import LiveServer
 from .builders import AUTH, mtid, pay, payment_body, status_of
@@ -74,7 +75,8 @@ def test_racing_puts_of_a_new_site_all_succeed(client: httpx.Client, server: Liv
 
 
 def test_internal_error_is_in_smart2pay_format() -> None:
-    r = internal_error()
+    scope = {"type": "http", "path": "/v1/payments", "headers": []}
+    r = edge_error("internal", "boom").render(Request(scope))
     assert r.status_code == 500
     assert r.media_type == "application/json; charset=utf-8"
     assert b'"Code":"18"' in r.body and b"Traceback" not in r.body

@@ -20,7 +20,9 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..web import BodyError, decode_json, json_response, read_body, require_json
+from ..core.errors import Conflict, InvalidInput, NotFound
+from ..edge import Failure, WireError
+from ..web import decode_json, json_response, read_body, require_json
 
 T = TypeVar("T")
 
@@ -35,12 +37,20 @@ STATUS = {
 }
 
 
-class ControlError(Exception):
+class ControlError(WireError):
     def __init__(self, code: str, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.detail = detail
+        self.http_status = STATUS[code]
+
+    @property
+    def wire_code(self) -> str:
+        return self.code
+
+    def render(self, request: Request) -> Response:
+        return error_response(self.code, self.message, self.detail)
 
 
 def error_response(code: str, message: str, detail: str | None = None) -> Response:
@@ -50,25 +60,62 @@ def error_response(code: str, message: str, detail: str | None = None) -> Respon
     return json_response(body, STATUS[code])
 
 
-_BODY = {
-    "content_type": "unsupported_media_type",
-    "too_large": "request_too_large",
-    "malformed": "bad_request",
-}
+class ControlPlane:
+    """The owner of ``/_sandbox/`` paths for the request edge."""
+
+    name = "control"
+
+    def edge_error(self, failure: Failure, message: str) -> WireError:
+        code = {
+            "not_found": "not_found",
+            "method_not_allowed": "method_not_allowed",
+            "content_type": "unsupported_media_type",
+            "too_large": "request_too_large",
+            "malformed": "bad_request",
+            "internal": "internal_error",
+        }[failure]
+        return ControlError(code, message)
+
+
+CONTROL = ControlPlane()
+
+
+def to_control(exc: Exception) -> WireError | None:
+    """A provider's error or a core error raised by a service on behalf of a control route, as
+    the control API's own error; the provider's code is kept as ``detail``."""
+    if isinstance(exc, ControlError):
+        return None
+    if isinstance(exc, WireError):
+        status = exc.http_status
+        code = (
+            "not_found"
+            if status == 404
+            else "conflict"
+            if status in (402, 409)
+            else "internal_error"
+            if status >= 500
+            else "bad_request"
+        )
+        return ControlError(code, exc.wire_message, detail=exc.wire_code)
+    if isinstance(exc, NotFound):
+        return ControlError("not_found", str(exc))
+    if isinstance(exc, Conflict):
+        return ControlError("conflict", str(exc), detail=exc.state)
+    if isinstance(exc, InvalidInput):
+        return ControlError("bad_request", str(exc), detail=exc.field)
+    return None
 
 
 async def decode_optional(request: Request, struct: type[T], limit: int) -> T:
     """Decode an optional JSON body into ``struct`` (an empty body means all defaults)."""
+    body = await read_body(request, limit)
+    decoder = msgspec.json.Decoder(struct)
+    if not body.strip():
+        return decoder.decode(b"{}")
+    require_json(request)
     try:
-        body = await read_body(request, limit)
-        decoder = msgspec.json.Decoder(struct)
-        if not body.strip():
-            return decoder.decode(b"{}")
-        require_json(request)
         return decode_json(decoder, body)
-    except BodyError as exc:
-        raise ControlError(_BODY[exc.kind], str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except msgspec.ValidationError as exc:
         raise ControlError("bad_request", f"invalid body: {exc}") from None
 
 

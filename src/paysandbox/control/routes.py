@@ -9,45 +9,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from ..core.clock import US, iso, real_now_us
 from ..delivery.redact import redact_body, redact_headers
 from ..delivery.sender import Sender
 from ..delivery.urls import redact_url
-from ..openapi import ApiDoc
+from ..edge import Op
 from ..store import admin, outbox
 from ..store import clock as clock_rows
 from ..store.db import Conn, Database, Row
 from ..web import json_response
-from .errors import ControlError, decode_optional, error_response, parse_limit
-
-Handler = Callable[[Request], Awaitable[Response]]
+from .errors import ControlError, decode_optional, parse_limit
 
 DELIVERY_STATES = ("pending", "succeeded", "failed")
 
 
 class Advance(msgspec.Struct, forbid_unknown_fields=True):
     seconds: Annotated[float, Meta(ge=0, le=10 * 365 * 86400)]
-
-
-def guarded(fn: Handler) -> Handler:
-    """Turn ``ControlError`` into the control API's JSON error body."""
-
-    async def handle(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except ControlError as exc:
-            return error_response(exc.code, exc.message, exc.detail)
-
-    return handle
 
 
 def clock_view(offset_us: int) -> dict[str, Any]:
@@ -57,7 +42,8 @@ def clock_view(offset_us: int) -> dict[str, Any]:
 
 def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]:
     headers = json.loads(row["headers"])
-    body = redact_body(row["body"], headers.get("Content-Type", ""), json.loads(row["secret_keys"]))
+    secret_keys = json.loads(row["secret_keys"])
+    body = redact_body(row["body"], headers.get("Content-Type", ""), secret_keys)
     view: dict[str, Any] = {
         "id": row["id"],
         "provider": row["provider"],
@@ -77,7 +63,7 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
         "lastHttpStatus": row["last_http_status"],
         "lastError": row["last_error"],
         "request": {
-            "headers": redact_headers(headers, json.loads(row["secret_keys"])),
+            "headers": redact_headers(headers, secret_keys),
             "body": body,
         },
     }
@@ -113,29 +99,18 @@ def _choice(query: Any, name: str, allowed: Sequence[str]) -> str | None:
     return value
 
 
-API_DOCS = [
-    ApiDoc("GET", "/_sandbox/clock", "The sandbox clock"),
-    ApiDoc("POST", "/_sandbox/clock/advance", "Move the sandbox clock forward", Advance),
-    ApiDoc("POST", "/_sandbox/reset", "Forget every object; restore configured credentials"),
-    ApiDoc(
-        "GET",
-        "/_sandbox/deliveries",
-        "Callbacks/notifications (?provider=&objectId=&accountId=&state=&limit=)",
-    ),
-    ApiDoc("GET", "/_sandbox/deliveries/{delivery_id}", "One delivery with every attempt"),
-    ApiDoc("POST", "/_sandbox/deliveries/{delivery_id}/retry", "Make a delivery due now"),
-    ApiDoc("GET", "/_sandbox/openapi.json", "This document"),
-]
-
-
-def make_routes(
+def ops(
     db: Database,
     sender: Sender | None,
     *,
     max_body: int,
+    tables: Sequence[str],
     reseed: Callable[[Conn], None],
     providers: Sequence[str] = (),
-) -> list[BaseRoute]:
+) -> list[Op]:
+    """The provider-neutral control operations; ``tables`` are what reset empties;
+    ``providers`` the names a ``?provider=`` filter may take."""
+
     def wake() -> None:
         if sender is not None:
             sender.wake()
@@ -150,7 +125,7 @@ def make_routes(
         return json_response(clock_view(offset))
 
     async def reset(request: Request) -> Response:
-        await db.write(admin.reset, reseed)
+        await db.write(admin.reset, tables, reseed)
         return json_response({"reset": True, "clock": clock_view(0)})
 
     async def list_deliveries(request: Request) -> Response:
@@ -181,8 +156,9 @@ def make_routes(
         return json_response(delivery_view(row, attempts))
 
     def _retry(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
-        _one(conn, delivery_id)  # 404 for an unknown id
-        if not outbox.requeue(conn, delivery_id, clock_rows.now_us(conn), real_now_us()):
+        row, _ = _one(conn, delivery_id)  # 404 for an unknown id
+        now = clock_rows.account_now_us(conn, row["provider"], row["account_id"])
+        if not outbox.requeue(conn, delivery_id, now, real_now_us()):
             raise ControlError("conflict", "an attempt of this delivery is in flight; retry later")
         return _one(conn, delivery_id)
 
@@ -192,10 +168,20 @@ def make_routes(
         return json_response(delivery_view(row, attempts))
 
     return [
-        Route("/_sandbox/clock", guarded(get_clock), methods=["GET"]),
-        Route("/_sandbox/clock/advance", guarded(advance), methods=["POST"]),
-        Route("/_sandbox/reset", guarded(reset), methods=["POST"]),
-        Route("/_sandbox/deliveries", guarded(list_deliveries), methods=["GET"]),
-        Route("/_sandbox/deliveries/{delivery_id}", guarded(get_delivery), methods=["GET"]),
-        Route("/_sandbox/deliveries/{delivery_id}/retry", guarded(retry), methods=["POST"]),
+        Op("GET", "/_sandbox/clock", get_clock, "The sandbox clock"),
+        Op("POST", "/_sandbox/clock/advance", advance, "Move the sandbox clock forward", Advance),
+        Op("POST", "/_sandbox/reset", reset, "Forget every object; restore configured credentials"),
+        Op(
+            "GET",
+            "/_sandbox/deliveries",
+            list_deliveries,
+            "Callbacks/notifications (?provider=&objectId=&accountId=&state=&limit=)",
+        ),
+        Op(
+            "GET",
+            "/_sandbox/deliveries/{delivery_id}",
+            get_delivery,
+            "One delivery with every attempt",
+        ),
+        Op("POST", "/_sandbox/deliveries/{delivery_id}/retry", retry, "Make a delivery due now"),
     ]

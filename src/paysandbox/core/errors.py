@@ -24,7 +24,7 @@ class Conflict(SandboxError):
     """The object's current state forbids the requested transition.
 
     ``state`` carries the state that was found, so providers can map it to a precise code
-    (K PLUS ``qr_paid`` vs ``qr_cancelled``, NICEPay ``8061`` …).
+    (already paid vs already cancelled …).
     """
 
     def __init__(self, message: str, state: str | None = None) -> None:

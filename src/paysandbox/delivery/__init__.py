@@ -1,3 +1,3 @@
-"""Durable, provider-neutral outbound callbacks (K PLUS confirm payment, NICEPay and Smart2Pay
-notifications): ``outbox`` writes them in the caller's transaction, ``sender`` delivers them.
+"""Durable, provider-neutral outbound callbacks (payment confirmations and notifications):
+``outbox`` writes them in the caller's transaction, ``sender`` delivers them.
 """

@@ -16,7 +16,7 @@ from ..core.clock import US
 from ..core.ids import internal_id
 from ..store import outbox as rows
 from ..store.db import Conn
-from .rules import RULES
+from .rules import RULES, SuccessRule
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,15 @@ class RetryPolicy:
 class Outbox:
     """Enqueues messages; the ``Sender`` delivers them."""
 
-    def __init__(self, policy: RetryPolicy) -> None:
+    def __init__(self, policy: RetryPolicy, rules: Mapping[str, SuccessRule] = RULES) -> None:
         self.policy = policy
+        self.rules = rules
 
     def enqueue(
         self, conn: Conn, msg: OutboundMessage, now_us: int, faults: Faults | None = None
     ) -> list[str]:
         """Write ``msg`` (twice with the duplicate fault); returns the delivery ids."""
-        if msg.success_rule not in RULES:
+        if msg.success_rule not in self.rules:
             raise ValueError(f"unknown success rule {msg.success_rule!r}")
         faults = faults or Faults()
         due = now_us + int(faults.delay_seconds * US)

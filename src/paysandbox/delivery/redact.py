@@ -1,4 +1,4 @@
-"""Hide secrets (e.g. K PLUS ``partnerSecret`` in Confirm Payment) wherever a body is shown."""
+"""Hide secrets (a provider's shared secret inside a callback body) wherever a body is shown."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def redact_body(body: str, content_type: str, secret_keys: Iterable[str]) -> str
 
 
 def redact_headers(headers: dict[str, str], secret_keys: Iterable[str]) -> dict[str, str]:
-    """Headers named in ``secret_keys`` (case-insensitive, e.g. Smart2Pay's ``Authorization``)
+    """Headers named in ``secret_keys`` (case-insensitive, e.g. an ``Authorization``)
     shown as ``***``."""
     keys = {k.lower() for k in secret_keys}
     return {k: REDACTED if k.lower() in keys else v for k, v in headers.items()}

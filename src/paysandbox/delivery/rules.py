@@ -1,14 +1,14 @@
 """When does a merchant's answer count as a successful delivery?
 
-The generic rules live here: ``http_2xx`` (any 2xx, e.g. Smart2Pay notifications) and
-``http_200`` (exactly 200, NICEPay: "retried until the merchant answers HTTP 200"). A provider
-whose contract needs more registers its own rule with ``register`` (K PLUS: 2xx and
-``statusCode`` "00", in ``providers/kplus/callbacks.py``).
+The generic rules live here: ``http_2xx`` (any 2xx) and ``http_200`` (exactly
+200, for providers that retry "until the merchant answers HTTP 200"). A provider
+whose contract needs more declares its own in ``Provider.success_rules``; ``create_app`` hands
+the outbox and the sender the merged table (``with_rules``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 SuccessRule = Callable[[int, bytes], bool]
 
@@ -21,12 +21,15 @@ def _http_200(status: int, body: bytes) -> bool:
     return status == 200
 
 
-RULES: dict[str, SuccessRule] = {
+RULES: Mapping[str, SuccessRule] = {
     "http_2xx": _http_2xx,
     "http_200": _http_200,
 }
 
 
-def register(name: str, rule: SuccessRule) -> None:
-    """Add a provider's success rule (at import of the provider's callbacks module)."""
-    RULES[name] = rule
+def with_rules(extra: Mapping[str, SuccessRule]) -> dict[str, SuccessRule]:
+    """The generic rules plus ``extra`` (a provider may not redefine a generic one)."""
+    clash = set(extra) & set(RULES)
+    if clash:
+        raise ValueError(f"success rules already defined: {sorted(clash)}")
+    return {**RULES, **extra}

@@ -77,13 +77,22 @@ class _SqliteConn:
         return self._c.execute(sql, args).rowcount
 
 
+# How long a starting process waits for another one's lock (migration, journal-mode switch).
+STARTUP_LOCK_SECONDS = 30.0
+
+
 def _sqlite_connect(path: str, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
-    c = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+    """Open with a bounded busy timeout for the start-up pragmas (``journal_mode=WAL`` needs a
+    lock another starting process may hold), then switch to ``busy_timeout_ms`` for serving."""
+    c = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=STARTUP_LOCK_SECONDS
+    )
     c.row_factory = sqlite3.Row
-    c.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    c.execute(f"PRAGMA busy_timeout={int(STARTUP_LOCK_SECONDS * 1000)}")
     c.execute("PRAGMA journal_mode=WAL")
     c.execute(f"PRAGMA synchronous={synchronous}")
     c.execute("PRAGMA foreign_keys=ON")
+    c.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     return c
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 from ...core.amounts import format_major
-from ...delivery import rules as delivery_rules
 from ...delivery.outbox import OutboundMessage
 from ...store.db import Row
 from ...web import JSON_ENCODER
@@ -30,9 +29,6 @@ def partner_accepted(status: int, body: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(doc, dict) and doc.get("statusCode") == "00"
-
-
-delivery_rules.register(SUCCESS_RULE, partner_accepted)
 
 
 def confirm_payment(token: Row, partner: Row, now_us: int) -> OutboundMessage:

@@ -18,21 +18,19 @@ import msgspec
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from ...control.errors import ControlError, decode_optional, parse_limit
-from ...control.routes import guarded
 from ...control.schemas import FaultsBody
 from ...core.clock import US, real_now_us
 from ...core.ids import random_string
 from ...delivery.urls import BadUrl, check_callback_url, redact_url
-from ...settings import DEMO_KPLUS_PARTNER_ID
+from ...edge import Op
 from ...store import clock as clock_rows
-from ...store import kplus as rows
 from ...store.db import Conn, Database, Row
 from ...web import json_response
+from . import store as rows
 from . import views
-from .errors import CODES, KPlusError
+from .config import DEMO_PARTNER_ID
 from .model import TOKEN_STATES, Token
 from .routes import app_url
 from .schemas import GenerateToken, Item, PayToken
@@ -45,7 +43,7 @@ class FixtureBody(msgspec.Struct, forbid_unknown_fields=True):
     given, the rest take the defaults below."""
 
     tokenId: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{8,64}$")] | None = None
-    partnerId: Annotated[str, Meta(min_length=1, max_length=64)] = DEMO_KPLUS_PARTNER_ID
+    partnerId: Annotated[str, Meta(min_length=1, max_length=64)] = DEMO_PARTNER_ID
     partnerTxnUid: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
     reference1: str = "KS1234567"
     reference2: str | None = None
@@ -78,20 +76,14 @@ def partner_view(row: Row) -> dict[str, Any]:
     }
 
 
-def _control_error(exc: KPlusError) -> ControlError:
-    status = CODES[exc.code].http_status
-    code = "not_found" if status == 404 else "conflict" if status == 409 else "bad_request"
-    return ControlError(code, exc.desc, detail=exc.code)
-
-
-def make_routes(
+def ops(
     service: KPlusService,
     db: Database,
     *,
     max_body: int,
     public_url: str | None,
     default_ttl_seconds: int,
-) -> list[BaseRoute]:
+) -> list[Op]:
     async def show(request: Request, token_id: str) -> Response:
         token, history = await service.get(token_id)
         page = app_url(request, token_id, public_url)
@@ -108,18 +100,19 @@ def make_routes(
             )
 
         def _list(conn: Conn) -> list[dict[str, Any]]:
-            now = clock_rows.now_us(conn)
-            found = rows.control_list_tokens(conn, q.get("partnerId"), state, now, limit)
-            return [views.summary(Token(r, now)) for r in found]
+            sandbox_now = clock_rows.now_us(conn)
+            own = clock_rows.own_offsets(conn, "kplus")
+            found = rows.control_list_tokens(conn, q.get("partnerId"), state, sandbox_now, limit)
+            return [
+                views.summary(Token(r, sandbox_now + own.get(str(r["partner_id"]), 0)))
+                for r in found
+            ]
 
         return json_response({"tokens": await db.read(_list)})
 
     async def slip_png(request: Request) -> Response:
         token_id = request.path_params["token_id"]
-        try:
-            token, _ = await service.get(token_id)
-        except KPlusError as exc:
-            raise _control_error(exc) from None
+        token, _ = await service.get(token_id)
         if not token["slip_image"]:
             raise ControlError("not_found", f"token {token_id} has no slip (it is not paid)")
         try:
@@ -130,34 +123,22 @@ def make_routes(
 
     async def decline(request: Request) -> Response:
         token_id = request.path_params["token_id"]
-        try:
-            await service.decline(token_id)
-            return await show(request, token_id)
-        except KPlusError as exc:
-            raise _control_error(exc) from None
+        await service.decline(token_id)
+        return await show(request, token_id)
 
     async def get_token(request: Request) -> Response:
-        try:
-            return await show(request, request.path_params["token_id"])
-        except KPlusError as exc:
-            raise _control_error(exc) from None
+        return await show(request, request.path_params["token_id"])
 
     async def pay(request: Request) -> Response:
         body = await decode_optional(request, PayToken, max_body)
         token_id = request.path_params["token_id"]
-        try:
-            await service.pay(token_id, body.paymentAccount, via="control-api")
-            return await show(request, token_id)
-        except KPlusError as exc:
-            raise _control_error(exc) from None
+        await service.pay(token_id, body.paymentAccount, via="control-api")
+        return await show(request, token_id)
 
     async def expire(request: Request) -> Response:
         token_id = request.path_params["token_id"]
-        try:
-            await service.expire(token_id)
-            return await show(request, token_id)
-        except KPlusError as exc:
-            raise _control_error(exc) from None
+        await service.expire(token_id)
+        return await show(request, token_id)
 
     def _fixture_secret(conn: Conn, partner_id: str) -> str:
         partner = rows.get_partner(conn, partner_id)
@@ -185,11 +166,8 @@ def make_routes(
             )
         except msgspec.ValidationError as exc:
             raise ControlError("bad_request", str(exc)) from None
-        try:
-            token = await service.generate(req, token_id=token_id)
-            return await show(request, token.token_id)
-        except KPlusError as exc:
-            raise _control_error(exc) from None
+        token = await service.generate(req, token_id=token_id)
+        return await show(request, token.token_id)
 
     async def list_partners(request: Request) -> Response:
         found = await db.read(rows.list_partners)
@@ -221,14 +199,21 @@ def make_routes(
         row = await db.write(_put, partner_id, body)
         return json_response(partner_view(row))
 
+    tokens = "/_sandbox/kplus/tokens"
     return [
-        Route("/_sandbox/kplus/tokens", guarded(create_token), methods=["POST"]),
-        Route("/_sandbox/kplus/tokens", guarded(list_tokens), methods=["GET"]),
-        Route("/_sandbox/kplus/tokens/{token_id}/slip.png", guarded(slip_png), methods=["GET"]),
-        Route("/_sandbox/kplus/tokens/{token_id}/decline", guarded(decline), methods=["POST"]),
-        Route("/_sandbox/kplus/tokens/{token_id}", guarded(get_token), methods=["GET"]),
-        Route("/_sandbox/kplus/tokens/{token_id}/pay", guarded(pay), methods=["POST"]),
-        Route("/_sandbox/kplus/tokens/{token_id}/expire", guarded(expire), methods=["POST"]),
-        Route("/_sandbox/kplus/partners", guarded(list_partners), methods=["GET"]),
-        Route("/_sandbox/kplus/partners/{partner_id}", guarded(put_partner), methods=["PUT"]),
+        Op("POST", tokens, create_token, "Create a token with a chosen tokenId", FixtureBody),
+        Op("GET", tokens, list_tokens, "Tokens, newest first (?partnerId=&state=&limit=)"),
+        Op("GET", f"{tokens}/{{token_id}}", get_token, "A token with its event history"),
+        Op("GET", f"{tokens}/{{token_id}}/slip.png", slip_png, "The paid token's slip (PNG)"),
+        Op("POST", f"{tokens}/{{token_id}}/decline", decline, "Simulate the customer declining"),
+        Op("POST", f"{tokens}/{{token_id}}/pay", pay, "Simulate the customer paying", PayToken),
+        Op("POST", f"{tokens}/{{token_id}}/expire", expire, "Expire an unpaid token now"),
+        Op("GET", "/_sandbox/kplus/partners", list_partners, "Partners (never their secrets)"),
+        Op(
+            "PUT",
+            "/_sandbox/kplus/partners/{partner_id}",
+            put_partner,
+            "Create or change a partner: secret, callback URL, token TTL, faults",
+            PartnerBody,
+        ),
     ]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.requests import Request
 from starlette.responses import Response
 
+from ...edge import WireError
 from ...web import json_response
 
 
@@ -46,8 +48,9 @@ CODES: dict[str, Code] = {
 }
 
 
-class KPlusError(Exception):
-    """A K PLUS error answer; ``code`` must be a key of ``CODES``."""
+class KPlusError(WireError):
+    """A K PLUS error answer; ``code`` must be a key of ``CODES``. The answer echoes the
+    request's ``partnerTxnUid`` / ``partnerId`` when the routes could read them (``echo``)."""
 
     def __init__(self, code: str, desc: str) -> None:
         super().__init__(desc)
@@ -55,6 +58,25 @@ class KPlusError(Exception):
             raise ValueError(f"undocumented K PLUS error code {code!r}")
         self.code = code
         self.desc = desc
+        self.http_status = CODES[code].http_status
+
+    @property
+    def wire_code(self) -> str:
+        return self.code
+
+    def render(self, request: Request) -> Response:
+        uid, pid = echoed(request)
+        return error_response(self.code, self.desc, partner_txn_uid=uid, partner_id=pid)
+
+
+def echo(request: Request, partner_txn_uid: str | None, partner_id: str | None) -> None:
+    """Remember what an error answer to this request should echo."""
+    request.state.kplus_echo = (partner_txn_uid, partner_id)
+
+
+def echoed(request: Request) -> tuple[str | None, str | None]:
+    found: tuple[str | None, str | None] = getattr(request.state, "kplus_echo", (None, None))
+    return found
 
 
 def error_response(

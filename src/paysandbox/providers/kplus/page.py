@@ -28,10 +28,10 @@ from urllib.parse import parse_qsl, quote
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from ...core.amounts import format_major
 from ...core.clock import to_datetime
+from ...edge import Op
 from ...web import BodyError, media_type, read_body
 from .errors import KPlusError
 from .model import CANCELLED, EXPIRED, PAID, REQUESTED, VOIDED, Token
@@ -174,7 +174,7 @@ async def _payment_account(request: Request) -> str | None:
     return account[:64] or None
 
 
-def make_routes(service: KPlusService) -> list[BaseRoute]:
+def ops(service: KPlusService) -> list[Op]:
     async def show(request: Request) -> Response:
         token_id = request.path_params["token_id"]
         try:
@@ -211,10 +211,11 @@ def make_routes(service: KPlusService) -> list[BaseRoute]:
         """A GET on an action URL (a reload, a bookmark) just shows the page."""
         return RedirectResponse(_page_url(request.path_params["token_id"]), 303)
 
+    page = "/kplus/app/{token_id}"
     return [
-        Route("/kplus/app/{token_id}", show, methods=["GET"]),
-        Route("/kplus/app/{token_id}/pay", pay, methods=["POST"]),
-        Route("/kplus/app/{token_id}/decline", decline, methods=["POST"]),
-        Route("/kplus/app/{token_id}/pay", back_to_page, methods=["GET"]),
-        Route("/kplus/app/{token_id}/decline", back_to_page, methods=["GET"]),
+        Op("GET", page, show, "The customer page behind callBackAppUrl"),
+        Op("POST", f"{page}/pay", pay, "The page's Pay button (form)"),
+        Op("POST", f"{page}/decline", decline, "The page's Decline button (form)"),
+        Op("GET", f"{page}/pay", back_to_page, "Redirects back to the customer page"),
+        Op("GET", f"{page}/decline", back_to_page, "Redirects back to the customer page"),
     ]

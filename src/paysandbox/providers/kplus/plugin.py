@@ -1,24 +1,34 @@
-"""K PLUS as a paysandbox provider plugin."""
+"""K PLUS as a paysandbox provider: the whole contract between this folder and the core."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import secrets
 import threading
-from typing import Any
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
 
-from ...openapi import ApiDoc
-from ...plugin import AppContext, ProviderPlugin
-from ...settings import DEMO_KPLUS_PARTNER_ID, DEMO_KPLUS_PARTNER_SECRET
-from ...store import kplus as rows
+from ...core.errors import InvalidInput
+from ...core.ids import random_digits
+from ...delivery.rules import SuccessRule
+from ...delivery.urls import BadUrl, check_callback_url, redact_url
+from ...edge import Failure, WireError
+from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
-from . import control, routes
-from .schemas import CancelToken, GenerateToken, InquireToken, PayToken
+from . import callbacks, config, control, page, routes
+from . import store as rows
+from .config import DEMO_PARTNER_ID, DEMO_PARTNER_SECRET, KPlusConfig
 from .service import KPlusService
 
+#: Pillow and the slip's fonts load on a background thread this long after the app is built,
+#: so neither start-up nor the first payment waits for them.
 WARM_UP_DELAY_SECONDS = 3.0
 
 
 def _render_slip(*args: Any) -> str:
-    """Pillow is imported on the first payment (a worker thread), not on the start path."""
+    """Pillow is imported on the first payment (on a worker thread), not on the start path."""
     from . import slip
 
     return slip.render(*args)
@@ -30,122 +40,145 @@ def _warm_up() -> None:
     slip.warm_up()
 
 
-def plugin(ctx: AppContext) -> ProviderPlugin:
-    s = ctx.settings
-    service = KPlusService(
-        ctx.db,
-        ctx.outbox,
-        default_ttl_seconds=s.kplus_token_ttl_seconds,
-        on_commit=ctx.wake_sender,
-        slip_renderer=_render_slip,
-    )
-    # Pillow and the fonts load on a background thread a moment after start-up (not competing
-    # with it for the interpreter), so neither start-up nor the first payment waits for them.
-    warm = threading.Timer(WARM_UP_DELAY_SECONDS, _warm_up)
-    warm.daemon = True
-    warm.start()
+class KPlus(Provider[KPlusConfig]):
+    name = "kplus"
+    title = "K PLUS"
+    prefixes = ("/kplus/", "/v1/kplus/")
+    migrations = Path(__file__).with_name("migrations")
+    object_tables = ("kplus_request_uids", "kplus_tokens")
+    credential_tables = ("kplus_partners",)
+    success_rules: ClassVar[Mapping[str, SuccessRule]] = {
+        callbacks.SUCCESS_RULE: callbacks.partner_accepted
+    }
 
-    def seed(conn: Conn) -> None:
-        for p in s.all_kplus_partners():
-            rows.upsert_partner(
-                conn,
-                p.partner_id,
-                secret=p.partner_secret,
-                callback_url=p.callback_url,
-                token_ttl_seconds=p.token_ttl_seconds,
-                defaults={
-                    "secret": p.partner_secret,
-                    "token_ttl_seconds": s.kplus_token_ttl_seconds,
-                },
-            )
+    def default_config(self) -> KPlusConfig:
+        return KPlusConfig()
 
-    # Only the public demo credentials are ever printed; configured secrets are not.
-    demo = next(
-        (
-            p
-            for p in s.all_kplus_partners()
-            if p.partner_id == DEMO_KPLUS_PARTNER_ID
-            and p.partner_secret == DEMO_KPLUS_PARTNER_SECRET
-        ),
-        None,
-    )
-    banner = [
-        "K PLUS     POST /kplus/payment/{generate-token,inquire-token,cancel-token}",
-        "           POST /v1/kplus/payment/... (with Partner-Id / Partner-Secret headers)",
-    ]
-    if demo is not None:
-        banner.append(
-            f"           partnerId {demo.partner_id}  partnerSecret {demo.partner_secret}"
+    def parse_config(self, section: Mapping[str, Any], config_: KPlusConfig) -> None:
+        config.parse_section(section, config_)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        config.add_arguments(parser)
+
+    def apply_arguments(
+        self, args: argparse.Namespace, config_: KPlusConfig, seed_demo: bool
+    ) -> None:
+        config.apply_arguments(args, config_, seed_demo)
+
+    accounts = "partners"
+
+    def account_exists(self, conn: Conn, account_id: str) -> bool:
+        return rows.partner_exists(conn, account_id)
+
+    def forget_account(self, conn: Conn, account_id: str) -> None:
+        rows.forget_partner_objects(conn, account_id)
+
+    def new_account(self, conn: Conn, options: Mapping[str, Any]) -> dict[str, Any]:
+        url = _option_url(options, "callbackUrl")
+        secret = secrets.token_hex(16)
+        while True:
+            partner_id = f"PTR{random_digits(7)}"
+            if not rows.partner_exists(conn, partner_id):
+                break
+        rows.upsert_partner(
+            conn,
+            partner_id,
+            secret=secret,
+            callback_url=url,
+            defaults={"secret": secret, "token_ttl_seconds": self._default_ttl},
         )
-    return ProviderPlugin(
-        name="kplus",
-        prefixes=("/kplus/", "/v1/kplus/"),
-        routes=[
-            *routes.make_routes(service, max_body=s.max_body_bytes, public_url=s.public_url),
-            *control.make_routes(
-                service,
-                ctx.db,
-                max_body=s.max_body_bytes,
-                public_url=s.public_url,
-                default_ttl_seconds=s.kplus_token_ttl_seconds,
-            ),
-        ],
-        not_found=routes.not_found,
-        internal_error=routes.internal_error,
-        seed=seed,
-        banner=banner,
-        api_docs=api_docs(),
-    )
+        return {"partnerId": partner_id, "partnerSecret": secret, "callbackUrl": redact_url(url)}
 
+    def example(self) -> Example:
+        body = {
+            "partnerTxnUid": f"EXAMPLE-{secrets.token_hex(8)}",
+            "partnerId": DEMO_PARTNER_ID,
+            "partnerSecret": DEMO_PARTNER_SECRET,
+            "requestDt": "2019-07-04T18:00:42.411",
+            "reference1": "KS1234567",
+            "totalAmount": "500",
+            "shippingFee": "0",
+            "shopName": "Example Shop",
+            "shopImageUrl": "https://shop.example/logo.png",
+            "osPlatform": "IOS",
+            "items": [{"itemName": "Shirt", "quantity": "2", "amount": "250"}],
+            "currencyCode": "THB",
+            "currencyExponent": "2",
+        }
+        headers = {"Content-Type": "application/json"}
+        return Example("POST", "/kplus/payment/generate-token", headers, json.dumps(body).encode())
 
-def api_docs() -> list[ApiDoc]:
-    docs = []
-    for prefix, how in (
-        ("/kplus/payment", "credentials in the body"),
-        ("/v1/kplus/payment", "and Partner-Id / Partner-Secret headers"),
-    ):
-        docs += [
-            ApiDoc(
-                "POST", f"{prefix}/generate-token", f"Issue a payment token ({how})", GenerateToken
-            ),
-            ApiDoc(
-                "POST", f"{prefix}/inquire-token", f"The token's true status ({how})", InquireToken
-            ),
-            ApiDoc(
-                "POST", f"{prefix}/cancel-token", f"Cancel an unpaid token ({how})", CancelToken
-            ),
+    def edge_error(self, failure: Failure, message: str) -> WireError:
+        return routes.edge_error(failure, message)
+
+    _default_ttl = 1800
+
+    def mount(self, ctx: AppContext) -> Mounted:
+        s = ctx.settings
+        cfg = self.config(s)
+        self._default_ttl = cfg.token_ttl_seconds
+        service = KPlusService(
+            ctx.db,
+            ctx.outbox,
+            default_ttl_seconds=cfg.token_ttl_seconds,
+            on_commit=ctx.wake_sender,
+            slip_renderer=_render_slip,
+        )
+        warm = threading.Timer(WARM_UP_DELAY_SECONDS, _warm_up)
+        warm.daemon = True
+        warm.start()
+        partners = cfg.all_partners(s.seed_demo)
+
+        def seed(conn: Conn) -> None:
+            for p in partners:
+                rows.upsert_partner(
+                    conn,
+                    p.partner_id,
+                    secret=p.partner_secret,
+                    callback_url=p.callback_url,
+                    token_ttl_seconds=p.token_ttl_seconds,
+                    defaults={
+                        "secret": p.partner_secret,
+                        "token_ttl_seconds": cfg.token_ttl_seconds,
+                    },
+                )
+
+        # Only the public demo credentials are ever printed; configured secrets are not.
+        demo = [
+            f"partnerId {p.partner_id}  partnerSecret {p.partner_secret}"
+            for p in partners
+            if p.partner_id == DEMO_PARTNER_ID and p.partner_secret == DEMO_PARTNER_SECRET
         ]
-    return [
-        *docs,
-        ApiDoc("GET", "/kplus/app/{token_id}", "The customer page behind callBackAppUrl"),
-        ApiDoc("POST", "/kplus/app/{token_id}/pay", "The page's Pay button (form)"),
-        ApiDoc("POST", "/kplus/app/{token_id}/decline", "The page's Decline button (form)"),
-        ApiDoc("GET", "/kplus/app/{token_id}/pay", "Redirects back to the customer page"),
-        ApiDoc("GET", "/kplus/app/{token_id}/decline", "Redirects back to the customer page"),
-        ApiDoc(
-            "POST",
-            "/_sandbox/kplus/tokens",
-            "Create a token with a chosen tokenId",
-            control.FixtureBody,
-        ),
-        ApiDoc("GET", "/_sandbox/kplus/tokens", "Tokens, newest first (?partnerId=&state=&limit=)"),
-        ApiDoc("GET", "/_sandbox/kplus/tokens/{token_id}", "A token with its event history"),
-        ApiDoc("GET", "/_sandbox/kplus/tokens/{token_id}/slip.png", "The paid token's slip (PNG)"),
-        ApiDoc(
-            "POST", "/_sandbox/kplus/tokens/{token_id}/decline", "Simulate the customer declining"
-        ),
-        ApiDoc(
-            "POST",
-            "/_sandbox/kplus/tokens/{token_id}/pay",
-            "Simulate the customer paying",
-            PayToken,
-        ),
-        ApiDoc("POST", "/_sandbox/kplus/tokens/{token_id}/expire", "Expire an unpaid token now"),
-        ApiDoc("GET", "/_sandbox/kplus/partners", "Partners (never their secrets)"),
-        ApiDoc(
-            "PUT",
-            "/_sandbox/kplus/partners/{partner_id}",
-            "Create or change a partner: secret, callback URL, token TTL, faults",
-            control.PartnerBody,
-        ),
-    ]
+        return Mounted(
+            ops=[
+                *routes.ops(service, max_body=s.max_body_bytes, public_url=s.public_url),
+                *page.ops(service),
+                *control.ops(
+                    service,
+                    ctx.db,
+                    max_body=s.max_body_bytes,
+                    public_url=s.public_url,
+                    default_ttl_seconds=cfg.token_ttl_seconds,
+                ),
+            ],
+            seed=seed,
+            credentials=["(/v1/… also needs Partner-Id / Partner-Secret headers)", *demo],
+        )
+
+
+def _option_url(options: Mapping[str, Any], key: str) -> str | None:
+    unknown = set(options) - {key}
+    if unknown:
+        raise InvalidInput(f"unknown field {sorted(unknown)[0]}; only {key} may be given")
+    value = options.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a URL", key)
+    try:
+        return check_callback_url(value, field=key)
+    except BadUrl as exc:
+        raise InvalidInput(str(exc), key) from None
+
+
+provider = KPlus()

@@ -10,25 +10,20 @@ from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
 
 from ...core.credentials import secret_matches
+from ...edge import Failure, Op
 from ...validation import explain
-from ...web import BodyError, decode_json, json_response, read_body, require_json
-from . import page, views
-from .errors import KPlusError, error_response
+from ...web import decode_json, json_response, read_body, require_json
+from . import views
+from .errors import KPlusError, echo
 from .schemas import CancelToken, Common, GenerateToken, InquireToken
 from .service import KPlusService
 
 S = TypeVar("S", bound=Common)
 
 _AMOUNT_FIELDS = {"totalAmount", "shippingFee"}
-_BODY_CODES = {
-    "content_type": "unsupported_media_type",
-    "too_large": "request_too_large",
-    "malformed": "bad_request",
-}
 
 
 def app_url(request: Request, token_id: str, public_url: str | None) -> str:
@@ -59,7 +54,7 @@ def _echo(body: bytes) -> tuple[str | None, str | None]:
     """partnerTxnUid / partnerId to echo in an error answer, when the body has them as text."""
     try:
         doc = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None, None
     if not isinstance(doc, dict):
         return None, None
@@ -84,32 +79,31 @@ def _check_headers(request: Request, req: Common) -> None:
         )
 
 
-def make_routes(service: KPlusService, *, max_body: int, public_url: str | None) -> list[BaseRoute]:
-    def endpoint(
+async def decode(request: Request, decoder: msgspec.json.Decoder[S], max_body: int, v1: bool) -> S:
+    """The request struct; every failure raises (the edge answers in K PLUS format)."""
+    require_json(request)
+    body = await read_body(request, max_body)
+    try:
+        req = decode_json(decoder, body)
+    except msgspec.ValidationError as exc:
+        echo(request, *_echo(body))
+        raise _validation_error(exc) from None
+    echo(request, req.partnerTxnUid, req.partnerId)
+    if v1:
+        _check_headers(request, req)
+    return req
+
+
+def ops(service: KPlusService, *, max_body: int, public_url: str | None) -> list[Op]:
+    def api(
         struct: type[S], v1: bool, action: Callable[[Request, S], Awaitable[dict[str, Any]]]
     ) -> Callable[[Request], Awaitable[Response]]:
         decoder = msgspec.json.Decoder(struct)
 
         async def handle(request: Request) -> Response:
-            uid = pid = None
-            try:
-                require_json(request)
-                body = await read_body(request, max_body)
-                try:
-                    req = decode_json(decoder, body)
-                except msgspec.ValidationError as exc:
-                    uid, pid = _echo(body)
-                    raise _validation_error(exc) from None
-                except msgspec.DecodeError:
-                    raise KPlusError("bad_request", "request body is not valid JSON") from None
-                uid, pid = req.partnerTxnUid, req.partnerId
-                if v1:
-                    _check_headers(request, req)
-                return json_response(await action(request, req))
-            except KPlusError as exc:
-                return error_response(exc.code, exc.desc, partner_txn_uid=uid, partner_id=pid)
-            except BodyError as exc:
-                return error_response(_BODY_CODES[exc.kind], str(exc))
+            return json_response(
+                await action(request, await decode(request, decoder, max_body, v1))
+            )
 
         return handle
 
@@ -124,31 +118,41 @@ def make_routes(service: KPlusService, *, max_body: int, public_url: str | None)
     async def cancel(request: Request, req: CancelToken) -> dict[str, Any]:
         return views.cancelled(req.partnerTxnUid, req.partnerId, await service.cancel(req))
 
-    ops: list[tuple[str, Any, Any]] = [
-        ("generate-token", GenerateToken, generate),
-        ("inquire-token", InquireToken, inquire),
-        ("cancel-token", CancelToken, cancel),
+    table: list[tuple[str, Any, Any, str]] = [
+        ("generate-token", GenerateToken, generate, "Issue a payment token"),
+        ("inquire-token", InquireToken, inquire, "The token's true status"),
+        ("cancel-token", CancelToken, cancel, "Cancel an unpaid token"),
     ]
-    routes: list[BaseRoute] = []
-    for name, struct, action in ops:
-        routes.append(
-            Route(f"/kplus/payment/{name}", endpoint(struct, False, action), methods=["POST"])
-        )
-        routes.append(
-            Route(f"/v1/kplus/payment/{name}", endpoint(struct, True, action), methods=["POST"])
-        )
-    routes.extend(page.make_routes(service))
-    return routes
+    out: list[Op] = []
+    for prefix, v1, how in (
+        ("/kplus/payment", False, "credentials in the body"),
+        ("/v1/kplus/payment", True, "and Partner-Id / Partner-Secret headers"),
+    ):
+        for name, struct, action, summary in table:
+            out.append(
+                Op(
+                    "POST",
+                    f"{prefix}/{name}",
+                    api(struct, v1, action),
+                    f"{summary} ({how})",
+                    struct,
+                    public=True,
+                )
+            )
+    return out
 
 
-def not_found(path: str, method_not_allowed: bool = False) -> Response:
-    if method_not_allowed:
-        return error_response("method_not_allowed", "method not allowed; use POST")
-    return error_response("not_found", f"no K PLUS route at {path}")
-
-
-def internal_error() -> Response:
-    return error_response("internal_error", "system unavailable, please retry")
-
-
-__all__ = ["HTMLResponse", "internal_error", "make_routes", "not_found"]
+def edge_error(failure: Failure, message: str) -> KPlusError:
+    code = {
+        "not_found": "not_found",
+        "method_not_allowed": "method_not_allowed",
+        "content_type": "unsupported_media_type",
+        "too_large": "request_too_large",
+        "malformed": "bad_request",
+        "internal": "internal_error",
+    }[failure]
+    desc = {
+        "method_not_allowed": "method not allowed; use POST",
+        "internal": "system unavailable, please retry",
+    }.get(failure, message)
+    return KPlusError(code, desc)

@@ -17,20 +17,19 @@ import msgspec
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from ...control.errors import ControlError, decode_optional, parse_limit
-from ...control.routes import guarded
 from ...core.clock import iso
-from ...core.errors import Conflict, NotFound
+from ...edge import Op
 from ...store import clock as clock_rows
-from ...store import nicepay as rows
 from ...store.db import Conn, Database
 from ...web import json_response
+from . import store as rows
 from . import views
 from .model import Txn
 from .schemas import PayTransaction
 from .service import NicepayService
+from .service._common import PROVIDER
 
 
 class MerchantBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -40,12 +39,9 @@ class MerchantBody(msgspec.Struct, forbid_unknown_fields=True):
 _IMID = re.compile(r"^[A-Za-z0-9]{1,10}$")
 
 
-def make_routes(service: NicepayService, db: Database, *, max_body: int) -> list[BaseRoute]:
+def ops(service: NicepayService, db: Database, *, max_body: int) -> list[Op]:
     async def show(t_xid: str) -> Response:
-        try:
-            txn, history, cancels = await service.get(t_xid)
-        except NotFound as exc:
-            raise ControlError("not_found", str(exc)) from None
+        txn, history, cancels = await service.get(t_xid)
         return json_response(views.control(txn, history, cancels))
 
     async def get_transaction(request: Request) -> Response:
@@ -54,22 +50,12 @@ def make_routes(service: NicepayService, db: Database, *, max_body: int) -> list
     async def pay(request: Request) -> Response:
         body = await decode_optional(request, PayTransaction, max_body)
         t_xid = request.path_params["t_xid"]
-        try:
-            await service.pay(t_xid, body.amount)
-        except NotFound as exc:
-            raise ControlError("not_found", str(exc)) from None
-        except Conflict as exc:
-            raise ControlError("conflict", str(exc), detail=exc.state) from None
+        await service.pay(t_xid, body.amount)
         return await show(t_xid)
 
     async def expire(request: Request) -> Response:
         t_xid = request.path_params["t_xid"]
-        try:
-            await service.expire(t_xid)
-        except NotFound as exc:
-            raise ControlError("not_found", str(exc)) from None
-        except Conflict as exc:
-            raise ControlError("conflict", str(exc), detail=exc.state) from None
+        await service.expire(t_xid)
         return await show(t_xid)
 
     async def list_transactions(request: Request) -> Response:
@@ -77,11 +63,12 @@ def make_routes(service: NicepayService, db: Database, *, max_body: int) -> list
         limit = parse_limit(q)
 
         def _list(conn: Conn) -> list[dict[str, object]]:
-            now = clock_rows.now_us(conn)
+            base = clock_rows.now_us(conn)
+            own = clock_rows.own_offsets(conn, PROVIDER)
             found = rows.list_transactions(conn, q.get("iMid"), limit)
             out: list[dict[str, object]] = []
             for r in found:
-                t = Txn(r, now)
+                t = Txn(r, base + own.get(str(r["imid"]), 0))
                 out.append(
                     {
                         "tXid": t.t_xid,
@@ -112,10 +99,22 @@ def make_routes(service: NicepayService, db: Database, *, max_body: int) -> list
 
     base = "/_sandbox/nicepay/transactions"
     return [
-        Route(base, guarded(list_transactions), methods=["GET"]),
-        Route(base + "/{t_xid}", guarded(get_transaction), methods=["GET"]),
-        Route(base + "/{t_xid}/pay", guarded(pay), methods=["POST"]),
-        Route(base + "/{t_xid}/expire", guarded(expire), methods=["POST"]),
-        Route("/_sandbox/nicepay/merchants", guarded(list_merchants), methods=["GET"]),
-        Route("/_sandbox/nicepay/merchants/{imid}", guarded(put_merchant), methods=["PUT"]),
+        Op("GET", base, list_transactions, "Transactions, newest first (?iMid=&limit=)"),
+        Op("GET", f"{base}/{{t_xid}}", get_transaction, "A transaction with its events"),
+        Op(
+            "POST",
+            f"{base}/{{t_xid}}/pay",
+            pay,
+            "The customer pays (VA transfer, CVS payment; optional amount)",
+            PayTransaction,
+        ),
+        Op("POST", f"{base}/{{t_xid}}/expire", expire, "Expire it now"),
+        Op("GET", "/_sandbox/nicepay/merchants", list_merchants, "Merchants (never their keys)"),
+        Op(
+            "PUT",
+            "/_sandbox/nicepay/merchants/{imid}",
+            put_merchant,
+            "Create a merchant or change its key",
+            MerchantBody,
+        ),
     ]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.requests import Request
 from starlette.responses import Response
 
+from ...edge import WireError
 from ...web import json_response
 
 
@@ -352,7 +354,7 @@ CODES: dict[str, Code] = {
 }
 
 
-class NicepayError(Exception):
+class NicepayError(WireError):
     """A NICEPay error answer; ``name`` must be a key of ``CODES``."""
 
     def __init__(self, name: str, detail: str | None = None) -> None:
@@ -361,16 +363,24 @@ class NicepayError(Exception):
         super().__init__(detail or CODES[name].message)
         self.name = name
         self.detail = detail
+        self.http_status = CODES[name].http_status
 
     @property
     def code(self) -> Code:
         return CODES[self.name]
 
     @property
+    def wire_code(self) -> str:
+        return self.code.result_cd
+
+    @property
     def result_msg(self) -> str:
         """NICEPay's own message, followed by what exactly was wrong (never a secret)."""
         base = self.code.message
         return f"{base} ({self.detail})" if self.detail else base
+
+    def render(self, request: Request) -> Response:
+        return error_response(self)
 
 
 def error_body(exc: NicepayError) -> dict[str, str]:

@@ -15,12 +15,12 @@ from pathlib import Path
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
 
+from ...edge import Op
 from ...store.db import Row
-from ...web import BodyError, read_body
+from ...web import read_body
 from . import rules, views
-from .errors import NicepayError, error_response
+from .errors import NicepayError
 from .model import Txn
 from .rules import CC
 from .service import NicepayService
@@ -67,28 +67,20 @@ def render(txn: Txn, session: Row, base: str) -> Response:
     return HTMLResponse(_ENV.get_template(template).render(**context), headers=_HEADERS)
 
 
-def make_routes(service: NicepayService, *, public_url: str | None) -> list[BaseRoute]:
+def ops(service: NicepayService, *, public_url: str | None) -> list[Op]:
     async def show(request: Request) -> Response:
-        try:
-            txn, session = await service.get_session(request.path_params["session_id"])
-        except NicepayError as exc:
-            return error_response(exc)
+        txn, session = await service.get_session(request.path_params["session_id"])
         return render(txn, session, base_url(request, public_url))
 
     async def decide(request: Request) -> Response:
-        try:
-            body = await read_body(request, 4096)
-            form = rules.parse_payment_params(body.decode("utf-8", errors="replace"))
-            choice = form.get("result", "")
-            if choice not in ("approve", "decline"):
-                raise NicepayError("payment_params", "result must be approve or decline")
-            result = await service.finish_payment(
-                request.path_params["session_id"], choice == "approve"
-            )
-        except NicepayError as exc:
-            return error_response(exc)
-        except BodyError as exc:
-            return error_response(NicepayError("http_message", str(exc)))
+        body = await read_body(request, 4096)
+        form = rules.parse_payment_params(body.decode("utf-8", errors="replace"))
+        choice = form.get("result", "")
+        if choice not in ("approve", "decline"):
+            raise NicepayError("payment_params", "result must be approve or decline")
+        result = await service.finish_payment(
+            request.path_params["session_id"], choice == "approve"
+        )
         fields = views.callback_fields(result.txn, result.result_cd, result.result_msg)
         return RedirectResponse(
             views.callback_url(result.call_back_url, fields),
@@ -98,6 +90,11 @@ def make_routes(service: NicepayService, *, public_url: str | None) -> list[Base
 
     path = "/nicepay/direct/v2/payment/session/{session_id}"
     return [
-        Route(path, show, methods=["GET"]),
-        Route(path, decide, methods=["POST"]),
+        Op("GET", path, show, "The 3-D Secure / approval page"),
+        Op(
+            "POST",
+            path,
+            decide,
+            "The page's buttons (result=approve|decline); redirects to callBackUrl",
+        ),
     ]

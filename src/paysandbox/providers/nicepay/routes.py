@@ -14,26 +14,18 @@ from typing import Any, TypeVar
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
+from ...edge import Failure, Op
 from ...validation import explain
-from ...web import BodyError, decode_json, json_response, media_type, read_body, require_json
+from ...web import decode_json, json_response, media_type, read_body, require_json
 from . import page, rules, views
-from .errors import NicepayError, error_response
+from .errors import NicepayError
 from .schemas import Cancel, Inquiry, Payment, Registration
 from .service import NicepayService
 
 S = TypeVar("S", Registration, Inquiry, Cancel)
 
-_BODY_CODES = {
-    "content_type": "http_message",
-    "too_large": "body_too_large",
-    "malformed": "http_message",
-}
-
-
-def body_error(exc: BodyError) -> NicepayError:
-    return NicepayError(_BODY_CODES[exc.kind], str(exc))
+V2 = "/nicepay/direct/v2"
 
 
 def _field_codes(spec: list[rules.Field], default: str) -> dict[str, str]:
@@ -58,33 +50,29 @@ def validation_error(struct: type[Any], exc: msgspec.ValidationError) -> Nicepay
     return NicepayError(codes.get(field, default), f"{field} must be text or a number")
 
 
-def make_routes(
-    service: NicepayService, *, max_body: int, public_url: str | None
-) -> list[BaseRoute]:
+async def decode(
+    request: Request, struct: type[S], decoder: msgspec.json.Decoder[S], max_body: int
+) -> S:
+    require_json(request)
+    body = await read_body(request, max_body)
+    try:
+        return decode_json(decoder, body)
+    except msgspec.ValidationError as exc:
+        raise validation_error(struct, exc) from None
+
+
+def ops(service: NicepayService, *, max_body: int, public_url: str | None) -> list[Op]:
     decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {
         t: msgspec.json.Decoder(t) for t in (Registration, Inquiry, Cancel, Payment)
     }
 
-    def endpoint(
+    def api(
         struct: type[S], action: Callable[[S], Awaitable[dict[str, Any]]]
     ) -> Callable[[Request], Awaitable[Response]]:
         decoder = decoders[struct]
 
         async def handle(request: Request) -> Response:
-            try:
-                require_json(request)
-                body = await read_body(request, max_body)
-                try:
-                    req = decode_json(decoder, body)
-                except msgspec.ValidationError as exc:
-                    raise validation_error(struct, exc) from None
-                except msgspec.DecodeError:
-                    raise NicepayError("http_message", "request body is not valid JSON") from None
-                return json_response(await action(req))
-            except NicepayError as exc:
-                return error_response(exc)
-            except BodyError as exc:
-                return error_response(body_error(exc))
+            return json_response(await action(await decode(request, struct, decoder, max_body)))
 
         return handle
 
@@ -99,23 +87,52 @@ def make_routes(
         return views.cancelled(r.txn, r.cancel_txid, r.amount)
 
     async def payment(request: Request) -> Response:
-        try:
-            req = await _payment_request(request, decoders[Payment], max_body)
-            txn, session = await service.start_payment(req)
-            return page.render(txn, session, page.base_url(request, public_url))
-        except NicepayError as exc:
-            return error_response(exc)
-        except BodyError as exc:
-            return error_response(body_error(exc))
+        req = await _payment_request(request, decoders[Payment], max_body)
+        txn, session = await service.start_payment(req)
+        return page.render(txn, session, page.base_url(request, public_url))
 
     return [
-        Route(
-            "/nicepay/direct/v2/registration", endpoint(Registration, register), methods=["POST"]
+        Op(
+            "POST",
+            f"{V2}/registration",
+            api(Registration, register),
+            "Register a transaction (payMethod 01–06)",
+            Registration,
+            public=True,
         ),
-        Route("/nicepay/direct/v2/inquiry", endpoint(Inquiry, inquire), methods=["POST"]),
-        Route("/nicepay/direct/v2/cancel", endpoint(Cancel, cancel), methods=["POST"]),
-        Route("/nicepay/direct/v2/payment", payment, methods=["GET", "POST"]),
-        *page.make_routes(service, public_url=public_url),
+        Op(
+            "POST",
+            f"{V2}/inquiry",
+            api(Inquiry, inquire),
+            "The transaction's true status",
+            Inquiry,
+            public=True,
+        ),
+        Op(
+            "POST",
+            f"{V2}/cancel",
+            api(Cancel, cancel),
+            "Full (cancelType 1) or partial (2) cancel",
+            Cancel,
+            public=True,
+        ),
+        Op(
+            "GET",
+            f"{V2}/payment",
+            payment,
+            "Browser payment: 3-D Secure or approval page (query)",
+            public=True,
+        ),
+        Op(
+            "POST",
+            f"{V2}/payment",
+            payment,
+            "Browser payment (form post)",
+            Payment,
+            "application/x-www-form-urlencoded",
+            public=True,
+        ),
+        *page.ops(service, public_url=public_url),
     ]
 
 
@@ -133,8 +150,6 @@ async def _payment_request(
                 req: Payment = decode_json(decoder, body)
             except msgspec.ValidationError as exc:
                 raise validation_error(Payment, exc) from None
-            except msgspec.DecodeError:
-                raise NicepayError("http_message", "request body is not valid JSON") from None
             return req
         if mt not in ("", "application/x-www-form-urlencoded", "text/plain"):
             raise NicepayError(
@@ -145,11 +160,13 @@ async def _payment_request(
     return msgspec.convert(params, Payment)
 
 
-def not_found(path: str, method_not_allowed: bool = False) -> Response:
-    if method_not_allowed:
-        return error_response(NicepayError("method_not_allowed", "method not allowed"))
-    return error_response(NicepayError("no_route", f"no NICEPay API at {path}"))
-
-
-def internal_error() -> Response:
-    return error_response(NicepayError("server_error", "please retry"))
+def edge_error(failure: Failure, message: str) -> NicepayError:
+    name = {
+        "not_found": "no_route",
+        "method_not_allowed": "method_not_allowed",
+        "content_type": "http_message",
+        "too_large": "body_too_large",
+        "malformed": "http_message",
+        "internal": "server_error",
+    }[failure]
+    return NicepayError(name, "please retry" if failure == "internal" else message)

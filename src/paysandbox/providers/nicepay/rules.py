@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, unquote_plus
 import msgspec
 
 from ...core.clock import US, from_datetime, to_datetime
-from ...web import decode_json
+from ...web import BodyError, decode_json
 from .errors import NicepayError
 
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -332,7 +332,7 @@ def parse_cart(value: str | None) -> str:
     for text in (value, value.translate(_SMART_QUOTES)):
         try:
             decode_json(_ANY_JSON, text.encode("utf-8"))
-        except msgspec.DecodeError:
+        except BodyError:
             continue
         return value
     raise NicepayError("cart_data", "cartData must be a JSON object (as text or as JSON)")

@@ -2,7 +2,7 @@
 
 ``GET /_sandbox/smart2pay/payments/{id}`` (payment, refunds, pending transition, events),
 ``GET /_sandbox/smart2pay/payments?siteId=&state=&limit=`` (newest first; ``state`` is a status
-name such as ``Captured``, matched against the status in effect at the sandbox clock),
+name such as ``Captured``, matched against the status in effect on the site's clock),
 ``GET /_sandbox/smart2pay/tokens/{value}`` (token and events),
 ``GET /_sandbox/smart2pay/sites``, ``PUT /_sandbox/smart2pay/sites/{siteId}``
 ``{"apiKey", "notificationUrl", "faults"}`` (a new site needs an apiKey; an empty
@@ -16,36 +16,26 @@ from typing import Any
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from ...control.errors import ControlError, decode_optional, parse_limit
-from ...control.routes import guarded
 from ...delivery.urls import BadUrl, check_callback_url
+from ...edge import Op
 from ...store import clock as clock_rows
-from ...store import smart2pay as rows
 from ...store.db import Conn, Database, Row
 from ...web import json_response
+from . import store as rows
 from . import views
-from .errors import Smart2PayError
 from .model import STATUS_IDS, Payment
 from .schemas import SiteBody
 from .service import Smart2PayService
 
 
-def _control_error(exc: Smart2PayError) -> ControlError:
-    code = "not_found" if exc.http_status == 404 else "bad_request"
-    return ControlError(code, exc.reasons[0][1], detail=exc.reasons[0][0])
-
-
-def make_routes(service: Smart2PayService, db: Database, *, max_body: int) -> list[BaseRoute]:
+def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
     async def get_payment(request: Request) -> Response:
         raw = request.path_params["payment_id"]
         if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
             raise ControlError("not_found", f"no Smart2Pay payment {raw[:40]}")
-        try:
-            payment, refunds, history = await service.inspect_payment(int(raw))
-        except Smart2PayError as exc:
-            raise _control_error(exc) from None
+        payment, refunds, history = await service.inspect_payment(int(raw))
         return json_response(views.control_payment(payment, refunds, history))
 
     async def list_payments(request: Request) -> Response:
@@ -59,18 +49,19 @@ def make_routes(service: Smart2PayService, db: Database, *, max_body: int) -> li
             raise ControlError("bad_request", "siteId must be a number of at most 12 digits")
 
         def _list(conn: Conn) -> list[dict[str, Any]]:
-            now = clock_rows.now_us(conn)
+            sandbox_now = clock_rows.now_us(conn)
+            own = clock_rows.own_offsets(conn, "smart2pay")
             site = int(raw) if raw is not None else None
-            found = rows.control_list_payments(conn, site, state, now, limit)
-            return [views.control_summary(Payment(r, now)) for r in found]
+            found = rows.control_list_payments(conn, site, state, sandbox_now, limit)
+            return [
+                views.control_summary(Payment(r, sandbox_now + own.get(str(r["site_id"]), 0)))
+                for r in found
+            ]
 
         return json_response({"payments": await db.read(_list)})
 
     async def get_token(request: Request) -> Response:
-        try:
-            row, history = await service.inspect_token(request.path_params["value"])
-        except Smart2PayError as exc:
-            raise _control_error(exc) from None
+        row, history = await service.inspect_token(request.path_params["value"])
         return json_response(views.control_token(row, history))
 
     async def list_sites(request: Request) -> Response:
@@ -103,9 +94,25 @@ def make_routes(service: Smart2PayService, db: Database, *, max_body: int) -> li
         return json_response(views.site(row))
 
     return [
-        Route("/_sandbox/smart2pay/payments", guarded(list_payments), methods=["GET"]),
-        Route("/_sandbox/smart2pay/payments/{payment_id}", guarded(get_payment), methods=["GET"]),
-        Route("/_sandbox/smart2pay/tokens/{value}", guarded(get_token), methods=["GET"]),
-        Route("/_sandbox/smart2pay/sites", guarded(list_sites), methods=["GET"]),
-        Route("/_sandbox/smart2pay/sites/{site_id}", guarded(put_site), methods=["PUT"]),
+        Op(
+            "GET",
+            "/_sandbox/smart2pay/payments",
+            list_payments,
+            "Payments, newest first (?siteId=&state=&limit=)",
+        ),
+        Op(
+            "GET",
+            "/_sandbox/smart2pay/payments/{payment_id}",
+            get_payment,
+            "A payment with its events",
+        ),
+        Op("GET", "/_sandbox/smart2pay/tokens/{value}", get_token, "A card token with its events"),
+        Op("GET", "/_sandbox/smart2pay/sites", list_sites, "Sites (never their API keys)"),
+        Op(
+            "PUT",
+            "/_sandbox/smart2pay/sites/{site_id}",
+            put_site,
+            "Create or change a site: apiKey, notificationUrl, faults",
+            SiteBody,
+        ),
     ]

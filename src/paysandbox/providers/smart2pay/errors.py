@@ -15,8 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
+from ...edge import WireError
 from ...web import json_response
 
 MEDIA = "application/json; charset=utf-8"
@@ -117,7 +119,7 @@ def reasons_json(reasons: list[Reason] | tuple[Reason, ...]) -> list[dict[str, s
     return [{"Code": c, "Info": i} for c, i in reasons]
 
 
-class Smart2PayError(Exception):
+class Smart2PayError(WireError):
     """An error answer: ``reasons`` (codes of ``CODES``), HTTP status, and optionally the object
     body to show (``body``, without its Status) and the status to put in it."""
 
@@ -139,6 +141,26 @@ class Smart2PayError(Exception):
         self.http_status = http_status or CODES[reasons[0][0]].http_status
         self.body = body
         self.status = status
+
+    @property
+    def wire_code(self) -> str:
+        return self.reasons[0][0]
+
+    @property
+    def wire_message(self) -> str:
+        return self.reasons[0][1]
+
+    def render(self, request: Request) -> Response:
+        return error_response(root_for(request.url.path), self)
+
+
+def root_for(path: str) -> str:
+    """The top-level object of the answers on ``path`` (errors carry it too)."""
+    if path.startswith("/v1/card/"):
+        return "CardAuthentication"
+    if "/refunds" in path:
+        return "Refund"
+    return "Payment"
 
 
 def error_body(

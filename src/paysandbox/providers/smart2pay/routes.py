@@ -21,12 +21,13 @@ from urllib.parse import parse_qsl
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from ...core.clock import from_datetime
-from ...web import BodyError, decode_json, json_response, read_body
+from ...edge import Failure, Op
+from ...web import BodyError, decode_json, json_response, read_body, require_json
 from . import views
-from .errors import MEDIA, Smart2PayError, error_response, reason
+from .errors import MEDIA, Smart2PayError, reason
+from .schemas import CardAuthenticationIn, PaymentIn, RefundIn
 from .service import Body, Credentials, Smart2PayService, unauthorized
 
 Action = Callable[[Request, Credentials], Awaitable[Response]]
@@ -57,9 +58,11 @@ async def root_object(request: Request, root: str, max_body: int) -> Body:
     wrong key always gets 401."""
     body = await read_body(request, max_body)
     try:
+        if request.headers.get("content-type") is not None:
+            require_json(request)  # absent is tolerated; anything but JSON is refused (415)
         doc = decode_json(_JSON, body)
-    except msgspec.DecodeError:
-        return Smart2PayError([reason("1", "Invalid data - the body is not valid JSON")])
+    except BodyError as exc:
+        return Smart2PayError([reason("1", f"Invalid data - {exc}")], http_status=exc.http_status)
     obj: Any = None
     if isinstance(doc, dict):
         for key, value in doc.items():
@@ -106,14 +109,6 @@ def capture_amount(request: Request) -> int | None:
     return int(raw)
 
 
-def _root_for(path: str) -> str:
-    if path.startswith("/v1/card/"):
-        return "CardAuthentication"
-    if "/refunds" in path:
-        return "Refund"
-    return "Payment"
-
-
 def answer(body: dict[str, Any], status: int = 200) -> Response:
     return json_response(body, status, media=MEDIA)
 
@@ -137,20 +132,10 @@ def _amount_filter(value: str | None, name: str) -> int | None:
     return int(value)
 
 
-def make_routes(service: Smart2PayService, *, max_body: int) -> list[BaseRoute]:
-    def endpoint(root: str, action: Action) -> Callable[[Request], Awaitable[Response]]:
+def ops(service: Smart2PayService, *, max_body: int) -> list[Op]:
+    def api(action: Action) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            try:
-                return await action(request, credentials(request))
-            except Smart2PayError as exc:
-                return error_response(root, exc)
-            except BodyError as exc:
-                return error_response(
-                    root,
-                    Smart2PayError(
-                        [reason("1", f"Invalid data - {exc}")], http_status=exc.http_status
-                    ),
-                )
+            return await action(request, credentials(request))
 
         return handle
 
@@ -228,52 +213,71 @@ def make_routes(service: Smart2PayService, *, max_body: int) -> list[BaseRoute]:
         refund = await service.get_refund(creds, pid, _id(request, "rid", refund=True))
         return answer(views.refund_status(refund))
 
-    table: list[tuple[str, str, str, Action]] = [
-        ("/v1/card/authenticate", "POST", "CardAuthentication", authenticate),
-        ("/v1/card/token/{value}", "GET", "CardAuthentication", get_token),
-        ("/v1/card/token/{value}/cancel", "POST", "CardAuthentication", cancel_token),
-        ("/v1/payments", "POST", "Payment", create_payment),
-        ("/v1/payments", "GET", "Payment", list_payments),
-        ("/v1/payments/{pid}", "GET", "Payment", get_payment),
-        ("/v1/payments/{pid}/status", "GET", "Payment", get_status),
-        ("/v1/payments/{pid}/capture", "POST", "Payment", capture),
-        ("/v1/payments/{pid}/cancel", "POST", "Payment", cancel),
-        ("/v1/payments/{pid}/refunds", "POST", "Refund", create_refund),
-        ("/v1/payments/{pid}/refunds", "GET", "Refund", list_refunds),
-        ("/v1/payments/{pid}/refunds/{rid}", "GET", "Refund", get_refund),
-        ("/v1/payments/{pid}/refunds/{rid}/status", "GET", "Refund", get_refund_status),
-        ("/v1/refunds/{rid}/status", "GET", "Refund", get_refund_status),
+    table: list[tuple[str, str, Action, str, Any]] = [
+        (
+            "/v1/card/authenticate",
+            "POST",
+            authenticate,
+            "Card authentication → credit-card token",
+            _AUTH,
+        ),
+        ("/v1/card/token/{value}", "GET", get_token, "A credit-card token", None),
+        ("/v1/card/token/{value}/cancel", "POST", cancel_token, "Cancel a credit-card token", None),
+        (
+            "/v1/payments",
+            "POST",
+            create_payment,
+            "Create a card payment (Card or CreditCardToken)",
+            _PAYMENT,
+        ),
+        ("/v1/payments", "GET", list_payments, "List payments", None),
+        ("/v1/payments/{pid}", "GET", get_payment, "A payment", None),
+        ("/v1/payments/{pid}/status", "GET", get_status, "A payment's status", None),
+        (
+            "/v1/payments/{pid}/capture",
+            "POST",
+            capture,
+            "Capture (full, or partial with ?amount=N)",
+            None,
+        ),
+        ("/v1/payments/{pid}/cancel", "POST", cancel, "Cancel an authorized payment", None),
+        ("/v1/payments/{pid}/refunds", "POST", create_refund, "Refund (full or partial)", _REFUND),
+        ("/v1/payments/{pid}/refunds", "GET", list_refunds, "A payment's refunds", None),
+        ("/v1/payments/{pid}/refunds/{rid}", "GET", get_refund, "A refund", None),
+        (
+            "/v1/payments/{pid}/refunds/{rid}/status",
+            "GET",
+            get_refund_status,
+            "A refund's status",
+            None,
+        ),
+        ("/v1/refunds/{rid}/status", "GET", get_refund_status, "A refund's status", None),
     ]
-    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
-    for path, method, root, action in table:
-        by_path.setdefault(path, {})[method] = endpoint(root, action)
-    routes: list[BaseRoute] = []
-    for path, handlers in by_path.items():
-        dispatch = _dispatcher(handlers)
-        methods = list(handlers)
-        routes.append(Route(path, dispatch, methods=methods))
-        routes.append(Route(path + "/", dispatch, methods=methods))
-    return routes
+    out: list[Op] = []
+    for path, method, action, summary, request_type in table:
+        handler = api(action)
+        out.append(Op(method, path, handler, summary, request_type, public=True))
+        # Smart2Pay's PHP SDK sends some paths with a trailing slash (``…/cancel/``).
+        out.append(Op(method, path + "/", handler, summary, request_type, alias=True))
+    return out
 
 
-def _dispatcher(
-    handlers: dict[str, Callable[[Request], Awaitable[Response]]],
-) -> Callable[[Request], Awaitable[Response]]:
-    async def dispatch(request: Request) -> Response:
-        method = "GET" if request.method == "HEAD" else request.method
-        return await handlers[method](request)
-
-    return dispatch
+def wrapped(root: str, struct: type) -> Any:
+    """``{"<root>": struct}``: the one-top-level-object request bodies, for OpenAPI."""
+    return msgspec.defstruct(f"{root}Request", [(root, struct)])
 
 
-def not_found(path: str, method_not_allowed: bool = False) -> Response:
-    root = _root_for(path)
-    if method_not_allowed:
-        exc = Smart2PayError([reason("105", "Action is invalid - method not allowed here")])
-    else:
-        exc = Smart2PayError([reason("100", "Invalid route - no Smart2Pay route at this path")])
-    return error_response(root, exc)
+_AUTH = wrapped("CardAuthentication", CardAuthenticationIn)
+_PAYMENT = wrapped("Payment", PaymentIn)
+_REFUND = wrapped("Refund", RefundIn)
 
 
-def internal_error() -> Response:
-    return error_response("Payment", Smart2PayError([reason("18")]))
+def edge_error(failure: Failure, message: str) -> Smart2PayError:
+    if failure == "not_found":
+        return Smart2PayError([reason("100", "Invalid route - no Smart2Pay route at this path")])
+    if failure == "method_not_allowed":
+        return Smart2PayError([reason("105", "Action is invalid - method not allowed here")])
+    if failure == "internal":
+        return Smart2PayError([reason("18")])
+    status = {"content_type": 415, "too_large": 413}.get(failure, 400)
+    return Smart2PayError([reason("1", f"Invalid data - {message}")], http_status=status)

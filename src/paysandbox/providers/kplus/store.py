@@ -7,12 +7,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import admin
-from .db import Conn, Row
-from .sql import conditional_update, insert, insert_ignore
-
-admin.register_object_tables("kplus_request_uids", "kplus_tokens")
-admin.register_credential_tables("kplus_partners")
+from ...store.db import Conn, Row
+from ...store.sql import conditional_update, insert, insert_ignore
 
 
 def get_partner(conn: Conn, partner_id: str) -> Row | None:
@@ -20,10 +16,13 @@ def get_partner(conn: Conn, partner_id: str) -> Row | None:
 
 
 def partner_with_clock(conn: Conn, partner_id: str) -> Row | None:
-    """The partner row plus the clock offset (``clock_offset_us``) in one statement."""
+    """The partner row plus its clock offset (``clock_offset_us``: the sandbox clock's plus the
+    partner's own) in one statement."""
     return conn.one(
-        "SELECT p.*, c.offset_us AS clock_offset_us FROM kplus_partners p "
-        "CROSS JOIN sandbox_clock c WHERE p.partner_id = ? AND c.id = 1",
+        "SELECT p.*, c.offset_us + COALESCE(a.offset_us, 0) AS clock_offset_us "
+        "FROM kplus_partners p CROSS JOIN sandbox_clock c "
+        "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
+        "WHERE p.partner_id = ? AND c.id = 1",
         partner_id,
     )
 
@@ -144,9 +143,11 @@ def token_for_partner(conn: Conn, token_id: str, partner_id: str) -> Row | None:
     and the partner's token (token columns NULL when it has no such token); None when the
     partner does not exist."""
     return conn.one(
-        "SELECT p.partner_secret AS partner_secret, c.offset_us AS clock_offset_us, "
+        "SELECT p.partner_secret AS partner_secret, "
+        "c.offset_us + COALESCE(a.offset_us, 0) AS clock_offset_us, "
         f"{_INQUIRE_COLUMNS} "
         "FROM kplus_partners p CROSS JOIN sandbox_clock c "
+        "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
         "LEFT JOIN kplus_tokens t ON t.token_id = ? AND t.partner_id = p.partner_id "
         "WHERE p.partner_id = ? AND c.id = 1",
         token_id,
@@ -164,22 +165,46 @@ def list_tokens(conn: Conn, partner_id: str | None, limit: int) -> list[Row]:
     return conn.all("SELECT * FROM kplus_tokens ORDER BY created_at_us DESC LIMIT ?", limit)
 
 
+def partner_exists(conn: Conn, partner_id: str) -> bool:
+    return (
+        conn.one("SELECT 1 AS x FROM kplus_partners WHERE partner_id = ?", partner_id) is not None
+    )
+
+
+def forget_partner_objects(conn: Conn, partner_id: str) -> None:
+    """A partner's tokens, their events and the partnerTxnUid values it used."""
+    conn.exec(
+        "DELETE FROM events WHERE object_type = 'kplus_token' AND object_id IN "
+        "(SELECT token_id FROM kplus_tokens WHERE partner_id = ?)",
+        partner_id,
+    )
+    conn.exec("DELETE FROM kplus_tokens WHERE partner_id = ?", partner_id)
+    conn.exec("DELETE FROM kplus_request_uids WHERE partner_id = ?", partner_id)
+
+
 def control_list_tokens(
-    conn: Conn, partner_id: str | None, state: str | None, now_us: int, limit: int
+    conn: Conn, partner_id: str | None, state: str | None, sandbox_now_us: int, limit: int
 ) -> list[Row]:
-    """Tokens newest first, optionally of one partner and in one *true* state at ``now_us``
-    (an unpaid token past its expiry is EXPIRED)."""
+    """Tokens newest first, optionally of one partner and in one *true* state: an unpaid token
+    past its expiry on its partner's clock (the sandbox time plus the partner's own offset) is
+    EXPIRED."""
+    partner_now = (
+        "(? + COALESCE((SELECT a.offset_us FROM account_clocks a WHERE a.provider = 'kplus' "
+        "AND a.account_id = kplus_tokens.partner_id), 0))"
+    )
     where: list[str] = []
     args: list[Any] = []
     if partner_id:
         where.append("partner_id = ?")
         args.append(partner_id)
     if state == "EXPIRED":
-        where.append("(status = 'EXPIRED' OR (status = 'REQUESTED' AND expires_at_us <= ?))")
-        args.append(now_us)
+        where.append(
+            f"(status = 'EXPIRED' OR (status = 'REQUESTED' AND expires_at_us <= {partner_now}))"
+        )
+        args.append(sandbox_now_us)
     elif state == "REQUESTED":
-        where.append("status = 'REQUESTED' AND expires_at_us > ?")
-        args.append(now_us)
+        where.append(f"status = 'REQUESTED' AND expires_at_us > {partner_now}")
+        args.append(sandbox_now_us)
     elif state:
         where.append("status = ?")
         args.append(state)

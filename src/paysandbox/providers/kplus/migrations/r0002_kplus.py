@@ -1,6 +1,6 @@
 """K PLUS tables: partners, payment tokens, and used partnerTxnUid values.
 
-Revision ID: 0002
+Revision ID: 0002 (the first of the kplus branch, after the core's 0001)
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
+branch_labels = ("kplus",)
 depends_on = None
 
 

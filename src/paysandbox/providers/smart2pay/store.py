@@ -13,20 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import admin
-from .db import Conn, Row
-from .sql import conditional_update, insert, insert_ignore, placeholders
-
-admin.register_object_tables(
-    "smart2pay_refunds",
-    "smart2pay_captures",
-    "smart2pay_payments",
-    "smart2pay_addresses",
-    "smart2pay_customers",
-    "smart2pay_tokens",
-)
-admin.register_credential_tables("smart2pay_sites")
-
+from ...store.db import Conn, Row
+from ...store.sql import conditional_update, insert, insert_ignore, placeholders
 
 # ------------------------------------------------------------------ sites
 
@@ -201,6 +189,13 @@ def transition_payment(
     )
 
 
+def set_payment_fields(conn: Conn, payment_id: int, values: Mapping[str, Any]) -> None:
+    """Write bookkeeping columns (capture details) of a payment whose state change this
+    transaction already made; not a state transition."""
+    sets = ", ".join(f"{k} = ?" for k in values)
+    conn.exec(f"UPDATE smart2pay_payments SET {sets} WHERE id = ?", *values.values(), payment_id)
+
+
 def list_payments(conn: Conn, site_id: int, filters: Mapping[str, Any], limit: int) -> list[Row]:
     where, args = ["site_id = ?"], [site_id]
     for key, clause in (
@@ -222,21 +217,26 @@ def list_payments(conn: Conn, site_id: int, filters: Mapping[str, Any], limit: i
 
 
 def control_list_payments(
-    conn: Conn, site_id: int | None, status: str | None, now_us: int, limit: int
+    conn: Conn, site_id: int | None, status: str | None, sandbox_now_us: int, limit: int
 ) -> list[Row]:
-    """Payments newest first, optionally of one site and in one *effective* status at
-    ``now_us`` (a queued status whose time has come counts as its next one)."""
+    """Payments newest first, optionally of one site and in one *effective* status: a queued
+    status whose time has come on its site's clock (the sandbox time plus the site's own
+    offset) counts as its next one."""
     where: list[str] = []
     args: list[Any] = []
     if site_id is not None:
         where.append("site_id = ?")
         args.append(site_id)
     if status:
+        site_now = (
+            "(? + COALESCE((SELECT a.offset_us FROM account_clocks a WHERE a.provider = "
+            "'smart2pay' AND a.account_id = CAST(smart2pay_payments.site_id AS TEXT)), 0))"
+        )
         where.append(
-            "(CASE WHEN pending_status IS NOT NULL AND pending_at_us <= ? "
+            f"(CASE WHEN pending_status IS NOT NULL AND pending_at_us <= {site_now} "
             "THEN pending_status ELSE status END) = ?"
         )
-        args += [now_us, status]
+        args += [sandbox_now_us, status]
     sql = "SELECT * FROM smart2pay_payments"
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -285,3 +285,41 @@ def refunds_of(conn: Conn, payment_id: int) -> list[Row]:
     return conn.all(
         "SELECT * FROM smart2pay_refunds WHERE payment_id = ? ORDER BY id DESC", payment_id
     )
+
+
+def site_exists(conn: Conn, site_id: int) -> bool:
+    return conn.one("SELECT 1 AS x FROM smart2pay_sites WHERE site_id = ?", site_id) is not None
+
+
+def insert_site(conn: Conn, site_id: int, api_key: str) -> bool:
+    """False when the SiteID is taken."""
+    return insert_ignore(
+        conn,
+        "smart2pay_sites",
+        {"site_id": site_id, "api_key": api_key, "notification_url": None, "faults": "{}"},
+    )
+
+
+def forget_site_objects(conn: Conn, site_id: int) -> None:
+    """A site's card tokens, payments (with captures and refunds), customers, addresses, and
+    their events."""
+    payments = "(SELECT id FROM smart2pay_payments WHERE site_id = ?)"
+    conn.exec(
+        "DELETE FROM events WHERE object_type = 'smart2pay_payment' AND object_id IN "
+        "(SELECT CAST(id AS TEXT) FROM smart2pay_payments WHERE site_id = ?)",
+        site_id,
+    )
+    conn.exec(
+        "DELETE FROM events WHERE object_type = 'smart2pay_token' AND object_id IN "
+        "(SELECT value FROM smart2pay_tokens WHERE site_id = ?)",
+        site_id,
+    )
+    conn.exec(f"DELETE FROM smart2pay_refunds WHERE payment_id IN {payments}", site_id)
+    conn.exec(f"DELETE FROM smart2pay_captures WHERE payment_id IN {payments}", site_id)
+    for table in (
+        "smart2pay_payments",
+        "smart2pay_tokens",
+        "smart2pay_addresses",
+        "smart2pay_customers",
+    ):
+        conn.exec(f"DELETE FROM {table} WHERE site_id = ?", site_id)

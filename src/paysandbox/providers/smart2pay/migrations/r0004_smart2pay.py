@@ -4,7 +4,7 @@ captures and refunds.
 Card data: only the brand, last four digits, expiry, holder name and issuing country are kept;
 the full card number and the security code have no column anywhere.
 
-Revision ID: 0004
+Revision ID: 0004 (the first of the smart2pay branch, after the core's 0001)
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0003"
-branch_labels = None
+down_revision = "0001"
+branch_labels = ("smart2pay",)
 depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

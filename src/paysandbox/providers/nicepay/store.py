@@ -6,14 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import admin
-from .db import Conn, Row
-from .sql import conditional_update, insert_ignore
-
-admin.register_object_tables(
-    "nicepay_open_numbers", "nicepay_sessions", "nicepay_cancels", "nicepay_transactions"
-)
-admin.register_credential_tables("nicepay_merchants")
+from ...store.db import Conn, Row
+from ...store.sql import conditional_update, insert_ignore
 
 
 def get_merchant(conn: Conn, imid: str) -> Row | None:
@@ -160,3 +154,24 @@ def list_transactions(conn: Conn, imid: str | None, limit: int) -> list[Row]:
             limit,
         )
     return conn.all("SELECT * FROM nicepay_transactions ORDER BY created_at_us DESC LIMIT ?", limit)
+
+
+def merchant_exists(conn: Conn, imid: str) -> bool:
+    return conn.one("SELECT 1 AS x FROM nicepay_merchants WHERE imid = ?", imid) is not None
+
+
+def insert_merchant(conn: Conn, imid: str, merchant_key: str) -> bool:
+    """False when the iMid is taken."""
+    return insert_ignore(conn, "nicepay_merchants", {"imid": imid, "merchant_key": merchant_key})
+
+
+def forget_merchant_objects(conn: Conn, imid: str) -> None:
+    """A merchant's transactions with everything hanging off them, and their events."""
+    mine = "(SELECT t_xid FROM nicepay_transactions WHERE imid = ?)"
+    conn.exec(
+        f"DELETE FROM events WHERE object_type = 'nicepay_transaction' AND object_id IN {mine}",
+        imid,
+    )
+    for table in ("nicepay_open_numbers", "nicepay_sessions", "nicepay_cancels"):
+        conn.exec(f"DELETE FROM {table} WHERE t_xid IN {mine}", imid)
+    conn.exec("DELETE FROM nicepay_transactions WHERE imid = ?", imid)

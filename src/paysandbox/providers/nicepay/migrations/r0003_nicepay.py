@@ -1,7 +1,7 @@
 """NICEPay tables: merchants, transactions, cancellations, payment-page sessions, and the
 claims on open VA / CVS numbers.
 
-Revision ID: 0003
+Revision ID: 0003 (the first of the nicepay branch, after the core's 0001)
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0002"
-branch_labels = None
+down_revision = "0001"
+branch_labels = ("nicepay",)
 depends_on = None
 
 

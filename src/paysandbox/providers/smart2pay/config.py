@@ -1,0 +1,91 @@
+"""Smart2Pay settings: sites (config file ``[smart2pay]`` section, ``--smart2pay-site``) and the
+public demo site seeded into every empty database.
+
+```toml
+[[smart2pay.sites]]
+site_id = 2020
+api_key = "..."
+notification_url = "http://127.0.0.1:9000/s2p"
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from ...config import callback_url, convert
+from ...delivery.urls import BadUrl, check_callback_url
+from ...settings import ConfigError
+
+DEMO_SITE_ID = 1010
+DEMO_API_KEY = "gabi"
+
+
+@dataclass
+class Site:
+    site_id: int
+    api_key: str
+    notification_url: str | None = None
+
+
+@dataclass
+class Smart2PayConfig:
+    sites: list[Site] = field(default_factory=list)
+
+    def all_sites(self, seed_demo: bool) -> list[Site]:
+        sites = list(self.sites)
+        if seed_demo and not any(s.site_id == DEMO_SITE_ID for s in sites):
+            sites.insert(0, Site(DEMO_SITE_ID, DEMO_API_KEY))
+        return sites
+
+
+class _SiteSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    site_id: Annotated[int, Meta(ge=1, le=999_999_999_999)]
+    api_key: Annotated[str, Meta(min_length=1, max_length=256)]
+    notification_url: str | None = None
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    sites: list[_SiteSection] = []
+
+
+def parse_section(section: Mapping[str, Any], config: Smart2PayConfig) -> None:
+    for site in convert("smart2pay", section, _Section).sites:
+        url = callback_url(site.notification_url, "smart2pay.sites.notification_url")
+        config.sites.append(Site(site.site_id, site.api_key, url))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--smart2pay-site",
+        action="append",
+        default=[],
+        metavar="ID:APIKEY[=URL]",
+        help="add a Smart2Pay site, optionally with its notification URL",
+    )
+
+
+def apply_arguments(args: argparse.Namespace, config: Smart2PayConfig) -> None:
+    for spec in args.smart2pay_site:
+        # ID:APIKEY[=URL]; an API key may itself contain "=" (base64), so split at "=http".
+        creds, url = spec, ""
+        for marker in ("=http://", "=https://"):
+            if marker in spec:
+                creds, rest = spec.split(marker, 1)
+                url = marker[1:] + rest
+                break
+        site, _, key = creds.partition(":")
+        if url:
+            try:
+                check_callback_url(url, field="--smart2pay-site URL")
+            except BadUrl as exc:
+                raise ConfigError(str(exc)) from None
+        if not site.isascii() or not site.isdigit() or not key:
+            raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL] with a numeric ID")
+        config.sites.append(Site(int(site), key, url or None))
