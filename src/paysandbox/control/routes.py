@@ -86,7 +86,7 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
 
 def _attempt_request(request: dict[str, Any], body: Any) -> dict[str, Any]:
     """An attempt's request without its body when that is the delivery's own (shown once in
-    ``request.body``: a K PLUS body carries a ~50 KB slip)."""
+    ``request.body``: a callback body may carry a large image, e.g. a ~50 KB payment slip)."""
     if request.get("body") == body:
         return {**{k: v for k, v in request.items() if k != "body"}, "bodyAsDelivery": True}
     return request
