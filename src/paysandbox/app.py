@@ -113,7 +113,12 @@ def create_app(
     ]
     ops = [op for m in mounted.values() for op in m.ops]
     ops += control_routes.ops(
-        db, sender, max_body=settings.max_body_bytes, tables=tables, reseed=seed
+        db,
+        sender,
+        max_body=settings.max_body_bytes,
+        tables=tables,
+        reseed=seed,
+        providers=[p.name for p in providers],
     )
     ops += control_accounts.ops(providers, db, sender, max_body=settings.max_body_bytes)
     sandbox = Sandbox(ctx, providers, mounted, ops)

@@ -6,11 +6,10 @@ Flags → ``Settings`` → ``create_app`` → uvicorn; nothing else happens here
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import sys
 from collections.abc import Sequence
 
+from . import ctl, startup
 from .config import control_token as check_token
 from .config import load
 from .delivery.policy import OutboundPolicy
@@ -22,6 +21,7 @@ TOKEN_ENV = "PAYSANDBOX_CONTROL_TOKEN"  # noqa: S105 - the variable's name
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paysandbox", description="Stateful payment-gateway sandbox")
+    p.add_argument("--version", action="version", version=f"paysandbox {startup.version()}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the sandbox server")
     s.add_argument("--host", help="address to bind (default 127.0.0.1)")
@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     sec.add_argument("--keep-alive-timeout", type=float, metavar="S", help="default 5")
     sec.add_argument("--max-connections", type=int, metavar="N", help="default 4096")
     s.add_argument("--access-log", action="store_true", help="log every request line")
-    s.add_argument("--log-level", default="info")
+    s.add_argument("--log-level", default="info", help="critical|error|warning|info|debug")
+    startup.add_flags(s)
+    ctl.add_commands(sub)
     return p
 
 
@@ -155,48 +157,6 @@ def _safe_db(settings: Settings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations log only problems
-    try:
-        settings = build_settings(args)
-        if args.workers < 1:
-            raise ConfigError("--workers wants a number ≥ 1")
-        import uvicorn
-
-        from .app import create_app
-        from .security import guard, limits
-
-        generated = guard.ensure_control_token(settings)
-        options: dict[str, object] = {
-            "loop": "uvloop" if sys.platform != "win32" else "asyncio",
-            "access_log": settings.access_log,
-            "log_level": args.log_level.lower(),
-            "server_header": False,
-            "date_header": False,
-        }
-        limits.raise_descriptor_limit()
-
-        def announce(s: Settings, lines: Sequence[str]) -> None:
-            print(banner(s, lines), flush=True)
-            if generated:  # printed once, here, never logged
-                print(
-                    f"control token {generated}\n"
-                    "           (generated: the server is not on loopback; give "
-                    f"--control-token or {TOKEN_ENV} to choose it)",
-                    flush=True,
-                )
-
-        if args.workers > 1:
-            from . import workers
-
-            return workers.serve(settings, args.workers, options, announce)
-        app = create_app(settings)
-    except ConfigError as exc:
-        print(f"paysandbox: {exc}", file=sys.stderr)
-        return 2
-    announce(settings, app.state.sandbox.banner_lines())
-    options.update(limits.uvicorn_options(settings))  # workers build their own (not picklable)
-    uvicorn.run(app, host=settings.host, port=settings.port, **options)  # type: ignore[arg-type]
-    return 0
+    if args.command == "serve":
+        return startup.serve(args, build_settings, banner)
+    return ctl.run(args)

@@ -46,11 +46,15 @@ def serve(
     workers: int,
     uvicorn_options: dict[str, Any],
     announce: Callable[[Settings, list[str]], None],
+    *,
+    sock: socket.socket | None = None,
 ) -> int:
-    """Run ``workers`` processes; returns the exit status."""
+    """Run ``workers`` processes on ``sock`` (bound here when not given); the exit status."""
     from .app import create_app
 
-    sock = bind(settings.host, settings.port)
+    if sock is None:
+        sock = bind(settings.host, settings.port)
+    sock.set_inheritable(True)
     settings.port = int(sock.getsockname()[1])  # the real port when --port 0 was asked for
     app = create_app(settings)  # migrate and seed once, before any worker starts
     app.state.sandbox.ctx.db.close()

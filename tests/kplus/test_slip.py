@@ -84,7 +84,11 @@ def test_inquire_returns_the_slip_of_the_payment(client: httpx.Client) -> None:
     assert img.size == (slip.WIDTH, slip.HEIGHT)
     # The stored slip is the one drawn for this payment: same reference, account and time.
     view = client.get(f"/_sandbox/kplus/tokens/{gen['tokenId']}").json()
-    assert view["slipImage"] == body["slipImage"]
+    assert "slipImage" not in view  # the control view links to the PNG instead of repeating it
+    assert view["slipImageUrl"].endswith(f"/_sandbox/kplus/tokens/{gen['tokenId']}/slip.png")
+    png = client.get(view["slipImageUrl"])
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content == base64.b64decode(body["slipImage"])
     paid_at = datetime.fromisoformat(view["paidAt"])
     expected = slip.render(
         {

@@ -1,7 +1,8 @@
 """Provider-neutral control routes: the clock, reset, and the delivery outbox.
 
 ``GET /_sandbox/clock``, ``POST /_sandbox/clock/advance`` ``{"seconds": N}``,
-``POST /_sandbox/reset``, ``GET /_sandbox/deliveries`` (``?provider=&objectId=&state=&limit=``),
+``POST /_sandbox/reset``, ``GET /_sandbox/deliveries``
+(``?provider=&objectId=&accountId=&state=&limit=``; an unknown provider or state is a 400),
 ``GET /_sandbox/deliveries/{id}``, ``POST /_sandbox/deliveries/{id}/retry``.
 """
 
@@ -27,6 +28,8 @@ from ..store.db import Conn, Database, Row
 from ..web import json_response
 from .errors import ControlError, decode_optional, parse_limit
 
+DELIVERY_STATES = ("pending", "succeeded", "failed")
+
 
 class Advance(msgspec.Struct, forbid_unknown_fields=True):
     seconds: Annotated[float, Meta(ge=0, le=10 * 365 * 86400)]
@@ -37,7 +40,7 @@ def clock_view(offset_us: int) -> dict[str, Any]:
     return {"now": iso(now), "nowUnixMs": now // 1000, "offsetSeconds": offset_us / US}
 
 
-def _attempt_request(recorded: str) -> dict[str, Any]:
+def _recorded_request(recorded: str) -> dict[str, Any]:
     """An attempt's recorded request; its URL shown without a password (rows recorded before
     the sender masked it too)."""
     request: dict[str, Any] = json.loads(recorded)
@@ -48,6 +51,8 @@ def _attempt_request(recorded: str) -> dict[str, Any]:
 
 def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]:
     headers = json.loads(row["headers"])
+    secret_keys = json.loads(row["secret_keys"])
+    body = redact_body(row["body"], headers.get("Content-Type", ""), secret_keys)
     view: dict[str, Any] = {
         "id": row["id"],
         "provider": row["provider"],
@@ -67,10 +72,8 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
         "lastHttpStatus": row["last_http_status"],
         "lastError": row["last_error"],
         "request": {
-            "headers": redact_headers(headers, json.loads(row["secret_keys"])),
-            "body": redact_body(
-                row["body"], headers.get("Content-Type", ""), json.loads(row["secret_keys"])
-            ),
+            "headers": redact_headers(headers, secret_keys),
+            "body": body,
         },
     }
     if attempts is not None:
@@ -78,7 +81,7 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
             {
                 "number": a["number"],
                 "at": iso(a["started_at_us"]),
-                "request": _attempt_request(a["request"]),
+                "request": _attempt_request(_recorded_request(a["request"]), body),
                 "httpStatus": a["http_status"],
                 "response": a["response_body"],
                 "error": a["error"],
@@ -90,6 +93,21 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
     return view
 
 
+def _attempt_request(request: dict[str, Any], body: Any) -> dict[str, Any]:
+    """An attempt's request without its body when that is the delivery's own (shown once in
+    ``request.body``: a callback body may carry a large image, e.g. a ~50 KB payment slip)."""
+    if request.get("body") == body:
+        return {**{k: v for k, v in request.items() if k != "body"}, "bodyAsDelivery": True}
+    return request
+
+
+def _choice(query: Any, name: str, allowed: Sequence[str]) -> str | None:
+    value: str | None = query.get(name)
+    if value is not None and allowed and value not in allowed:
+        raise ControlError("bad_request", f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
 def ops(
     db: Database,
     sender: Sender | None,
@@ -97,8 +115,10 @@ def ops(
     max_body: int,
     tables: Sequence[str],
     reseed: Callable[[Conn], None],
+    providers: Sequence[str] = (),
 ) -> list[Op]:
-    """The provider-neutral control operations; ``tables`` are what reset empties."""
+    """The provider-neutral control operations; ``tables`` are what reset empties;
+    ``providers`` the names a ``?provider=`` filter may take."""
 
     def wake() -> None:
         if sender is not None:
@@ -120,12 +140,15 @@ def ops(
     async def list_deliveries(request: Request) -> Response:
         q = request.query_params
         limit = parse_limit(q)
+        provider = _choice(q, "provider", providers)
+        state = _choice(q, "state", DELIVERY_STATES)
         found = await db.read(
             lambda c: outbox.list_deliveries(
                 c,
-                provider=q.get("provider"),
+                provider=provider,
                 object_id=q.get("objectId"),
-                state=q.get("state"),
+                state=state,
+                account_id=q.get("accountId"),
                 limit=limit,
             )
         )
@@ -161,7 +184,7 @@ def ops(
             "GET",
             "/_sandbox/deliveries",
             list_deliveries,
-            "Callbacks/notifications (?provider=&objectId=&state=)",
+            "Callbacks/notifications (?provider=&objectId=&accountId=&state=&limit=)",
         ),
         Op(
             "GET",

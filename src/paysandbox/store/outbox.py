@@ -234,10 +234,16 @@ def list_deliveries(
     provider: str | None = None,
     object_id: str | None = None,
     state: str | None = None,
+    account_id: str | None = None,
     limit: int = 100,
 ) -> list[Row]:
     where, args = [], []
-    for col, val in (("provider", provider), ("object_id", object_id), ("state", state)):
+    for col, val in (
+        ("provider", provider),
+        ("object_id", object_id),
+        ("state", state),
+        ("account_id", account_id),
+    ):
         if val:
             where.append(f"{col} = ?")
             args.append(val)

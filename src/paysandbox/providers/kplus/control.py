@@ -1,12 +1,16 @@
 """K PLUS control routes under ``/_sandbox/kplus/`` (simulate the customer, inspect, configure).
 
 ``POST /_sandbox/kplus/tokens/{tokenId}/pay`` (optional ``{"paymentAccount": "…"}``),
-``POST …/expire``, ``GET /_sandbox/kplus/tokens/{tokenId}`` (with events),
+``POST …/decline``, ``POST …/expire``, ``GET /_sandbox/kplus/tokens/{tokenId}`` (with events;
+the slip as a link to ``GET …/{tokenId}/slip.png``),
+``GET /_sandbox/kplus/tokens?partnerId=&state=&limit=`` (newest first),
 ``GET /_sandbox/kplus/partners``, ``PUT /_sandbox/kplus/partners/{partnerId}``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Annotated, Any
 
@@ -15,17 +19,19 @@ from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...control.errors import ControlError, decode_optional
+from ...control.errors import ControlError, decode_optional, parse_limit
 from ...control.schemas import FaultsBody
 from ...core.clock import US, real_now_us
 from ...core.ids import random_string
 from ...delivery.urls import BadUrl, check_callback_url, redact_url
 from ...edge import Op
+from ...store import clock as clock_rows
 from ...store.db import Conn, Database, Row
 from ...web import json_response
 from . import store as rows
 from . import views
 from .config import DEMO_PARTNER_ID
+from .model import TOKEN_STATES, Token
 from .routes import app_url
 from .schemas import GenerateToken, Item, PayToken
 from .service import KPlusService
@@ -80,7 +86,45 @@ def ops(
 ) -> list[Op]:
     async def show(request: Request, token_id: str) -> Response:
         token, history = await service.get(token_id)
-        return json_response(views.control(token, history, app_url(request, token_id, public_url)))
+        page = app_url(request, token_id, public_url)
+        slip = page.rsplit("/kplus/app/", 1)[0] + f"/_sandbox/kplus/tokens/{token_id}/slip.png"
+        return json_response(views.control(token, history, page, slip))
+
+    async def list_tokens(request: Request) -> Response:
+        q = request.query_params
+        limit = parse_limit(q)
+        state = q.get("state")
+        if state is not None and state not in TOKEN_STATES.states:
+            raise ControlError(
+                "bad_request", f"state must be one of {', '.join(sorted(TOKEN_STATES.states))}"
+            )
+
+        def _list(conn: Conn) -> list[dict[str, Any]]:
+            sandbox_now = clock_rows.now_us(conn)
+            own = clock_rows.own_offsets(conn, "kplus")
+            found = rows.control_list_tokens(conn, q.get("partnerId"), state, sandbox_now, limit)
+            return [
+                views.summary(Token(r, sandbox_now + own.get(str(r["partner_id"]), 0)))
+                for r in found
+            ]
+
+        return json_response({"tokens": await db.read(_list)})
+
+    async def slip_png(request: Request) -> Response:
+        token_id = request.path_params["token_id"]
+        token, _ = await service.get(token_id)
+        if not token["slip_image"]:
+            raise ControlError("not_found", f"token {token_id} has no slip (it is not paid)")
+        try:
+            png = base64.b64decode(token["slip_image"], validate=True)
+        except binascii.Error:
+            raise ControlError("internal_error", "the stored slip is not base64") from None
+        return Response(png, media_type="image/png")
+
+    async def decline(request: Request) -> Response:
+        token_id = request.path_params["token_id"]
+        await service.decline(token_id)
+        return await show(request, token_id)
 
     async def get_token(request: Request) -> Response:
         return await show(request, request.path_params["token_id"])
@@ -158,7 +202,10 @@ def ops(
     tokens = "/_sandbox/kplus/tokens"
     return [
         Op("POST", tokens, create_token, "Create a token with a chosen tokenId", FixtureBody),
+        Op("GET", tokens, list_tokens, "Tokens, newest first (?partnerId=&state=&limit=)"),
         Op("GET", f"{tokens}/{{token_id}}", get_token, "A token with its event history"),
+        Op("GET", f"{tokens}/{{token_id}}/slip.png", slip_png, "The paid token's slip (PNG)"),
+        Op("POST", f"{tokens}/{{token_id}}/decline", decline, "Simulate the customer declining"),
         Op("POST", f"{tokens}/{{token_id}}/pay", pay, "Simulate the customer paying", PayToken),
         Op("POST", f"{tokens}/{{token_id}}/expire", expire, "Expire an unpaid token now"),
         Op("GET", "/_sandbox/kplus/partners", list_partners, "Partners (never their secrets)"),

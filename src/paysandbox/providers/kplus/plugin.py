@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,10 +17,27 @@ from ...delivery.urls import BadUrl, check_callback_url, redact_url
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
-from . import callbacks, config, control, page, routes, slip
+from . import callbacks, config, control, page, routes
 from . import store as rows
 from .config import DEMO_PARTNER_ID, DEMO_PARTNER_SECRET, KPlusConfig
 from .service import KPlusService
+
+#: Pillow and the slip's fonts load on a background thread this long after the app is built,
+#: so neither start-up nor the first payment waits for them.
+WARM_UP_DELAY_SECONDS = 3.0
+
+
+def _render_slip(*args: Any) -> str:
+    """Pillow is imported on the first payment (on a worker thread), not on the start path."""
+    from . import slip
+
+    return slip.render(*args)
+
+
+def _warm_up() -> None:
+    from . import slip
+
+    slip.warm_up()
 
 
 class KPlus(Provider[KPlusConfig]):
@@ -104,9 +122,11 @@ class KPlus(Provider[KPlusConfig]):
             ctx.outbox,
             default_ttl_seconds=cfg.token_ttl_seconds,
             on_commit=ctx.wake_sender,
-            slip_renderer=slip.render,
+            slip_renderer=_render_slip,
         )
-        slip.warm_up()
+        warm = threading.Timer(WARM_UP_DELAY_SECONDS, _warm_up)
+        warm.daemon = True
+        warm.start()
         partners = cfg.all_partners(s.seed_demo)
 
         def seed(conn: Conn) -> None:

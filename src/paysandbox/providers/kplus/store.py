@@ -180,3 +180,35 @@ def forget_partner_objects(conn: Conn, partner_id: str) -> None:
     )
     conn.exec("DELETE FROM kplus_tokens WHERE partner_id = ?", partner_id)
     conn.exec("DELETE FROM kplus_request_uids WHERE partner_id = ?", partner_id)
+
+
+def control_list_tokens(
+    conn: Conn, partner_id: str | None, state: str | None, sandbox_now_us: int, limit: int
+) -> list[Row]:
+    """Tokens newest first, optionally of one partner and in one *true* state: an unpaid token
+    past its expiry on its partner's clock (the sandbox time plus the partner's own offset) is
+    EXPIRED."""
+    partner_now = (
+        "(? + COALESCE((SELECT a.offset_us FROM account_clocks a WHERE a.provider = 'kplus' "
+        "AND a.account_id = kplus_tokens.partner_id), 0))"
+    )
+    where: list[str] = []
+    args: list[Any] = []
+    if partner_id:
+        where.append("partner_id = ?")
+        args.append(partner_id)
+    if state == "EXPIRED":
+        where.append(
+            f"(status = 'EXPIRED' OR (status = 'REQUESTED' AND expires_at_us <= {partner_now}))"
+        )
+        args.append(sandbox_now_us)
+    elif state == "REQUESTED":
+        where.append(f"status = 'REQUESTED' AND expires_at_us > {partner_now}")
+        args.append(sandbox_now_us)
+    elif state:
+        where.append("status = ?")
+        args.append(state)
+    sql = "SELECT * FROM kplus_tokens"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return conn.all(sql + " ORDER BY created_at_us DESC, token_id LIMIT ?", *args, limit)

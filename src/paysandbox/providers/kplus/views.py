@@ -63,8 +63,11 @@ def cancelled(uid: str, partner_id: str, token: Token) -> dict[str, Any]:
     }
 
 
-def control(token: Token, events: list[Any], app_url: str) -> dict[str, Any]:
-    """The control API's view: the token's every field plus its event history."""
+def control(token: Token, events: list[Any], app_url: str, slip_url: str) -> dict[str, Any]:
+    """The control API's view: the token's every field plus its event history. The slip is a
+    link to its PNG (``slipImageUrl``), not the ~50 KB of base64 the wire answers carry."""
+    fields = payment_fields(token)
+    fields.pop("slipImage")
     return {
         "tokenId": token.token_id,
         "partnerId": token["partner_id"],
@@ -82,9 +85,25 @@ def control(token: Token, events: list[Any], app_url: str) -> dict[str, Any]:
             for item in token.items
         ],
         "osPlatform": token["os_platform"],
-        **payment_fields(token),
+        **fields,
+        "slipImageUrl": slip_url if token["slip_image"] else None,
         "events": [
             {"seq": e.seq, "kind": e.kind, "at": rules.utc_iso(e.at_us), "data": e.data}
             for e in events
         ],
+    }
+
+
+def summary(token: Token) -> dict[str, Any]:
+    """One line of ``GET /_sandbox/kplus/tokens``."""
+    return {
+        "tokenId": token.token_id,
+        "partnerId": token["partner_id"],
+        "partnerTxnUid": token["partner_txn_uid"],
+        "status": token.status,
+        "totalAmount": format_major(int(token["total_amount"])),
+        "reference1": token["reference1"],
+        "createdAt": rules.utc_iso(int(token["created_at_us"])),
+        "expiresAt": rules.utc_iso(int(token["expires_at_us"])),
+        "paidAt": rules.utc_iso(int(token["paid_at_us"])) if token["paid_at_us"] else None,
     }

@@ -3,15 +3,22 @@
 ``POST /_sandbox/nicepay/transactions/{tXid}/pay`` (optional ``{"amount": N}``: a transfer
 larger / smaller than ``amt`` is notified with ``matchCl`` 2 / 3),
 ``POST …/expire``, ``GET /_sandbox/nicepay/transactions/{tXid}`` (with events and cancels),
-``GET /_sandbox/nicepay/transactions?iMid=&limit=``, ``GET /_sandbox/nicepay/merchants``.
+``GET /_sandbox/nicepay/transactions?iMid=&limit=``, ``GET /_sandbox/nicepay/merchants``,
+``PUT /_sandbox/nicepay/merchants/{iMid}`` ``{"merchantKey": "…"}`` (create, or change the key;
+the key is never shown).
 """
 
 from __future__ import annotations
 
+import re
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...control.errors import decode_optional, parse_limit
+from ...control.errors import ControlError, decode_optional, parse_limit
 from ...core.clock import iso
 from ...edge import Op
 from ...store import clock as clock_rows
@@ -23,6 +30,13 @@ from .model import Txn
 from .schemas import PayTransaction
 from .service import NicepayService
 from .service._common import PROVIDER
+
+
+class MerchantBody(msgspec.Struct, forbid_unknown_fields=True):
+    merchantKey: Annotated[str, Meta(min_length=8, max_length=256)]
+
+
+_IMID = re.compile(r"^[A-Za-z0-9]{1,10}$")
 
 
 def ops(service: NicepayService, db: Database, *, max_body: int) -> list[Op]:
@@ -75,6 +89,14 @@ def ops(service: NicepayService, db: Database, *, max_body: int) -> list[Op]:
         found = await db.read(rows.list_merchants)
         return json_response({"merchants": [{"iMid": r["imid"]} for r in found]})
 
+    async def put_merchant(request: Request) -> Response:
+        body = await decode_optional(request, MerchantBody, max_body)
+        imid = request.path_params["imid"]
+        if not _IMID.match(imid):
+            raise ControlError("bad_request", "iMid must be 1-10 letters or digits")
+        await db.write(rows.upsert_merchant, imid, body.merchantKey)
+        return json_response({"iMid": imid})
+
     base = "/_sandbox/nicepay/transactions"
     return [
         Op("GET", base, list_transactions, "Transactions, newest first (?iMid=&limit=)"),
@@ -88,4 +110,11 @@ def ops(service: NicepayService, db: Database, *, max_body: int) -> list[Op]:
         ),
         Op("POST", f"{base}/{{t_xid}}/expire", expire, "Expire it now"),
         Op("GET", "/_sandbox/nicepay/merchants", list_merchants, "Merchants (never their keys)"),
+        Op(
+            "PUT",
+            "/_sandbox/nicepay/merchants/{imid}",
+            put_merchant,
+            "Create a merchant or change its key",
+            MerchantBody,
+        ),
     ]

@@ -233,6 +233,33 @@ def list_payments(
     )
 
 
+def control_list_payments(
+    conn: Conn, site_id: int | None, status: str | None, sandbox_now_us: int, limit: int
+) -> list[Row]:
+    """Payments newest first, optionally of one site and in one *effective* status: a queued
+    status whose time has come on its site's clock (the sandbox time plus the site's own
+    offset) counts as its next one."""
+    where: list[str] = []
+    args: list[Any] = []
+    if site_id is not None:
+        where.append("site_id = ?")
+        args.append(site_id)
+    if status:
+        site_now = (
+            "(? + COALESCE((SELECT a.offset_us FROM account_clocks a WHERE a.provider = "
+            "'smart2pay' AND a.account_id = CAST(smart2pay_payments.site_id AS TEXT)), 0))"
+        )
+        where.append(
+            f"(CASE WHEN pending_status IS NOT NULL AND pending_at_us <= {site_now} "
+            "THEN pending_status ELSE status END) = ?"
+        )
+        args += [sandbox_now_us, status]
+    sql = "SELECT * FROM smart2pay_payments"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return conn.all(sql + " ORDER BY id DESC LIMIT ?", *args, limit)
+
+
 def new_capture(conn: Conn, payment_id: int, amount: int, at_us: int) -> int:
     return _insert_returning_id(
         conn,

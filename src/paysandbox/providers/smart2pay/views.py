@@ -299,3 +299,20 @@ def site(row: Row) -> dict[str, Any]:
         "notificationUrl": redact_url(row["notification_url"]),
         "faults": json.loads(row["faults"]),
     }
+
+
+def control_summary(p: Payment) -> dict[str, Any]:
+    """One line of ``GET /_sandbox/smart2pay/payments``."""
+    r = p.effective
+    return {
+        "id": p.id,
+        "siteId": int(r["site_id"]),
+        "merchantTransactionId": r["merchant_transaction_id"],
+        "status": r["status"],
+        "statusId": STATUS_IDS.get(str(r["status"])),
+        "amount": int(r["amount"]),
+        "currency": r["currency"],
+        "capturedAmount": int(r["captured_amount"]),
+        "refundedAmount": int(r["refunded_amount"]),
+        "createdAt": iso(int(r["created_at_us"])),
+    }

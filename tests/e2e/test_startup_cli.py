@@ -1,0 +1,152 @@
+"""The real ``paysandbox serve`` in a subprocess: every start-up mistake is one line on stderr
+and a non-zero exit before anything claims to listen; ``--port 0`` reports the real port on a
+ready line and in ``--ready-file``; ``--version``."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..support import BACKEND, is_postgres, new_pg_schema
+
+pytestmark = pytest.mark.sqlite_only  # the CLI's own checks; the PostgreSQL run adds nothing
+
+CLI = [sys.executable, "-m", "paysandbox"]
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def one_line_failure(got: subprocess.CompletedProcess[str], code: int) -> str:
+    assert got.returncode == code, (got.returncode, got.stdout, got.stderr)
+    assert "listening" not in got.stdout and "ready" not in got.stdout, got.stdout
+    lines = got.stderr.strip().splitlines()
+    assert len(lines) == 1, got.stderr
+    assert lines[0].startswith("paysandbox: "), lines
+    assert "Traceback" not in got.stderr
+    return lines[0]
+
+
+def test_unsupported_database_scheme(tmp_path: Path) -> None:
+    line = one_line_failure(run_cli("serve", "--port", "0", "--db", "mysql://x/y"), 2)
+    assert line == (
+        "paysandbox: --db mysql://x/y: unsupported database 'mysql'; "
+        "use sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+def test_sqlite_file_in_a_missing_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such"
+    got = run_cli("serve", "--port", "0", "--db", f"sqlite:///{missing}/x.db")
+    line = one_line_failure(got, 2)
+    assert line == f"paysandbox: --db sqlite:///{missing}/x.db: folder {missing} does not exist"
+    assert not missing.exists()
+
+
+def test_unknown_log_level() -> None:
+    line = one_line_failure(run_cli("serve", "--port", "0", "--log-level", "verbose"), 2)
+    assert line == (
+        "paysandbox: --log-level 'verbose' is not one of critical, error, warning, info, debug"
+    )
+
+
+def test_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        got = run_cli("serve", "--port", str(port), "--db", f"sqlite:///{tmp_path}/a.db")
+    line = one_line_failure(got, 1)
+    assert line.startswith(f"paysandbox: cannot listen on 127.0.0.1:{port}: the port is already")
+
+
+def test_unreachable_postgresql() -> None:
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://someone:s3cret-pw@127.0.0.1:{port}/db"
+    line = one_line_failure(run_cli("serve", "--port", "0", "--db", url), 1)
+    assert line.startswith(
+        f"paysandbox: cannot reach PostgreSQL at postgresql://someone@127.0.0.1:{port}/db: "
+    )
+    assert "Connection refused" in line or "connection refused" in line.lower()
+    assert "s3cret-pw" not in line
+
+
+def test_bad_flag_value_is_one_line() -> None:
+    line = one_line_failure(run_cli("serve", "--port", "0", "--kplus-partner", "ONLYID"), 2)
+    assert line == "paysandbox: --kplus-partner wants ID:SECRET, got 'ONLYID':…"
+
+
+def test_ready_file_in_a_missing_folder(tmp_path: Path) -> None:
+    got = run_cli(
+        "serve",
+        "--port",
+        "0",
+        "--db",
+        f"sqlite:///{tmp_path}/a.db",
+        "--ready-file",
+        f"{tmp_path}/nope/ready",
+    )
+    line = one_line_failure(got, 2)
+    assert line == f"paysandbox: --ready-file {tmp_path}/nope/ready: its folder does not exist"
+
+
+def test_version() -> None:
+    got = run_cli("--version")
+    assert got.returncode == 0
+    assert got.stdout.strip() == "paysandbox 0.1.0"
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    ready = tmp_path / "ready"
+    if is_postgres():
+        _, db = new_pg_schema(BACKEND)
+    else:
+        db = f"sqlite:///{tmp_path}/fresh.db"
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", "0", "--db", db, "--ready-file", str(ready)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc, ready
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_port_0_ready_line_and_ready_file(served: tuple[subprocess.Popen[str], Path]) -> None:
+    proc, ready = served
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no ready file"
+        time.sleep(0.05)
+    text = ready.read_text()
+    assert text.endswith("\n") and text.count("\n") == 1
+    fields = dict(part.split("=", 1) for part in text.split()[2:])
+    assert text.startswith("paysandbox ready ") and fields["pid"] == str(proc.pid)
+    url = fields["url"]
+    assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+    # The file appears only once the server answers.
+    assert httpx.get(f"{url}/_sandbox/clock").json()["offsetSeconds"] == 0
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    lines = out.splitlines()
+    assert lines[0] == f"paysandbox listening on {url}"  # the banner names the real port
+    assert f"paysandbox ready url={url} pid={proc.pid}" in lines
+    assert lines.index(f"paysandbox ready url={url} pid={proc.pid}") > 0
+    assert not ready.exists()  # removed on the way out: a stale file never misleads
