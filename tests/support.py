@@ -86,7 +86,7 @@ class LiveServer:
             access_log=settings.access_log,
             lifespan="on",
             loop="asyncio",
-            http="httptools",
+            http="paysandbox.observe.server:HttpToolsProtocol",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -22,6 +22,8 @@ from .control import errors as control_errors
 from .control import routes as control_routes
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
+from .observe.setup import API_DOCS as OBSERVE_DOCS
+from .observe.setup import Observer
 from .plugin import AppContext, ProviderPlugin
 from .providers.kplus.plugin import plugin as kplus_plugin
 from .providers.nicepay.plugin import plugin as nicepay_plugin
@@ -67,10 +69,14 @@ def create_app(
     )
     ctx = AppContext(settings=settings, db=db, outbox=outbox, sender=sender)
     plugins = [make(ctx) for make in PLUGINS]
+    observer = Observer(settings, db, plugins)  # journal, faults, metrics, health
+    if sender is not None:
+        sender.on_attempt = observer.metrics.delivery_attempt
 
     def seed(conn: Conn) -> None:
         for p in plugins:
             p.seed(conn)
+        observer.seed(conn)
 
     db.write_sync(seed)
     sandbox = Sandbox(ctx, plugins)
@@ -81,8 +87,9 @@ def create_app(
     routes.extend(
         control_routes.make_routes(db, sender, max_body=settings.max_body_bytes, reseed=seed)
     )
+    routes.extend(observer.routes())
 
-    api_docs = [*control_routes.API_DOCS, *(d for p in plugins for d in p.api_docs)]
+    api_docs = [*control_routes.API_DOCS, *OBSERVE_DOCS, *(d for p in plugins for d in p.api_docs)]
     tags = [("/_sandbox/", "control")] + [(pre, p.name) for p in plugins for pre in p.prefixes]
     tags += [(f"/_sandbox/{p.name}/", f"control: {p.name}") for p in plugins]
     document: dict[str, object] = {}
@@ -98,11 +105,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if sender is not None:
             sender.start()
+        await observer.start()
         gc.collect()
         gc.freeze()  # start-up objects never need scanning again: shorter GC pauses, lower p99
         try:
             yield
         finally:
+            await observer.stop()
             if sender is not None:
                 await sender.stop()
             db.close()
@@ -135,6 +144,8 @@ def create_app(
     # A trailing slash is an unknown route answered in the provider's format, not a bare 307
     # redirect (which would also copy the query string, card data included, into Location).
     app.router.redirect_slashes = False
+    # Outermost, around Starlette's error handling: the journal sees every answer as sent.
+    app.middleware_stack = observer.wrap(app.build_middleware_stack())
     logs.install()
     app.state.sandbox = sandbox
     return app

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from .config import ConfigError, load
 from .delivery.urls import BadUrl, check_callback_url
+from .observe.server import PROTOCOL as HTTP_PROTOCOL
 from .settings import KPlusPartner, NicepayMerchant, Settings, Smart2PaySite
 
 
@@ -57,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID:APIKEY[=URL]",
         help="add a Smart2Pay site, optionally with its notification URL",
     )
+    s.add_argument("--no-journal", action="store_true", help="do not keep the request journal")
+    s.add_argument(
+        "--journal-max-entries", type=int, metavar="N", help="journal cap by count (10000)"
+    )
+    s.add_argument(
+        "--journal-max-age", type=float, metavar="SECONDS", help="journal cap by age (86400)"
+    )
     s.add_argument("--no-demo", action="store_true", help="do not seed the demo credentials")
     s.add_argument("--access-log", action="store_true", help="log every request line")
     s.add_argument("--log-level", default="info")
@@ -77,6 +85,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
         settings.sqlite_synchronous = args.sqlite_synchronous
     settings.seed_demo = settings.seed_demo and not args.no_demo
     settings.access_log = args.access_log
+    _journal_flags(args, settings)
     for spec in args.kplus_partner:
         pid, _, secret = spec.partition(":")
         if not pid or not secret:
@@ -120,10 +129,25 @@ def build_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _journal_flags(args: argparse.Namespace, settings: Settings) -> None:
+    if args.no_journal:
+        settings.journal_enabled = False
+    if args.journal_max_entries is not None:
+        if args.journal_max_entries < 1:
+            raise ConfigError("--journal-max-entries must be at least 1")
+        settings.journal_max_entries = args.journal_max_entries
+    if args.journal_max_age is not None:
+        if args.journal_max_age <= 0:
+            raise ConfigError("--journal-max-age must be positive")
+        settings.journal_max_age_seconds = args.journal_max_age
+
+
 def banner(settings: Settings, lines: Sequence[str]) -> str:
     out = [f"paysandbox listening on {settings.base_url}", f"database   {_safe_db(settings)}"]
     out.extend(lines)
-    out.append("control    /_sandbox/  (clock, reset, deliveries, simulate customers)")
+    out.append(
+        "control    /_sandbox/  (clock, reset, deliveries, requests, faults, metrics, health)"
+    )
     return "\n".join(out)
 
 
@@ -160,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=HTTP_PROTOCOL,  # httptools, with the transport in the scope (API faults)
         access_log=settings.access_log,
         log_level=args.log_level.lower(),
         server_header=False,

@@ -31,6 +31,17 @@ merchant_key = "..."
 site_id = 2020
 api_key = "..."
 notification_url = "http://127.0.0.1:9000/s2p"
+
+[journal]                      # the request journal (docs/control.md)
+enabled = true
+max_entries = 10000
+max_age_seconds = 86400
+
+[[faults]]                     # API faults, as POST /_sandbox/faults takes them
+provider = "kplus"
+route = "/kplus/payment/inquire-token"
+kind = "latency"
+latencyMs = [200, 800]
 ```
 """
 
@@ -108,3 +119,28 @@ def _apply(raw: dict[str, Any], s: Settings) -> None:
                 _url(site.get("notification_url"), "smart2pay.sites.notification_url"),
             )
         )
+    _journal_and_faults(raw, s)
+
+
+def _journal_and_faults(raw: dict[str, Any], s: Settings) -> None:
+    """``[journal]`` and ``[[faults]]`` (each fault is checked against the providers by
+    ``create_app``, which knows their routes and error codes)."""
+    journal = raw.get("journal", {})
+    if not isinstance(journal, dict):
+        raise TypeError("[journal] must be a table")
+    unknown = set(journal) - {"enabled", "max_entries", "max_age_seconds", "queue_size"}
+    if unknown:
+        raise ValueError(f"unknown [journal] key {sorted(unknown)[0]!r}")
+    if "enabled" in journal:
+        if not isinstance(journal["enabled"], bool):
+            raise TypeError("journal.enabled must be true or false")
+        s.journal_enabled = journal["enabled"]
+    s.journal_max_entries = int(journal.get("max_entries", s.journal_max_entries))
+    s.journal_max_age_seconds = float(journal.get("max_age_seconds", s.journal_max_age_seconds))
+    s.journal_queue_size = int(journal.get("queue_size", s.journal_queue_size))
+    if s.journal_max_entries < 1 or s.journal_max_age_seconds <= 0 or s.journal_queue_size < 1:
+        raise ValueError("journal max_entries, max_age_seconds and queue_size must be positive")
+    faults = raw.get("faults", [])
+    if not isinstance(faults, list) or not all(isinstance(f, dict) for f in faults):
+        raise TypeError("faults must be an array of tables ([[faults]])")
+    s.faults.extend(faults)

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
+from .observe.spec import ProviderObserve
 from .openapi import ApiDoc
 from .settings import Settings
 from .store.db import Conn, Database
@@ -46,3 +47,5 @@ class ProviderPlugin:
     banner: list[str] = field(default_factory=list)
     #: Summaries and request types of the routes, for the OpenAPI document.
     api_docs: list[ApiDoc] = field(default_factory=list)
+    #: Journal redaction, accounts, object ids, fault errors, object counts (observe/spec.py).
+    observe: ProviderObserve | None = None

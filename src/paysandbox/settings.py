@@ -7,6 +7,7 @@ these dataclasses.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .delivery.outbox import RetryPolicy
 
@@ -60,6 +61,16 @@ class Settings:
     kplus_partners: list[KPlusPartner] = field(default_factory=list)
     nicepay_merchants: list[NicepayMerchant] = field(default_factory=list)
     smart2pay_sites: list[Smart2PaySite] = field(default_factory=list)
+    #: Request journal (docs/control.md): on by default, capped by count and age.
+    journal_enabled: bool = True
+    journal_max_entries: int = 10_000
+    journal_max_age_seconds: float = 86_400
+    journal_queue_size: int = 10_000
+    journal_max_body_bytes: int = 65_536
+    #: Fault specs from the config file (``[[faults]]``), checked by ``create_app``.
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    #: How often each process re-reads the fault list (faults made in another process).
+    faults_refresh_seconds: float = 1.0
 
     @property
     def base_url(self) -> str:

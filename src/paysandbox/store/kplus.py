@@ -162,3 +162,9 @@ def list_tokens(conn: Conn, partner_id: str | None, limit: int) -> list[Row]:
             limit,
         )
     return conn.all("SELECT * FROM kplus_tokens ORDER BY created_at_us DESC LIMIT ?", limit)
+
+
+def count_objects(conn: Conn) -> list[tuple[str, str, int]]:
+    """Tokens by status, for the metrics (``paysandbox_objects``)."""
+    found = conn.all("SELECT status, COUNT(*) AS n FROM kplus_tokens GROUP BY status")
+    return [("token", r["status"], int(r["n"])) for r in found]

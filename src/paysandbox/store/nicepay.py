@@ -160,3 +160,9 @@ def list_transactions(conn: Conn, imid: str | None, limit: int) -> list[Row]:
             limit,
         )
     return conn.all("SELECT * FROM nicepay_transactions ORDER BY created_at_us DESC LIMIT ?", limit)
+
+
+def count_objects(conn: Conn) -> list[tuple[str, str, int]]:
+    """Transactions by status, for the metrics (``paysandbox_objects``)."""
+    found = conn.all("SELECT status, COUNT(*) AS n FROM nicepay_transactions GROUP BY status")
+    return [("transaction", r["status"], int(r["n"])) for r in found]

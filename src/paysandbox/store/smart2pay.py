@@ -263,3 +263,16 @@ def refunds_of(conn: Conn, payment_id: int) -> list[Row]:
     return conn.all(
         "SELECT * FROM smart2pay_refunds WHERE payment_id = ? ORDER BY id DESC", payment_id
     )
+
+
+def count_objects(conn: Conn) -> list[tuple[str, str, int]]:
+    """Payments, refunds and card tokens by status, for the metrics (``paysandbox_objects``)."""
+    out: list[tuple[str, str, int]] = []
+    for kind, table in (
+        ("payment", "smart2pay_payments"),
+        ("refund", "smart2pay_refunds"),
+        ("token", "smart2pay_tokens"),
+    ):
+        found = conn.all(f"SELECT status, COUNT(*) AS n FROM {table} GROUP BY status")
+        out.extend((kind, r["status"], int(r["n"])) for r in found)
+    return out

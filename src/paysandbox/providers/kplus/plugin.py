@@ -8,6 +8,7 @@ from ...settings import DEMO_KPLUS_PARTNER_ID, DEMO_KPLUS_PARTNER_SECRET
 from ...store import kplus as rows
 from ...store.db import Conn
 from . import control, routes, slip
+from .observe import OBSERVE
 from .schemas import CancelToken, GenerateToken, InquireToken, PayToken
 from .service import KPlusService
 
@@ -72,6 +73,7 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
         internal_error=routes.internal_error,
         seed=seed,
         banner=banner,
+        observe=OBSERVE,
         api_docs=api_docs(),
     )
 

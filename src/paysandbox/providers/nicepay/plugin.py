@@ -8,6 +8,7 @@ from ...settings import DEMO_NICEPAY_IMID, DEMO_NICEPAY_MERCHANT_KEY
 from ...store import nicepay as rows
 from ...store.db import Conn
 from . import control, routes
+from .observe import OBSERVE
 from .schemas import Cancel, Inquiry, Payment, PayTransaction, Registration
 from .service import NicepayService
 
@@ -47,6 +48,7 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
         internal_error=routes.internal_error,
         seed=seed,
         banner=banner,
+        observe=OBSERVE,
         api_docs=API_DOCS,
     )
 

@@ -9,6 +9,7 @@ from ...store import smart2pay as rows
 from ...store.db import Conn
 from . import control, routes
 from .callbacks import basic_auth
+from .observe import OBSERVE
 from .schemas import CardAuthenticationIn, PaymentIn, RefundIn, SiteBody
 from .service import Smart2PayService
 
@@ -51,6 +52,7 @@ def plugin(ctx: AppContext) -> ProviderPlugin:
         internal_error=routes.internal_error,
         seed=seed,
         banner=banner,
+        observe=OBSERVE,
         api_docs=API_DOCS,
     )
 

@@ -1,0 +1,249 @@
+"""The request journal: every provider request and customer-page action, as received and as
+answered, written off the answer path.
+
+The middleware hands over the raw exchange (``Raw``: bytes and header lists, nothing parsed);
+that is one ``deque.append``. A background task drains the queue every ``flush_seconds``:
+it parses, redacts (each provider's ``Redaction``), finds the account and object ids, and
+inserts the batch with one multi-row INSERT. A full queue drops the entry and counts it
+(``paysandbox_journal_dropped_total``); a failed insert drops its batch and counts it; neither
+ever blocks or fails a payment request. Pruning (count and age caps) runs every
+``prune_seconds`` in whichever process gets there; it is a plain DELETE, safe to run from
+several processes at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.clock import US, iso, real_now_us
+from ..store import observe as rows
+from ..store.db import Database, Row
+from .metrics import Metrics
+from .spec import Exchange, ProviderObserve, parse_doc
+
+log = logging.getLogger("paysandbox.journal")
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class JournalSettings:
+    enabled: bool = True
+    max_entries: int = 10_000
+    max_age_seconds: float = 86_400
+    queue_size: int = 10_000
+    max_body_bytes: int = 65_536
+    flush_seconds: float = 0.1
+    prune_seconds: float = 60
+
+
+@dataclass(slots=True)
+class Raw:
+    """One exchange as seen by the middleware, untouched."""
+
+    id: str
+    at_us: int
+    provider: str
+    obs: ProviderObserve
+    method: str
+    route: str | None
+    path: str
+    path_params: dict[str, str]
+    query: bytes
+    request_headers: list[tuple[bytes, bytes]]
+    request_body: bytes
+    status: int | None  # the answer produced (None: none was)
+    sent: bool  # False: the client got no answer (timeout, reset, lost-answer)
+    response_headers: list[tuple[bytes, bytes]]
+    response_body: bytes
+    latency_ms: float
+    fault_id: str | None
+    fault_kind: str | None
+    outcome: str  # answered | dropped | answer-lost | error
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+
+
+def _text(body: bytes, limit: int) -> tuple[str, bool]:
+    cut = len(body) > limit
+    return body[:limit].decode("utf-8", "replace"), cut
+
+
+def _content_type(headers: list[tuple[str, str]]) -> str:
+    return next((v for k, v in headers if k.lower() == "content-type"), "")
+
+
+def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
+    """The stored row of one exchange: redacted, with account and object ids."""
+    red = raw.obs.redaction
+    req_headers = _headers(raw.request_headers)
+    resp_headers = _headers(raw.response_headers)
+    req_ct, resp_ct = _content_type(req_headers), _content_type(resp_headers)
+    query = raw.query.decode("latin-1")
+    doc = parse_doc(raw.request_body, req_ct, query)
+    answer: dict[str, Any] | None = None
+    if "json" in resp_ct.lower() and raw.response_body[:1] == b"{":
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(raw.response_body)
+            answer = parsed if isinstance(parsed, dict) else None
+    exchange = Exchange(
+        method=raw.method,
+        path=raw.path,
+        route=raw.route,
+        path_params=raw.path_params,
+        query=query,
+        headers={k.lower(): v for k, v in req_headers},
+        body=raw.request_body,
+        doc=doc,
+        answer=answer,
+    )
+    try:
+        account = raw.obs.account(exchange)
+        ids = raw.obs.object_ids(exchange)
+    except Exception:  # a hook must never lose the entry
+        log.exception("journal hook failed for %s %s", raw.method, raw.path)
+        account, ids = None, []
+    req_text, req_cut = _text(raw.request_body, max_body)
+    resp_text, resp_cut = _text(raw.response_body, max_body)
+    exchange_json = {
+        "path": raw.path,
+        "query": red.pairs(query) if query else "",
+        "request": {
+            "headers": red.header_list(req_headers),
+            "body": red.body(req_text, req_ct) if req_text else "",
+            "bodyBytes": len(raw.request_body),
+            "truncated": req_cut,
+        },
+        "response": None
+        if raw.status is None
+        else {
+            "headers": red.header_list(resp_headers),
+            "body": red.body(resp_text, resp_ct) if resp_text else "",
+            "bodyBytes": len(raw.response_body),
+            "truncated": resp_cut,
+            "sent": raw.sent,
+        },
+        "outcome": raw.outcome,
+        "faultKind": raw.fault_kind,
+    }
+    return (
+        raw.id,
+        raw.at_us,
+        raw.provider,
+        account,
+        raw.method,
+        raw.route,
+        raw.status if raw.sent else None,
+        round(raw.latency_ms, 3),
+        " " + " ".join(ids) + " " if ids else "",
+        raw.fault_id,
+        json.dumps(exchange_json, separators=(",", ":")),
+    )
+
+
+def view(row: Row) -> dict[str, Any]:
+    ex = json.loads(row["exchange"])
+    ids = row["object_ids"].split()
+    return {
+        "id": row["id"],
+        "at": iso(row["at_us"]),
+        "provider": row["provider"],
+        "account": row["account"],
+        "method": row["method"],
+        "route": row["route"],
+        "path": ex["path"],
+        "query": ex["query"],
+        "status": row["status"],  # as sent; null when the client got no answer
+        "latencyMs": row["latency_ms"],
+        "objectIds": ids,
+        "fault": None
+        if row["fault_id"] is None
+        else {"id": row["fault_id"], "kind": ex["faultKind"]},
+        "outcome": ex["outcome"],
+        "request": ex["request"],
+        "response": ex["response"],
+    }
+
+
+class Journal:
+    def __init__(self, db: Database, settings: JournalSettings, metrics: Metrics) -> None:
+        self.db = db
+        self.settings = settings
+        self.metrics = metrics
+        self.enabled = settings.enabled
+        self._queue: collections.deque[Raw] = collections.deque()
+        self._limit = settings.queue_size
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._last_prune = 0.0
+        self.dropped = 0
+
+    def put(self, raw: Raw) -> None:
+        """Never blocks, never raises: a full queue drops the entry and counts it."""
+        if len(self._queue) >= self._limit:
+            self.dropped += 1
+            self.metrics.journal_dropped.inc()
+            return
+        self._queue.append(raw)
+
+    def start(self) -> None:
+        if self.enabled:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.flush()  # what was answered before shutdown is kept
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.flush_seconds)
+            try:
+                await self.flush()
+                if time.monotonic() - self._last_prune >= self.settings.prune_seconds:
+                    self._last_prune = time.monotonic()
+                    await self.prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("journal writer error", exc_info=True)
+
+    async def flush(self) -> None:
+        """Store everything queued so far (also called before a journal read, so a client
+        reading through the process it called sees its own requests)."""
+        async with self._lock:
+            while self._queue:
+                batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+                built = []
+                for raw in batch:
+                    try:
+                        built.append(build_row(raw, self.settings.max_body_bytes))
+                    except Exception:
+                        log.exception("journal entry %s could not be built", raw.id)
+                        self.metrics.journal_dropped.inc()
+                try:
+                    await self.db.write(rows.insert_entries, built)
+                except Exception:
+                    log.warning("journal batch of %d dropped", len(built), exc_info=True)
+                    self.dropped += len(built)
+                    self.metrics.journal_dropped.inc(len(built))
+                else:
+                    self.metrics.journal_written.inc(len(built))
+
+    async def prune(self) -> int:
+        cutoff = real_now_us() - int(self.settings.max_age_seconds * US)
+        return await self.db.write(
+            lambda c: rows.prune(c, max_entries=self.settings.max_entries, older_than_us=cutoff)
+        )

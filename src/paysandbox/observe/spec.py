@@ -1,0 +1,176 @@
+"""What a provider tells the observation layer (journal, faults, metrics) about its requests.
+
+The core names no provider: each provider folder has an ``observe.py`` that builds one
+``ProviderObserve`` and hands it over through ``ProviderPlugin.observe``. The hooks are pure
+functions over an ``Exchange`` (the request as received, parsed once) and are called off the
+answer path by the journal writer, and on the answer path only when a fault could apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import msgspec
+from starlette.responses import Response
+
+from ..store.db import Conn
+
+REDACTED = "***"
+
+_JSON = msgspec.json.Decoder()
+
+
+@dataclass
+class Exchange:
+    """One request as received (and, for the journal, the answer as sent)."""
+
+    method: str
+    path: str
+    route: str | None
+    path_params: dict[str, str]
+    query: str
+    headers: dict[str, str]  # lower-case names; a repeated header keeps its last value
+    body: bytes
+    #: The body (JSON object, or a form) merged over the query parameters; {} when unreadable.
+    doc: dict[str, Any]
+    #: The answer body as JSON when it is a JSON object (journal only), else None.
+    answer: dict[str, Any] | None = None
+
+
+def parse_doc(body: bytes, content_type: str, query: str) -> dict[str, Any]:
+    """The request's fields: the query string's, overlaid by a JSON object or form body."""
+    doc: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
+    if body:
+        ct = content_type.lower()
+        if "json" in ct or (not ct and body[:1] == b"{"):
+            try:
+                parsed = _JSON.decode(body)
+            except (msgspec.DecodeError, RecursionError):
+                parsed = None
+            if isinstance(parsed, dict):
+                doc.update(parsed)
+        elif "x-www-form-urlencoded" in ct or not ct or ct.startswith("text/plain"):
+            doc.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return doc
+
+
+def lookup(doc: Mapping[str, Any], dotted: str) -> Any:
+    """``a.b`` in a nested document, keys matched exactly first, then without regard to case."""
+    cur: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(cur, Mapping):
+            return None
+        if part in cur:
+            cur = cur[part]
+            continue
+        low = part.lower()
+        cur = next((v for k, v in cur.items() if isinstance(k, str) and k.lower() == low), None)
+    return cur
+
+
+def mask_pan(value: Any) -> str:
+    """A card number shown as its last four digits only: ``************1111``."""
+    digits = "".join(ch for ch in str(value) if ch.isdigit())
+    return "*" * max(len(digits) - 4, 0) + digits[-4:] if len(digits) > 4 else REDACTED
+
+
+@dataclass
+class Redaction:
+    """Which fields a provider's requests carry that must never be stored.
+
+    Names are matched without regard to case, at any depth of a JSON body, in a form body and
+    in the query string. ``secrets`` and ``cvv`` become ``***``; ``pans`` keep their last four
+    digits; ``headers`` are replaced by ``***``.
+    """
+
+    secrets: frozenset[str] = frozenset()
+    pans: frozenset[str] = frozenset()
+    cvv: frozenset[str] = frozenset()
+    headers: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.secrets = frozenset(s.lower() for s in self.secrets | self.cvv)
+        self.pans = frozenset(s.lower() for s in self.pans)
+        self.headers = frozenset(s.lower() for s in self.headers)
+
+    def value(self, key: str, value: Any) -> Any:
+        low = key.lower()
+        if low in self.secrets:
+            return REDACTED
+        if low in self.pans and value is not None and value != "":
+            return mask_pan(value)
+        if isinstance(value, dict):
+            return {k: self.value(k, v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(key, v) for v in value]
+        return value
+
+    def document(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return {k: self.value(k, v) for k, v in doc.items()}
+
+    def pairs(self, text: str) -> str:
+        """A query string or form body with the declared fields redacted."""
+        pairs = parse_qsl(text, keep_blank_values=True)
+        if not any(k.lower() in self.secrets or k.lower() in self.pans for k, _ in pairs):
+            return text
+        return urlencode([(k, str(self.value(k, v))) for k, v in pairs])
+
+    def header_list(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(k, REDACTED if k.lower() in self.headers else v) for k, v in headers]
+
+    def body(self, body: str, content_type: str) -> str:
+        """A body as text with the declared fields redacted (JSON object, form, or as is)."""
+        ct = content_type.lower()
+        stripped = body.lstrip()
+        if "json" in ct or stripped.startswith("{"):
+            try:
+                parsed = _JSON.decode(body)
+            except (msgspec.DecodeError, RecursionError):
+                parsed = None
+            if isinstance(parsed, dict):
+                return msgspec.json.encode(self.document(parsed)).decode()
+            if parsed is not None:
+                return body
+            return REDACTED if self.secrets and "json" in ct else body
+        if "x-www-form-urlencoded" in ct or (not ct and "=" in body):
+            return self.pairs(body)
+        return body
+
+
+@dataclass
+class ProviderObserve:
+    """A provider's part in the journal, fault injection and metrics."""
+
+    redaction: Redaction
+    #: The partner/merchant/site a request belongs to (None when it cannot be told).
+    account: Callable[[Exchange], str | None]
+    #: Ids of the objects an exchange touched (request fields, path parameters, the answer).
+    object_ids: Callable[[Exchange], list[str]]
+    #: Names accepted as a fault's ``error`` → the provider's own error answer for that code.
+    error_codes: Collection[str]
+    render_error: Callable[[str, Exchange], Response]
+    default_error: str
+    #: A route template → the key faults and filters compare (e.g. both K PLUS path families).
+    route_key: Callable[[str], str] = field(default=lambda route: route)
+    #: Objects by kind and state, counted at scrape time: [(kind, state, count)].
+    count_objects: Callable[[Conn], list[tuple[str, str, int]]] | None = None
+
+
+def first_text(*values: Any) -> str | None:
+    for v in values:
+        if isinstance(v, str | int) and not isinstance(v, bool) and str(v) != "":
+            return str(v)
+    return None
+
+
+def collect_ids(values: Iterable[Any]) -> list[str]:
+    """Distinct, non-empty ids in order."""
+    out: list[str] = []
+    for v in values:
+        text = first_text(v)
+        if text is not None and len(text) <= 128 and text not in out:
+            out.append(text)
+    return out
