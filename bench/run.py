@@ -39,6 +39,9 @@ class Result:
     p50_ms: float
     p99_ms: float
     failures: int
+    #: CPU time the server process spent per request (user + system): steadier than req/s on
+    #: a machine shared with other work.
+    cpu_us: float = 0.0
 
 
 def free_port() -> int:
@@ -76,7 +79,25 @@ def ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(wrk: str, base: str, op: str, seconds: int, conns: int, env: dict[str, str]) -> Result:
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(
+    wrk: str,
+    base: str,
+    op: str,
+    seconds: int,
+    conns: int,
+    env: dict[str, str],
+    server_pid: int | None = None,
+) -> Result:
+    cpu_before = cpu_seconds(server_pid)
     out = subprocess.run(
         [
             wrk,
@@ -100,7 +121,9 @@ def run_wrk(wrk: str, base: str, op: str, seconds: int, conns: int, env: dict[st
     failures = (int(non2xx.group(1)) if non2xx else 0) + (
         sum(int(x) for x in sock.groups()) if sock else 0
     )
+    cpu = cpu_seconds(server_pid) - cpu_before
     return Result(
+        cpu_us=cpu / total * 1e6 if total else 0.0,
         op=op,
         requests=total,
         seconds=ms(dur) / 1000,
@@ -117,6 +140,12 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
+    ap.add_argument(
+        "--journal",
+        default="on",
+        choices=["on", "off"],
+        help="request journal of the server (on, its default; off: --no-journal)",
+    )
     args = ap.parse_args()
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -137,13 +166,14 @@ def main() -> None:
                 args.synchronous,
                 "--log-level",
                 "warning",
+                *(["--no-journal"] if args.journal == "off" else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=tmp,
         )
         try:
-            results = bench(wrk, base, args)
+            results = bench(wrk, base, args, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=20)
@@ -155,18 +185,19 @@ def main() -> None:
     backend = "PostgreSQL" if args.db else f"SQLite (synchronous={args.synchronous})"
     print(
         f"\npaysandbox K PLUS, one server process, {backend}, {args.connections} connections, "
-        f"wrk -t1, {args.duration}s per operation, {os.cpu_count()} cores\n"
+        f"wrk -t1, {args.duration}s per operation, {os.cpu_count()} cores, "
+        f"journal {args.journal}\n"
     )
-    print("| operation | requests | req/s | p50 ms | p99 ms | failures |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| operation | requests | req/s | p50 ms | p99 ms | failures | server CPU µs/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r.op} | {r.requests} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-            f"{r.failures} |"
+            f"{r.failures} | {r.cpu_us:.0f} |"
         )
 
 
-def bench(wrk: str, base: str, args: argparse.Namespace) -> list[Result]:
+def bench(wrk: str, base: str, args: argparse.Namespace, pid: int) -> list[Result]:
     with httpx.Client(base_url=base, timeout=10) as c:
         deadline = time.monotonic() + 30
         while True:
@@ -201,7 +232,7 @@ def bench(wrk: str, base: str, args: argparse.Namespace) -> list[Result]:
     env = {"BENCH_TOKEN": token}
     # Warm-up (not reported): first requests pay for imports, prepared statements, caches.
     run_wrk(wrk, base, "inquire-token", 2, args.connections, {**env, "BENCH_PREFIX": "w"})
-    results = [run_wrk(wrk, base, "inquire-token", args.duration, args.connections, env)]
+    results = [run_wrk(wrk, base, "inquire-token", args.duration, args.connections, env, pid)]
     results.append(
         run_wrk(
             wrk,
@@ -210,6 +241,7 @@ def bench(wrk: str, base: str, args: argparse.Namespace) -> list[Result]:
             args.duration,
             args.connections,
             {**env, "BENCH_PREFIX": "g"},
+            pid,
         )
     )
     return results

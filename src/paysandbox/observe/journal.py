@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from ..core.clock import US, iso, real_now_us
 from ..store import observe as rows
 from ..store.db import Database, Row
@@ -30,7 +32,7 @@ from .spec import Exchange, ProviderObserve, parse_doc
 
 log = logging.getLogger("paysandbox.journal")
 
-BATCH = 500
+BATCH = 128
 
 
 @dataclass(frozen=True)
@@ -69,13 +71,21 @@ class Raw:
     outcome: str  # answered | dropped | answer-lost | error
 
 
+_ANSWER = msgspec.json.Decoder()
+_ENCODE = msgspec.json.Encoder()
+
+
 def _headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
 
 
-def _text(body: bytes, limit: int) -> tuple[str, bool]:
-    cut = len(body) > limit
-    return body[:limit].decode("utf-8", "replace"), cut
+def _block(headers: list[tuple[str, str]]) -> str:
+    """Headers as one ``name: value`` line each (cheaper to store than a JSON list)."""
+    return "\n".join(f"{k}: {v}" for k, v in headers)
+
+
+def _unblock(block: str) -> list[list[str]]:
+    return [line.split(": ", 1) for line in block.split("\n") if line]
 
 
 def _content_type(headers: list[tuple[str, str]]) -> str:
@@ -91,9 +101,9 @@ def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
     query = raw.query.decode("latin-1")
     doc = parse_doc(raw.request_body, req_ct, query)
     answer: dict[str, Any] | None = None
-    if "json" in resp_ct.lower() and raw.response_body[:1] == b"{":
-        with contextlib.suppress(ValueError):
-            parsed = json.loads(raw.response_body)
+    if raw.response_body[:1] == b"{" and "json" in resp_ct.lower():
+        with contextlib.suppress(msgspec.DecodeError, RecursionError):
+            parsed = _ANSWER.decode(raw.response_body)
             answer = parsed if isinstance(parsed, dict) else None
     exchange = Exchange(
         method=raw.method,
@@ -112,24 +122,25 @@ def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
     except Exception:  # a hook must never lose the entry
         log.exception("journal hook failed for %s %s", raw.method, raw.path)
         account, ids = None, []
-    req_text, req_cut = _text(raw.request_body, max_body)
-    resp_text, resp_cut = _text(raw.response_body, max_body)
-    exchange_json = {
+    # Redaction sees the whole body (a secret cut in half by the size cap would survive).
+    req_text = red.body(raw.request_body.decode("utf-8", "replace"), req_ct)
+    resp_text = red.body(raw.response_body.decode("utf-8", "replace"), resp_ct)
+    exchange_doc = {
         "path": raw.path,
         "query": red.pairs(query) if query else "",
         "request": {
-            "headers": red.header_list(req_headers),
-            "body": red.body(req_text, req_ct) if req_text else "",
+            "headers": _block(red.header_list(req_headers)),
+            "body": req_text[:max_body],
             "bodyBytes": len(raw.request_body),
-            "truncated": req_cut,
+            "truncated": len(req_text) > max_body,
         },
         "response": None
         if raw.status is None
         else {
-            "headers": red.header_list(resp_headers),
-            "body": red.body(resp_text, resp_ct) if resp_text else "",
+            "headers": _block(resp_headers),
+            "body": resp_text[:max_body],
             "bodyBytes": len(raw.response_body),
-            "truncated": resp_cut,
+            "truncated": len(resp_text) > max_body,
             "sent": raw.sent,
         },
         "outcome": raw.outcome,
@@ -146,7 +157,7 @@ def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
         round(raw.latency_ms, 3),
         " " + " ".join(ids) + " " if ids else "",
         raw.fault_id,
-        json.dumps(exchange_json, separators=(",", ":")),
+        _ENCODE.encode(exchange_doc).decode(),
     )
 
 
@@ -169,8 +180,10 @@ def view(row: Row) -> dict[str, Any]:
         if row["fault_id"] is None
         else {"id": row["fault_id"], "kind": ex["faultKind"]},
         "outcome": ex["outcome"],
-        "request": ex["request"],
-        "response": ex["response"],
+        "request": {**ex["request"], "headers": _unblock(ex["request"]["headers"])},
+        "response": None
+        if ex["response"] is None
+        else {**ex["response"], "headers": _unblock(ex["response"]["headers"])},
     }
 
 
@@ -241,6 +254,7 @@ class Journal:
                     self.metrics.journal_dropped.inc(len(built))
                 else:
                     self.metrics.journal_written.inc(len(built))
+                await asyncio.sleep(0)  # let requests in between batches (p99)
 
     async def prune(self) -> int:
         cutoff = real_now_us() - int(self.settings.max_age_seconds * US)

@@ -8,6 +8,7 @@ answer path by the journal writer, and on the answer path only when a fault coul
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from ..store.db import Conn
 
 REDACTED = "***"
+UNPARSEABLE = "*** (not stored: unparseable, and it may hold a secret field)"
 
 _JSON = msgspec.json.Decoder()
 
@@ -83,7 +85,8 @@ class Redaction:
 
     Names are matched without regard to case, at any depth of a JSON body, in a form body and
     in the query string. ``secrets`` and ``cvv`` become ``***``; ``pans`` keep their last four
-    digits; ``headers`` are replaced by ``***``.
+    digits; ``headers`` are replaced by ``***``. A text that mentions none of the names (and
+    has no ``\\u`` or ``%`` escape that could spell one) is stored as it came, unparsed.
     """
 
     secrets: frozenset[str] = frozenset()
@@ -92,9 +95,29 @@ class Redaction:
     headers: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        names = sorted(self.secrets | self.cvv | self.pans)
         self.secrets = frozenset(s.lower() for s in self.secrets | self.cvv)
         self.pans = frozenset(s.lower() for s in self.pans)
         self.headers = frozenset(s.lower() for s in self.headers)
+        self._names = tuple(n.lower() for n in names)
+        alternatives = "|".join(re.escape(n) for n in names)
+        #: ``"name": "text"`` with no escape inside: the fast path of ``body``
+        self._pair = re.compile(rf'"({alternatives})"(\s*:\s*)"([^"\\]*)"', re.I)
+
+    def _replace(self, m: re.Match[str]) -> str:
+        name, colon, value = m.group(1), m.group(2), m.group(3)
+        low = name.lower()
+        hidden = REDACTED if low in self.secrets else (mask_pan(value) if value else value)
+        return f'"{name}"{colon}"{hidden}"'
+
+    def mentions(self, text: str) -> bool:
+        """Could ``text`` carry a declared field? (false positives only cost time)"""
+        if not self._names:
+            return False
+        if "\\u" in text or "%" in text:
+            return True
+        low = text.lower()
+        return any(n in low for n in self._names)
 
     def value(self, key: str, value: Any) -> Any:
         low = key.lower()
@@ -113,29 +136,44 @@ class Redaction:
 
     def pairs(self, text: str) -> str:
         """A query string or form body with the declared fields redacted."""
+        if not self.mentions(text):
+            return text
         pairs = parse_qsl(text, keep_blank_values=True)
         if not any(k.lower() in self.secrets or k.lower() in self.pans for k, _ in pairs):
             return text
         return urlencode([(k, str(self.value(k, v))) for k, v in pairs])
 
     def header_list(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [(k, REDACTED if k.lower() in self.headers else v) for k, v in headers]
+        hidden = self.headers
+        return [(k, REDACTED if k.lower() in hidden else v) for k, v in headers]
 
     def body(self, body: str, content_type: str) -> str:
-        """A body as text with the declared fields redacted (JSON object, form, or as is)."""
+        """A body as text with the declared fields redacted (JSON object, form, or as is).
+
+        A JSON body that mentions a declared field but cannot be parsed is not stored (its
+        text is replaced by a note): there is no safe way to cut the secret out of it."""
+        if not self.mentions(body):
+            return body
         ct = content_type.lower()
-        stripped = body.lstrip()
-        if "json" in ct or stripped.startswith("{"):
+        if "json" in ct or body.lstrip().startswith(("{", "[")):
+            if "\\" not in body:
+                # Fast path: every mention of a declared name is a "name": "text" pair that
+                # the pattern replaced; any other mention (a number value, a nested object,
+                # the name inside another key or a value) takes the parse below.
+                out, n = self._pair.subn(self._replace, body)
+                low = body.lower()
+                if n == sum(low.count(name) for name in self._names):
+                    return out
             try:
                 parsed = _JSON.decode(body)
             except (msgspec.DecodeError, RecursionError):
-                parsed = None
+                return UNPARSEABLE
             if isinstance(parsed, dict):
                 return msgspec.json.encode(self.document(parsed)).decode()
-            if parsed is not None:
-                return body
-            return REDACTED if self.secrets and "json" in ct else body
-        if "x-www-form-urlencoded" in ct or (not ct and "=" in body):
+            if isinstance(parsed, list):
+                return msgspec.json.encode(self.value("", parsed)).decode()
+            return body
+        if "x-www-form-urlencoded" in ct or "=" in body:
             return self.pairs(body)
         return body
 
@@ -161,7 +199,7 @@ class ProviderObserve:
 
 def first_text(*values: Any) -> str | None:
     for v in values:
-        if isinstance(v, str | int) and not isinstance(v, bool) and str(v) != "":
+        if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != "":
             return str(v)
     return None
 

@@ -31,10 +31,8 @@ def insert_entries(conn: Conn, rows: Sequence[Sequence[Any]]) -> None:
     if not rows:
         return
     one = "(" + ", ".join("?" for _ in JOURNAL_COLUMNS) + ")"
-    sql = (
-        f"INSERT INTO sandbox_requests ({', '.join(JOURNAL_COLUMNS)}) VALUES "
-        + ", ".join(one for _ in rows)
-        + " ON CONFLICT DO NOTHING"
+    sql = f"INSERT INTO sandbox_requests ({', '.join(JOURNAL_COLUMNS)}) VALUES " + ", ".join(
+        one for _ in rows
     )
     conn.exec(sql, *(v for row in rows for v in row))
 
