@@ -115,6 +115,7 @@ def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
         body=raw.request_body,
         doc=doc,
         answer=answer,
+        location=next((v for k, v in resp_headers if k.lower() == "location"), None),
     )
     try:
         account = raw.obs.account(exchange)
@@ -137,6 +138,7 @@ def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
         "response": None
         if raw.status is None
         else {
+            "status": raw.status,
             "headers": _block(resp_headers),
             "body": resp_text[:max_body],
             "bodyBytes": len(raw.response_body),

@@ -40,6 +40,8 @@ class Exchange:
     doc: dict[str, Any]
     #: The answer body as JSON when it is a JSON object (journal only), else None.
     answer: dict[str, Any] | None = None
+    #: The answer's ``Location`` header (a redirect's target; journal only).
+    location: str | None = None
 
 
 def parse_doc(body: bytes, content_type: str, query: str) -> dict[str, Any]:
@@ -60,9 +62,13 @@ def parse_doc(body: bytes, content_type: str, query: str) -> dict[str, Any]:
 
 
 def lookup(doc: Mapping[str, Any], dotted: str) -> Any:
-    """``a.b`` in a nested document, keys matched exactly first, then without regard to case."""
+    """``a.b`` (or ``items.0.name``) in a nested document; keys matched exactly first, then
+    without regard to case; a number picks a list item."""
     cur: Any = doc
     for part in dotted.split("."):
+        if isinstance(cur, list) and part.isdigit():
+            cur = cur[int(part)] if int(part) < len(cur) else None
+            continue
         if not isinstance(cur, Mapping):
             return None
         if part in cur:

@@ -5,12 +5,15 @@
   ``cardNo`` (→ last four digits) in bodies and in the query strings of the browser routes.
   ``merchantToken`` is kept: it is a one-way SHA-256 over the request's own fields and the key,
   not the key, and seeing it is what lets a merchant debug a 9010 signature refusal;
-* objects: ``tXid`` (request or answer), ``canceltXid``, the payment page's ``{session_id}``;
+* objects: ``tXid`` (request, answer, or the page's redirect), ``canceltXid``, the payment
+  page's ``{session_id}``;
 * fault errors: any name of ``errors.CODES`` (``mid_invalid``) or its ``resultCd`` (``9011``,
   the first name with that code), answered with its HTTP status and NICEPay body.
 """
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.responses import Response
 
@@ -31,11 +34,13 @@ def account(ex: Exchange) -> str | None:
 
 def object_ids(ex: Exchange) -> list[str]:
     answer = ex.answer or {}
+    redirected = dict(parse_qsl(urlsplit(ex.location).query)) if ex.location else {}
     return collect_ids(
         [
             ex.doc.get("tXid"),
             answer.get("tXid"),
             answer.get("canceltXid"),
+            redirected.get("tXid"),  # the payment page's redirect to callBackUrl
             ex.path_params.get("session_id"),
         ]
     )
