@@ -231,6 +231,8 @@ def make_routes(
                     "enabled": journal.enabled,
                     "dropped": journal.dropped,
                 },
+                # faults this process knows of (refreshed every faults_refresh_seconds)
+                "faults": {"active": sum(len(f) for f in book.active.values())},
             }
         )
 
