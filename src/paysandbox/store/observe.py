@@ -151,3 +151,8 @@ def claim_fault(conn: Conn, fault_id: str) -> bool:
 
 def ping(conn: Conn) -> bool:
     return conn.one("SELECT 1 AS ok") is not None
+
+
+def list_entries_all(conn: Conn) -> list[Row]:
+    """Every journal row, newest first (tests and tools)."""
+    return conn.all("SELECT * FROM sandbox_requests ORDER BY seq DESC")
