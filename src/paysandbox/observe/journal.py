@@ -28,7 +28,7 @@ from ..core.clock import US, iso, real_now_us
 from ..store import observe as rows
 from ..store.db import Database, Row
 from .metrics import Metrics
-from .spec import Exchange, ProviderObserve, parse_doc
+from .spec import Exchange, ProviderObserve, header_value
 
 log = logging.getLogger("paysandbox.journal")
 
@@ -71,51 +71,27 @@ class Raw:
     outcome: str  # answered | dropped | answer-lost | error
 
 
-_ANSWER = msgspec.json.Decoder()
 _ENCODE = msgspec.json.Encoder()
-
-
-def _headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
-
-
-def _block(headers: list[tuple[str, str]]) -> str:
-    """Headers as one ``name: value`` line each (cheaper to store than a JSON list)."""
-    return "\n".join(f"{k}: {v}" for k, v in headers)
 
 
 def _unblock(block: str) -> list[list[str]]:
     return [line.split(": ", 1) for line in block.split("\n") if line]
 
 
-def _content_type(headers: list[tuple[str, str]]) -> str:
-    return next((v for k, v in headers if k.lower() == "content-type"), "")
-
-
 def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
     """The stored row of one exchange: redacted, with account and object ids."""
     red = raw.obs.redaction
-    req_headers = _headers(raw.request_headers)
-    resp_headers = _headers(raw.response_headers)
-    req_ct, resp_ct = _content_type(req_headers), _content_type(resp_headers)
-    query = raw.query.decode("latin-1")
-    doc = parse_doc(raw.request_body, req_ct, query)
-    answer: dict[str, Any] | None = None
-    if raw.response_body[:1] == b"{" and "json" in resp_ct.lower():
-        with contextlib.suppress(msgspec.DecodeError, RecursionError):
-            parsed = _ANSWER.decode(raw.response_body)
-            answer = parsed if isinstance(parsed, dict) else None
+    query = raw.query.decode("latin-1") if raw.query else ""
     exchange = Exchange(
         method=raw.method,
         path=raw.path,
         route=raw.route,
         path_params=raw.path_params,
         query=query,
-        headers={k.lower(): v for k, v in req_headers},
+        raw_headers=raw.request_headers,
         body=raw.request_body,
-        doc=doc,
-        answer=answer,
-        location=next((v for k, v in resp_headers if k.lower() == "location"), None),
+        answer_headers=raw.response_headers,
+        answer_body=raw.response_body,
     )
     try:
         account = raw.obs.account(exchange)
@@ -124,13 +100,14 @@ def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
         log.exception("journal hook failed for %s %s", raw.method, raw.path)
         account, ids = None, []
     # Redaction sees the whole body (a secret cut in half by the size cap would survive).
-    req_text = red.body(raw.request_body.decode("utf-8", "replace"), req_ct)
-    resp_text = red.body(raw.response_body.decode("utf-8", "replace"), resp_ct)
+    req_text = red.body(raw.request_body.decode("utf-8", "replace"), exchange.content_type)
+    resp_type = header_value(raw.response_headers, b"content-type") or ""
+    resp_text = red.body(raw.response_body.decode("utf-8", "replace"), resp_type)
     exchange_doc = {
         "path": raw.path,
         "query": red.pairs(query) if query else "",
         "request": {
-            "headers": _block(red.header_list(req_headers)),
+            "headers": red.header_block(raw.request_headers),
             "body": req_text[:max_body],
             "bodyBytes": len(raw.request_body),
             "truncated": len(req_text) > max_body,
@@ -139,7 +116,7 @@ def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
         if raw.status is None
         else {
             "status": raw.status,
-            "headers": _block(resp_headers),
+            "headers": red.header_block(raw.response_headers),
             "body": resp_text[:max_body],
             "bodyBytes": len(raw.response_body),
             "truncated": len(resp_text) > max_body,

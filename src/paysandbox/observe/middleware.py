@@ -36,7 +36,7 @@ from .faults import Fault, FaultBook
 from .journal import Journal, Raw
 from .metrics import Metrics
 from .server import TRANSPORT_KEY
-from .spec import Exchange, ProviderObserve, parse_doc
+from .spec import Exchange, ProviderObserve
 
 log = logging.getLogger("paysandbox.faults")
 
@@ -284,17 +284,14 @@ class ObserveMiddleware:
 def _exchange(
     scope: Scope, method: str, route: str | None, params: dict[str, str], body: bytes
 ) -> Exchange:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    query = scope.get("query_string", b"").decode("latin-1")
     return Exchange(
         method=method,
         path=scope["path"],
         route=route,
         path_params=params,
-        query=query,
-        headers=headers,
+        query=scope.get("query_string", b"").decode("latin-1"),
+        raw_headers=scope["headers"],
         body=body,
-        doc=parse_doc(body, headers.get("content-type", ""), query),
     )
 
 

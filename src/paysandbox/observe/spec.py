@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 import msgspec
@@ -25,23 +25,94 @@ UNPARSEABLE = "*** (not stored: unparseable, and it may hold a secret field)"
 _JSON = msgspec.json.Decoder()
 
 
-@dataclass
-class Exchange:
-    """One request as received (and, for the journal, the answer as sent)."""
+RawHeaders = list[tuple[bytes, bytes]]
+T = TypeVar("T")
 
-    method: str
-    path: str
-    route: str | None
-    path_params: dict[str, str]
-    query: str
-    headers: dict[str, str]  # lower-case names; a repeated header keeps its last value
-    body: bytes
-    #: The body (JSON object, or a form) merged over the query parameters; {} when unreadable.
-    doc: dict[str, Any]
-    #: The answer body as JSON when it is a JSON object (journal only), else None.
-    answer: dict[str, Any] | None = None
-    #: The answer's ``Location`` header (a redirect's target; journal only).
-    location: str | None = None
+
+class lazy(Generic[T]):
+    """``functools.cached_property`` without its lock (3.11): computed once per object."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> T:
+        value = self.fn(obj)
+        obj.__dict__[self.name] = value
+        return value
+
+
+def header_value(headers: RawHeaders, name: bytes) -> str | None:
+    """The last value of header ``name`` (lower case, as ASGI gives names)."""
+    found = None
+    for k, v in headers:
+        if k == name:
+            found = v
+    return None if found is None else found.decode("latin-1")
+
+
+class Exchange:
+    """One request as received (and, for the journal, the answer as sent).
+
+    Everything derived (``headers``, ``doc``, ``answer``, ``location``) is computed on first
+    use, so a hook pays only for what it reads.
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        route: str | None,
+        path_params: dict[str, str],
+        query: str,
+        raw_headers: RawHeaders,
+        body: bytes,
+        answer_headers: RawHeaders | None = None,
+        answer_body: bytes = b"",
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.route = route
+        self.path_params = path_params
+        self.query = query
+        self.raw_headers = raw_headers
+        self.body = body
+        self.answer_headers = answer_headers or []
+        self.answer_body = answer_body
+
+    @lazy
+    def headers(self) -> dict[str, str]:
+        """Lower-case names; a repeated header keeps its last value."""
+        return {k.decode("latin-1"): v.decode("latin-1") for k, v in self.raw_headers}
+
+    @lazy
+    def content_type(self) -> str:
+        return header_value(self.raw_headers, b"content-type") or ""
+
+    @lazy
+    def doc(self) -> dict[str, Any]:
+        """The body (JSON object, or a form) over the query parameters; {} when unreadable."""
+        return parse_doc(self.body, self.content_type, self.query)
+
+    @lazy
+    def answer(self) -> dict[str, Any] | None:
+        """The answer body when it is a JSON object (journal only)."""
+        if self.answer_body[:1] != b"{":
+            return None
+        try:
+            parsed = _JSON.decode(self.answer_body)
+        except (msgspec.DecodeError, RecursionError):
+            return None
+        return parsed if isinstance(parsed, dict) else None
+
+    @lazy
+    def location(self) -> str | None:
+        """The answer's ``Location`` header (a redirect's target; journal only)."""
+        return header_value(self.answer_headers, b"location")
 
 
 def parse_doc(body: bytes, content_type: str, query: str) -> dict[str, Any]:
@@ -105,6 +176,7 @@ class Redaction:
         self.secrets = frozenset(s.lower() for s in self.secrets | self.cvv)
         self.pans = frozenset(s.lower() for s in self.pans)
         self.headers = frozenset(s.lower() for s in self.headers)
+        self._header_bytes = frozenset(h.encode("latin-1") for h in self.headers)
         self._names = tuple(n.lower() for n in names)
         alternatives = "|".join(re.escape(n) for n in names)
         #: ``"name": "text"`` with no escape inside: the fast path of ``body``
@@ -149,9 +221,12 @@ class Redaction:
             return text
         return urlencode([(k, str(self.value(k, v))) for k, v in pairs])
 
-    def header_list(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-        hidden = self.headers
-        return [(k, REDACTED if k.lower() in hidden else v) for k, v in headers]
+    def header_block(self, headers: RawHeaders) -> str:
+        """Headers as one ``name: value`` line each, declared ones as ``***``."""
+        hidden = self._header_bytes
+        if hidden and any(k in hidden for k, _ in headers):
+            headers = [(k, b"***" if k in hidden else v) for k, v in headers]
+        return b"\n".join([k + b": " + v for k, v in headers]).decode("latin-1")
 
     def body(self, body: str, content_type: str) -> str:
         """A body as text with the declared fields redacted (JSON object, form, or as is).

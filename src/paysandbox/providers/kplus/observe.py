@@ -18,14 +18,13 @@ from .errors import CODES, error_response
 
 
 def account(ex: Exchange) -> str | None:
-    return first_text(ex.doc.get("partnerId"), ex.headers.get("partner-id"))
+    return first_text(ex.doc.get("partnerId")) or first_text(ex.headers.get("partner-id"))
 
 
 def object_ids(ex: Exchange) -> list[str]:
-    answer = ex.answer or {}
-    return collect_ids(
-        [ex.path_params.get("token_id"), ex.doc.get("tokenId"), answer.get("tokenId")]
-    )
+    asked = collect_ids([ex.path_params.get("token_id"), ex.doc.get("tokenId")])
+    # generate-token: the new token is only in the answer (parsed only then)
+    return asked or collect_ids([(ex.answer or {}).get("tokenId")])
 
 
 def render_error(code: str, ex: Exchange) -> Response:
