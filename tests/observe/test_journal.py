@@ -244,3 +244,26 @@ def test_journal_off(fresh_db_url: str) -> None:
             assert body["requests"] == [] and body["enabled"] is False
     finally:
         live.stop()
+
+
+def test_count_cap_holds_under_a_burst(fresh_db_url: str) -> None:
+    from ..support import test_settings, wait_until
+
+    live = LiveServer(test_settings(fresh_db_url, journal_max_entries=50))
+    try:
+        with live.client() as c:
+            token = c.post("/kplus/payment/generate-token", json=generate_body()).json()["tokenId"]
+            first = c.post("/kplus/payment/inquire-token", json=creds(tokenId=token))
+            for _ in range(250):
+                last = c.post("/kplus/payment/inquire-token", json=creds(tokenId=token))
+
+            def ids() -> list[str]:
+                return [e["id"] for e in entries(c)]
+
+            # trimmed to 50 after every 100 written: never more than 150 kept
+            wait_until(lambda: len(ids()) <= 150)
+            kept = ids()
+            assert last.headers["x-sandbox-request-id"] == kept[0]
+            assert first.headers["x-sandbox-request-id"] not in kept
+    finally:
+        live.stop()

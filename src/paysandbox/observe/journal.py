@@ -6,9 +6,9 @@ that is one ``deque.append``. A background task drains the queue every ``flush_s
 it parses, redacts (each provider's ``Redaction``), finds the account and object ids, and
 inserts the batch with one multi-row INSERT. A full queue drops the entry and counts it
 (``paysandbox_journal_dropped_total``); a failed insert drops its batch and counts it; neither
-ever blocks or fails a payment request. Pruning (count and age caps) runs every
-``prune_seconds`` in whichever process gets there; it is a plain DELETE, safe to run from
-several processes at once.
+ever blocks or fails a payment request. Pruning runs in every process: by age and count every
+``prune_seconds``, and by count after each ``max_entries / 10`` entries it wrote (so a burst
+cannot grow the table far past its cap); it is a plain DELETE, safe from several processes.
 """
 
 from __future__ import annotations
@@ -176,7 +176,8 @@ class Journal:
         self._limit = settings.queue_size
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._last_prune = 0.0
+        self._last_prune = 0.0  # the age (and count) prune: every prune_seconds
+        self._since_trim = 0  # the count prune also runs after max_entries / 10 new entries
         self.dropped = 0
 
     def put(self, raw: Raw) -> None:
@@ -206,7 +207,11 @@ class Journal:
                 await self.flush()
                 if time.monotonic() - self._last_prune >= self.settings.prune_seconds:
                     self._last_prune = time.monotonic()
+                    self._since_trim = 0
                     await self.prune()
+                elif self._since_trim >= max(100, self.settings.max_entries // 10):
+                    self._since_trim = 0
+                    await self.db.write(rows.trim, self.settings.max_entries)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -233,6 +238,7 @@ class Journal:
                     self.metrics.journal_dropped.inc(len(built))
                 else:
                     self.metrics.journal_written.inc(len(built))
+                    self._since_trim += len(built)
                 await asyncio.sleep(0)  # let requests in between batches (p99)
 
     async def prune(self) -> int:

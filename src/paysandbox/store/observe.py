@@ -87,12 +87,17 @@ def delete_entries(conn: Conn) -> int:
 def prune(conn: Conn, *, max_entries: int, older_than_us: int) -> int:
     """Drop entries older than ``older_than_us`` and all but the newest ``max_entries``."""
     n = conn.exec("DELETE FROM sandbox_requests WHERE at_us < ?", older_than_us)
+    return n + trim(conn, max_entries)
+
+
+def trim(conn: Conn, max_entries: int) -> int:
+    """All but the newest ``max_entries`` (walks the primary key only)."""
     edge = conn.one(
         "SELECT seq FROM sandbox_requests ORDER BY seq DESC LIMIT 1 OFFSET ?", max_entries
     )
-    if edge is not None:
-        n += conn.exec("DELETE FROM sandbox_requests WHERE seq <= ?", edge["seq"])
-    return n
+    if edge is None:
+        return 0
+    return conn.exec("DELETE FROM sandbox_requests WHERE seq <= ?", edge["seq"])
 
 
 # ---------------------------------------------------------------- faults
