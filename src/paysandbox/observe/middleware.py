@@ -216,7 +216,7 @@ class ObserveMiddleware:
                         path=scope["path"],
                         path_params=params,
                         query=scope.get("query_string", b""),
-                        request_headers=list(scope["headers"]),
+                        request_headers=scope["headers"],
                         request_body=b"".join(body_parts),
                         status=produced,
                         sent=sent,

@@ -180,7 +180,9 @@ class Redaction:
         self._names = tuple(n.lower() for n in names)
         alternatives = "|".join(re.escape(n) for n in names)
         #: ``"name": "text"`` with no escape inside: the fast path of ``body``
-        self._pair = re.compile(rf'"({alternatives})"(\s*:\s*)"([^"\\]*)"', re.I)
+        pair = rf'"({alternatives})"(\s*:\s*)"([^"\\]*)"'
+        self._pair_exact = re.compile(pair)  # the usual spelling: cheaper to match
+        self._pair = re.compile(pair, re.I)
 
     def _replace(self, m: re.Match[str]) -> str:
         name, colon, value = m.group(1), m.group(2), m.group(3)
@@ -241,9 +243,13 @@ class Redaction:
                 # Fast path: every mention of a declared name is a "name": "text" pair that
                 # the pattern replaced; any other mention (a number value, a nested object,
                 # the name inside another key or a value) takes the parse below.
-                out, n = self._pair.subn(self._replace, body)
                 low = body.lower()
-                if n == sum(low.count(name) for name in self._names):
+                mentioned = sum(low.count(name) for name in self._names)
+                out, n = self._pair_exact.subn(self._replace, body)
+                if n == mentioned:
+                    return out
+                out, n = self._pair.subn(self._replace, body)
+                if n == mentioned:
                     return out
             try:
                 parsed = _JSON.decode(body)
