@@ -163,6 +163,7 @@ class FaultBook:
         #: provider → its active faults; empty when there is none at all (the fast path)
         self.active: dict[str, list[Fault]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -------------------------------------------------------------- the cache
 
@@ -190,7 +191,8 @@ class FaultBook:
         self.load(await self.db.read(rows.list_faults))
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run())
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -275,6 +277,9 @@ class FaultBook:
                 },
             )
         rows.delete_faults_except(conn, "config", ids)
+        if self._loop is not None and not self._loop.is_closed():
+            # a reset: look again soon after it committed (this may run on a worker thread)
+            self._loop.call_soon_threadsafe(self._loop.call_later, 0.05, self._schedule_refresh)
 
 
 _pending: set[asyncio.Task[None]] = set()

@@ -149,7 +149,10 @@ class ObserveMiddleware:
             body, receive = await _buffer(receive)
             body_parts.append(body)
             exchange = _exchange(scope, method, route, params, body)
-            fault = await self.faults.pick(candidates, exchange, provider.obs)
+            try:
+                fault = await self.faults.pick(candidates, exchange, provider.obs)
+            except Exception:  # the fault check must never cost the request its answer
+                log.warning("fault check failed; request served without a fault", exc_info=True)
         else:
 
             async def receive_recording() -> Message:
@@ -276,7 +279,10 @@ class ObserveMiddleware:
         # lost-answer: the request runs to its end (state committed, callbacks queued); its
         # answer is recorded for the journal and never sent.
         forward[0] = False
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except Exception:  # already answered (unsent) in the provider's format; drop anyway
+            log.exception("request under fault %s failed", fault.id)
         await _drop(transport, receive, rst=True)
         return "answer-lost"
 

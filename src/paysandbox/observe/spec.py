@@ -150,6 +150,25 @@ def lookup(doc: Mapping[str, Any], dotted: str) -> Any:
     return cur
 
 
+_LONG_DIGITS = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
+
+
+def luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def scrub_pans(text: str) -> str:
+    """Every 13–19 digit run that passes the Luhn check, masked (the safety net for bodies
+    whose fields cannot be told apart)."""
+    return _LONG_DIGITS.sub(lambda m: mask_pan(m.group()) if luhn(m.group()) else m.group(), text)
+
+
 def mask_pan(value: Any) -> str:
     """A card number shown as its last four digits only: ``************1111``."""
     digits = "".join(ch for ch in str(value) if ch.isdigit())
@@ -161,9 +180,10 @@ class Redaction:
     """Which fields a provider's requests carry that must never be stored.
 
     Names are matched without regard to case, at any depth of a JSON body, in a form body and
-    in the query string. ``secrets`` and ``cvv`` become ``***``; ``pans`` keep their last four
-    digits; ``headers`` are replaced by ``***``. A text that mentions none of the names (and
-    has no ``\\u`` or ``%`` escape that could spell one) is stored as it came, unparsed.
+    in the query string. ``secrets`` become ``***``; ``pans`` keep their last four digits;
+    ``cvv`` fields are removed, name and all; ``headers`` are replaced by ``***``. A text that
+    mentions none of the names (and has no ``\\u`` or ``%`` escape that could spell one) is
+    stored as it came, unparsed.
     """
 
     secrets: frozenset[str] = frozenset()
@@ -172,9 +192,11 @@ class Redaction:
     headers: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        names = sorted(self.secrets | self.cvv | self.pans)
-        self.secrets = frozenset(s.lower() for s in self.secrets | self.cvv)
+        names = sorted(self.secrets | self.pans)
+        self.secrets = frozenset(s.lower() for s in self.secrets)
         self.pans = frozenset(s.lower() for s in self.pans)
+        self.cvv = frozenset(s.lower() for s in self.cvv)
+        self._cvv_names = tuple(sorted(self.cvv))
         self.headers = frozenset(s.lower() for s in self.headers)
         self._header_bytes = frozenset(h.encode("latin-1") for h in self.headers)
         self._names = tuple(n.lower() for n in names)
@@ -192,12 +214,12 @@ class Redaction:
 
     def mentions(self, text: str) -> bool:
         """Could ``text`` carry a declared field? (false positives only cost time)"""
-        if not self._names:
+        if not self._names and not self._cvv_names:
             return False
         if "\\u" in text or "%" in text:
             return True
         low = text.lower()
-        return any(n in low for n in self._names)
+        return any(n in low for n in self._names) or any(n in low for n in self._cvv_names)
 
     def value(self, key: str, value: Any) -> Any:
         low = key.lower()
@@ -206,22 +228,26 @@ class Redaction:
         if low in self.pans and value is not None and value != "":
             return mask_pan(value)
         if isinstance(value, dict):
-            return {k: self.value(k, v) for k, v in value.items()}
+            return self.document(value)
         if isinstance(value, list):
             return [self.value(key, v) for v in value]
         return value
 
     def document(self, doc: dict[str, Any]) -> dict[str, Any]:
-        return {k: self.value(k, v) for k, v in doc.items()}
+        cvv = self.cvv
+        return {k: self.value(k, v) for k, v in doc.items() if k.lower() not in cvv}
 
     def pairs(self, text: str) -> str:
         """A query string or form body with the declared fields redacted."""
         if not self.mentions(text):
             return text
         pairs = parse_qsl(text, keep_blank_values=True)
-        if not any(k.lower() in self.secrets or k.lower() in self.pans for k, _ in pairs):
+        hidden = self.secrets | self.pans | self.cvv
+        if not any(k.lower() in hidden for k, _ in pairs):
             return text
-        return urlencode([(k, str(self.value(k, v))) for k, v in pairs])
+        return urlencode(
+            [(k, str(self.value(k, v))) for k, v in pairs if k.lower() not in self.cvv]
+        )
 
     def header_block(self, headers: RawHeaders) -> str:
         """Headers as one ``name: value`` line each, declared ones as ``***``."""
@@ -236,14 +262,16 @@ class Redaction:
         A JSON body that mentions a declared field but cannot be parsed is not stored (its
         text is replaced by a note): there is no safe way to cut the secret out of it."""
         if not self.mentions(body):
+            if self.pans and _LONG_DIGITS.search(body) and not _is_json(body):
+                return scrub_pans(body)  # a card number sent in a body we cannot read
             return body
         ct = content_type.lower()
         if "json" in ct or body.lstrip().startswith(("{", "[")):
-            if "\\" not in body:
+            low = body.lower()
+            if "\\" not in body and not any(n in low for n in self._cvv_names):
                 # Fast path: every mention of a declared name is a "name": "text" pair that
                 # the pattern replaced; any other mention (a number value, a nested object,
                 # the name inside another key or a value) takes the parse below.
-                low = body.lower()
                 mentioned = sum(low.count(name) for name in self._names)
                 out, n = self._pair_exact.subn(self._replace, body)
                 if n == mentioned:
@@ -263,6 +291,14 @@ class Redaction:
         if "x-www-form-urlencoded" in ct or "=" in body:
             return self.pairs(body)
         return body
+
+
+def _is_json(body: str) -> bool:
+    try:
+        _JSON.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """NICEPay in the request journal and fault injection.
 
 * account: ``iMid`` of the JSON body, the form body or the query string;
-* redacted: ``merchantKey`` (should a client ever send it), ``cardCvv`` (→ ``***``) and
+* redacted: ``merchantKey`` (should a client ever send it), ``cardCvv`` (removed) and
   ``cardNo`` (→ last four digits) in bodies and in the query strings of the browser routes.
   ``merchantToken`` is kept: it is a one-way SHA-256 over the request's own fields and the key,
   not the key, and seeing it is what lets a merchant debug a 9010 signature refusal;

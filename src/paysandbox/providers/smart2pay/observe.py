@@ -1,7 +1,7 @@
 """Smart2Pay in the request journal and fault injection.
 
 * account: the SiteID of the ``Authorization: Basic`` header (never the ApiKey);
-* redacted: the ``Authorization`` header, ``Card.SecurityCode`` (→ ``***``) and
+* redacted: the ``Authorization`` header, ``Card.SecurityCode`` (removed) and
   ``Card.Number`` (→ last four digits);
 * objects: the path's payment/refund ids and token value, and the answer's ``ID`` /
   ``CreditCardToken.Value``;
