@@ -31,6 +31,8 @@ from .paths import CollapseSlashes
 from .plugin import AnyProvider, AppContext, Mounted
 from .providers import REGISTERED
 from .security import guard
+from .observe.setup import Observer
+from .store import observe as observe_rows
 from .settings import Settings
 from .store import admin, migrate
 from .store.db import Conn, open_database
@@ -100,18 +102,24 @@ def create_app(
     )
     ctx = AppContext(settings=settings, db=db, outbox=outbox, sender=sender)
     mounted = {p.name: p.mount(ctx) for p in providers}
+    provider_ops = [op for m in mounted.values() for op in m.ops]
+    observer = Observer(settings, db, providers, provider_ops)  # journal, faults, metrics, health
+    if sender is not None:
+        sender.on_attempt = observer.metrics.delivery_attempt
 
     def seed(conn: Conn) -> None:
         for m in mounted.values():
             m.seed(conn)
+        observer.seed(conn)
 
     db.write_sync(seed)
     tables = [
         *(t for p in providers for t in p.object_tables),
         *admin.CORE_OBJECT_TABLES,
         *(t for p in providers for t in p.credential_tables),
+        *observe_rows.RESET_TABLES,
     ]
-    ops = [op for m in mounted.values() for op in m.ops]
+    ops = list(provider_ops)
     ops += control_routes.ops(
         db,
         sender,
@@ -120,7 +128,14 @@ def create_app(
         reseed=seed,
         providers=[p.name for p in providers],
     )
-    ops += control_accounts.ops(providers, db, sender, max_body=settings.max_body_bytes)
+    ops += control_accounts.ops(
+        providers,
+        db,
+        sender,
+        max_body=settings.max_body_bytes,
+        forgetters=[observer.forget_account],
+    )
+    ops += observer.ops()
     sandbox = Sandbox(ctx, providers, mounted, ops)
 
     tags = [(CONTROL_PREFIX, "control")] + [(pre, p.name) for p in providers for pre in p.prefixes]
@@ -146,11 +161,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if sender is not None:
             sender.start()
+        await observer.start()
         gc.collect()
         gc.freeze()  # start-up objects never need scanning again: shorter GC pauses, lower p99
         try:
             yield
         finally:
+            await observer.stop()
             if sender is not None:
                 await sender.stop()
             db.close()
@@ -186,6 +203,8 @@ def create_app(
     # A trailing slash is an unknown route answered in the owner's format, not a bare 307
     # redirect (which would also copy the query string, card data included, into Location).
     app.router.redirect_slashes = False
+    # Outermost, around Starlette's error handling: the journal sees every answer as sent.
+    app.middleware_stack = observer.wrap(app.build_middleware_stack(), routes)
     logs.install()
     app.state.sandbox = sandbox
     return app

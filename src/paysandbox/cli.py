@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="server processes sharing the port and the database (default 1)",
     )
+    s.add_argument("--no-journal", action="store_true", help="do not keep the request journal")
+    s.add_argument(
+        "--journal-max-entries", type=int, metavar="N", help="journal cap by count (10000)"
+    )
+    s.add_argument(
+        "--journal-max-age", type=float, metavar="SECONDS", help="journal cap by age (86400)"
+    )
     s.add_argument("--no-demo", action="store_true", help="do not seed the demo credentials")
     sec = s.add_argument_group("security (README: Security)")
     sec.add_argument(
@@ -97,10 +104,24 @@ def build_settings(args: argparse.Namespace) -> Settings:
         settings.sqlite_synchronous = args.sqlite_synchronous
     settings.seed_demo = settings.seed_demo and not args.no_demo
     _apply_security(args, settings)
+    _journal_flags(args, settings)
     settings.access_log = args.access_log
     for provider in REGISTERED:
         provider.apply_arguments(args, provider.config(settings), settings.seed_demo)
     return settings
+
+
+def _journal_flags(args: argparse.Namespace, settings: Settings) -> None:
+    if args.no_journal:
+        settings.journal_enabled = False
+    if args.journal_max_entries is not None:
+        if args.journal_max_entries < 1:
+            raise ConfigError("--journal-max-entries must be at least 1")
+        settings.journal_max_entries = args.journal_max_entries
+    if args.journal_max_age is not None:
+        if args.journal_max_age <= 0:
+            raise ConfigError("--journal-max-age must be positive")
+        settings.journal_max_age_seconds = args.journal_max_age
 
 
 def _apply_security(args: argparse.Namespace, settings: Settings) -> None:

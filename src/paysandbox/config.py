@@ -43,6 +43,15 @@ class ServerSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_connections: Annotated[int, Meta(ge=1)] | None = None
 
 
+class JournalSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The request journal (docs/control.md): on by default, capped by count and age."""
+
+    enabled: bool | None = None
+    max_entries: Annotated[int, Meta(ge=1)] | None = None
+    max_age_seconds: Annotated[float, Meta(gt=0)] | None = None
+    queue_size: Annotated[int, Meta(ge=1)] | None = None
+
+
 class OutboundSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Where callbacks may go (link-local and metadata addresses: never)."""
 
@@ -131,7 +140,7 @@ def load(
 def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]) -> None:
     by_name = {p.name: p for p in providers}
     for key in raw:
-        if key not in ("server", "delivery", "outbound") and key not in by_name:
+        if key not in ("server", "delivery", "outbound", "journal", "faults") and key not in by_name:
             raise ConfigError(f"unknown section [{key}]", key)
     server = convert("server", raw.get("server", {}), ServerSection)
     s.host = server.host or s.host
@@ -164,6 +173,16 @@ def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]
         OutboundPolicy.build(s.outbound_allow, s.outbound_deny)
     except ValueError as exc:
         raise ConfigError(f"outbound: {exc}", "outbound") from None
+    journal = convert("journal", raw.get("journal", {}), JournalSection)
+    if journal.enabled is not None:
+        s.journal_enabled = journal.enabled
+    s.journal_max_entries = journal.max_entries or s.journal_max_entries
+    s.journal_max_age_seconds = journal.max_age_seconds or s.journal_max_age_seconds
+    s.journal_queue_size = journal.queue_size or s.journal_queue_size
+    faults = raw.get("faults", [])
+    if not isinstance(faults, list) or not all(isinstance(f, dict) for f in faults):
+        raise ConfigError("faults must be an array of tables ([[faults]])", "faults")
+    s.faults.extend(faults)  # each checked against the providers by create_app
     delivery = convert("delivery", raw.get("delivery", {}), DeliverySection)
     s.retry = RetryPolicy(
         schedule=s.retry.schedule if delivery.schedule is None else tuple(delivery.schedule),

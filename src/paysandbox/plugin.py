@@ -30,6 +30,7 @@ from .delivery.rules import SuccessRule
 from .delivery.sender import Sender
 from .edge import Failure, Op, WireError
 from .settings import ConfigError, Settings
+from .observe.spec import ProviderObserve
 from .store.db import Conn, Database
 
 C = TypeVar("C")
@@ -82,6 +83,8 @@ class Provider(Generic[C]):
     success_rules: ClassVar[Mapping[str, SuccessRule]] = {}
     #: The control API's word for its accounts: /_sandbox/<name>/<accounts>/{id}/…
     accounts: ClassVar[str] = "accounts"
+    #: What the journal, faults and metrics need to know of its requests (observe/spec.py).
+    observe: ClassVar[ProviderObserve | None] = None
 
     # ---------------------------------------------------------------- settings
 

@@ -56,6 +56,16 @@ class Settings:
     body_timeout_seconds: float = 10.0
     keep_alive_seconds: float = 5.0
     max_connections: int = 4096
+    #: Request journal (docs/control.md): on by default, capped by count and age.
+    journal_enabled: bool = True
+    journal_max_entries: int = 10_000
+    journal_max_age_seconds: float = 86_400
+    journal_queue_size: int = 10_000
+    journal_max_body_bytes: int = 65_536
+    #: Fault specs from the config file (``[[faults]]``), checked by ``create_app``.
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    #: How often each process re-reads the fault list (faults made in another process).
+    faults_refresh_seconds: float = 1.0
 
     @property
     def base_url(self) -> str:

@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -82,6 +82,8 @@ class Sender:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        #: Metrics hook: (provider, succeeded, HTTP status or None, seconds) per attempt.
+        self.on_attempt: Callable[[str, bool, int | None, float], None] | None = None
 
     def wake(self) -> None:
         """Look for due deliveries now (after an enqueue or a clock move) instead of at the poll."""
@@ -199,6 +201,8 @@ class Sender:
             error = f"{type(exc).__name__}: {exc}"
         latency_ms = (time.perf_counter() - started_real) * 1000
         ok = status is not None and self.rules[row["success_rule"]](status, answer)
+        if self.on_attempt is not None:
+            self.on_attempt(row["provider"], ok, status, latency_ms / 1000)
         if status is not None and not ok and error is None:
             error = f"merchant answer not accepted (rule {row['success_rule']})"
         attempt: dict[str, Any] = {

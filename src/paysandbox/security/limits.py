@@ -4,7 +4,8 @@ uvicorn closes idle keep-alive connections (``timeout_keep_alive``) and can answ
 ``limit_concurrency``, but it never times out a client that is slow to *send*: a connection
 that never finishes its headers, or trickles its body, stays open for ever, and enough of them
 exhaust the descriptors so that every new client fails. ``protocol_class(limits)`` returns a
-small subclass of ``HttpToolsProtocol`` that adds:
+small subclass of ``HttpToolsProtocol`` (``observe.server``'s, which puts the connection's
+transport in the scope for the faults that drop a connection) that adds:
 
 * a **header timeout**: from the connection (or the first byte of the next request on a
   keep-alive connection) until its headers are complete; then the connection is closed,
@@ -30,8 +31,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..observe.server import HttpToolsProtocol
 from ..settings import Settings
 
 #: Descriptors kept for everything that is not a client connection (database files and pool,

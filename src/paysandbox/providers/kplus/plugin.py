@@ -19,6 +19,7 @@ from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
 from . import callbacks, config, control, page, routes
 from . import store as rows
+from .observe import OBSERVE
 from .config import DEMO_PARTNER_ID, DEMO_PARTNER_SECRET, KPlusConfig
 from .service import KPlusService
 
@@ -44,6 +45,7 @@ class KPlus(Provider[KPlusConfig]):
     name = "kplus"
     title = "K PLUS"
     prefixes = ("/kplus/", "/v1/kplus/")
+    observe = OBSERVE
     migrations = Path(__file__).with_name("migrations")
     object_tables = ("kplus_request_uids", "kplus_tokens")
     credential_tables = ("kplus_partners",)

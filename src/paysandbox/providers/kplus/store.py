@@ -212,3 +212,9 @@ def control_list_tokens(
     if where:
         sql += " WHERE " + " AND ".join(where)
     return conn.all(sql + " ORDER BY created_at_us DESC, token_id LIMIT ?", *args, limit)
+
+
+def count_objects(conn: Conn) -> list[tuple[str, str, int]]:
+    """Tokens by status, for the metrics (``paysandbox_objects``)."""
+    found = conn.all("SELECT status, COUNT(*) AS n FROM kplus_tokens GROUP BY status")
+    return [("token", r["status"], int(r["n"])) for r in found]

@@ -19,6 +19,7 @@ from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
 from . import config, control, routes
 from . import store as rows
+from .observe import OBSERVE
 from .config import DEMO_IMID, DEMO_MERCHANT_KEY, NicepayConfig
 from .service import NicepayService
 
@@ -27,6 +28,7 @@ class Nicepay(Provider[NicepayConfig]):
     name = "nicepay"
     title = "NICEPay"
     prefixes = ("/nicepay/",)
+    observe = OBSERVE
     migrations = Path(__file__).with_name("migrations")
     object_tables = (
         "nicepay_open_numbers",

@@ -175,3 +175,9 @@ def forget_merchant_objects(conn: Conn, imid: str) -> None:
     for table in ("nicepay_open_numbers", "nicepay_sessions", "nicepay_cancels"):
         conn.exec(f"DELETE FROM {table} WHERE t_xid IN {mine}", imid)
     conn.exec("DELETE FROM nicepay_transactions WHERE imid = ?", imid)
+
+
+def count_objects(conn: Conn) -> list[tuple[str, str, int]]:
+    """Transactions by status, for the metrics (``paysandbox_objects``)."""
+    found = conn.all("SELECT status, COUNT(*) AS n FROM nicepay_transactions GROUP BY status")
+    return [("transaction", r["status"], int(r["n"])) for r in found]

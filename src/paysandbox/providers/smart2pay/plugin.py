@@ -16,6 +16,7 @@ from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
 from . import config, control, page, routes
 from . import store as rows
+from .observe import OBSERVE
 from .callbacks import basic_auth
 from .config import DEMO_API_KEY, DEMO_SITE_ID, Smart2PayConfig
 from .cors import Cors
@@ -26,6 +27,7 @@ class Smart2Pay(Provider[Smart2PayConfig]):
     name = "smart2pay"
     title = "Smart2Pay"
     prefixes = ("/v1/card/", "/v1/payments", "/v1/refunds", "/smart2pay/")
+    observe = OBSERVE
     migrations = Path(__file__).with_name("migrations")
     object_tables = (
         "smart2pay_refunds",

@@ -397,3 +397,16 @@ def get_capture(conn: Conn, payment_id: int, capture_id: int) -> Row | None:
 def payment_id_by_redirect_key(conn: Conn, key: str) -> int | None:
     row = conn.one("SELECT id FROM smart2pay_payments WHERE redirect_key = ?", key)
     return None if row is None else int(row["id"])
+
+
+def count_objects(conn: Conn) -> list[tuple[str, str, int]]:
+    """Payments, refunds and card tokens by status, for the metrics (``paysandbox_objects``)."""
+    out: list[tuple[str, str, int]] = []
+    for kind, table in (
+        ("payment", "smart2pay_payments"),
+        ("refund", "smart2pay_refunds"),
+        ("token", "smart2pay_tokens"),
+    ):
+        found = conn.all(f"SELECT status, COUNT(*) AS n FROM {table} GROUP BY status")
+        out.extend((kind, r["status"], int(r["n"])) for r in found)
+    return out

@@ -1,0 +1,167 @@
+"""Rows of the request journal (``sandbox_requests``) and of API faults (``sandbox_faults``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .db import Conn, Row
+
+#: Emptied by a reset and re-seeded from the config file (faults are configuration).
+RESET_TABLES = ("sandbox_faults",)
+
+JOURNAL_COLUMNS = (
+    "id",
+    "at_us",
+    "provider",
+    "account",
+    "method",
+    "route",
+    "status",
+    "latency_ms",
+    "object_ids",
+    "fault_id",
+    "exchange",
+)
+
+
+def insert_entries(conn: Conn, rows: Sequence[Sequence[Any]]) -> None:
+    """One multi-row INSERT per call (rows in ``JOURNAL_COLUMNS`` order)."""
+    if not rows:
+        return
+    one = "(" + ", ".join("?" for _ in JOURNAL_COLUMNS) + ")"
+    sql = f"INSERT INTO sandbox_requests ({', '.join(JOURNAL_COLUMNS)}) VALUES " + ", ".join(
+        one for _ in rows
+    )
+    conn.exec(sql, *(v for row in rows for v in row))
+
+
+def list_entries(
+    conn: Conn,
+    *,
+    provider: str | None,
+    account: str | None,
+    routes: Sequence[str] | None,
+    status: tuple[int, int] | None,
+    object_id: str | None,
+    since_us: int | None,
+    limit: int,
+) -> list[Row]:
+    where: list[str] = []
+    args: list[Any] = []
+    if provider is not None:
+        where.append("provider = ?")
+        args.append(provider)
+    if account is not None:
+        where.append("account = ?")
+        args.append(account)
+    if routes is not None:
+        where.append("route IN (" + ", ".join("?" for _ in routes) + ")")
+        args.extend(routes)
+    if status is not None:
+        where.append("status BETWEEN ? AND ?")
+        args.extend(status)
+    if object_id is not None:
+        where.append("object_ids LIKE ? ESCAPE '!'")
+        escaped = object_id.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        args.append(f"% {escaped} %")
+    if since_us is not None:
+        where.append("at_us >= ?")
+        args.append(since_us)
+    sql = "SELECT * FROM sandbox_requests"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq DESC LIMIT ?"
+    return conn.all(sql, *args, limit)
+
+
+def get_entry(conn: Conn, entry_id: str) -> Row | None:
+    return conn.one("SELECT * FROM sandbox_requests WHERE id = ?", entry_id)
+
+
+def delete_entries(conn: Conn) -> int:
+    return conn.exec("DELETE FROM sandbox_requests")
+
+
+def prune(conn: Conn, *, max_entries: int, older_than_us: int) -> int:
+    """Drop entries older than ``older_than_us`` and all but the newest ``max_entries``."""
+    n = conn.exec("DELETE FROM sandbox_requests WHERE at_us < ?", older_than_us)
+    return n + trim(conn, max_entries)
+
+
+def trim(conn: Conn, max_entries: int) -> int:
+    """All but the newest ``max_entries``: ``seq`` only grows, so the edge is the newest
+    ``seq`` minus the cap (one index probe, no walk over the kept rows; a gap in ``seq`` only
+    keeps a few entries fewer)."""
+    top = conn.one("SELECT MAX(seq) AS top FROM sandbox_requests")
+    if top is None or top["top"] is None:
+        return 0
+    return conn.exec("DELETE FROM sandbox_requests WHERE seq <= ?", int(top["top"]) - max_entries)
+
+
+# ---------------------------------------------------------------- faults
+
+
+def insert_fault(conn: Conn, values: Mapping[str, Any]) -> None:
+    cols = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    conn.exec(f"INSERT INTO sandbox_faults ({cols}) VALUES ({marks})", *values.values())
+
+
+def insert_fault_if_absent(conn: Conn, values: Mapping[str, Any]) -> None:
+    cols = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    conn.exec(
+        f"INSERT INTO sandbox_faults ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+        *values.values(),
+    )
+
+
+def delete_faults_except(conn: Conn, source: str, keep: Sequence[str]) -> None:
+    """Forget faults of ``source`` whose id is not in ``keep`` (config faults no longer set)."""
+    if keep:
+        marks = ", ".join("?" for _ in keep)
+        conn.exec(
+            f"DELETE FROM sandbox_faults WHERE source = ? AND id NOT IN ({marks})", source, *keep
+        )
+    else:
+        conn.exec("DELETE FROM sandbox_faults WHERE source = ?", source)
+
+
+def list_faults(conn: Conn) -> list[Row]:
+    return conn.all("SELECT * FROM sandbox_faults ORDER BY created_at_us, id")
+
+
+def get_fault(conn: Conn, fault_id: str) -> Row | None:
+    return conn.one("SELECT * FROM sandbox_faults WHERE id = ?", fault_id)
+
+
+def delete_fault(conn: Conn, fault_id: str) -> bool:
+    return conn.exec("DELETE FROM sandbox_faults WHERE id = ?", fault_id) == 1
+
+
+def claim_fault(conn: Conn, fault_id: str) -> bool:
+    """Use the fault once: True for exactly one caller per remaining use (row lock)."""
+    return (
+        conn.exec(
+            "UPDATE sandbox_faults SET hits = hits + 1, "
+            "remaining = CASE WHEN remaining IS NULL THEN NULL ELSE remaining - 1 END "
+            "WHERE id = ? AND (remaining IS NULL OR remaining > 0)",
+            fault_id,
+        )
+        == 1
+    )
+
+
+def ping(conn: Conn) -> bool:
+    return conn.one("SELECT 1 AS ok") is not None
+
+
+def list_entries_all(conn: Conn) -> list[Row]:
+    """Every journal row, newest first (tests and tools)."""
+    return conn.all("SELECT * FROM sandbox_requests ORDER BY seq DESC")
+
+
+def forget_account_entries(conn: Conn, provider: str, account: str) -> None:
+    """The journal entries of one account."""
+    conn.exec("DELETE FROM sandbox_requests WHERE provider = ? AND account = ?", provider, account)

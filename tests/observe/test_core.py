@@ -1,0 +1,183 @@
+"""The journal, redaction and fault logic, directly (no HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from paysandbox.observe.faults import FaultError, FaultSpec, latency_range, parse
+from paysandbox.observe.journal import Journal, JournalSettings, Raw, build_row
+from paysandbox.observe.metrics import Metrics
+from paysandbox.observe.spec import REDACTED, UNPARSEABLE, Redaction, lookup, mask_pan, parse_doc
+from paysandbox.providers.kplus.observe import OBSERVE as KPLUS
+from paysandbox.providers.nicepay.observe import OBSERVE as NICEPAY
+from paysandbox.providers.smart2pay.observe import OBSERVE as SMART2PAY
+from paysandbox.store import migrate
+from paysandbox.store import observe as rows
+from paysandbox.store.db import open_database
+
+RED = Redaction(
+    secrets=frozenset({"partnerSecret"}),
+    pans=frozenset({"cardNo"}),
+    cvv=frozenset({"cardCvv"}),
+    headers=frozenset({"Partner-Secret"}),
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"partnerSecret":"s3cr3t","a":1}',
+        '{"PARTNERSECRET" : "s3cr3t"}',
+        '{"partnerSecret":12345}',  # a number: the slow path
+        '{"x":{"partnerSecret":"s3cr3t"}}',
+        '{"partnerSecret":{"deep":"s3cr3t"}}',
+        '{"partner\\u0053ecret":"s3cr3t"}',  # an escaped key name
+        '{"a":"partnerSecret","partnerSecret":"s3cr3t"}',  # the name as a value too
+        '[{"partnerSecret":"s3cr3t"}]',
+        '{"partnerSecret":"s3cr3t","partnerSecret":"s3cr3t2"}',
+    ],
+)
+def test_json_secrets_never_survive(body: str) -> None:
+    out = RED.body(body, "application/json")
+    assert "s3cr3t" not in out and "12345" not in out
+    assert REDACTED in out
+
+
+def test_unparseable_json_with_a_secret_is_not_stored() -> None:
+    # a string value is cut out even from broken JSON; anything else drops the whole body
+    assert RED.body('{"partnerSecret":"s3cr3t"', "application/json") == '{"partnerSecret":"***"'
+    assert RED.body('{"partnerSecret":12345', "application/json") == UNPARSEABLE
+    assert RED.body('{"other":"x"', "application/json") == '{"other":"x"'  # kept as sent
+
+
+def test_pans_keep_the_last_four_and_cvvs_go() -> None:
+    out = json.loads(RED.body('{"cardNo":"4222222222222222","cardCvv":"123"}', "application/json"))
+    assert out == {"cardNo": "************2222"}  # the CVV is gone, name and all
+    form = RED.body("cardNo=4222222222222222&cardCvv=123&x=1", "application/x-www-form-urlencoded")
+    assert form == "cardNo=%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A2222&x=1"
+    nested = RED.body('{"a":[{"CARDCVV":"123","b":1}]}', "application/json")
+    assert nested == '{"a":[{"b":1}]}'
+    assert (
+        RED.pairs("card%4Eo=4222222222222222") == "cardNo=%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A%2A2222"
+    )
+    assert mask_pan("42") == REDACTED
+    # a provider with card fields: a body that cannot be read loses every Luhn-valid number
+    assert RED.body("\ufffd4929000000736215 ref 4929000000736216", "") == (
+        "\ufffd************6215 ref 4929000000736216"
+    )
+    assert RED.body('{"ref":"4929000000736215"}', "application/json").endswith('15"}')
+
+
+def test_nothing_to_hide_is_stored_as_sent() -> None:
+    body = '{"a": 1,  "b": "x"}'
+    assert RED.body(body, "application/json") is body
+    block = RED.header_block([(b"partner-secret", b"s"), (b"x", b"y")])
+    assert block == "partner-secret: ***\nx: y"
+
+
+def test_lookup_and_parse_doc() -> None:
+    doc = parse_doc(b'{"A":{"b":[{"c":"1"}]}}', "application/json", "q=2")
+    assert doc["q"] == "2"
+    assert lookup(doc, "a.B.0.c") == "1" and lookup(doc, "a.b.5.c") is None
+    assert parse_doc(b"x=1&y=2", "application/x-www-form-urlencoded", "") == {"x": "1", "y": "2"}
+    assert parse_doc(b"{", "application/json", "") == {}
+
+
+PROVIDERS: dict[str, Any] = {
+    "kplus": (KPLUS, ["/kplus/payment/inquire-token", "/v1/kplus/payment/inquire-token"]),
+    "nicepay": (NICEPAY, ["/nicepay/direct/v2/inquiry"]),
+    "smart2pay": (SMART2PAY, ["/v1/payments"]),
+}
+
+
+def test_fault_specs() -> None:
+    spec = parse(
+        {
+            "provider": "kplus",
+            "kind": "latency",
+            "route": "/v1/kplus/payment/inquire-token",
+            "latencyMs": [1, 5],
+        },
+        PROVIDERS,
+    )
+    assert latency_range(spec) == (1.0, 5.0)
+    assert parse({"provider": "nicepay", "kind": "error", "error": "9010"}, PROVIDERS).error
+    assert parse({"provider": "nicepay", "kind": "error", "error": "token_invalid"}, PROVIDERS)
+    with pytest.raises(FaultError, match="smart2pay"):
+        parse({"provider": "smart2pay", "kind": "error", "error": "9999"}, PROVIDERS)
+    with pytest.raises(FaultError):
+        parse({"provider": "kplus", "kind": "error", "times": "x"}, PROVIDERS)
+    assert FaultSpec(provider="kplus", kind="reset").probability == 1.0
+
+
+def _raw(i: int, at_us: int = 1) -> Raw:
+    return Raw(
+        id=f"req_{i}",
+        at_us=at_us,
+        provider="kplus",
+        obs=KPLUS,
+        method="POST",
+        route="/kplus/payment/inquire-token",
+        path="/kplus/payment/inquire-token",
+        path_params={},
+        query=b"",
+        request_headers=[(b"content-type", b"application/json"), (b"partner-secret", b"s3cr3t")],
+        request_body=b'{"partnerId":"P1","partnerSecret":"s3cr3t","tokenId":"T1"}',
+        status=200,
+        sent=True,
+        response_headers=[(b"content-type", b"application/json")],
+        response_body=b'{"tokenId":"T1","statusCode":"00"}',
+        latency_ms=1.5,
+        fault_id=None,
+        fault_kind=None,
+        outcome="answered",
+    )
+
+
+def test_build_row_redacts_and_finds_account_and_ids() -> None:
+    row = build_row(_raw(1), 65536)
+    text = repr(row)
+    assert "s3cr3t" not in text
+    assert row[3] == "P1" and row[8] == " T1 "
+    short = build_row(_raw(2), 10)
+    assert json.loads(short[-1])["request"]["truncated"] is True
+
+
+def _run(coro: Any) -> Any:
+    """asyncio.run on a thread of its own (a browser test may leave a loop on this one)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def test_full_queue_drops_and_counts(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    migrate.upgrade(url)
+    db = open_database(url)
+    metrics = Metrics()
+    journal = Journal(db, JournalSettings(queue_size=3), metrics)
+    for i in range(5):
+        journal.put(_raw(i))
+    assert journal.dropped == 2
+    assert metrics.journal_dropped._value.get() == 2
+    _run(journal.flush())
+    stored = db.write_sync(rows.list_entries_all)
+    assert [r["id"] for r in stored] == ["req_2", "req_1", "req_0"]
+    db.close()
+
+
+def test_prune_by_count_and_age(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    migrate.upgrade(url)
+    db = open_database(url)
+    built = [build_row(_raw(i, at_us=1000 + i), 1000) for i in range(10)]
+    db.write_sync(rows.insert_entries, built)
+    db.write_sync(lambda c: rows.prune(c, max_entries=6, older_than_us=0))
+    assert len(db.write_sync(rows.list_entries_all)) == 6
+    db.write_sync(lambda c: rows.prune(c, max_entries=100, older_than_us=1008))
+    assert [r["id"] for r in db.write_sync(rows.list_entries_all)] == ["req_9", "req_8"]
+    db.close()
