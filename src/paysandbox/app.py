@@ -27,14 +27,14 @@ from .delivery.policy import OutboundPolicy
 from .delivery.rules import with_rules
 from .delivery.sender import Sender
 from .edge import Op, Owner, WireError
+from .observe.setup import Observer
 from .paths import CollapseSlashes
 from .plugin import AnyProvider, AppContext, Mounted
 from .providers import REGISTERED
 from .security import guard
-from .observe.setup import Observer
-from .store import observe as observe_rows
 from .settings import Settings
 from .store import admin, migrate
+from .store import observe as observe_rows
 from .store.db import Conn, open_database
 from .web import json_response
 

@@ -66,6 +66,7 @@ class DeliverySection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     poll_seconds: Annotated[float, Meta(gt=0, le=60)] | None = None
 
 
+CORE_SECTIONS = ("server", "delivery", "outbound", "journal", "faults")
 _UNKNOWN = re.compile(r"Object contains unknown field `([^`]+)`(?: - at `\$(.*)`)?")
 _AT = re.compile(r"^(.*) - at `\$(.*)`$")
 _MISSING = re.compile(r"Object missing required field `([^`]+)`(?: - at `\$(.*)`)?")
@@ -140,7 +141,10 @@ def load(
 def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]) -> None:
     by_name = {p.name: p for p in providers}
     for key in raw:
-        if key not in ("server", "delivery", "outbound", "journal", "faults") and key not in by_name:
+        if (
+            key not in ("server", "delivery", "outbound", "journal", "faults")
+            and key not in by_name
+        ):
             raise ConfigError(f"unknown section [{key}]", key)
     server = convert("server", raw.get("server", {}), ServerSection)
     s.host = server.host or s.host

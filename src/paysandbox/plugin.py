@@ -29,8 +29,8 @@ from .delivery.outbox import Outbox
 from .delivery.rules import SuccessRule
 from .delivery.sender import Sender
 from .edge import Failure, Op, WireError
-from .settings import ConfigError, Settings
 from .observe.spec import ProviderObserve
+from .settings import ConfigError, Settings
 from .store.db import Conn, Database
 
 C = TypeVar("C")

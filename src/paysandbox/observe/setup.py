@@ -42,9 +42,7 @@ class Observer:
         known: dict[str, tuple[ProviderObserve, list[str]]] = {}
         for p in self.observed:
             assert p.observe is not None
-            templates = {
-                op.path for op in provider_ops if p.owns(op.path) and not op.alias
-            }
+            templates = {op.path for op in provider_ops if p.owns(op.path) and not op.alias}
             known[p.name] = (p.observe, sorted(templates))
         self.known = known
         self.config_faults: list[FaultSpec] = []

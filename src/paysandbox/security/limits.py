@@ -31,7 +31,6 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-
 from ..observe.server import HttpToolsProtocol
 from ..settings import Settings
 

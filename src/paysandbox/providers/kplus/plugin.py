@@ -19,8 +19,8 @@ from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
 from . import callbacks, config, control, page, routes
 from . import store as rows
-from .observe import OBSERVE
 from .config import DEMO_PARTNER_ID, DEMO_PARTNER_SECRET, KPlusConfig
+from .observe import OBSERVE
 from .service import KPlusService
 
 #: Pillow and the slip's fonts load on a background thread this long after the app is built,

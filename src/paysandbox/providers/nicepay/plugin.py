@@ -19,8 +19,8 @@ from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
 from . import config, control, routes
 from . import store as rows
-from .observe import OBSERVE
 from .config import DEMO_IMID, DEMO_MERCHANT_KEY, NicepayConfig
+from .observe import OBSERVE
 from .service import NicepayService
 
 

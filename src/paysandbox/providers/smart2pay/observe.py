@@ -20,7 +20,7 @@ from starlette.responses import Response
 from ...observe.spec import Exchange, ProviderObserve, Redaction, collect_ids
 from . import store as rows
 from .errors import CODES, Smart2PayError, error_response, reason
-from .routes import _root_for
+from .errors import root_for as _root_for
 
 
 def account(ex: Exchange) -> str | None:

@@ -16,10 +16,10 @@ from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
 from . import config, control, page, routes
 from . import store as rows
-from .observe import OBSERVE
 from .callbacks import basic_auth
 from .config import DEMO_API_KEY, DEMO_SITE_ID, Smart2PayConfig
 from .cors import Cors
+from .observe import OBSERVE
 from .service import Smart2PayService
 
 
