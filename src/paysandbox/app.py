@@ -20,6 +20,7 @@ from starlette.responses import Response
 from . import edge, logs, openapi
 from .control import errors as control_errors
 from .control import routes as control_routes
+from .dashboard import pages as dashboard
 from .delivery.outbox import Outbox
 from .delivery.rules import with_rules
 from .delivery.sender import Sender
@@ -109,6 +110,12 @@ def create_app(
     ops += control_routes.ops(
         db, sender, max_body=settings.max_body_bytes, tables=tables, reseed=seed
     )
+    sections = [
+        dashboard.Section(p.name, p.title, part)
+        for p in providers
+        if (part := mounted[p.name].dashboard) is not None
+    ]
+    ops += dashboard.ops(db, sections, wake=ctx.wake_sender)
     sandbox = Sandbox(ctx, providers, mounted, ops)
 
     tags = [(CONTROL_PREFIX, "control")] + [(pre, p.name) for p in providers for pre in p.prefixes]

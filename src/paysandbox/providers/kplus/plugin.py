@@ -13,7 +13,7 @@ from ...delivery.rules import SuccessRule
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
-from . import callbacks, config, control, page, routes, slip
+from . import callbacks, config, control, dashboard, page, routes, slip
 from . import store as rows
 from .config import DEMO_PARTNER_ID, DEMO_PARTNER_SECRET, KPlusConfig
 from .service import KPlusService
@@ -113,6 +113,7 @@ class KPlus(Provider[KPlusConfig]):
             ],
             seed=seed,
             credentials=["(/v1/… also needs Partner-Id / Partner-Secret headers)", *demo],
+            dashboard=dashboard.part(service, ctx.db),
         )
 
 
