@@ -166,7 +166,7 @@ async def check_form(request: Request) -> dict[str, str]:
         body = await read_body(request, MAX_FORM_BYTES)
     except BodyError as exc:
         raise FormRefused(exc.http_status, "The form could not be read.") from None
-    if media_type(request) != "application/x-www-form-urlencoded":
+    if body and media_type(request) != "application/x-www-form-urlencoded":
         raise FormRefused(415, "The form could not be read.")
     try:
         fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))

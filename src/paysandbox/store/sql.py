@@ -66,7 +66,7 @@ def listing_where(
     *,
     account_col: str,
     search_cols: tuple[str, ...],
-    account: str | None,
+    account: str | int | None,
     state: str | None,
     search: str | None,
     since_us: int | None,

@@ -1,6 +1,9 @@
 """Smart2Pay control routes under ``/_sandbox/smart2pay/`` (inspect, configure).
 
 ``GET /_sandbox/smart2pay/payments/{id}`` (payment, refunds, pending transition, events),
+``POST …/payments/{id}/capture`` (optional ``{"amount"}``), ``POST …/cancel``,
+``POST …/refunds`` ``{"amount", "merchantTransactionId"?}`` (the merchant's verbs, run on behalf
+of the payment's own site; the answer is the payment as ``GET`` shows it),
 ``GET /_sandbox/smart2pay/tokens/{value}`` (token and events),
 ``GET /_sandbox/smart2pay/sites``, ``PUT /_sandbox/smart2pay/sites/{siteId}``
 ``{"apiKey", "notificationUrl", "faults"}`` (a new site needs an apiKey; an empty
@@ -20,17 +23,43 @@ from ...store.db import Conn, Database, Row
 from ...web import json_response
 from . import store as rows
 from . import views
-from .schemas import SiteBody
+from .schemas import CaptureBody, RefundBody, SiteBody
 from .service import Smart2PayService
 
 
 def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
-    async def get_payment(request: Request) -> Response:
+    def _payment_id(request: Request) -> int:
         raw = request.path_params["payment_id"]
         if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
             raise ControlError("not_found", f"no Smart2Pay payment {raw[:40]}")
-        payment, refunds, history = await service.inspect_payment(int(raw))
+        return int(raw)
+
+    async def show_payment(payment_id: int) -> Response:
+        payment, refunds, history = await service.inspect_payment(payment_id)
         return json_response(views.control_payment(payment, refunds, history))
+
+    async def get_payment(request: Request) -> Response:
+        return await show_payment(_payment_id(request))
+
+    async def capture(request: Request) -> Response:
+        payment_id = _payment_id(request)
+        body = await decode_optional(request, CaptureBody, max_body)
+        await service.capture_for_site(payment_id, body.amount)
+        return await show_payment(payment_id)
+
+    async def cancel(request: Request) -> Response:
+        payment_id = _payment_id(request)
+        await service.cancel_for_site(payment_id)
+        return await show_payment(payment_id)
+
+    async def refund(request: Request) -> Response:
+        payment_id = _payment_id(request)
+        try:
+            body = await decode_optional(request, RefundBody, max_body)
+        except msgspec.ValidationError as exc:  # an empty body: {"amount"} is required
+            raise ControlError("bad_request", f"invalid body: {exc}") from None
+        await service.refund_for_site(payment_id, body.amount, body.merchantTransactionId)
+        return await show_payment(payment_id)
 
     async def get_token(request: Request) -> Response:
         row, history = await service.inspect_token(request.path_params["value"])
@@ -71,6 +100,26 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
             "/_sandbox/smart2pay/payments/{payment_id}",
             get_payment,
             "A payment with its events",
+        ),
+        Op(
+            "POST",
+            "/_sandbox/smart2pay/payments/{payment_id}/capture",
+            capture,
+            "Capture it (all, or {amount}) as its site would",
+            CaptureBody,
+        ),
+        Op(
+            "POST",
+            "/_sandbox/smart2pay/payments/{payment_id}/cancel",
+            cancel,
+            "Cancel it as its site would",
+        ),
+        Op(
+            "POST",
+            "/_sandbox/smart2pay/payments/{payment_id}/refunds",
+            refund,
+            "Refund {amount} as its site would",
+            RefundBody,
         ),
         Op("GET", "/_sandbox/smart2pay/tokens/{value}", get_token, "A card token with its events"),
         Op("GET", "/_sandbox/smart2pay/sites", list_sites, "Sites (never their API keys)"),

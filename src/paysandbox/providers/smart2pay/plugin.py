@@ -11,7 +11,7 @@ from typing import Any
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
-from . import config, control, routes
+from . import config, control, dashboard, routes
 from . import store as rows
 from .callbacks import basic_auth
 from .config import DEMO_API_KEY, DEMO_SITE_ID, Smart2PayConfig
@@ -95,6 +95,7 @@ class Smart2Pay(Provider[Smart2PayConfig]):
             ],
             seed=seed,
             credentials=demo,
+            dashboard=dashboard.part(service, ctx.db),
         )
 
 
