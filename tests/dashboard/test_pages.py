@@ -35,7 +35,7 @@ def test_overview_is_a_strict_html_page(client: httpx.Client) -> None:
         assert title in r.text
     kplus = r.text.split('data-testid="provider-kplus"')[1].split("</section>")[0]
     assert re.search(r"REQUESTED</span> <b>1</b>", kplus), kplus
-    assert token_id not in r.text  # counts on the overview, the token on its list
+    assert f"/_sandbox/ui/kplus/tokens/{token_id}" in r.text  # among the newest
     listing = client.get("/_sandbox/ui/kplus/tokens")
     assert token_id in listing.text
 

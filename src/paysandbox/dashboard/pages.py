@@ -39,6 +39,8 @@ from .extras import Extras
 from .parts import DashboardPart, Detail, ListQuery, ObjectKind, Refused
 
 PAGE_SIZE = 25
+#: the newest objects of each kind on the overview
+LATEST = 3
 DELIVERY_STATES = ("pending", "failed", "succeeded")
 
 
@@ -128,12 +130,14 @@ def ops(
             kinds = []
             for k in s.part.kinds:
                 counts = await k.counts()
+                latest, _ = await k.list(ListQuery(limit=LATEST))
                 kinds.append(
                     {
                         "name": k.name,
                         "title": k.title,
                         "total": sum(counts.values()),
                         "states": [(st, counts.get(st, 0)) for st in k.states],
+                        "latest": latest,
                     }
                 )
             providers.append({"name": s.name, "title": s.title, "kinds": kinds})

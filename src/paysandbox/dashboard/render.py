@@ -95,7 +95,8 @@ def csrf_token(request: Request) -> tuple[str, bool]:
 def _security_headers(nonce: str) -> dict[str, str]:
     return {
         "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
+        # "no-referrer" would make the browser send "Origin: null" with the forms
+        "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Content-Security-Policy": (
