@@ -101,9 +101,7 @@ def test_nicepay_va_journey(
     expiring = register(client, "02")["tXid"]
 
     page.goto(f"{server.base_url}/_sandbox/")
-    page.get_by_test_id("provider-nicepay").get_by_test_id("latest").filter(
-        has_text=paid
-    ).click()
+    page.get_by_test_id("provider-nicepay").get_by_test_id("latest").filter(has_text=paid).click()
     page.wait_for_url(f"**/_sandbox/ui/nicepay/transactions/{paid}")
     assert state_of(page) == "UNPAID"
     page.fill("input[name=amount]", "12000")
@@ -175,7 +173,9 @@ def test_smart2pay_payment_journey(
     wait_until(lambda: len(receiver.requests) >= 2)
 
 
-def test_screenshots(client: httpx.Client, server: LiveServer, browser: Any, tmp_path: Path) -> None:
+def test_screenshots(
+    client: httpx.Client, server: LiveServer, browser: Any, tmp_path: Path
+) -> None:
     """Overview and a paid token's page at phone (390×844) and desktop (1280×800) size; no
     horizontal scrolling of the page itself."""
     out = Path(os.environ.get("PAYSANDBOX_SCREENSHOTS") or tmp_path)
