@@ -8,7 +8,7 @@ import re
 
 import httpx
 
-from ..nicepay.builders import register
+from ..nicepay.builders import PAY, page_action, payment_params, register
 from ..smart2pay.builders import pay as s2p_pay
 from ..support import Receiver, wait_settled, wait_until
 from .support import csrf, kplus_status, kplus_token, submit
@@ -259,3 +259,53 @@ def test_journal_and_faults_say_when_they_are_not_available(client: httpx.Client
         assert 'data-testid="unavailable"' in r.text and "not available on this server" in r.text
     r = submit(client, "/_sandbox/ui/faults", kind="x")
     assert r.status_code == 404
+
+
+def test_nicepay_card_page_links_its_open_3ds_page(client: httpx.Client) -> None:
+    reg = register(client, "01")
+    detail = f"/_sandbox/ui/nicepay/transactions/{reg['tXid']}"
+    html = client.get(detail).text
+    assert "Open the 3-D Secure page" not in html  # no session yet
+    assert 'data-testid="no-actions"' in html  # a card is paid on its page, not by a button
+    r = client.post(PAY, data=payment_params(reg["tXid"], reg["referenceNo"]))
+    assert r.status_code == 200
+    html = client.get(detail).text
+    link = re.search(r'<a href="([^"]+)" data-testid="link">Open the 3-D Secure page', html)
+    assert link is not None and link.group(1) == httpx.URL(page_action(r.text)).path
+    assert client.get(link.group(1)).status_code == 200
+    client.post(page_action(r.text), data={"result": "approve"})
+    html = client.get(detail).text
+    assert "Open the 3-D Secure page" not in html and ">PAID<" in html
+
+
+def test_merchant_text_is_escaped(client: httpx.Client) -> None:
+    token_id = kplus_token(client, shopName="<script>alert(1)</script>", reference1='"><b>x')
+    detail_path = f"/_sandbox/ui/kplus/tokens/{token_id}"
+    for path in ("/_sandbox/", "/_sandbox/ui/kplus/tokens", detail_path):
+        html = client.get(path).text
+        assert "<script>alert(1)" not in html and '"><b>x' not in html
+    detail = client.get(f"/_sandbox/ui/kplus/tokens/{token_id}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail
+
+
+def test_smart2pay_buttons_follow_the_state(client: httpx.Client) -> None:
+    pid = s2p_pay(client, amount=2000, capture=False)["ID"]
+    base = f"/_sandbox/ui/smart2pay/payments/{pid}"
+    html = client.get(base).text
+    assert 'data-testid="action-capture"' in html and 'data-testid="action-cancel"' in html
+    assert 'data-testid="action-refund"' not in html
+    assert submit(client, f"{base}/capture", amount="1500").status_code == 303
+    html = client.get(base).text
+    assert ">PartiallyCaptured<" in html and 'data-testid="action-refund"' in html
+    assert 'data-testid="action-capture"' not in html
+    r = submit(client, f"{base}/refund")  # empty: all that is left
+    assert r.status_code == 303
+    view = client.get(f"/_sandbox/smart2pay/payments/{pid}").json()
+    assert view["status"] == "Refunded" and view["refundedAmount"] == 1500
+    r = submit(client, f"{base}/capture")
+    assert r.status_code == 409 and "needs Authorized" in r.text
+    cancelled = s2p_pay(client, amount=2000, capture=False)["ID"]
+    assert submit(client, f"/_sandbox/ui/smart2pay/payments/{cancelled}/cancel").status_code == 303
+    view = client.get(f"/_sandbox/smart2pay/payments/{cancelled}").json()
+    assert view["status"] == "Cancelled"
+    assert submit(client, "/_sandbox/ui/smart2pay/payments/77777777/cancel").status_code == 404
