@@ -4,12 +4,15 @@ verbs the dashboard uses."""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import httpx
 
+from ..kplus.builders import generate_body
 from ..nicepay.builders import PAY, page_action, payment_params, register
 from ..smart2pay.builders import pay as s2p_pay
+from ..smart2pay.builders import payment_body
 from ..support import Receiver, wait_settled, wait_until
 from .support import csrf, kplus_status, kplus_token, submit
 
@@ -309,3 +312,48 @@ def test_smart2pay_buttons_follow_the_state(client: httpx.Client) -> None:
     view = client.get(f"/_sandbox/smart2pay/payments/{cancelled}").json()
     assert view["status"] == "Cancelled"
     assert submit(client, "/_sandbox/ui/smart2pay/payments/77777777/cancel").status_code == 404
+
+
+def test_throwaway_accounts_are_created_through_the_control_checks(client: httpx.Client) -> None:
+    r = submit(
+        client,
+        "/_sandbox/ui/accounts/kplus/new",
+        partnerId="PTRTEMP01",
+        partnerSecret="s3cret-s3cret",
+        callbackUrl="http://127.0.0.1:9/cb",
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == "/_sandbox/ui/accounts?created=PTRTEMP01"
+    page = client.get(r.headers["location"]).text
+    assert "PTRTEMP01" in page and "s3cret-s3cret" not in page  # never the secret
+    (partner,) = [
+        p
+        for p in client.get("/_sandbox/kplus/partners").json()["partners"]
+        if p["partnerId"] == "PTRTEMP01"
+    ]
+    assert partner["callbackUrl"] == "http://127.0.0.1:9/cb"
+    body = generate_body(partnerId="PTRTEMP01", partnerSecret="s3cret-s3cret")
+    assert client.post("/kplus/payment/generate-token", json=body).json()["statusCode"] == "00"
+
+    again = submit(
+        client, "/_sandbox/ui/accounts/kplus/new", partnerId="PTRTEMP01", partnerSecret="x" * 9
+    )
+    assert again.status_code == 400 and "already exists" in again.text
+    body = generate_body(partnerId="PTRTEMP01", partnerSecret="s3cret-s3cret")
+    assert client.post("/kplus/payment/generate-token", json=body).json()["statusCode"] == "00"
+    bad_url = submit(
+        client, "/_sandbox/ui/accounts/kplus/new", partnerSecret="x" * 9, callbackUrl="ftp://x"
+    )
+    assert bad_url.status_code == 400 and 'data-testid="error"' in bad_url.text
+    short = submit(client, "/_sandbox/ui/accounts/kplus/new", partnerSecret="short")
+    assert short.status_code == 400 and "8 to 256" in short.text
+
+    r = submit(client, "/_sandbox/ui/accounts/smart2pay/new", siteId="4242", apiKey="k3y")
+    assert r.status_code == 303
+    auth = {"Authorization": "Basic " + base64.b64encode(b"4242:k3y").decode()}
+    created = client.post("/v1/payments", json=payment_body(), headers=auth)
+    assert created.status_code == 201, created.text
+    again = submit(client, "/_sandbox/ui/accounts/smart2pay/new", siteId="4242", apiKey="z")
+    assert again.status_code == 400 and "already exists" in again.text
+    # no such form for a provider whose accounts come only from the configuration
+    assert "/_sandbox/ui/accounts/nicepay/new" not in client.get("/_sandbox/ui/accounts").text

@@ -369,10 +369,54 @@ def ops(
 
     # ------------------------------------------------------------------ accounts
 
-    async def accounts(request: Request) -> Response:
-        groups = [(s.title, await s.part.accounts()) for s in sections]
+    async def show_accounts(request: Request, status: int = 200, error: str = "") -> Response:
+        groups = [
+            {
+                "name": s.name,
+                "title": s.title,
+                "accounts": await s.part.accounts(),
+                "new": s.part.new_account if s.part.create_account is not None else None,
+            }
+            for s in sections
+        ]
         clocks = await extras.clocks.differing() if extras.clocks is not None else None
-        return await html(request, "accounts.html", groups=groups, clocks=clocks)
+        created = request.query_params.get("created", "")
+        return await html(
+            request,
+            "accounts.html",
+            status,
+            groups=groups,
+            clocks=clocks,
+            created=created if created.isascii() and len(created) <= 64 else "",
+            error=error,
+        )
+
+    async def accounts(request: Request) -> Response:
+        return await show_accounts(request)
+
+    def new_account_op(section: Section) -> Op:
+        create = section.part.create_account
+        assert create is not None
+
+        async def new_account(request: Request) -> Response:
+            try:
+                form = await render.check_form(request)
+            except render.FormRefused as exc:
+                return await refused(request, exc)
+            try:
+                account_id = await create(form)
+            except (Refused, WireError, SandboxError) as exc:
+                status, text = _message(exc)
+                return await show_accounts(request, status, text)
+            return render.see_other(f"/_sandbox/ui/accounts?created={quote(account_id)}")
+
+        return Op(
+            "POST",
+            f"/_sandbox/ui/accounts/{section.name}/new",
+            new_account,
+            f"Dashboard: create a throwaway {section.title} account (form)",
+            content_type="application/x-www-form-urlencoded",
+        )
 
     # ------------------------------------------------------------------ journal / faults
 
@@ -457,6 +501,7 @@ def ops(
             content_type=form,
         ),
         Op("GET", "/_sandbox/ui/accounts", accounts, "Dashboard: accounts (HTML)"),
+        *(new_account_op(s) for s in sections if s.part.create_account is not None),
         Op("GET", "/_sandbox/ui/journal", journal, "Dashboard: the request journal (HTML)"),
         Op(
             "GET",

@@ -55,6 +55,8 @@ class Input:
     label: str
     placeholder: str = ""
     inputmode: str = "text"
+    #: the input's ``type`` (``text``, ``password``, ``url``)
+    kind: str = "text"
 
 
 @dataclass(frozen=True)
@@ -141,3 +143,7 @@ class Account:
 class DashboardPart:
     kinds: Sequence[ObjectKind]
     accounts: Callable[[], Awaitable[list[Account]]]
+    #: creates a throwaway account from the form (``new_account`` fields); returns its id.
+    #: None: accounts are not created from the dashboard.
+    create_account: Callable[[Mapping[str, str]], Awaitable[str]] | None = None
+    new_account: tuple[Input, ...] = ()

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ...core.amounts import format_major
+from ...core.ids import random_digits
 from ...dashboard.parts import (
     Account,
     Action,
@@ -27,6 +28,7 @@ from ...store import clock as clock_rows
 from ...store.db import Conn, Database
 from . import store as rows
 from . import views
+from .control import PartnerBody, check_partner, save_partner
 from .errors import KPlusError
 from .model import REQUESTED, TOKEN_STATES
 from .service import KPlusService
@@ -35,7 +37,7 @@ STATES = ("REQUESTED", "PAID", "CANCELLED", "EXPIRED", "VOIDED")
 assert set(STATES) == set(TOKEN_STATES.states)
 
 
-def part(service: KPlusService, db: Database) -> DashboardPart:
+def part(service: KPlusService, db: Database, *, default_ttl_seconds: int) -> DashboardPart:
     async def listing(q: ListQuery) -> tuple[list[Summary], bool]:
         def tx(conn: Conn) -> list[Summary]:
             found = rows.page_tokens(
@@ -137,6 +139,26 @@ def part(service: KPlusService, db: Database) -> DashboardPart:
             for r in found
         ]
 
+    async def create_account(form: Mapping[str, str]) -> str:
+        """A new partner through the control API's own checks and write; never an existing
+        one (a throwaway account must not change somebody's partner)."""
+        partner_id = form.get("partnerId", "").strip() or f"PTR{random_digits(7)}"
+        secret = form.get("partnerSecret", "")
+        if not 8 <= len(secret) <= 256:
+            raise Refused("The partner secret must be 8 to 256 characters.")
+        if not partner_id.isascii() or not partner_id.isalnum():
+            raise Refused("The partnerId must be letters and digits.")
+        body = PartnerBody(partnerSecret=secret, callbackUrl=form.get("callbackUrl", "").strip())
+        check_partner(partner_id, body)
+
+        def tx(conn: Conn) -> str:
+            if rows.get_partner(conn, partner_id) is not None:
+                raise Refused(f"Partner {partner_id} already exists.")
+            save_partner(conn, partner_id, body, default_ttl_seconds)
+            return partner_id
+
+        return await db.write(tx)
+
     tokens = ObjectKind(
         name="tokens",
         title="Tokens",
@@ -148,7 +170,16 @@ def part(service: KPlusService, db: Database) -> DashboardPart:
         actions=("pay", "decline", "expire"),
         label_title="reference1",
     )
-    return DashboardPart(kinds=[tokens], accounts=accounts)
+    return DashboardPart(
+        kinds=[tokens],
+        accounts=accounts,
+        create_account=create_account,
+        new_account=(
+            Input("partnerId", "partnerId", "random"),
+            Input("partnerSecret", "partnerSecret", "8 characters or more", kind="password"),
+            Input("callbackUrl", "Callback URL", "http://127.0.0.1:9000/confirm", kind="url"),
+        ),
+    )
 
 
 def _faults(text: str | None) -> Any:

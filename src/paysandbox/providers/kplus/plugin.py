@@ -113,7 +113,7 @@ class KPlus(Provider[KPlusConfig]):
             ],
             seed=seed,
             credentials=["(/v1/… also needs Partner-Id / Partner-Secret headers)", *demo],
-            dashboard=dashboard.part(service, ctx.db),
+            dashboard=dashboard.part(service, ctx.db, default_ttl_seconds=cfg.token_ttl_seconds),
         )
 
 

@@ -27,6 +27,29 @@ from .schemas import CaptureBody, RefundBody, SiteBody
 from .service import Smart2PayService
 
 
+def check_site(body: SiteBody) -> None:
+    """What ``PUT …/sites/{siteId}`` refuses before writing (400 ``bad_request``)."""
+    if body.notificationUrl:
+        try:
+            check_callback_url(body.notificationUrl, field="notificationUrl")
+        except BadUrl as exc:
+            raise ControlError("bad_request", str(exc)) from None
+
+
+def save_site(conn: Conn, site_id: int, body: SiteBody) -> Row:
+    """Create or change a site (the control API's ``PUT`` and the dashboard's new account)."""
+    try:
+        return rows.upsert_site(
+            conn,
+            site_id,
+            api_key=body.apiKey,
+            notification_url=body.notificationUrl,
+            faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
+        )
+    except ValueError:
+        raise ControlError("bad_request", "a new site needs an apiKey") from None
+
+
 def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
     def _payment_id(request: Request) -> int:
         raw = request.path_params["payment_id"]
@@ -69,29 +92,13 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
         found = await db.read(rows.list_sites)
         return json_response({"sites": [views.site(r) for r in found]})
 
-    def _put(conn: Conn, site_id: int, body: SiteBody) -> Row:
-        try:
-            return rows.upsert_site(
-                conn,
-                site_id,
-                api_key=body.apiKey,
-                notification_url=body.notificationUrl,
-                faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
-            )
-        except ValueError:
-            raise ControlError("bad_request", "a new site needs an apiKey") from None
-
     async def put_site(request: Request) -> Response:
         body = await decode_optional(request, SiteBody, max_body)
         raw = request.path_params["site_id"]
         if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
             raise ControlError("bad_request", "siteId must be a number of at most 12 digits")
-        if body.notificationUrl:
-            try:
-                check_callback_url(body.notificationUrl, field="notificationUrl")
-            except BadUrl as exc:
-                raise ControlError("bad_request", str(exc)) from None
-        row = await db.write(_put, int(raw), body)
+        check_site(body)
+        row = await db.write(save_site, int(raw), body)
         return json_response(views.site(row))
 
     return [

@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 
 from ...core.errors import NotFound
+from ...core.ids import random_digits
 from ...dashboard.parts import (
     Account,
     Action,
@@ -26,8 +27,10 @@ from ...store import clock as clock_rows
 from ...store.db import Conn, Database
 from . import store as rows
 from . import views
+from .control import check_site, save_site
 from .errors import Smart2PayError
 from .model import AUTHORIZED, PAYMENT_STATES, REFUNDABLE, TOKEN_STATES
+from .schemas import SiteBody
 from .service import Smart2PayService
 
 PAYMENT_STATE_ORDER = (
@@ -249,6 +252,24 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
             )
         return out
 
+    async def create_account(form: Mapping[str, str]) -> str:
+        """A new site through the control API's own checks and write; never an existing one."""
+        raw = form.get("siteId", "").strip() or f"9{random_digits(5)}"
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+            raise Refused("The SiteID must be a number of at most 12 digits.")
+        key = form.get("apiKey", "")
+        if not 1 <= len(key) <= 256:
+            raise Refused("The ApiKey must be 1 to 256 characters.")
+        body = SiteBody(apiKey=key, notificationUrl=form.get("notificationUrl", "").strip())
+        check_site(body)
+
+        def tx(conn: Conn) -> str:
+            if rows.get_site(conn, int(raw)) is not None:
+                raise Refused(f"Site {int(raw)} already exists.")
+            return str(save_site(conn, int(raw), body)["site_id"])
+
+        return await db.write(tx)
+
     payments = ObjectKind(
         name="payments",
         title="Payments",
@@ -271,4 +292,13 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         amount_title="Card",
         label_title="Holder",
     )
-    return DashboardPart(kinds=[payments, tokens], accounts=accounts)
+    return DashboardPart(
+        kinds=[payments, tokens],
+        accounts=accounts,
+        create_account=create_account,
+        new_account=(
+            Input("siteId", "SiteID", "random", "numeric"),
+            Input("apiKey", "ApiKey", "", kind="password"),
+            Input("notificationUrl", "Notification URL", "http://127.0.0.1:9000/n", kind="url"),
+        ),
+    )
