@@ -116,6 +116,8 @@ def page(request: Request, template: str, http_status: int = 200, **values: Any)
         "csrf": token,
         "path": request.url.path,
         "params": dict(request.query_params),
+        # a page answering a refused POST is not refreshed (its URL is the form's action)
+        "poll": request.method in ("GET", "HEAD"),
         **values,
     }
     body = _ENV.get_template(template).render(context)

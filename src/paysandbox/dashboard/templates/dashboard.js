@@ -4,7 +4,7 @@
   // it in, unless the person is typing in a form inside it. Without JavaScript the page is
   // complete as served; reload to refresh.
   var live = document.querySelector("[data-live]");
-  if (live && window.fetch) {
+  if (live && window.fetch && document.body.hasAttribute("data-poll")) {
     var busy = false;
     setInterval(function () {
       if (busy || document.hidden) return;
