@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
+from .config import control_token as check_token
 from .config import load
+from .delivery.policy import OutboundPolicy
 from .providers import REGISTERED
 from .settings import ConfigError, Settings
+
+TOKEN_ENV = "PAYSANDBOX_CONTROL_TOKEN"  # noqa: S105 - the variable's name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +36,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     for provider in REGISTERED:
         provider.add_arguments(s)
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port and the database (default 1)",
+    )
     s.add_argument("--no-demo", action="store_true", help="do not seed the demo credentials")
+    sec = s.add_argument_group("security (README: Security)")
+    sec.add_argument(
+        "--control-token",
+        help="token the /_sandbox/ control plane requires (env PAYSANDBOX_CONTROL_TOKEN); "
+        "generated at start when binding a non-loopback address without one",
+    )
+    sec.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name to serve besides loopback, the bound address and --public-url "
+        "(repeatable; .example.com = the domain and its subdomains; * = any)",
+    )
+    sec.add_argument(
+        "--outbound-deny",
+        action="append",
+        default=[],
+        metavar="CIDR|HOST",
+        help="never send callbacks there (repeatable; link-local/metadata always refused)",
+    )
+    sec.add_argument(
+        "--outbound-allow",
+        action="append",
+        default=[],
+        metavar="CIDR|HOST",
+        help="send callbacks only there (repeatable)",
+    )
+    sec.add_argument("--header-timeout", type=float, metavar="S", help="default 10")
+    sec.add_argument("--body-timeout", type=float, metavar="S", help="default 10")
+    sec.add_argument("--keep-alive-timeout", type=float, metavar="S", help="default 5")
+    sec.add_argument("--max-connections", type=int, metavar="N", help="default 4096")
     s.add_argument("--access-log", action="store_true", help="log every request line")
     s.add_argument("--log-level", default="info")
     return p
@@ -50,16 +94,52 @@ def build_settings(args: argparse.Namespace) -> Settings:
     if args.sqlite_synchronous:
         settings.sqlite_synchronous = args.sqlite_synchronous
     settings.seed_demo = settings.seed_demo and not args.no_demo
+    _apply_security(args, settings)
     settings.access_log = args.access_log
     for provider in REGISTERED:
         provider.apply_arguments(args, provider.config(settings), settings.seed_demo)
     return settings
 
 
+def _apply_security(args: argparse.Namespace, settings: Settings) -> None:
+    """Flags over environment over config file."""
+    token = args.control_token or os.environ.get(TOKEN_ENV) or None
+    if token is not None:
+        try:
+            settings.control_token = check_token(token)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    settings.allowed_hosts += args.allowed_host
+    settings.outbound_allow += args.outbound_allow
+    settings.outbound_deny += args.outbound_deny
+    try:
+        OutboundPolicy.build(settings.outbound_allow, settings.outbound_deny)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for flag, key in (
+        ("header_timeout", "header_timeout_seconds"),
+        ("body_timeout", "body_timeout_seconds"),
+        ("keep_alive_timeout", "keep_alive_seconds"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            if not 0 < value <= 3600:
+                raise ConfigError(f"--{flag.replace('_', '-')} wants 0 < seconds <= 3600")
+            setattr(settings, key, value)
+    if args.max_connections is not None:
+        if args.max_connections < 1:
+            raise ConfigError("--max-connections wants a positive number")
+        settings.max_connections = args.max_connections
+
+
 def banner(settings: Settings, lines: Sequence[str]) -> str:
     out = [f"paysandbox listening on {settings.base_url}", f"database   {_safe_db(settings)}"]
     out.extend(lines)
     out.append("control    /_sandbox/  (clock, reset, deliveries, simulate customers)")
+    if settings.control_token:
+        out.append(
+            "           needs the control token (Authorization: Bearer …, or /_sandbox/login)"
+        )
     return "\n".join(out)
 
 
@@ -81,24 +161,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations log only problems
     try:
         settings = build_settings(args)
+        if args.workers < 1:
+            raise ConfigError("--workers wants a number ≥ 1")
         import uvicorn
 
         from .app import create_app
+        from .security import guard, limits
 
+        generated = guard.ensure_control_token(settings)
+        options: dict[str, object] = {
+            "loop": "uvloop" if sys.platform != "win32" else "asyncio",
+            "access_log": settings.access_log,
+            "log_level": args.log_level.lower(),
+            "server_header": False,
+            "date_header": False,
+        }
+        limits.raise_descriptor_limit()
+
+        def announce(s: Settings, lines: Sequence[str]) -> None:
+            print(banner(s, lines), flush=True)
+            if generated:  # printed once, here, never logged
+                print(
+                    f"control token {generated}\n"
+                    "           (generated: the server is not on loopback; give "
+                    f"--control-token or {TOKEN_ENV} to choose it)",
+                    flush=True,
+                )
+
+        if args.workers > 1:
+            from . import workers
+
+            return workers.serve(settings, args.workers, options, announce)
         app = create_app(settings)
     except ConfigError as exc:
         print(f"paysandbox: {exc}", file=sys.stderr)
         return 2
-    print(banner(settings, app.state.sandbox.banner_lines()), flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        access_log=settings.access_log,
-        log_level=args.log_level.lower(),
-        server_header=False,
-        date_header=False,
-    )
+    announce(settings, app.state.sandbox.banner_lines())
+    options.update(limits.uvicorn_options(settings))  # workers build their own (not picklable)
+    uvicorn.run(app, host=settings.host, port=settings.port, **options)  # type: ignore[arg-type]
     return 0

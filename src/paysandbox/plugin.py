@@ -85,6 +85,8 @@ class Provider(Generic[C]):
     object_tables: ClassVar[tuple[str, ...]] = ()
     credential_tables: ClassVar[tuple[str, ...]] = ()
     success_rules: ClassVar[Mapping[str, SuccessRule]] = {}
+    #: The control API's word for its accounts: /_sandbox/<name>/<accounts>/{id}/…
+    accounts: ClassVar[str] = "accounts"
 
     # ---------------------------------------------------------------- settings
 
@@ -113,6 +115,20 @@ class Provider(Generic[C]):
         raise NotImplementedError
 
     def edge_error(self, failure: Failure, message: str) -> WireError:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- accounts
+
+    def account_exists(self, conn: Conn, account_id: str) -> bool:
+        raise NotImplementedError
+
+    def forget_account(self, conn: Conn, account_id: str) -> None:
+        """Delete the account's objects and their events; keep the account."""
+        raise NotImplementedError
+
+    def new_account(self, conn: Conn, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a throwaway account with fresh credentials and answer them (wire names).
+        ``options`` are the request's JSON fields; a bad one raises ``core.errors.InvalidInput``."""
         raise NotImplementedError
 
     def example(self) -> Example:

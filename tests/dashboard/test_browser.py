@@ -22,7 +22,7 @@ from PIL import Image
 from ..kplus.test_page import cafe_order
 from ..nicepay.builders import register
 from ..smart2pay.builders import pay as s2p_pay
-from ..support import LiveServer, Receiver, wait_until
+from ..support import LiveServer, Receiver, test_settings, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -89,7 +89,12 @@ def test_kplus_token_journey(
         timeout=15_000,
         polling=500,
     )
-    assert "succeeded" in page.get_by_test_id("state").first.inner_text()
+    # an attempt is on record while in flight; the delivery settles right after
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=state]').innerText === 'succeeded'",
+        timeout=15_000,
+        polling=500,
+    )
     page.get_by_test_id("object-link").click()
     page.wait_for_url(f"**/_sandbox/ui/kplus/tokens/{token_id}")
 
@@ -207,3 +212,41 @@ def test_screenshots(
                 context.close()
             with Image.open(path) as shot:
                 assert shot.size == (viewport["width"], viewport["height"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 9 (in progress on main): the sign-in page answers with Referrer-Policy "
+    "no-referrer, so Chromium posts its form with Origin: null, which the guard refuses as "
+    "cross-site; the dashboard itself uses same-origin for this reason",
+)
+def test_sign_in_with_the_control_token(fresh_db_url: str, browser: Any) -> None:
+    """With a control token the dashboard sends a browser to the sign-in page; after signing
+    in, the pages and their forms work with the session cookie alone."""
+    secured = LiveServer(test_settings(fresh_db_url, control_token="dash-board-token-123"))
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        with secured.client() as c:
+            auth = {"Authorization": "Bearer dash-board-token-123"}
+            gen = c.post("/kplus/payment/generate-token", json=cafe_order()).json()
+            assert c.get("/_sandbox/").status_code == 401  # not a browser: no page
+        page = context.new_page()
+        page.goto(f"{secured.base_url}/_sandbox/")
+        page.wait_for_url("**/_sandbox/login?next=/_sandbox/")
+        page.fill("#token", "wrong-token-wrong")
+        page.click("#sign-in")
+        page.locator("#token").wait_for()  # still the sign-in page
+        assert page.url.endswith("/_sandbox/login")
+        page.fill("#token", "dash-board-token-123")
+        page.click("#sign-in")
+        page.wait_for_url(f"{secured.base_url}/_sandbox/")
+        page.get_by_test_id("provider-kplus").get_by_test_id("latest").first.click()
+        page.get_by_test_id("action-pay").click()
+        page.wait_for_url(re.compile(r"\?done=pay$"))
+        assert state_of(page) == "PAID"
+        with secured.client() as c:
+            view = c.get(f"/_sandbox/kplus/tokens/{gen['tokenId']}", headers=auth).json()
+            assert view["status"] == "PAID"
+    finally:
+        context.close()
+        secured.stop()

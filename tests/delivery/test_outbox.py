@@ -250,9 +250,11 @@ def test_unknown_success_rule_is_refused(env: Env) -> None:
 # ------------------------------------------------------------------ claims and leases
 
 
-def _claim(env: Env, token: str, real_now: int, lease_seconds: float = 40) -> list[Row]:
+def _claim(env: Env, token: str, real_now: int, lease_seconds: float = 7) -> list[Row]:
+    """What ``Sender`` does in its claim transaction: claim, and put each attempt on record."""
+
     def tx(c: Conn) -> list[Row]:
-        return rows.claim_due(
+        claimed = rows.claim_due(
             c,
             now_us=clock_rows.now_us(c),
             real_now_us=real_now,
@@ -260,52 +262,125 @@ def _claim(env: Env, token: str, real_now: int, lease_seconds: float = 40) -> li
             token=token,
             limit=10,
         )
+        for r in claimed:
+            rows.begin_attempt(c, r["id"], int(r["attempts"]), clock_rows.now_us(c), "{}")
+        return claimed
 
     return env.db.write_sync(tx)  # type: ignore[no-any-return]
+
+
+def _outcome(number: int, ok: bool = True) -> dict[str, Any]:
+    return {
+        "number": number,
+        "http_status": 200 if ok else 500,
+        "response_body": "",
+        "error": None if ok else "merchant answer not accepted",
+        "latency_ms": 1.0,
+        "succeeded": ok,
+    }
+
+
+def _finish(env: Env, dlv: str, token: str, number: int, state: str = "succeeded") -> bool:
+    at = env.now()
+    return env.db.write_sync(  # type: ignore[no-any-return]
+        lambda c: rows.finish_attempt(
+            c,
+            dlv,
+            token,
+            attempt=_outcome(number, state == "succeeded"),
+            state=state,
+            next_attempt_at_us=at,
+            completed_at_us=at if state != "pending" else None,
+        )
+    )
 
 
 def test_a_claim_holds_a_lease_and_a_dead_claimer_is_taken_over(env: Env) -> None:
     [dlv] = env.enqueue()
     now = real_now_us()
     [claimed] = _claim(env, "A" * 16, now)
-    assert claimed["id"] == dlv and claimed["attempts"] == 1
+    assert claimed["id"] == dlv and claimed["attempts"] == 1  # counted as it starts
+    [begun] = env.attempts(dlv)
+    assert begun["number"] == 1 and begun["error"] == rows.IN_FLIGHT  # on record at once
     assert _claim(env, "B" * 16, now) == []  # leased: nobody else takes it
-    assert _claim(env, "B" * 16, now + 39 * US) == []
-    [taken] = _claim(env, "B" * 16, now + 41 * US)  # lease over: claimer A is presumed dead
+    assert _claim(env, "B" * 16, now + 6 * US) == []
+    [taken] = _claim(env, "B" * 16, now + 8 * US)  # lease over: claimer A is presumed dead
     assert taken["attempts"] == 2 and taken["lease_token"] == "B" * 16
+    assert taken["max_attempts"] == POLICY.max_attempts + 1  # A's attempt is not charged
+    first, second = env.attempts(dlv)
+    assert first["error"] == rows.ABANDONED and second["error"] == rows.IN_FLIGHT
 
-    attempt = {
-        "delivery_id": dlv,
-        "number": 1,
-        "started_at_us": env.now(),
-        "request": "{}",
-        "http_status": 200,
-        "response_body": "",
-        "error": None,
-        "latency_ms": 1.0,
-        "succeeded": True,
-    }
-
-    def finish(token: str) -> bool:
-        at = env.now()
-        return env.db.write_sync(  # type: ignore[no-any-return]
-            lambda c: rows.finish_attempt(
-                c,
-                dlv,
-                token,
-                attempt=attempt,
-                state="succeeded",
-                next_attempt_at_us=at,
-                completed_at_us=at,
-            )
-        )
-
-    assert finish("A" * 16) is False  # A lost its lease: its late answer settles nothing
+    assert _finish(env, dlv, "A" * 16, 1) is False  # A lost its lease: settles nothing ...
     assert env.delivery(dlv)["state"] == "pending"
-    assert finish("B" * 16) is True
+    first = env.attempts(dlv)[0]
+    assert first["succeeded"] and first["http_status"] == 200  # ... but its outcome is kept
+    assert _finish(env, dlv, "B" * 16, 2) is True
     assert env.delivery(dlv)["state"] == "succeeded"
-    assert len(env.attempts(dlv)) == 2  # the late request did happen, so it is on record
+    assert len(env.attempts(dlv)) == 2
     assert _claim(env, "C" * 16, now + 100 * US) == []  # settled rows are never claimed
+
+
+def test_a_crash_on_the_last_attempt_never_strands_the_delivery(env: Env) -> None:
+    """Issue 10 #2: claimed on its last allowed attempt by a process that died, a delivery
+    used to stay pending, in flight, unclaimable, for ever."""
+    [dlv] = env.enqueue()
+    env.db.write_sync(
+        lambda c: c.exec("UPDATE deliveries SET attempts = max_attempts - 1 WHERE id = ?", dlv)
+    )
+    now = real_now_us()
+    [last] = _claim(env, "A" * 16, now)
+    assert last["attempts"] == last["max_attempts"] == POLICY.max_attempts
+    assert _claim(env, "B" * 16, now + 6 * US) == []
+    [again] = _claim(env, "B" * 16, now + 8 * US)  # A died: the row comes back, not charged
+    assert again["attempts"] == POLICY.max_attempts + 1 == again["max_attempts"]
+    assert _finish(env, dlv, "B" * 16, again["attempts"]) is True
+    assert env.delivery(dlv)["state"] == "succeeded"
+
+
+def test_one_attempt_in_flight_per_endpoint(env: Env) -> None:
+    a1, a2 = env.enqueue(), env.enqueue()
+    [b1] = env.enqueue(message(object_id="tokB", url="http://other.test/cb"))
+    [c1] = env.enqueue(message(object_id="tokC", account_id="PTR2"))  # same URL, other account
+    now = real_now_us()
+    first = _claim(env, "A" * 16, now)
+    assert sorted(r["id"] for r in first) == sorted([a1[0], b1, c1])  # one per endpoint
+    assert _claim(env, "B" * 16, now) == []  # each endpoint busy: a2 waits for a1
+    assert _finish(env, a1[0], "A" * 16, 1) is True
+    [second] = _claim(env, "B" * 16, now)
+    assert second["id"] == a2[0]
+
+
+def test_a_claim_too_late_to_send_is_returned_unused(env: Env) -> None:
+    [dlv] = env.enqueue()
+    [row] = _claim(env, "A" * 16, real_now_us() - 60 * US)  # its lease is already over
+    assert env.db.write_sync(lambda c: rows.return_unsent(c, dlv, "A" * 16, row["attempts"]))
+    back = env.delivery(dlv)
+    assert back["attempts"] == 0 and back["lease_token"] is None
+    assert env.attempts(dlv) == []
+
+
+def test_a_stopping_sender_hands_back_what_it_holds(env: Env) -> None:
+    [dlv] = env.enqueue()
+    gate = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await gate.wait()
+        return httpx.Response(200, content=OK_00[1])
+
+    async def main() -> None:
+        sender = Sender(env.db, POLICY, transport=httpx.MockTransport(slow))
+        task = asyncio.create_task(sender._dispatch())
+        await task
+        await asyncio.sleep(0.05)  # the attempt is in flight
+        assert env.delivery(dlv)["lease_token"] is not None
+        await sender.stop()
+
+    run_async(main)
+    row = env.delivery(dlv)
+    assert row["lease_token"] is None and row["state"] == "pending"
+    assert row["max_attempts"] == POLICY.max_attempts + 1
+    [attempt] = env.attempts(dlv)
+    assert "stopped during this attempt" in attempt["error"]
 
 
 def test_concurrent_senders_never_deliver_the_same_attempt_twice(env: Env) -> None:
@@ -377,7 +452,13 @@ def test_fault_duplicate_writes_two_deliveries(env: Env) -> None:
     ids = env.enqueue(faults=Faults(duplicate=True))
     assert len(ids) == 2 and ids[0] != ids[1]
     merchant = Merchant()
-    run(env, merchant, lambda s: s.run_once())
+
+    async def steps(sender: Sender) -> None:
+        assert await sender.run_once() == 1  # one endpoint: one attempt in flight at a time
+        assert await sender.run_once() == 1
+        assert await sender.run_once() == 0
+
+    run(env, merchant, steps)
     assert len(merchant.seen) == 2 and merchant.seen[0].content == merchant.seen[1].content
 
 

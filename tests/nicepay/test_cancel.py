@@ -169,7 +169,7 @@ def test_racing_partial_cancels_never_over_cancel(client: httpx.Client, server: 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(one, range(8)))
     assert results.count("0000") == 3, results
-    assert set(results) - {"0000"} <= {"8067", "8062"}
+    assert set(results) - {"0000"} == {"8067"}  # the serial answer, never a generic 8062
     inq = client.post(INQ, json=inquiry(t_xid, ref)).json()
     assert (inq["status"], inq["cancelAmt"]) == ("0", "9000")
     view = client.get(f"/_sandbox/nicepay/transactions/{t_xid}").json()

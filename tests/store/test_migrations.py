@@ -41,7 +41,20 @@ def test_fresh_database_gets_every_head(fresh_db_url: str) -> None:
 
 
 def test_a_database_of_the_single_chain_migrates_forward(fresh_db_url: str) -> None:
-    """Every database made before this layout holds all three providers' tables and "0004"."""
+    """Every database made before this layout holds the tables of 0001–0004 and "0004"."""
+    locations = [p.migrations for p in REGISTERED]
+    migrate.upgrade(fresh_db_url, locations, targets=("0002", "0003", "0004"))
+    _restamp(fresh_db_url, ["0004"])  # exactly what the old single chain left behind
+    engine = sa.create_engine(migrate.sqlalchemy_url(fresh_db_url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as c:
+            assert not sa.inspect(c).has_table("account_clocks")  # the old schema
+            c.execute(
+                sa.text("INSERT INTO kplus_partners VALUES (:p, :s, NULL, 1800, '{}')"),
+                {"p": "OLDPARTNER", "s": "made-before-the-branches"},
+            )
+    finally:
+        engine.dispose()
     live = LiveServer(test_settings(fresh_db_url, run_sender=False))
     try:
         with live.client() as c:
@@ -51,10 +64,11 @@ def test_a_database_of_the_single_chain_migrates_forward(fresh_db_url: str) -> N
             assert made.status_code == 200, made.text
     finally:
         live.stop()
-    _restamp(fresh_db_url, ["0004"])  # exactly what the old single chain left behind
-    live = LiveServer(test_settings(fresh_db_url, run_sender=False))
+    live = LiveServer(test_settings(fresh_db_url, run_sender=False))  # and once more
     try:
         with live.client() as c:
+            partners = c.get("/_sandbox/kplus/partners").json()["partners"]
+            assert "OLDPARTNER" in [p["partnerId"] for p in partners]  # a row from before
             kept = c.get("/_sandbox/kplus/tokens/KEEPME0001")
             assert kept.status_code == 200, kept.text
             assert str(kept.json()["totalAmount"]) == "12.34"
@@ -69,7 +83,7 @@ def test_a_database_of_the_single_chain_migrates_forward(fresh_db_url: str) -> N
             assert r.json()["paymentStatus"] == "REQUESTED", r.text
     finally:
         live.stop()
-    assert {"0002", "0003", "0004"} <= _versions(fresh_db_url)
+    assert {"0002", "0003", "0004", "c0002"} <= _versions(fresh_db_url)
 
 
 def test_a_provider_branch_never_chains_after_another() -> None:

@@ -37,6 +37,15 @@ def clock_view(offset_us: int) -> dict[str, Any]:
     return {"now": iso(now), "nowUnixMs": now // 1000, "offsetSeconds": offset_us / US}
 
 
+def _attempt_request(recorded: str) -> dict[str, Any]:
+    """An attempt's recorded request; its URL shown without a password (rows recorded before
+    the sender masked it too)."""
+    request: dict[str, Any] = json.loads(recorded)
+    if isinstance(request.get("url"), str):
+        request["url"] = redact_url(request["url"])
+    return request
+
+
 def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]:
     headers = json.loads(row["headers"])
     view: dict[str, Any] = {
@@ -69,7 +78,7 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
             {
                 "number": a["number"],
                 "at": iso(a["started_at_us"]),
-                "request": json.loads(a["request"]),
+                "request": _attempt_request(a["request"]),
                 "httpStatus": a["http_status"],
                 "response": a["response_body"],
                 "error": a["error"],
@@ -91,8 +100,9 @@ def delivery_tx(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
 
 def retry_tx(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
     """Make a delivery due now (the control API's and the dashboard's retry)."""
-    delivery_tx(conn, delivery_id)  # 404 for an unknown id
-    if not outbox.requeue(conn, delivery_id, clock_rows.now_us(conn), real_now_us()):
+    row, _ = delivery_tx(conn, delivery_id)  # 404 for an unknown id
+    now = clock_rows.account_now_us(conn, row["provider"], row["account_id"])
+    if not outbox.requeue(conn, delivery_id, now, real_now_us()):
         raise ControlError("conflict", "an attempt of this delivery is in flight; retry later")
     return delivery_tx(conn, delivery_id)
 

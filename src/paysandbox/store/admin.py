@@ -7,7 +7,12 @@ from collections.abc import Callable, Sequence
 from .db import Conn
 
 #: The core's own object tables, emptied by reset (children first, so foreign keys never object).
-CORE_OBJECT_TABLES: tuple[str, ...] = ("delivery_attempts", "deliveries", "events")
+CORE_OBJECT_TABLES: tuple[str, ...] = (
+    "delivery_attempts",
+    "deliveries",
+    "events",
+    "account_clocks",
+)
 
 
 def reset(conn: Conn, tables: Sequence[str], reseed: Callable[[Conn], None]) -> None:
@@ -18,3 +23,14 @@ def reset(conn: Conn, tables: Sequence[str], reseed: Callable[[Conn], None]) -> 
         conn.exec(f"DELETE FROM {table}")
     conn.exec("UPDATE sandbox_clock SET offset_us = 0 WHERE id = 1")
     reseed(conn)
+
+
+def forget_account_deliveries(conn: Conn, provider: str, account_id: str) -> None:
+    """The deliveries (and their attempts) of one account."""
+    conn.exec(
+        "DELETE FROM delivery_attempts WHERE delivery_id IN "
+        "(SELECT id FROM deliveries WHERE provider = ? AND account_id = ?)",
+        provider,
+        account_id,
+    )
+    conn.exec("DELETE FROM deliveries WHERE provider = ? AND account_id = ?", provider, account_id)

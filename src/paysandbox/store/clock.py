@@ -1,4 +1,10 @@
-"""The sandbox clock's offset, one row shared by every process on the database."""
+"""The sandbox clock's offset (one row shared by every process on the database) and each
+account's own offset on top of it (``account_clocks``: provider, account id, offset).
+
+An account's time is the sandbox time plus its offset: moving the sandbox clock moves every
+account, moving an account's clock moves only that account (its objects' expiry, queued states
+and delivery schedules), so parallel tests on one sandbox do not step on each other.
+"""
 
 from __future__ import annotations
 
@@ -24,3 +30,56 @@ def advance(conn: Conn, delta_us: int) -> int:
 
 def set_offset(conn: Conn, value_us: int) -> None:
     conn.exec("UPDATE sandbox_clock SET offset_us = ? WHERE id = 1", value_us)
+
+
+def account_offset_us(conn: Conn, provider: str, account_id: str) -> int:
+    """The account's total offset: the sandbox clock's plus its own."""
+    row = conn.one(
+        "SELECT c.offset_us + COALESCE(a.offset_us, 0) AS offset_us FROM sandbox_clock c "
+        "LEFT JOIN account_clocks a ON a.provider = ? AND a.account_id = ? WHERE c.id = 1",
+        provider,
+        account_id,
+    )
+    return int(row["offset_us"]) if row else 0
+
+
+def account_now_us(conn: Conn, provider: str, account_id: str) -> int:
+    """The account's time, read inside the caller's transaction."""
+    return sandbox_now_us(account_offset_us(conn, provider, account_id))
+
+
+def own_offsets(conn: Conn, provider: str) -> dict[str, int]:
+    """Every account of ``provider`` whose clock differs from the sandbox's: id → own offset."""
+    found = conn.all(
+        "SELECT account_id, offset_us FROM account_clocks WHERE provider = ? AND offset_us <> 0",
+        provider,
+    )
+    return {str(r["account_id"]): int(r["offset_us"]) for r in found}
+
+
+def own_offset_us(conn: Conn, provider: str, account_id: str) -> int:
+    row = conn.one(
+        "SELECT offset_us FROM account_clocks WHERE provider = ? AND account_id = ?",
+        provider,
+        account_id,
+    )
+    return int(row["offset_us"]) if row else 0
+
+
+def advance_account(conn: Conn, provider: str, account_id: str, delta_us: int) -> int:
+    """Move one account's clock forward; returns its own offset (one statement, race-free)."""
+    conn.exec(
+        "INSERT INTO account_clocks (provider, account_id, offset_us) VALUES (?, ?, ?) "
+        "ON CONFLICT (provider, account_id) DO UPDATE SET "
+        "offset_us = account_clocks.offset_us + excluded.offset_us",
+        provider,
+        account_id,
+        delta_us,
+    )
+    return own_offset_us(conn, provider, account_id)
+
+
+def reset_account(conn: Conn, provider: str, account_id: str) -> None:
+    conn.exec(
+        "DELETE FROM account_clocks WHERE provider = ? AND account_id = ?", provider, account_id
+    )

@@ -2,9 +2,19 @@
 
 The core's revisions live in ``store/migrations/versions``; every provider keeps its own
 Alembic branch in ``providers/<name>/migrations`` (rooted on the core's first revision), so two
-providers never share a chain. ``upgrade`` applies every head. On PostgreSQL it holds a
-transaction-level advisory lock, so several server processes starting at once against one
-database migrate it exactly once.
+providers never share a chain. ``upgrade`` applies every head, all inside ONE transaction that
+it owns, so a crash at any point leaves either the old schema or the new one, and processes
+starting at once migrate exactly once:
+
+* PostgreSQL: the transaction first takes a transaction-level advisory lock; DDL is
+  transactional.
+* SQLite: DDL is transactional too, but the pysqlite driver's legacy transaction handling
+  issues ``BEGIN`` only before INSERT/UPDATE/DELETE, so every ``CREATE TABLE`` used to run in
+  autocommit (a ``kill -9`` mid-migration left half a schema that no later start could get
+  past). Here the driver is in autocommit mode and the transaction is ours:
+  ``BEGIN EXCLUSIVE`` … ``COMMIT``. ``journal_mode=WAL`` is set before it. Both wait for
+  another starting process with a bounded busy timeout (``STARTUP_LOCK_SECONDS``), then find
+  the schema current and do nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +22,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from .db import _libpq_url
+from .base import libpq_url
+from .db import STARTUP_LOCK_SECONDS
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_KEY = 0x7061_7973  # "pays"
@@ -33,9 +45,29 @@ _LINEAR_TIPS = {"0003": ("0002", "0003"), "0004": ("0002", "0003", "0004")}
 def sqlalchemy_url(url: str) -> str:
     """Our database URL in SQLAlchemy's spelling (psycopg 3 driver for PostgreSQL)."""
     if url.startswith(("postgresql", "postgres")):
-        return _libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
+        return libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://") or "paysandbox.db"
     return f"sqlite:///{path}"
+
+
+def _sqlite_engine(url: str) -> sa.Engine:
+    engine = sa.create_engine(
+        url, poolclass=sa.pool.NullPool, connect_args={"timeout": STARTUP_LOCK_SECONDS}
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver never opens or commits on its own
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={int(STARTUP_LOCK_SECONDS * 1000)}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN EXCLUSIVE")
+
+    return engine
 
 
 def _restamp_linear(conn: sa.Connection) -> None:
@@ -50,10 +82,15 @@ def _restamp_linear(conn: sa.Connection) -> None:
             )
 
 
-def upgrade(url: str, locations: Sequence[Path] = ()) -> None:
+def upgrade(url: str, locations: Sequence[Path] = (), targets: Sequence[str] = ("heads",)) -> None:
     """Bring the schema at ``url`` to every head: the core's and those in ``locations`` (the
-    providers' migration folders)."""
-    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
+    providers' migration folders), atomically. ``targets`` (other revisions) is for tests that
+    build an older schema."""
+    sa_url = sqlalchemy_url(url)
+    if sa_url.startswith("sqlite"):
+        engine = _sqlite_engine(sa_url)
+    else:
+        engine = sa.create_engine(sa_url, poolclass=sa.pool.NullPool)
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.set_main_option("path_separator", "os")
@@ -65,6 +102,7 @@ def upgrade(url: str, locations: Sequence[Path] = ()) -> None:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
             _restamp_linear(conn)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "heads")
+            for target in targets:
+                command.upgrade(cfg, target)
     finally:
         engine.dispose()

@@ -1,9 +1,16 @@
 """Outbox rows: deliveries and their attempts.
 
-Claiming uses ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several server processes never take
-the same delivery at once; on SQLite the claim runs inside ``BEGIN IMMEDIATE`` and is already
-exclusive. A claim also sets a lease (real time) after which a crashed claimer's delivery is
-taken again: at-least-once.
+One attempt in flight per delivery across every process on a database (see docs/reliability.md):
+
+* ``claim_due`` takes at most one due delivery per merchant endpoint (account, URL), none for
+  an endpoint that has one in flight, counts the attempt it starts and sets a short lease
+  (the sender's timeout + a margin, real time). Claims are serialised (``BEGIN IMMEDIATE`` on
+  SQLite, an advisory transaction lock on PostgreSQL).
+* ``begin_attempt`` puts the attempt on record (``IN_FLIGHT``) in the claim's transaction;
+  ``finish_attempt`` records its outcome and settles the delivery if the lease is still held.
+* ``release_stale`` (run by every claim) returns deliveries whose lease ran out — their sender
+  died — marking the begun attempt ``ABANDONED`` and not charging it (``max_attempts + 1``),
+  so no crash can strand a delivery or use up its attempts.
 """
 
 from __future__ import annotations
@@ -13,6 +20,9 @@ from typing import Any
 
 from .db import Conn, Row
 from .sql import insert, placeholders
+
+IN_FLIGHT = "in flight"
+ABANDONED = "the sending process stopped during this attempt (crash?); outcome unknown, not charged"
 
 
 def insert_delivery(conn: Conn, values: Mapping[str, Any]) -> None:
@@ -34,22 +44,140 @@ def push_back_unsent(
     )
 
 
+def release_stale(conn: Conn, real_now_us: int) -> int:
+    """Return deliveries whose lease ran out (their sender died or stalled) to the queue.
+
+    The attempt that sender had begun stays on record, marked ``ABANDONED`` (the merchant may
+    or may not have seen it), and is not charged: ``max_attempts`` grows by one, so a crash on
+    a delivery's last allowed attempt can never strand it (it used to stay ``pending`` with
+    ``attempts == max_attempts`` for ever)."""
+    stale = conn.all(
+        "SELECT id, attempts FROM deliveries WHERE state = 'pending' "
+        "AND lease_token IS NOT NULL AND lease_until_real_us < ?",
+        real_now_us,
+    )
+    for row in stale:
+        conn.exec(
+            "UPDATE delivery_attempts SET error = ? WHERE delivery_id = ? AND number = ? "
+            "AND error = ?",
+            ABANDONED,
+            row["id"],
+            row["attempts"],
+            IN_FLIGHT,
+        )
+        conn.exec(
+            "UPDATE deliveries SET lease_token = NULL, lease_until_real_us = NULL, "
+            "max_attempts = max_attempts + 1, last_error = ? "
+            "WHERE id = ? AND lease_token IS NOT NULL AND lease_until_real_us < ?",
+            ABANDONED,
+            row["id"],
+            real_now_us,
+        )
+    return len(stale)
+
+
+def release_mine(conn: Conn, token_prefix: str, reason: str) -> int:
+    """A sender that stops gives back the deliveries it holds at once (same rule as a stale
+    lease: the begun attempt is on record as interrupted and not charged)."""
+    held = conn.all(
+        "SELECT id, attempts FROM deliveries WHERE state = 'pending' AND lease_token LIKE ?",
+        token_prefix + "%",
+    )
+    for row in held:
+        conn.exec(
+            "UPDATE delivery_attempts SET error = ? WHERE delivery_id = ? AND number = ? "
+            "AND error = ?",
+            reason,
+            row["id"],
+            row["attempts"],
+            IN_FLIGHT,
+        )
+        conn.exec(
+            "UPDATE deliveries SET lease_token = NULL, lease_until_real_us = NULL, "
+            "max_attempts = max_attempts + 1, last_error = ? WHERE id = ? AND lease_token LIKE ?",
+            reason,
+            row["id"],
+            token_prefix + "%",
+        )
+    return len(held)
+
+
 def claim_due(
     conn: Conn, *, now_us: int, real_now_us: int, lease_until_us: int, token: str, limit: int
 ) -> list[Row]:
-    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
-    return conn.all(
-        "UPDATE deliveries SET lease_token = ?, lease_until_real_us = ?, attempts = attempts + 1 "
-        "WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' "
-        "AND attempts < max_attempts AND next_attempt_at_us <= ? "
-        "AND (lease_until_real_us IS NULL OR lease_until_real_us < ?) "
-        f"ORDER BY next_attempt_at_us, created_at_us LIMIT ?{lock}) RETURNING *",
-        token,
-        lease_until_us,
+    """Claim what is due, at most ONE delivery per merchant endpoint (account, URL) and none
+    for an endpoint that already has one in flight; counts the attempt being started.
+
+    Claims are serialised: ``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL a transaction-level
+    advisory lock (per schema), so two claimers never both see an endpoint as idle. The caller
+    starts sending at once and records the attempt as ``IN_FLIGHT`` in the same transaction.
+    """
+    if conn.dialect == "postgresql":
+        conn.one("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.deliveries.claim'))")
+    release_stale(conn, real_now_us)
+    due = conn.all(
+        "SELECT id FROM (SELECT d.id, d.next_attempt_at_us, d.created_at_us, ROW_NUMBER() OVER "
+        "(PARTITION BY d.account_id, d.url ORDER BY d.next_attempt_at_us, d.created_at_us, d.id) "
+        "AS rn FROM deliveries d WHERE d.state = 'pending' AND d.attempts < d.max_attempts "
+        "AND d.next_attempt_at_us <= ? + COALESCE((SELECT a.offset_us FROM account_clocks a "
+        "WHERE a.provider = d.provider AND a.account_id = d.account_id), 0) "
+        "AND d.lease_token IS NULL AND NOT EXISTS (SELECT 1 "
+        "FROM deliveries b WHERE b.state = 'pending' AND b.lease_token IS NOT NULL "
+        "AND b.account_id = d.account_id AND b.url = d.url)) due "
+        "WHERE rn = 1 ORDER BY next_attempt_at_us, created_at_us, id LIMIT ?",
         now_us,
-        real_now_us,
         limit,
     )
+    if not due:
+        return []
+    ids = [r["id"] for r in due]
+    claimed = conn.all(
+        "UPDATE deliveries SET lease_token = ?, lease_until_real_us = ?, attempts = attempts + 1 "
+        f"WHERE id IN ({placeholders(len(ids))}) AND lease_token IS NULL RETURNING *",
+        token,
+        lease_until_us,
+        *ids,
+    )
+    order = {i: n for n, i in enumerate(ids)}
+    return sorted(claimed, key=lambda r: order[r["id"]])
+
+
+def begin_attempt(conn: Conn, delivery_id: str, number: int, at_us: int, request: str) -> None:
+    """The attempt on record from the moment it starts (``IN_FLIGHT`` until it is settled)."""
+    insert(
+        conn,
+        "delivery_attempts",
+        {
+            "delivery_id": delivery_id,
+            "number": number,
+            "started_at_us": at_us,
+            "request": request,
+            "http_status": None,
+            "response_body": None,
+            "error": IN_FLIGHT,
+            "latency_ms": 0.0,
+            "succeeded": False,
+        },
+    )
+
+
+def return_unsent(conn: Conn, delivery_id: str, token: str, number: int) -> bool:
+    """Give a claim back without using an attempt (nothing was sent)."""
+    n = conn.exec(
+        "UPDATE deliveries SET lease_token = NULL, lease_until_real_us = NULL, "
+        "attempts = attempts - 1 WHERE id = ? AND lease_token = ? AND attempts = ?",
+        delivery_id,
+        token,
+        number,
+    )
+    if n == 1:
+        conn.exec(
+            "DELETE FROM delivery_attempts WHERE delivery_id = ? AND number = ? AND error = ?",
+            delivery_id,
+            number,
+            IN_FLIGHT,
+        )
+    return n == 1
 
 
 def finish_attempt(
@@ -62,8 +190,19 @@ def finish_attempt(
     next_attempt_at_us: int,
     completed_at_us: int | None,
 ) -> bool:
-    """Record the attempt and settle the delivery, if this claimer still holds the lease."""
-    insert(conn, "delivery_attempts", attempt)
+    """Record the attempt's outcome (always: it did happen) and settle the delivery, if this
+    claimer still holds the lease."""
+    conn.exec(
+        "UPDATE delivery_attempts SET http_status = ?, response_body = ?, error = ?, "
+        "latency_ms = ?, succeeded = ? WHERE delivery_id = ? AND number = ?",
+        attempt["http_status"],
+        attempt["response_body"],
+        attempt["error"],
+        attempt["latency_ms"],
+        attempt["succeeded"],
+        delivery_id,
+        attempt["number"],
+    )
     n = conn.exec(
         "UPDATE deliveries SET state = ?, next_attempt_at_us = ?, lease_token = NULL, "
         "lease_until_real_us = NULL, last_http_status = ?, last_error = ?, completed_at_us = ? "

@@ -9,7 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ...core.errors import InvalidInput
+from ...core.ids import random_digits
 from ...delivery.rules import SuccessRule
+from ...delivery.urls import BadUrl, check_callback_url, redact_url
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
@@ -44,6 +47,30 @@ class KPlus(Provider[KPlusConfig]):
     ) -> None:
         config.apply_arguments(args, config_, seed_demo)
 
+    accounts = "partners"
+
+    def account_exists(self, conn: Conn, account_id: str) -> bool:
+        return rows.partner_exists(conn, account_id)
+
+    def forget_account(self, conn: Conn, account_id: str) -> None:
+        rows.forget_partner_objects(conn, account_id)
+
+    def new_account(self, conn: Conn, options: Mapping[str, Any]) -> dict[str, Any]:
+        url = _option_url(options, "callbackUrl")
+        secret = secrets.token_hex(16)
+        while True:
+            partner_id = f"PTR{random_digits(7)}"
+            if not rows.partner_exists(conn, partner_id):
+                break
+        rows.upsert_partner(
+            conn,
+            partner_id,
+            secret=secret,
+            callback_url=url,
+            defaults={"secret": secret, "token_ttl_seconds": self._default_ttl},
+        )
+        return {"partnerId": partner_id, "partnerSecret": secret, "callbackUrl": redact_url(url)}
+
     def example(self) -> Example:
         body = {
             "partnerTxnUid": f"EXAMPLE-{secrets.token_hex(8)}",
@@ -66,9 +93,12 @@ class KPlus(Provider[KPlusConfig]):
     def edge_error(self, failure: Failure, message: str) -> WireError:
         return routes.edge_error(failure, message)
 
+    _default_ttl = 1800
+
     def mount(self, ctx: AppContext) -> Mounted:
         s = ctx.settings
         cfg = self.config(s)
+        self._default_ttl = cfg.token_ttl_seconds
         service = KPlusService(
             ctx.db,
             ctx.outbox,
@@ -115,6 +145,21 @@ class KPlus(Provider[KPlusConfig]):
             credentials=["(/v1/… also needs Partner-Id / Partner-Secret headers)", *demo],
             dashboard=dashboard.part(service, ctx.db, default_ttl_seconds=cfg.token_ttl_seconds),
         )
+
+
+def _option_url(options: Mapping[str, Any], key: str) -> str | None:
+    unknown = set(options) - {key}
+    if unknown:
+        raise InvalidInput(f"unknown field {sorted(unknown)[0]}; only {key} may be given")
+    value = options.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a URL", key)
+    try:
+        return check_callback_url(value, field=key)
+    except BadUrl as exc:
+        raise InvalidInput(str(exc), key) from None
 
 
 provider = KPlus()

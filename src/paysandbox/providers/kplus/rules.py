@@ -17,9 +17,10 @@ from ...core.errors import InvalidInput
 from .errors import KPlusError
 
 BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
-_MINOR_12 = re.compile(r"^\d{12}$")
+_MINOR_12 = re.compile(r"^\d{12}$", re.ASCII)
 _ISO = re.compile(
-    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$",
+    re.ASCII,
 )
 PLATFORMS = {"IOS", "ANDROID"}
 
@@ -55,7 +56,7 @@ def parse_request_dt(value: object) -> str:
             raise KPlusError("invalid_parameter", "requestDt is out of range")
         return str(int(value))
     text = str(value).strip()
-    if text.isdigit() and len(text) <= 14:
+    if text.isascii() and text.isdigit() and len(text) <= 14:
         return text
     if len(text) <= 40 and _ISO.match(text):
         try:

@@ -26,6 +26,7 @@ from .model import CANCELLED, EXPIRED, PAID, REQUESTED, TOKEN_STATES, VOIDED, To
 from .schemas import CancelToken, Common, GenerateToken, InquireToken
 
 OBJECT = "kplus_token"
+PROVIDER = "kplus"  # the name its accounts' clocks are kept under
 
 #: Renders the payment slip PNG (base64) for a token being paid; None = no slip.
 SlipRenderer = Callable[[Row, int, str, str], str | None]
@@ -141,9 +142,11 @@ class KPlusService:
         return Token(row, sandbox_now_us(int(row["clock_offset_us"])))
 
     def _record_expiry_tx(self, conn: Conn, token_id: str) -> None:
-        now = clock_rows.now_us(conn)
         row = rows.get_token(conn, token_id)
-        if row is None or not Token(row, now).needs_expiry_recorded:
+        if row is None:
+            return
+        now = _now(conn, str(row["partner_id"]))
+        if not Token(row, now).needs_expiry_recorded:
             return
         if rows.transition_token(
             conn,
@@ -167,8 +170,8 @@ class KPlusService:
         return await self.db.write(self._cancel_tx, req)
 
     def _cancel_tx(self, conn: Conn, req: CancelToken) -> Token:
-        now = clock_rows.now_us(conn)
         _authenticate(conn, req)
+        now = _now(conn, req.partnerId)
         _claim_uid(conn, req, "cancel-token", now)
         token = Token(_owned_token(conn, req.tokenId, req.partnerId), now)
         _require_unpaid(token)
@@ -211,8 +214,7 @@ class KPlusService:
         return token
 
     def _payable_tx(self, conn: Conn, token_id: str) -> tuple[Row, int]:
-        now = clock_rows.now_us(conn)
-        row = _any_token(conn, token_id)
+        row, now = _token_now(conn, token_id)
         _require_unpaid(Token(row, now))
         return row, now
 
@@ -226,7 +228,7 @@ class KPlusService:
         reference: str,
         slip: str | None,
     ) -> Token:
-        now = clock_rows.now_us(conn)
+        _, now = _token_now(conn, token_id)
         changed = rows.transition_token(
             conn,
             token_id,
@@ -264,8 +266,8 @@ class KPlusService:
         return await self.db.write(self._expire_tx, token_id)
 
     def _expire_tx(self, conn: Conn, token_id: str) -> Token:
-        now = clock_rows.now_us(conn)
-        token = Token(_any_token(conn, token_id), now)
+        row, now = _token_now(conn, token_id)
+        token = Token(row, now)
         _require_unpaid(token)
         changed = rows.transition_token(
             conn,
@@ -286,8 +288,8 @@ class KPlusService:
         return await self.db.write(self._decline_tx, token_id)
 
     def _decline_tx(self, conn: Conn, token_id: str) -> Token:
-        now = clock_rows.now_us(conn)
-        token = Token(_any_token(conn, token_id), now)
+        row, now = _token_now(conn, token_id)
+        token = Token(row, now)
         _require_unpaid(token)
         events.append(conn, OBJECT, token_id, "declined", now, {"by": "customer"})
         return token
@@ -302,8 +304,8 @@ class KPlusService:
         return token, history
 
     def _get_tx(self, conn: Conn, token_id: str) -> tuple[Token, list[Any]]:
-        now = clock_rows.now_us(conn)
-        token = Token(_any_token(conn, token_id), now)
+        row, now = _token_now(conn, token_id)
+        token = Token(row, now)
         return token, events.history(conn, OBJECT, token_id)
 
 
@@ -317,6 +319,17 @@ def _item(item: Any, n: int) -> dict[str, Any]:
         if item.amount is not None
         else None,
     }
+
+
+def _now(conn: Conn, partner_id: str) -> int:
+    """The partner's time: the sandbox clock plus the partner's own offset."""
+    return clock_rows.account_now_us(conn, PROVIDER, partner_id)
+
+
+def _token_now(conn: Conn, token_id: str) -> tuple[Row, int]:
+    """A token (any partner's) and its partner's time."""
+    row = _any_token(conn, token_id)
+    return row, _now(conn, str(row["partner_id"]))
 
 
 def _authenticate(conn: Conn, req: Common) -> Row:

@@ -16,10 +16,13 @@ def get_partner(conn: Conn, partner_id: str) -> Row | None:
 
 
 def partner_with_clock(conn: Conn, partner_id: str) -> Row | None:
-    """The partner row plus the clock offset (``clock_offset_us``) in one statement."""
+    """The partner row plus its clock offset (``clock_offset_us``: the sandbox clock's plus the
+    partner's own) in one statement."""
     return conn.one(
-        "SELECT p.*, c.offset_us AS clock_offset_us FROM kplus_partners p "
-        "CROSS JOIN sandbox_clock c WHERE p.partner_id = ? AND c.id = 1",
+        "SELECT p.*, c.offset_us + COALESCE(a.offset_us, 0) AS clock_offset_us "
+        "FROM kplus_partners p CROSS JOIN sandbox_clock c "
+        "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
+        "WHERE p.partner_id = ? AND c.id = 1",
         partner_id,
     )
 
@@ -140,9 +143,11 @@ def token_for_partner(conn: Conn, token_id: str, partner_id: str) -> Row | None:
     and the partner's token (token columns NULL when it has no such token); None when the
     partner does not exist."""
     return conn.one(
-        "SELECT p.partner_secret AS partner_secret, c.offset_us AS clock_offset_us, "
+        "SELECT p.partner_secret AS partner_secret, "
+        "c.offset_us + COALESCE(a.offset_us, 0) AS clock_offset_us, "
         f"{_INQUIRE_COLUMNS} "
         "FROM kplus_partners p CROSS JOIN sandbox_clock c "
+        "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
         "LEFT JOIN kplus_tokens t ON t.token_id = ? AND t.partner_id = p.partner_id "
         "WHERE p.partner_id = ? AND c.id = 1",
         token_id,
@@ -209,3 +214,20 @@ def page_tokens(
         limit,
         offset,
     )
+
+
+def partner_exists(conn: Conn, partner_id: str) -> bool:
+    return (
+        conn.one("SELECT 1 AS x FROM kplus_partners WHERE partner_id = ?", partner_id) is not None
+    )
+
+
+def forget_partner_objects(conn: Conn, partner_id: str) -> None:
+    """A partner's tokens, their events and the partnerTxnUid values it used."""
+    conn.exec(
+        "DELETE FROM events WHERE object_type = 'kplus_token' AND object_id IN "
+        "(SELECT token_id FROM kplus_tokens WHERE partner_id = ?)",
+        partner_id,
+    )
+    conn.exec("DELETE FROM kplus_tokens WHERE partner_id = ?", partner_id)
+    conn.exec("DELETE FROM kplus_request_uids WHERE partner_id = ?", partner_id)

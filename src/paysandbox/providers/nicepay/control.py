@@ -22,6 +22,7 @@ from . import views
 from .model import Txn
 from .schemas import PayTransaction
 from .service import NicepayService
+from .service._common import PROVIDER
 
 
 def ops(service: NicepayService, db: Database, *, max_body: int) -> list[Op]:
@@ -48,11 +49,12 @@ def ops(service: NicepayService, db: Database, *, max_body: int) -> list[Op]:
         limit = parse_limit(q)
 
         def _list(conn: Conn) -> list[dict[str, object]]:
-            now = clock_rows.now_us(conn)
+            base = clock_rows.now_us(conn)
+            own = clock_rows.own_offsets(conn, PROVIDER)
             found = rows.list_transactions(conn, q.get("iMid"), limit)
             out: list[dict[str, object]] = []
             for r in found:
-                t = Txn(r, now)
+                t = Txn(r, base + own.get(str(r["imid"]), 0))
                 out.append(
                     {
                         "tXid": t.t_xid,

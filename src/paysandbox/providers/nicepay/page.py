@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ...edge import Op
 from ...store.db import Row
-from ...web import read_body
+from ...web import own_base_url, read_body
 from . import rules, views
 from .errors import NicepayError
 from .model import Txn
@@ -32,7 +32,8 @@ _ENV = jinja2.Environment(
 )
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self' http: https:; base-uri 'none'",
+    "form-action 'self' http: https:; base-uri 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
@@ -40,7 +41,8 @@ _HEADERS = {
 
 
 def base_url(request: Request, public_url: str | None) -> str:
-    return public_url.rstrip("/") if public_url else str(request.base_url).rstrip("/")
+    """Built on the public URL or the bound address, never on the Host header."""
+    return own_base_url(request, public_url)
 
 
 def _idr(amount: int) -> str:

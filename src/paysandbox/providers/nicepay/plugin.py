@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import secrets
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ...core.errors import InvalidInput
+from ...core.ids import random_string
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
@@ -45,6 +49,23 @@ class Nicepay(Provider[NicepayConfig]):
         self, args: argparse.Namespace, config_: NicepayConfig, seed_demo: bool
     ) -> None:
         config.apply_arguments(args, config_)
+
+    accounts = "merchants"
+
+    def account_exists(self, conn: Conn, account_id: str) -> bool:
+        return rows.merchant_exists(conn, account_id)
+
+    def forget_account(self, conn: Conn, account_id: str) -> None:
+        rows.forget_merchant_objects(conn, account_id)
+
+    def new_account(self, conn: Conn, options: Mapping[str, Any]) -> dict[str, Any]:
+        if options:
+            raise InvalidInput(f"unknown field {sorted(options)[0]}; a merchant takes none")
+        key = base64.b64encode(secrets.token_bytes(48)).decode("ascii")
+        while True:  # iMid: 10 characters, like IONPAYTEST
+            imid = "TMP" + random_string(7, string.ascii_uppercase + string.digits)
+            if rows.insert_merchant(conn, imid, key):
+                return {"iMid": imid, "merchantKey": key}
 
     def example(self) -> Example:
         ts, ref, amt = "20180123100505", f"EXAMPLE{secrets.token_hex(6)}", "10000"

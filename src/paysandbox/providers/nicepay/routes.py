@@ -169,4 +169,5 @@ def edge_error(failure: Failure, message: str) -> NicepayError:
         "malformed": "http_message",
         "internal": "server_error",
     }[failure]
-    return NicepayError(name, "please retry" if failure == "internal" else message)
+    detail = {"internal": "please retry", "not_found": f"no NICEPay API at {message}"}
+    return NicepayError(name, detail.get(failure, message))

@@ -213,3 +213,24 @@ def page_transactions(
         limit,
         offset,
     )
+
+
+def merchant_exists(conn: Conn, imid: str) -> bool:
+    return conn.one("SELECT 1 AS x FROM nicepay_merchants WHERE imid = ?", imid) is not None
+
+
+def insert_merchant(conn: Conn, imid: str, merchant_key: str) -> bool:
+    """False when the iMid is taken."""
+    return insert_ignore(conn, "nicepay_merchants", {"imid": imid, "merchant_key": merchant_key})
+
+
+def forget_merchant_objects(conn: Conn, imid: str) -> None:
+    """A merchant's transactions with everything hanging off them, and their events."""
+    mine = "(SELECT t_xid FROM nicepay_transactions WHERE imid = ?)"
+    conn.exec(
+        f"DELETE FROM events WHERE object_type = 'nicepay_transaction' AND object_id IN {mine}",
+        imid,
+    )
+    for table in ("nicepay_open_numbers", "nicepay_sessions", "nicepay_cancels"):
+        conn.exec(f"DELETE FROM {table} WHERE t_xid IN {mine}", imid)
+    conn.exec("DELETE FROM nicepay_transactions WHERE imid = ?", imid)

@@ -25,6 +25,16 @@ from ...settings import ConfigError
 
 DEMO_SITE_ID = 1010
 DEMO_API_KEY = "gabi"
+MAX_SITE_ID = 2**31 - 1
+
+
+def site_id(value: object) -> int:
+    """A Smart2Pay SiteID: a positive 32-bit integer (the documents' ``1010``), in ASCII digits
+    without leading zeros."""
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit() and text[0] != "0" and int(text) <= MAX_SITE_ID):
+        raise ValueError(f"a SiteID is a whole number from 1 to {MAX_SITE_ID}")
+    return int(text)
 
 
 @dataclass
@@ -46,7 +56,7 @@ class Smart2PayConfig:
 
 
 class _SiteSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    site_id: Annotated[int, Meta(ge=1, le=999_999_999_999)]
+    site_id: Annotated[int, Meta(ge=1, le=MAX_SITE_ID)]
     api_key: Annotated[str, Meta(min_length=1, max_length=256)]
     notification_url: str | None = None
 
@@ -86,6 +96,10 @@ def apply_arguments(args: argparse.Namespace, config: Smart2PayConfig) -> None:
                 check_callback_url(url, field="--smart2pay-site URL")
             except BadUrl as exc:
                 raise ConfigError(str(exc)) from None
-        if not site.isascii() or not site.isdigit() or not key:
-            raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL] with a numeric ID")
-        config.sites.append(Site(int(site), key, url or None))
+        try:
+            number = site_id(site)
+        except ValueError as exc:
+            raise ConfigError(f"--smart2pay-site wants ID:APIKEY[=URL]: {exc}") from None
+        if not key:
+            raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL]")
+        config.sites.append(Site(number, key, url or None))

@@ -23,6 +23,7 @@ from ...store.db import Conn, Database, Row
 from ...web import json_response
 from . import store as rows
 from . import views
+from .config import site_id
 from .schemas import CaptureBody, RefundBody, SiteBody
 from .service import Smart2PayService
 
@@ -36,12 +37,12 @@ def check_site(body: SiteBody) -> None:
             raise ControlError("bad_request", str(exc)) from None
 
 
-def save_site(conn: Conn, site_id: int, body: SiteBody) -> Row:
+def save_site(conn: Conn, site: int, body: SiteBody) -> Row:
     """Create or change a site (the control API's ``PUT`` and the dashboard's new account)."""
     try:
         return rows.upsert_site(
             conn,
-            site_id,
+            site,
             api_key=body.apiKey,
             notification_url=body.notificationUrl,
             faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
@@ -95,10 +96,12 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
     async def put_site(request: Request) -> Response:
         body = await decode_optional(request, SiteBody, max_body)
         raw = request.path_params["site_id"]
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-            raise ControlError("bad_request", "siteId must be a number of at most 12 digits")
+        try:
+            site = site_id(raw)
+        except ValueError as exc:
+            raise ControlError("bad_request", f"siteId: {exc}") from None
         check_site(body)
-        row = await db.write(save_site, int(raw), body)
+        row = await db.write(save_site, site, body)
         return json_response(views.site(row))
 
     return [

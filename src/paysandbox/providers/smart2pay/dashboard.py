@@ -27,6 +27,7 @@ from ...store import clock as clock_rows
 from ...store.db import Conn, Database
 from . import store as rows
 from . import views
+from .config import site_id
 from .control import check_site, save_site
 from .errors import Smart2PayError
 from .model import AUTHORIZED, PAYMENT_STATES, REFUNDABLE, TOKEN_STATES
@@ -255,8 +256,10 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
     async def create_account(form: Mapping[str, str]) -> str:
         """A new site through the control API's own checks and write; never an existing one."""
         raw = form.get("siteId", "").strip() or f"9{random_digits(5)}"
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-            raise Refused("The SiteID must be a number of at most 12 digits.")
+        try:
+            site = site_id(raw)
+        except ValueError as exc:
+            raise Refused(f"SiteID: {exc}.") from None
         key = form.get("apiKey", "")
         if not 1 <= len(key) <= 256:
             raise Refused("The ApiKey must be 1 to 256 characters.")
@@ -264,9 +267,9 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         check_site(body)
 
         def tx(conn: Conn) -> str:
-            if rows.get_site(conn, int(raw)) is not None:
-                raise Refused(f"Site {int(raw)} already exists.")
-            return str(save_site(conn, int(raw), body)["site_id"])
+            if rows.get_site(conn, site) is not None:
+                raise Refused(f"Site {site} already exists.")
+            return str(save_site(conn, site, body)["site_id"])
 
         return await db.write(tx)
 

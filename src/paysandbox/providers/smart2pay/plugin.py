@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ...core.errors import InvalidInput
+from ...delivery.urls import BadUrl, check_callback_url, redact_url
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
@@ -46,6 +49,38 @@ class Smart2Pay(Provider[Smart2PayConfig]):
         self, args: argparse.Namespace, config_: Smart2PayConfig, seed_demo: bool
     ) -> None:
         config.apply_arguments(args, config_)
+
+    accounts = "sites"
+
+    def account_exists(self, conn: Conn, account_id: str) -> bool:
+        return _site_id(account_id) is not None and rows.site_exists(conn, int(account_id))
+
+    def forget_account(self, conn: Conn, account_id: str) -> None:
+        rows.forget_site_objects(conn, int(account_id))
+
+    def new_account(self, conn: Conn, options: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = set(options) - {"notificationUrl"}
+        if unknown:
+            raise InvalidInput(f"unknown field {sorted(unknown)[0]}; only notificationUrl")
+        url = options.get("notificationUrl") or None
+        if url is not None:
+            try:
+                url = check_callback_url(str(url), field="notificationUrl")
+            except BadUrl as exc:
+                raise InvalidInput(str(exc), "notificationUrl") from None
+        key = secrets.token_hex(16)
+        while True:
+            site_id = secrets.randbelow(900_000_000) + 100_000_000
+            if rows.insert_site(conn, site_id, key):
+                break
+        if url:
+            rows.upsert_site(conn, site_id, notification_url=url)
+        return {
+            "siteId": site_id,
+            "apiKey": key,
+            "authorization": basic_auth(site_id, key),
+            "notificationUrl": redact_url(url),
+        }
 
     def example(self) -> Example:
         body = {
@@ -97,6 +132,10 @@ class Smart2Pay(Provider[Smart2PayConfig]):
             credentials=demo,
             dashboard=dashboard.part(service, ctx.db),
         )
+
+
+def _site_id(raw: str) -> int | None:
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
 
 
 provider = Smart2Pay()

@@ -343,3 +343,41 @@ def page_tokens(
         limit,
         offset,
     )
+
+
+def site_exists(conn: Conn, site_id: int) -> bool:
+    return conn.one("SELECT 1 AS x FROM smart2pay_sites WHERE site_id = ?", site_id) is not None
+
+
+def insert_site(conn: Conn, site_id: int, api_key: str) -> bool:
+    """False when the SiteID is taken."""
+    return insert_ignore(
+        conn,
+        "smart2pay_sites",
+        {"site_id": site_id, "api_key": api_key, "notification_url": None, "faults": "{}"},
+    )
+
+
+def forget_site_objects(conn: Conn, site_id: int) -> None:
+    """A site's card tokens, payments (with captures and refunds), customers, addresses, and
+    their events."""
+    payments = "(SELECT id FROM smart2pay_payments WHERE site_id = ?)"
+    conn.exec(
+        "DELETE FROM events WHERE object_type = 'smart2pay_payment' AND object_id IN "
+        "(SELECT CAST(id AS TEXT) FROM smart2pay_payments WHERE site_id = ?)",
+        site_id,
+    )
+    conn.exec(
+        "DELETE FROM events WHERE object_type = 'smart2pay_token' AND object_id IN "
+        "(SELECT value FROM smart2pay_tokens WHERE site_id = ?)",
+        site_id,
+    )
+    conn.exec(f"DELETE FROM smart2pay_refunds WHERE payment_id IN {payments}", site_id)
+    conn.exec(f"DELETE FROM smart2pay_captures WHERE payment_id IN {payments}", site_id)
+    for table in (
+        "smart2pay_payments",
+        "smart2pay_tokens",
+        "smart2pay_addresses",
+        "smart2pay_customers",
+    ):
+        conn.exec(f"DELETE FROM {table} WHERE site_id = ?", site_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ....core.errors import NotFound
 from ....delivery.outbox import Outbox
 from ....delivery.urls import BadUrl, check_callback_url
+from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn, Row
 from .. import callbacks, rules
@@ -15,6 +16,7 @@ from ..errors import NicepayError
 from ..model import EXPIRED, Txn, sources
 
 OBJECT = "nicepay_transaction"
+PROVIDER = "nicepay"  # the name its merchants' clocks are kept under
 
 
 def given(value: str | None) -> str:
@@ -35,6 +37,11 @@ def get_row(conn: Conn, t_xid: str) -> Row:
     row = rows.get_transaction(conn, t_xid)
     assert row is not None
     return row
+
+
+def now_for(conn: Conn, imid: str) -> int:
+    """The merchant's time: the sandbox clock plus the merchant's own offset."""
+    return clock_rows.account_now_us(conn, PROVIDER, imid)
 
 
 def any_row(conn: Conn, t_xid: str) -> Row:

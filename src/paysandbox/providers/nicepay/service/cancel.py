@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ....core.ids import random_digits
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn
 from .. import auth, rules
@@ -17,7 +16,7 @@ from ..errors import NicepayError
 from ..model import CANCELED, EXPIRED, FAILED, INIT, PAID, STATUS_WORD, UNPAID, Txn, sources
 from ..rules import CVS, VA
 from ..schemas import Cancel
-from ._common import OBJECT, get_row, given, merchant_key
+from ._common import OBJECT, get_row, given, merchant_key, now_for
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ def check(req: Cancel) -> tuple[dict[str, str | None], bool, int]:
 
 
 def cancel_tx(conn: Conn, v: dict[str, str | None], partial: bool, amount: int) -> CancelResult:
-    now = clock_rows.now_us(conn)
+    now = now_for(conn, given(v["iMid"]))
     op = "partial_cancel" if partial else "full_cancel"
     imid, t_xid = given(v["iMid"]), given(v["tXid"])
     key = merchant_key(conn, imid)
@@ -50,6 +49,62 @@ def cancel_tx(conn: Conn, v: dict[str, str | None], partial: bool, amount: int) 
         auth.cancel_token(given(v["timeStamp"]), imid, t_xid, given(v["amt"]), key),
         "cancel",
     )
+    # A conditional update that changes nothing lost a race to a cancel committed meanwhile
+    # (PostgreSQL, READ COMMITTED): read the row again and judge the request anew, so the
+    # loser gets exactly the answer a serial request would (8067, 9320, ...), or succeeds if
+    # what is left still allows it (two partial cancels that both fit).
+    for _ in range(_RACE_RETRIES):
+        pm = _try_cancel(conn, v, op, t_xid, imid, partial, amount, now)
+        if pm is not None:
+            break
+    else:
+        raise NicepayError(op, "the transaction changed meanwhile; inquire and retry")
+    cancel_txid = _insert_cancel(
+        conn,
+        imid,
+        pm,
+        now,
+        {
+            "t_xid": t_xid,
+            "cancel_type": "2" if partial else "1",
+            "amt": amount,
+            "cancel_msg": v["cancelMsg"],
+            "at_us": now,
+        },
+    )
+    after = Txn(get_row(conn, t_xid), now)
+    events.append(
+        conn,
+        OBJECT,
+        t_xid,
+        "partially_canceled" if after.status == PAID else "canceled",
+        now,
+        {
+            "cancelType": "2" if partial else "1",
+            "amt": amount,
+            "canceltXid": cancel_txid,
+            "cancelAmt": int(after["cancel_amt"]),
+            "cancelMsg": v["cancelMsg"],
+        },
+    )
+    return CancelResult(after, cancel_txid, amount)
+
+
+_RACE_RETRIES = 8
+
+
+def _try_cancel(
+    conn: Conn,
+    v: dict[str, str | None],
+    op: str,
+    t_xid: str,
+    imid: str,
+    partial: bool,
+    amount: int,
+    now: int,
+) -> str | None:
+    """Judge the request against the row as it is now; its payMethod when the change was
+    made, None when a concurrent change won the row first."""
     row = rows.get_transaction(conn, t_xid)
     if row is None:
         raise NicepayError("partial_txid" if partial else "full_txid", "unknown tXid")
@@ -99,37 +154,7 @@ def cancel_tx(conn: Conn, v: dict[str, str | None], partial: bool, amount: int) 
             full_state=CANCELED,
             now_us=now,
         )
-    if not changed:  # lost a race inside the database: nothing was changed
-        raise NicepayError(op, "the transaction changed meanwhile; inquire and retry")
-    cancel_txid = _insert_cancel(
-        conn,
-        imid,
-        pm,
-        now,
-        {
-            "t_xid": t_xid,
-            "cancel_type": "2" if partial else "1",
-            "amt": amount,
-            "cancel_msg": v["cancelMsg"],
-            "at_us": now,
-        },
-    )
-    after = Txn(get_row(conn, t_xid), now)
-    events.append(
-        conn,
-        OBJECT,
-        t_xid,
-        "partially_canceled" if after.status == PAID else "canceled",
-        now,
-        {
-            "cancelType": "2" if partial else "1",
-            "amt": amount,
-            "canceltXid": cancel_txid,
-            "cancelAmt": int(after["cancel_amt"]),
-            "cancelMsg": v["cancelMsg"],
-        },
-    )
-    return CancelResult(after, cancel_txid, amount)
+    return pm if changed else None
 
 
 def _insert_cancel(conn: Conn, imid: str, pm: str, now: int, row: dict[str, Any]) -> str:

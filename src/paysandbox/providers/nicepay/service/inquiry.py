@@ -3,14 +3,13 @@ the follow-up write that records a VA / CVS validity the sandbox clock has passe
 
 from __future__ import annotations
 
-from ....store import clock as clock_rows
 from ....store.db import Conn
 from .. import auth, rules
 from .. import store as rows
 from ..errors import NicepayError
 from ..model import Txn
 from ..schemas import Inquiry
-from ._common import given, merchant_key, record_expiry
+from ._common import given, merchant_key, now_for, record_expiry
 
 
 def check(req: Inquiry) -> dict[str, str | None]:
@@ -21,7 +20,7 @@ def check(req: Inquiry) -> dict[str, str | None]:
 
 
 def inquire_tx(conn: Conn, v: dict[str, str | None]) -> Txn:
-    now = clock_rows.now_us(conn)
+    now = now_for(conn, given(v["iMid"]))
     imid = given(v["iMid"])
     key = merchant_key(conn, imid)
     auth.verify(
@@ -42,7 +41,6 @@ def inquire_tx(conn: Conn, v: dict[str, str | None]) -> Txn:
 
 
 def record_expiry_tx(conn: Conn, t_xid: str) -> None:
-    now = clock_rows.now_us(conn)
     row = rows.get_transaction(conn, t_xid)
     if row is not None:
-        record_expiry(conn, Txn(row, now))
+        record_expiry(conn, Txn(row, now_for(conn, str(row["imid"]))))

@@ -10,7 +10,6 @@ from typing import Any
 from ....core.clock import US
 from ....core.ids import UPPER_HEX, random_digits, random_string
 from ....delivery.outbox import Outbox
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn, Row
 from .. import auth, rules
@@ -19,7 +18,7 @@ from ..errors import NicepayError
 from ..model import CANCELED, EXPIRED, FAILED, INIT, PAID, STATUS_WORD, Txn, sources
 from ..rules import CC, CLICKPAY, CVS, EWALLET, PAYLOAN, VA
 from ..schemas import Payment
-from ._common import OBJECT, callback_url, get_row, given, merchant_key, notify
+from ._common import OBJECT, callback_url, get_row, given, merchant_key, notify, now_for
 
 SESSION_TTL_US = 30 * 60 * US
 FAIL_CODES = {
@@ -50,11 +49,11 @@ def check(req: Payment) -> dict[str, str | None]:
 
 
 def start_payment_tx(conn: Conn, v: dict[str, str | None]) -> tuple[Txn, Row]:
-    now = clock_rows.now_us(conn)
     row = rows.get_transaction(conn, given(v["tXid"]))
     if row is None:
         raise NicepayError("card_txid", "unknown tXid")
     imid = str(row["imid"])
+    now = now_for(conn, imid)
     key = merchant_key(conn, imid)
     auth.verify(
         v["merchantToken"],
@@ -92,19 +91,20 @@ def start_payment_tx(conn: Conn, v: dict[str, str | None]) -> tuple[Txn, Row]:
 
 
 def get_session_tx(conn: Conn, session_id: str) -> tuple[Txn, Row]:
-    now = clock_rows.now_us(conn)
     session = rows.get_session(conn, session_id)
     if session is None:
         raise NicepayError("card_txid", "unknown payment session")
-    return Txn(get_row(conn, str(session["t_xid"])), now), session
+    row = get_row(conn, str(session["t_xid"]))
+    return Txn(row, now_for(conn, str(row["imid"]))), session
 
 
 def finish_payment_tx(conn: Conn, session_id: str, approve: bool, outbox: Outbox) -> PaymentResult:
-    now = clock_rows.now_us(conn)
     session = rows.get_session(conn, session_id)
     if session is None:
         raise NicepayError("card_txid", "unknown payment session")
-    txn = Txn(get_row(conn, str(session["t_xid"])), now)
+    row = get_row(conn, str(session["t_xid"]))
+    now = now_for(conn, str(row["imid"]))
+    txn = Txn(row, now)
     if session["state"] != "pending":
         _require_payable(txn)
         raise NicepayError("tx_exists", "this payment page was already used")
@@ -139,6 +139,8 @@ def finish_payment_tx(conn: Conn, session_id: str, approve: bool, outbox: Outbox
         kind = "failed"
     dst = str(values["status"])
     if not rows.transition(conn, txn.t_xid, from_states=sources(dst, among=(INIT,)), values=values):
+        # lost a race: answer as a serial request would, from the winner's state
+        _require_payable(Txn(get_row(conn, txn.t_xid), now))
         raise NicepayError("tx_exists", "the transaction changed meanwhile")
     rows.finish_session(conn, session_id, "approved" if approve else "declined", now)
     after = Txn(get_row(conn, txn.t_xid), now)

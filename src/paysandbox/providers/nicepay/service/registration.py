@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 from ....core.ids import random_digits
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn
 from .. import auth, rules
@@ -17,7 +16,7 @@ from ..errors import NicepayError
 from ..model import INIT, UNPAID, Txn
 from ..rules import CC, CVS, EWALLET, PAYLOAN, VA
 from ..schemas import Registration
-from ._common import OBJECT, callback_url, get_row, given, merchant_key, record_expiry
+from ._common import OBJECT, callback_url, get_row, given, merchant_key, now_for, record_expiry
 
 
 def check(req: Registration) -> tuple[dict[str, str | None], dict[str, Any]]:
@@ -29,7 +28,7 @@ def check(req: Registration) -> tuple[dict[str, str | None], dict[str, Any]]:
 def register_tx(
     conn: Conn, v: dict[str, str | None], extra: dict[str, Any], default_validity_seconds: int
 ) -> Txn:
-    now = clock_rows.now_us(conn)
+    now = now_for(conn, given(v["iMid"]))
     imid, pm = given(v["iMid"]), given(v["payMethod"])
     key = merchant_key(conn, imid)
     auth.verify(

@@ -10,18 +10,18 @@ from ....core.errors import Conflict
 from ....core.events import Event
 from ....core.ids import UPPER_HEX, random_string
 from ....delivery.outbox import Outbox
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn, Row
 from .. import store as rows
 from ..model import EXPIRED, INIT, PAID, STATUS_WORD, UNPAID, Txn, sources
 from ..rules import CC, CVS, VA
-from ._common import OBJECT, any_row, get_row, notify, record_expiry
+from ._common import OBJECT, any_row, get_row, notify, now_for, record_expiry
 
 
 def pay_tx(conn: Conn, t_xid: str, amount: int | None, outbox: Outbox) -> Txn:
-    now = clock_rows.now_us(conn)
-    txn = Txn(any_row(conn, t_xid), now)
+    row = any_row(conn, t_xid)
+    now = now_for(conn, str(row["imid"]))
+    txn = Txn(row, now)
     if txn.pay_method == CC:
         raise Conflict(
             "credit-card transactions are paid through the 3-D Secure page "
@@ -63,8 +63,9 @@ def pay_tx(conn: Conn, t_xid: str, amount: int | None, outbox: Outbox) -> Txn:
 
 
 def expire_tx(conn: Conn, t_xid: str) -> Txn:
-    now = clock_rows.now_us(conn)
-    txn = Txn(any_row(conn, t_xid), now)
+    row = any_row(conn, t_xid)
+    now = now_for(conn, str(row["imid"]))
+    txn = Txn(row, now)
     if txn.pay_method not in (VA, CVS):
         raise Conflict("only VA (02) and CVS (03) numbers expire", txn.status)
     if txn.needs_expiry_recorded:
@@ -91,6 +92,7 @@ def expire_tx(conn: Conn, t_xid: str) -> Txn:
 
 
 def get_tx(conn: Conn, t_xid: str) -> tuple[Txn, list[Event], list[Row]]:
-    now = clock_rows.now_us(conn)
-    txn = Txn(any_row(conn, t_xid), now)
+    row = any_row(conn, t_xid)
+    now = now_for(conn, str(row["imid"]))
+    txn = Txn(row, now)
     return txn, events.history(conn, OBJECT, t_xid), rows.cancels_of(conn, t_xid)

@@ -12,6 +12,7 @@ import msgspec
 
 from ....core.credentials import account_secret_matches
 from ....core.ids import UPPER_HEX, random_string
+from ....store import clock as clock_rows
 from ....store.db import Conn, Row
 from .. import store as rows
 from .. import views
@@ -19,6 +20,7 @@ from ..errors import Smart2PayError, reason
 from ..model import AUTHORIZED, STATUS_IDS, Payment
 from ..schemas import AddressIn, CustomerIn
 
+PROVIDER = "smart2pay"  # the name its sites' clocks are kept under
 PAYMENT = "smart2pay_payment"
 TOKEN = "smart2pay_token"  # noqa: S105 - an event object type, not a secret
 
@@ -105,3 +107,8 @@ def require_authorized(payment: Payment, verb: str) -> None:
             body=views.payment_fields(payment),
             status=(STATUS_IDS[payment.status], payment.status),
         )
+
+
+def now_for(conn: Conn, site_id: object) -> int:
+    """The site's time: the sandbox clock plus the site's own offset."""
+    return clock_rows.account_now_us(conn, PROVIDER, str(site_id))

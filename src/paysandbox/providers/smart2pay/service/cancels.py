@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from ....delivery.outbox import Outbox
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn
 from .. import scenarios
 from .. import store as rows
 from ..model import AUTHORIZED, Payment
-from ._common import PAYMENT, Credentials, load_payment, require_authorized, site_for
+from ._common import PAYMENT, Credentials, load_payment, now_for, require_authorized, site_for
 from .notify import notify_payment
 from .queues import locked_payment, step_values
 
 
 def cancel_tx(conn: Conn, outbox: Outbox, creds: Credentials, payment_id: int) -> Payment:
-    now = clock_rows.now_us(conn)
     site = site_for(conn, creds)
+    now = now_for(conn, site["site_id"])
     payment = locked_payment(conn, payment_id, int(site["site_id"]), now)
     require_authorized(payment, "cancel")
     total = int(payment["amount"])

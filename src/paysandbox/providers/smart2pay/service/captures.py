@@ -8,14 +8,13 @@ import json
 from typing import Any
 
 from ....delivery.outbox import Outbox
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn
 from .. import scenarios, views
 from .. import store as rows
 from ..errors import Smart2PayError, reason
 from ..model import AUTHORIZED, FAILED, STATUS_IDS, Payment
-from ._common import PAYMENT, Credentials, load_payment, require_authorized, site_for
+from ._common import PAYMENT, Credentials, load_payment, now_for, require_authorized, site_for
 from .notify import notify_payment
 from .queues import locked_payment, step_values
 
@@ -23,8 +22,8 @@ from .queues import locked_payment, step_values
 def capture_tx(
     conn: Conn, outbox: Outbox, creds: Credentials, payment_id: int, amount: int | None
 ) -> tuple[Payment, int]:
-    now = clock_rows.now_us(conn)
     site = site_for(conn, creds)
+    now = now_for(conn, site["site_id"])
     payment = locked_payment(conn, payment_id, int(site["site_id"]), now)
     require_authorized(payment, "capture")
     total = int(payment["amount"])

@@ -12,7 +12,6 @@ from typing import Any
 import msgspec
 
 from ....delivery.outbox import Outbox
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn, Row
 from .. import rules, scenarios, views
@@ -30,6 +29,7 @@ from ._common import (
     customer_json,
     load_payment,
     new_token_value,
+    now_for,
     owned_payment,
     payment_echo,
     site_for,
@@ -41,8 +41,8 @@ from .tokens import usable_token_facts
 
 
 def create_tx(conn: Conn, outbox: Outbox, creds: Credentials, doc: Body) -> tuple[Payment, int]:
-    now = clock_rows.now_us(conn)
     site = site_for(conn, creds)
+    now = now_for(conn, site["site_id"])
     site_id = int(site["site_id"])
     doc = body_of(doc)
     reasons: list[Reason] = []
@@ -175,12 +175,12 @@ def create_tx(conn: Conn, outbox: Outbox, creds: Credentials, doc: Body) -> tupl
 
 def get_payment_tx(conn: Conn, creds: Credentials, payment_id: int) -> Payment:
     site = site_for(conn, creds)
-    return owned_payment(conn, payment_id, int(site["site_id"]), clock_rows.now_us(conn))
+    return owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
 
 
 def list_tx(conn: Conn, creds: Credentials, filters: dict[str, Any], limit: int) -> list[Payment]:
     site = site_for(conn, creds)
-    now = clock_rows.now_us(conn)
+    now = now_for(conn, site["site_id"])
     return [Payment(r, now) for r in rows.list_payments(conn, int(site["site_id"]), filters, limit)]
 
 
@@ -189,7 +189,7 @@ def inspect_payment_tx(conn: Conn, payment_id: int) -> tuple[Payment, list[Row],
     if row is None:
         raise Smart2PayError([reason("17")])
     return (
-        Payment(row, clock_rows.now_us(conn)),
+        Payment(row, now_for(conn, row["site_id"])),
         rows.refunds_of(conn, payment_id),
         events.history(conn, PAYMENT, str(payment_id)),
     )

@@ -11,14 +11,13 @@ import json
 from typing import Any
 
 from ....core.clock import US
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn, Row
 from .. import scenarios
 from .. import store as rows
 from ..errors import Smart2PayError, reason
 from ..model import FAILED, PAYMENT_STATES, Payment
-from ._common import PAYMENT, load_payment
+from ._common import PAYMENT, load_payment, now_for
 
 
 def step_values(step: scenarios.Step, captured: int, total: int, now: int) -> dict[str, Any]:
@@ -92,7 +91,7 @@ def settle_tx(conn: Conn, payment_id: int) -> None:
     """Settle one payment found due by a read (its own transaction, after the read)."""
     row = rows.lock_payment(conn, payment_id)
     if row is not None:
-        settle(conn, row, clock_rows.now_us(conn))
+        settle(conn, row, now_for(conn, row["site_id"]))
 
 
 def locked_payment(conn: Conn, payment_id: int, site_id: int, now: int) -> Payment:

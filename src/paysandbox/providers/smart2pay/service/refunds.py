@@ -9,7 +9,6 @@ import json
 import msgspec
 
 from ....delivery.outbox import Outbox
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn, Row
 from .. import rules, scenarios, views
@@ -25,7 +24,16 @@ from ..model import (
     REFUNDED,
 )
 from ..schemas import RefundIn
-from ._common import PAYMENT, Body, Credentials, body_of, load_payment, owned_payment, site_for
+from ._common import (
+    PAYMENT,
+    Body,
+    Credentials,
+    body_of,
+    load_payment,
+    now_for,
+    owned_payment,
+    site_for,
+)
 from .notify import enqueue, notify_payment
 from .queues import locked_payment
 
@@ -33,8 +41,8 @@ from .queues import locked_payment
 def refund_tx(
     conn: Conn, outbox: Outbox, creds: Credentials, payment_id: int, doc: Body
 ) -> tuple[Row, int]:
-    now = clock_rows.now_us(conn)
     site = site_for(conn, creds)
+    now = now_for(conn, site["site_id"])
     payment = locked_payment(conn, payment_id, int(site["site_id"]), now)
     doc = body_of(doc)
     reasons: list[Reason] = []
@@ -142,14 +150,14 @@ def refund_tx(
 
 def refunds_tx(conn: Conn, creds: Credentials, payment_id: int) -> list[Row]:
     site = site_for(conn, creds)
-    owned_payment(conn, payment_id, int(site["site_id"]), clock_rows.now_us(conn))
+    owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
     return rows.refunds_of(conn, payment_id)
 
 
 def get_refund_tx(conn: Conn, creds: Credentials, payment_id: int | None, refund_id: int) -> Row:
     site = site_for(conn, creds)
     if payment_id is not None:
-        owned_payment(conn, payment_id, int(site["site_id"]), clock_rows.now_us(conn))
+        owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
     refund = rows.get_refund(conn, refund_id, int(site["site_id"]))
     if refund is None or (payment_id is not None and int(refund["payment_id"]) != payment_id):
         raise Smart2PayError(

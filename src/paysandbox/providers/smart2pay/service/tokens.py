@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 
-from ....store import clock as clock_rows
 from ....store import events
 from ....store.db import Conn, Row
 from .. import rules, views
@@ -24,13 +23,14 @@ from ._common import (
     body_of,
     customer_json,
     new_token_value,
+    now_for,
     site_for,
 )
 
 
 def authenticate_tx(conn: Conn, creds: Credentials, doc: Body) -> Row:
-    now = clock_rows.now_us(conn)
     site = site_for(conn, creds)
+    now = now_for(conn, site["site_id"])
     doc = body_of(doc)
     reasons: list[Reason] = []
     checked = rules.check("CardAuthentication", doc, reasons)
@@ -70,8 +70,8 @@ def get_token_tx(conn: Conn, creds: Credentials, value: str) -> Row:
 
 
 def cancel_token_tx(conn: Conn, creds: Credentials, value: str) -> Row:
-    now = clock_rows.now_us(conn)
     site = site_for(conn, creds)
+    now = now_for(conn, site["site_id"])
     token = _owned_token(conn, value, int(site["site_id"]))
     changed = rows.transition_token(
         conn,
