@@ -21,6 +21,7 @@ CORE = [
     "config.py",
     "cli.py",
     "control",
+    "dashboard",
     "delivery",
     "core",
     "app.py",

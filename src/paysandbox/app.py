@@ -22,6 +22,7 @@ from . import edge, logs, openapi
 from .control import accounts as control_accounts
 from .control import errors as control_errors
 from .control import routes as control_routes
+from .dashboard import pages as dashboard
 from .delivery.outbox import Outbox
 from .delivery.policy import OutboundPolicy
 from .delivery.rules import with_rules
@@ -136,6 +137,12 @@ def create_app(
         forgetters=[observer.forget_account],
     )
     ops += observer.ops()
+    sections = [
+        dashboard.Section(p.name, p.title, part)
+        for p in providers
+        if (part := mounted[p.name].dashboard) is not None
+    ]
+    ops += dashboard.ops(db, sections, wake=ctx.wake_sender)
     sandbox = Sandbox(ctx, providers, mounted, ops)
 
     tags = [(CONTROL_PREFIX, "control")] + [(pre, p.name) for p in providers for pre in p.prefixes]

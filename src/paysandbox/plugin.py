@@ -14,7 +14,9 @@ from a provider is an attribute or a method of its ``Provider`` object —
   and settings from the config file section ``[<name>]`` and from the command line;
 * ``mount(ctx)``: its operations (one declaration each: route, OpenAPI entry, banner line),
   the seeding of its accounts, and its banner's credential lines;
-* ``edge_error``: its error answer for failures the request edge detects.
+* ``edge_error``: its error answer for failures the request edge detects;
+* ``Mounted.dashboard`` (optional): its object kinds, actions and accounts for the web
+  dashboard under ``/_sandbox/`` (``dashboard/parts.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
+from .dashboard.parts import DashboardPart
 from .delivery.outbox import Outbox
 from .delivery.rules import SuccessRule
 from .delivery.sender import Sender
@@ -59,6 +62,8 @@ class Mounted:
     seed: Callable[[Conn], None] = lambda conn: None
     #: Banner lines after the endpoints (public demo credentials only, never a configured secret).
     credentials: list[str] = field(default_factory=list)
+    #: What the web dashboard shows and does for this provider (None: nothing).
+    dashboard: DashboardPart | None = None
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,23 @@ def _choice(query: Any, name: str, allowed: Sequence[str]) -> str | None:
     return value
 
 
+def delivery_tx(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
+    """One delivery and its attempts (``not_found`` for an unknown id)."""
+    row = outbox.get_delivery(conn, delivery_id)
+    if row is None:
+        raise ControlError("not_found", f"no delivery {delivery_id}")
+    return row, outbox.attempts_of(conn, delivery_id)
+
+
+def retry_tx(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
+    """Make a delivery due now (the control API's and the dashboard's retry)."""
+    row, _ = delivery_tx(conn, delivery_id)  # 404 for an unknown id
+    now = clock_rows.account_now_us(conn, row["provider"], row["account_id"])
+    if not outbox.requeue(conn, delivery_id, now, real_now_us()):
+        raise ControlError("conflict", "an attempt of this delivery is in flight; retry later")
+    return delivery_tx(conn, delivery_id)
+
+
 def ops(
     db: Database,
     sender: Sender | None,
@@ -154,25 +171,12 @@ def ops(
         )
         return json_response({"deliveries": [delivery_view(r) for r in found]})
 
-    def _one(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
-        row = outbox.get_delivery(conn, delivery_id)
-        if row is None:
-            raise ControlError("not_found", f"no delivery {delivery_id}")
-        return row, outbox.attempts_of(conn, delivery_id)
-
     async def get_delivery(request: Request) -> Response:
-        row, attempts = await db.read(_one, request.path_params["delivery_id"])
+        row, attempts = await db.read(delivery_tx, request.path_params["delivery_id"])
         return json_response(delivery_view(row, attempts))
 
-    def _retry(conn: Conn, delivery_id: str) -> tuple[Row, list[Row]]:
-        row, _ = _one(conn, delivery_id)  # 404 for an unknown id
-        now = clock_rows.account_now_us(conn, row["provider"], row["account_id"])
-        if not outbox.requeue(conn, delivery_id, now, real_now_us()):
-            raise ControlError("conflict", "an attempt of this delivery is in flight; retry later")
-        return _one(conn, delivery_id)
-
     async def retry(request: Request) -> Response:
-        row, attempts = await db.write(_retry, request.path_params["delivery_id"])
+        row, attempts = await db.write(retry_tx, request.path_params["delivery_id"])
         wake()
         return json_response(delivery_view(row, attempts))
 

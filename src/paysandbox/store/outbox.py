@@ -236,6 +236,7 @@ def list_deliveries(
     state: str | None = None,
     account_id: str | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[Row]:
     where, args = [], []
     for col, val in (
@@ -250,8 +251,8 @@ def list_deliveries(
     sql = "SELECT * FROM deliveries"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY created_at_us DESC, id LIMIT ?"
-    return conn.all(sql, *args, limit)
+    sql += " ORDER BY created_at_us DESC, id LIMIT ? OFFSET ?"
+    return conn.all(sql, *args, limit, offset)
 
 
 def requeue(conn: Conn, delivery_id: str, now_us: int, real_now_us: int) -> bool:
@@ -276,3 +277,11 @@ def count_by_state(conn: Conn, states: tuple[str, ...]) -> int:
         *states,
     )
     return int(row["n"]) if row else 0
+
+
+def counts_by_provider_state(conn: Conn) -> list[Row]:
+    """``(provider, state, n)`` for every provider and state that has deliveries."""
+    return conn.all(
+        "SELECT provider, state, COUNT(*) AS n FROM deliveries GROUP BY provider, state "
+        "ORDER BY provider, state"
+    )

@@ -53,3 +53,44 @@ def conditional_update(
         sql += f" AND ({extra_where})"
     args = [*values.values(), *key.values(), *from_states, *extra_args]
     return conn.exec(sql, *args) == 1
+
+
+def contains_pattern(text: str) -> str:
+    """A ``LIKE ? ESCAPE '\\'`` pattern matching ``text`` anywhere, wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def listing_where(
+    state_expr: str,
+    *,
+    account_col: str,
+    search_cols: tuple[str, ...],
+    account: str | int | None,
+    state: str | None,
+    search: str | None,
+    since_us: int | None,
+    until_us: int | None,
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` of a dashboard listing and its parameters. ``state_expr`` is the SQL of
+    the effective state, without parameters (a time in it is an inlined integer)."""
+    where: list[str] = ["1 = 1"]
+    args: list[Any] = []
+    if account:
+        where.append(f"{account_col} = ?")
+        args.append(account)
+    if state:
+        where.append(f"{state_expr} = ?")
+        args.append(state)
+    if search:
+        where.append(
+            "(" + " OR ".join(f"CAST({c} AS TEXT) LIKE ? ESCAPE '\\'" for c in search_cols) + ")"
+        )
+        args += [contains_pattern(search)] * len(search_cols)
+    if since_us is not None:
+        where.append("created_at_us >= ?")
+        args.append(since_us)
+    if until_us is not None:
+        where.append("created_at_us < ?")
+        args.append(until_us)
+    return " AND ".join(where), args

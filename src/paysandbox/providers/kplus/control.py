@@ -76,6 +76,32 @@ def partner_view(row: Row) -> dict[str, Any]:
     }
 
 
+def check_partner(partner_id: str, body: PartnerBody) -> None:
+    """What ``PUT …/partners/{partnerId}`` refuses before writing (400 ``bad_request``)."""
+    if body.callbackUrl:
+        try:
+            check_callback_url(body.callbackUrl, field="callbackUrl")
+        except BadUrl as exc:
+            raise ControlError("bad_request", str(exc)) from None
+    if len(partner_id) > 64:
+        raise ControlError("bad_request", "partnerId is longer than 64 characters")
+
+
+def save_partner(conn: Conn, partner_id: str, body: PartnerBody, default_ttl_seconds: int) -> Row:
+    """Create or change a partner (the control API's ``PUT`` and the dashboard's new account)."""
+    if body.partnerSecret is None and rows.get_partner(conn, partner_id) is None:
+        raise ControlError("bad_request", "a new partner needs a partnerSecret")
+    return rows.upsert_partner(
+        conn,
+        partner_id,
+        secret=body.partnerSecret,
+        callback_url=body.callbackUrl,
+        token_ttl_seconds=body.tokenTtlSeconds,
+        faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
+        defaults={"secret": body.partnerSecret, "token_ttl_seconds": default_ttl_seconds},
+    )
+
+
 def ops(
     service: KPlusService,
     db: Database,
@@ -173,30 +199,11 @@ def ops(
         found = await db.read(rows.list_partners)
         return json_response({"partners": [partner_view(r) for r in found]})
 
-    def _put(conn: Conn, partner_id: str, body: PartnerBody) -> Row:
-        if body.partnerSecret is None and rows.get_partner(conn, partner_id) is None:
-            raise ControlError("bad_request", "a new partner needs a partnerSecret")
-        return rows.upsert_partner(
-            conn,
-            partner_id,
-            secret=body.partnerSecret,
-            callback_url=body.callbackUrl,
-            token_ttl_seconds=body.tokenTtlSeconds,
-            faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
-            defaults={"secret": body.partnerSecret, "token_ttl_seconds": default_ttl_seconds},
-        )
-
     async def put_partner(request: Request) -> Response:
         body = await decode_optional(request, PartnerBody, max_body)
         partner_id = request.path_params["partner_id"]
-        if body.callbackUrl:
-            try:
-                check_callback_url(body.callbackUrl, field="callbackUrl")
-            except BadUrl as exc:
-                raise ControlError("bad_request", str(exc)) from None
-        if len(partner_id) > 64:
-            raise ControlError("bad_request", "partnerId is longer than 64 characters")
-        row = await db.write(_put, partner_id, body)
+        check_partner(partner_id, body)
+        row = await db.write(save_partner, partner_id, body, default_ttl_seconds)
         return json_response(partner_view(row))
 
     tokens = "/_sandbox/kplus/tokens"

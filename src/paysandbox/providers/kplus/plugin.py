@@ -17,7 +17,7 @@ from ...delivery.urls import BadUrl, check_callback_url, redact_url
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
-from . import callbacks, config, control, page, routes
+from . import callbacks, config, control, dashboard, page, routes, slip
 from . import store as rows
 from .config import DEMO_PARTNER_ID, DEMO_PARTNER_SECRET, KPlusConfig
 from .observe import OBSERVE
@@ -165,6 +165,7 @@ class KPlus(Provider[KPlusConfig]):
             ],
             seed=seed,
             credentials=["(/v1/… also needs Partner-Id / Partner-Secret headers)", *demo],
+            dashboard=dashboard.part(service, ctx.db, default_ttl_seconds=cfg.token_ttl_seconds),
         )
 
 

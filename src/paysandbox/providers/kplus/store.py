@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...store.db import Conn, Row
-from ...store.sql import conditional_update, insert, insert_ignore
+from ...store.sql import conditional_update, insert, insert_ignore, listing_where
 
 
 def get_partner(conn: Conn, partner_id: str) -> Row | None:
@@ -163,6 +163,57 @@ def list_tokens(conn: Conn, partner_id: str | None, limit: int) -> list[Row]:
             limit,
         )
     return conn.all("SELECT * FROM kplus_tokens ORDER BY created_at_us DESC LIMIT ?", limit)
+
+
+# ------------------------------------------------------------------ dashboard reads
+
+
+def _state_expr(now_us: int) -> str:
+    """The token's true status at ``now_us`` (an unpaid token past its expiry is EXPIRED)."""
+    return (
+        f"CASE WHEN status = 'REQUESTED' AND expires_at_us <= {int(now_us)} "
+        "THEN 'EXPIRED' ELSE status END"
+    )
+
+
+def count_by_state(conn: Conn, now_us: int) -> list[Row]:
+    return conn.all(
+        f"SELECT state, COUNT(*) AS n FROM (SELECT {_state_expr(now_us)} AS state "
+        "FROM kplus_tokens) t GROUP BY state"
+    )
+
+
+def page_tokens(
+    conn: Conn,
+    now_us: int,
+    *,
+    account: str | None,
+    state: str | None,
+    search: str | None,
+    since_us: int | None,
+    until_us: int | None,
+    offset: int,
+    limit: int,
+) -> list[Row]:
+    """A page of tokens, newest first (without the large image columns)."""
+    where, args = listing_where(
+        _state_expr(now_us),
+        account_col="partner_id",
+        search_cols=("token_id", "reference1", "partner_txn_uid"),
+        account=account,
+        state=state,
+        search=search,
+        since_us=since_us,
+        until_us=until_us,
+    )
+    return conn.all(
+        f"SELECT token_id, partner_id, reference1, total_amount, created_at_us, "
+        f"{_state_expr(now_us)} AS state FROM kplus_tokens WHERE {where} "
+        "ORDER BY created_at_us DESC, token_id LIMIT ? OFFSET ?",
+        *args,
+        limit,
+        offset,
+    )
 
 
 def partner_exists(conn: Conn, partner_id: str) -> bool:

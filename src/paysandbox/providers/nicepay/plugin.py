@@ -17,7 +17,7 @@ from ...core.ids import random_string
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
-from . import config, control, routes
+from . import config, control, dashboard, routes
 from . import store as rows
 from .config import DEMO_IMID, DEMO_MERCHANT_KEY, NicepayConfig
 from .observe import OBSERVE
@@ -121,6 +121,7 @@ class Nicepay(Provider[NicepayConfig]):
             ],
             seed=seed,
             credentials=demo,
+            dashboard=dashboard.part(service, ctx.db),
         )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...store.db import Conn, Row
-from ...store.sql import conditional_update, insert_ignore
+from ...store.sql import conditional_update, insert_ignore, listing_where
 
 
 def get_merchant(conn: Conn, imid: str) -> Row | None:
@@ -154,6 +154,65 @@ def list_transactions(conn: Conn, imid: str | None, limit: int) -> list[Row]:
             limit,
         )
     return conn.all("SELECT * FROM nicepay_transactions ORDER BY created_at_us DESC LIMIT ?", limit)
+
+
+def sessions_of(conn: Conn, t_xid: str) -> list[Row]:
+    """The payment-page sessions of a transaction, newest first."""
+    return conn.all(
+        "SELECT session_id, state, created_at_us, finished_at_us FROM nicepay_sessions "
+        "WHERE t_xid = ? ORDER BY created_at_us DESC, session_id",
+        t_xid,
+    )
+
+
+# ------------------------------------------------------------------ dashboard reads
+
+
+def _state_expr(now_us: int) -> str:
+    """The true state at ``now_us`` (an unpaid VA/CVS past its validity is EXPIRED)."""
+    return (
+        "CASE WHEN status = 'UNPAID' AND valid_until_us IS NOT NULL "
+        f"AND valid_until_us <= {int(now_us)} THEN 'EXPIRED' ELSE status END"
+    )
+
+
+def count_by_state(conn: Conn, now_us: int) -> list[Row]:
+    return conn.all(
+        f"SELECT state, COUNT(*) AS n FROM (SELECT {_state_expr(now_us)} AS state "
+        "FROM nicepay_transactions) t GROUP BY state"
+    )
+
+
+def page_transactions(
+    conn: Conn,
+    now_us: int,
+    *,
+    account: str | None,
+    state: str | None,
+    search: str | None,
+    since_us: int | None,
+    until_us: int | None,
+    offset: int,
+    limit: int,
+) -> list[Row]:
+    where, args = listing_where(
+        _state_expr(now_us),
+        account_col="imid",
+        search_cols=("t_xid", "reference_no"),
+        account=account,
+        state=state,
+        search=search,
+        since_us=since_us,
+        until_us=until_us,
+    )
+    return conn.all(
+        "SELECT t_xid, imid, pay_method, reference_no, amt, created_at_us, "
+        f"{_state_expr(now_us)} AS state FROM nicepay_transactions WHERE {where} "
+        "ORDER BY created_at_us DESC, t_xid LIMIT ? OFFSET ?",
+        *args,
+        limit,
+        offset,
+    )
 
 
 def merchant_exists(conn: Conn, imid: str) -> bool:

@@ -3,6 +3,9 @@
 ``GET /_sandbox/smart2pay/payments/{id}`` (payment, refunds, pending transition, events),
 ``GET /_sandbox/smart2pay/payments?siteId=&state=&limit=`` (newest first; ``state`` is a status
 name such as ``Captured``, matched against the status in effect on the site's clock),
+``POST …/payments/{id}/capture`` (optional ``{"amount"}``), ``POST …/cancel``,
+``POST …/refunds`` ``{"amount", "merchantTransactionId"?}`` (the merchant's verbs, run on behalf
+of the payment's own site; the answer is the payment as ``GET`` shows it),
 ``GET /_sandbox/smart2pay/tokens/{value}`` (token and events),
 ``GET /_sandbox/smart2pay/sites``, ``PUT /_sandbox/smart2pay/sites/{siteId}``
 ``{"apiKey", "notificationUrl", "faults"}`` (a new site needs an apiKey; an empty
@@ -27,16 +30,42 @@ from . import store as rows
 from . import views
 from .config import site_id
 from .model import STATUS_IDS, Payment
-from .schemas import SiteBody
+from .schemas import CaptureBody, RefundBody, SiteBody
 from .service import Smart2PayService
 
 
+def check_site(body: SiteBody) -> None:
+    """What ``PUT …/sites/{siteId}`` refuses before writing (400 ``bad_request``)."""
+    if body.notificationUrl:
+        try:
+            check_callback_url(body.notificationUrl, field="notificationUrl")
+        except BadUrl as exc:
+            raise ControlError("bad_request", str(exc)) from None
+
+
+def save_site(conn: Conn, site: int, body: SiteBody) -> Row:
+    """Create or change a site (the control API's ``PUT`` and the dashboard's new account)."""
+    try:
+        return rows.upsert_site(
+            conn,
+            site,
+            api_key=body.apiKey,
+            notification_url=body.notificationUrl,
+            faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
+        )
+    except ValueError:
+        raise ControlError("bad_request", "a new site needs an apiKey") from None
+
+
 def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
-    async def get_payment(request: Request) -> Response:
+    def _payment_id(request: Request) -> int:
         raw = request.path_params["payment_id"]
         if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
             raise ControlError("not_found", f"no Smart2Pay payment {raw[:40]}")
-        payment, refunds, history = await service.inspect_payment(int(raw))
+        return int(raw)
+
+    async def show_payment(payment_id: int) -> Response:
+        payment, refunds, history = await service.inspect_payment(payment_id)
         return json_response(views.control_payment(payment, refunds, history))
 
     async def list_payments(request: Request) -> Response:
@@ -61,6 +90,29 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
 
         return json_response({"payments": await db.read(_list)})
 
+    async def get_payment(request: Request) -> Response:
+        return await show_payment(_payment_id(request))
+
+    async def capture(request: Request) -> Response:
+        payment_id = _payment_id(request)
+        body = await decode_optional(request, CaptureBody, max_body)
+        await service.capture_for_site(payment_id, body.amount)
+        return await show_payment(payment_id)
+
+    async def cancel(request: Request) -> Response:
+        payment_id = _payment_id(request)
+        await service.cancel_for_site(payment_id)
+        return await show_payment(payment_id)
+
+    async def refund(request: Request) -> Response:
+        payment_id = _payment_id(request)
+        try:
+            body = await decode_optional(request, RefundBody, max_body)
+        except msgspec.ValidationError as exc:  # an empty body: {"amount"} is required
+            raise ControlError("bad_request", f"invalid body: {exc}") from None
+        await service.refund_for_site(payment_id, body.amount, body.merchantTransactionId)
+        return await show_payment(payment_id)
+
     async def get_token(request: Request) -> Response:
         row, history = await service.inspect_token(request.path_params["value"])
         return json_response(views.control_token(row, history))
@@ -69,18 +121,6 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
         found = await db.read(rows.list_sites)
         return json_response({"sites": [views.site(r) for r in found]})
 
-    def _put(conn: Conn, site_id: int, body: SiteBody) -> Row:
-        try:
-            return rows.upsert_site(
-                conn,
-                site_id,
-                api_key=body.apiKey,
-                notification_url=body.notificationUrl,
-                faults=msgspec.to_builtins(body.faults) if body.faults is not None else None,
-            )
-        except ValueError:
-            raise ControlError("bad_request", "a new site needs an apiKey") from None
-
     async def put_site(request: Request) -> Response:
         body = await decode_optional(request, SiteBody, max_body)
         raw = request.path_params["site_id"]
@@ -88,12 +128,8 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
             site = site_id(raw)
         except ValueError as exc:
             raise ControlError("bad_request", f"siteId: {exc}") from None
-        if body.notificationUrl:
-            try:
-                check_callback_url(body.notificationUrl, field="notificationUrl")
-            except BadUrl as exc:
-                raise ControlError("bad_request", str(exc)) from None
-        row = await db.write(_put, site, body)
+        check_site(body)
+        row = await db.write(save_site, site, body)
         return json_response(views.site(row))
 
     return [
@@ -108,6 +144,26 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
             "/_sandbox/smart2pay/payments/{payment_id}",
             get_payment,
             "A payment with its events",
+        ),
+        Op(
+            "POST",
+            "/_sandbox/smart2pay/payments/{payment_id}/capture",
+            capture,
+            "Capture it (all, or {amount}) as its site would",
+            CaptureBody,
+        ),
+        Op(
+            "POST",
+            "/_sandbox/smart2pay/payments/{payment_id}/cancel",
+            cancel,
+            "Cancel it as its site would",
+        ),
+        Op(
+            "POST",
+            "/_sandbox/smart2pay/payments/{payment_id}/refunds",
+            refund,
+            "Refund {amount} as its site would",
+            RefundBody,
         ),
         Op("GET", "/_sandbox/smart2pay/tokens/{value}", get_token, "A card token with its events"),
         Op("GET", "/_sandbox/smart2pay/sites", list_sites, "Sites (never their API keys)"),

@@ -14,7 +14,7 @@ from ...delivery.urls import BadUrl, check_callback_url, redact_url
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
-from . import config, control, page, routes
+from . import config, control, dashboard, page, routes
 from . import store as rows
 from .callbacks import basic_auth
 from .config import DEMO_API_KEY, DEMO_SITE_ID, Smart2PayConfig
@@ -140,6 +140,7 @@ class Smart2Pay(Provider[Smart2PayConfig]):
             ],
             seed=seed,
             credentials=demo,
+            dashboard=dashboard.part(service, ctx.db),
         )
 
 

@@ -112,3 +112,16 @@ class SiteBody(msgspec.Struct, forbid_unknown_fields=True):
     apiKey: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
     notificationUrl: Annotated[str, Meta(max_length=2048)] | None = None
     faults: FaultsBody | None = None
+
+
+class CaptureBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /_sandbox/smart2pay/payments/{id}/capture`` (optional): a partial amount."""
+
+    amount: Annotated[int, Meta(ge=1, le=999_999_999_999)] | None = None
+
+
+class RefundBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /_sandbox/smart2pay/payments/{id}/refunds``."""
+
+    amount: Annotated[int, Meta(ge=1, le=999_999_999_999)]
+    merchantTransactionId: Annotated[str, Meta(pattern=r"^[0-9a-zA-Z_-]{1,50}$")] | None = None

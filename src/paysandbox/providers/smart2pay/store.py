@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...store.db import Conn, Row
-from ...store.sql import conditional_update, insert, insert_ignore, placeholders
+from ...store.sql import conditional_update, insert, insert_ignore, listing_where, placeholders
 
 # ------------------------------------------------------------------ sites
 
@@ -301,6 +301,91 @@ def refunds_of(conn: Conn, payment_id: int) -> list[Row]:
     """Newest first, as Smart2Pay lists them."""
     return conn.all(
         "SELECT * FROM smart2pay_refunds WHERE payment_id = ? ORDER BY id DESC", payment_id
+    )
+
+
+# ------------------------------------------------------------------ dashboard reads
+
+
+def _payment_state(now_us: int) -> str:
+    """The effective status at ``now_us`` (a due pending transition counts as made)."""
+    return (
+        "CASE WHEN pending_status IS NOT NULL AND pending_at_us IS NOT NULL "
+        f"AND pending_at_us <= {int(now_us)} THEN pending_status ELSE status END"
+    )
+
+
+def count_payments_by_state(conn: Conn, now_us: int) -> list[Row]:
+    return conn.all(
+        f"SELECT state, COUNT(*) AS n FROM (SELECT {_payment_state(now_us)} AS state "
+        "FROM smart2pay_payments) t GROUP BY state"
+    )
+
+
+def page_payments(
+    conn: Conn,
+    now_us: int,
+    *,
+    site_id: int | None,
+    state: str | None,
+    search: str | None,
+    since_us: int | None,
+    until_us: int | None,
+    offset: int,
+    limit: int,
+) -> list[Row]:
+    where, args = listing_where(
+        _payment_state(now_us),
+        account_col="site_id",
+        search_cols=("id", "merchant_transaction_id"),
+        account=site_id,
+        state=state,
+        search=search,
+        since_us=since_us,
+        until_us=until_us,
+    )
+    return conn.all(
+        "SELECT id, site_id, merchant_transaction_id, amount, currency, created_at_us, "
+        f"{_payment_state(now_us)} AS state FROM smart2pay_payments WHERE {where} "
+        "ORDER BY id DESC LIMIT ? OFFSET ?",
+        *args,
+        limit,
+        offset,
+    )
+
+
+def count_tokens_by_state(conn: Conn) -> list[Row]:
+    return conn.all("SELECT status AS state, COUNT(*) AS n FROM smart2pay_tokens GROUP BY status")
+
+
+def page_tokens(
+    conn: Conn,
+    *,
+    site_id: int | None,
+    state: str | None,
+    search: str | None,
+    since_us: int | None,
+    until_us: int | None,
+    offset: int,
+    limit: int,
+) -> list[Row]:
+    where, args = listing_where(
+        "status",
+        account_col="site_id",
+        search_cols=("value", "last4", "holder_name"),
+        account=site_id,
+        state=state,
+        search=search,
+        since_us=since_us,
+        until_us=until_us,
+    )
+    return conn.all(
+        "SELECT value, site_id, status, brand, last4, holder_name, created_at_us "
+        f"FROM smart2pay_tokens WHERE {where} ORDER BY created_at_us DESC, value "
+        "LIMIT ? OFFSET ?",
+        *args,
+        limit,
+        offset,
     )
 
 

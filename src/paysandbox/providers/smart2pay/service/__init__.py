@@ -27,7 +27,7 @@ from ....store.db import Database, Row
 from .. import views
 from ..listing import ListQuery
 from ..model import Payment
-from . import cancels, captures, hosted, payments, queues, refunds, requests, tokens
+from . import cancels, captures, hosted, on_behalf, payments, queues, refunds, requests, tokens
 from ._common import (
     PAYMENT,
     TOKEN,
@@ -166,6 +166,28 @@ class Smart2PayService:
 
     async def inspect_token(self, value: str) -> tuple[Row, list[Any]]:
         return await self.db.read(tokens.inspect_token_tx, value)
+
+    # ------------------------------------------------------------ control API: the merchant's
+    # verbs on behalf of the payment's own site (``on_behalf``)
+
+    async def capture_for_site(self, payment_id: int, amount: int | None) -> tuple[Payment, int]:
+        result = await self.db.write(on_behalf.capture_tx, self.outbox, payment_id, amount)
+        self.on_commit()
+        return result
+
+    async def cancel_for_site(self, payment_id: int) -> Payment:
+        result = await self.db.write(on_behalf.cancel_tx, self.outbox, payment_id)
+        self.on_commit()
+        return result
+
+    async def refund_for_site(
+        self, payment_id: int, amount: int, merchant_transaction_id: str | None = None
+    ) -> tuple[Row, int]:
+        result = await self.db.write(
+            on_behalf.refund_tx, self.outbox, payment_id, amount, merchant_transaction_id
+        )
+        self.on_commit()
+        return result
 
 
 def _payment_answer(result: tuple[Payment, int]) -> Answer:
