@@ -81,8 +81,9 @@ def part(service: KPlusService, db: Database, *, default_ttl_seconds: int) -> Da
                 return None
             raise
         page = f"/kplus/app/{quote(token_id, safe='')}"
-        view = views.control(token, history, page)
-        slip = view.pop("slipImage")
+        slip_url = f"/_sandbox/kplus/tokens/{quote(token_id, safe='')}/slip.png"
+        view = views.control(token, history, page, slip_url)
+        slip = token["slip_image"]
         view.pop("events")
         actions = []
         if token.status == REQUESTED:

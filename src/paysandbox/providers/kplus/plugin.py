@@ -30,13 +30,11 @@ WARM_UP_DELAY_SECONDS = 3.0
 
 def _render_slip(*args: Any) -> str:
     """Pillow is imported on the first payment (on a worker thread), not on the start path."""
-    from . import slip
 
     return slip.render(*args)
 
 
 def _warm_up() -> None:
-    from . import slip
 
     slip.warm_up()
 
