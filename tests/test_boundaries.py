@@ -15,8 +15,16 @@ from pathlib import Path
 from paysandbox.providers import REGISTERED
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "paysandbox"
+#: The core: everything but the providers' folders and the client tools (ctl.py, testing.py and
+#: the pytest plugin, which drive provider routes from outside the server, by name).
 CORE = [
     "store",
+    "security",
+    "observe",
+    "dashboard",
+    "paths.py",
+    "startup.py",
+    "workers.py",
     "settings.py",
     "config.py",
     "cli.py",

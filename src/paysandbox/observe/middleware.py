@@ -100,7 +100,7 @@ class ObserveMiddleware:
         metrics: Metrics,
     ) -> None:
         self.app = app
-        # longest prefix first, so /v1/kplus/ wins over a shorter one
+        # longest prefix first, so a more specific prefix (/v1/<p>/) wins over a shorter one
         self.prefixes = sorted(
             ((pre, p) for prefixes, p in providers for pre in prefixes),
             key=lambda x: -len(x[0]),

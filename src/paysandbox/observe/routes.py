@@ -77,7 +77,8 @@ def make_ops(
     count_hooks = [(n, h) for n, h in counters if h is not None]
 
     def routes_for(route: str) -> list[str]:
-        """Every template equal to ``route`` for some provider (both K PLUS families)."""
+        """Every template equal to ``route`` for some provider (e.g. two path families of one
+        provider that are one route)."""
         found = {route}
         for obs, templates in providers.values():
             key = obs.route_key(route)

@@ -314,7 +314,7 @@ class ProviderObserve:
     error_codes: Collection[str]
     render_error: Callable[[str, Exchange], Response]
     default_error: str
-    #: A route template → the key faults and filters compare (e.g. both K PLUS path families).
+    #: A route template → the key faults and filters compare (e.g. two path families of one API).
     route_key: Callable[[str], str] = field(default=lambda route: route)
     #: Objects by kind and state, counted at scrape time: [(kind, state, count)].
     count_objects: Callable[[Conn], list[tuple[str, str, int]]] | None = None

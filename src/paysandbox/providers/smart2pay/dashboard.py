@@ -35,6 +35,7 @@ from .schemas import SiteBody
 from .service import Smart2PayService
 
 PAYMENT_STATE_ORDER = (
+    "Open",  # waiting for 3-D Secure or the hosted card form
     "Authorized",
     "QueuedForCapturing",
     "CaptureRequested",
