@@ -1,6 +1,6 @@
 """Repeated slashes in a request path are one slash, on every route.
 
-Some published client libraries build paths such as ``/<api>//direct/v2/cancel`` (see the provider docs);
+Some published client libraries build paths such as ``/<api>//direct/v2/cancel``;
 web front ends in front of the real gateways merge such slashes, so paysandbox does too, before
 routing (and before any provider sees the path). Nothing else in the path is changed.
 """
