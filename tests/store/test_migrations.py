@@ -35,7 +35,7 @@ def _restamp(url: str, versions: list[str]) -> None:
 def test_fresh_database_gets_every_head(fresh_db_url: str) -> None:
     migrate.upgrade(fresh_db_url, [p.migrations for p in REGISTERED])
     heads = _versions(fresh_db_url)
-    assert {"0002", "0003", "0004"} <= heads  # one head per provider branch
+    assert {"0002", "0003", "s0005"} <= heads  # one head per provider branch
     migrate.upgrade(fresh_db_url, [p.migrations for p in REGISTERED])  # idempotent
     assert _versions(fresh_db_url) == heads
 
@@ -83,7 +83,7 @@ def test_a_database_of_the_single_chain_migrates_forward(fresh_db_url: str) -> N
             assert r.json()["paymentStatus"] == "REQUESTED", r.text
     finally:
         live.stop()
-    assert {"0002", "0003", "0004", "c0002"} <= _versions(fresh_db_url)
+    assert {"0002", "0003", "s0005", "c0002"} <= _versions(fresh_db_url)
 
 
 def test_a_provider_branch_never_chains_after_another() -> None:
