@@ -45,7 +45,7 @@ class Size:
 SHORT = Size(
     kills=2,
     load_workers=4,
-    load_seconds=(0.4, 1.6),
+    load_seconds=(1.0, 2.5),
     race_objects=12,
     callback_tokens=16,
     callback_kills=1,

@@ -24,7 +24,7 @@ def _check(r: Result) -> None:
 
 def test_kill_9_under_mixed_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     r = scenarios.kill9_under_load(KIND, S, tmp_path)
-    assert r.ran["acknowledged"] > 0 and r.ran["pay"] > 0
+    assert r.ran["acknowledged"] > 0
     _check(r)
 
 
