@@ -1,12 +1,20 @@
-"""Benchmark K PLUS inquire-token and generate-token against a fresh paysandbox process.
+"""Benchmark paysandbox's K PLUS inquire-token and generate-token; prints every table.
 
-See bench/README.md. Prints a Markdown table; never part of the test suite.
+See bench/README.md for what each figure means. Never part of the test suite.
+
+    .venv/bin/python bench/run.py                 # all tables, 10 s per measurement
+    .venv/bin/python bench/run.py --quick         # all tables, 3 s each, scale up to 100 000
+    .venv/bin/python bench/run.py --only backends,workers --duration 20
+    .venv/bin/python bench/run.py --only scale --scale-sizes 1000,1000000,10000000
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import platform
 import re
 import secrets
 import shutil
@@ -15,30 +23,84 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+import prefill
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
+TOOLS = HERE / ".tools"  # git-ignored: WireMock from the npm registry
+RESULTS = HERE / "results"  # git-ignored: one JSON file per run
+WIREMOCK_VERSION = "3.13.2"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 CREDS = {
     "partnerId": "PTR1902369",
     "partnerSecret": "7da57c4eb242435fa3e91bb7a69e2a28",
     "requestDt": "2019-07-04T18:00:42.411",
 }
+GENERATE = {
+    **CREDS,
+    "partnerTxnUid": "bench-setup",
+    "reference1": "KS1234567",
+    "totalAmount": "500",
+    "shopImageUrl": "https://shop.example/a.png",
+    "shopName": "Bench Shop",
+    "shippingFee": "0",
+    "osPlatform": "IOS",
+    "currencyCode": "THB",
+    "currencyExponent": "2",
+}
 
 
 @dataclass
 class Result:
+    target: str
     op: str
     requests: int
-    seconds: float
     rps: float
     p50_ms: float
     p99_ms: float
     failures: int
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ tools
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if not path and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+        path = shutil.which("wrk")
+    if not path:
+        sys.exit("wrk is needed (Debian package 'wrk')")
+    return path
+
+
+def ensure_wiremock() -> Path:
+    """WireMock's standalone jar from the ``wiremock`` npm package, in bench/.tools."""
+    jar = TOOLS / "node_modules/wiremock/build" / f"wiremock-standalone-{WIREMOCK_VERSION}.jar"
+    if not jar.exists():
+        TOOLS.mkdir(exist_ok=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(TOOLS),
+                f"wiremock@{WIREMOCK_VERSION}",
+            ],
+            check=True,
+        )
+    return jar
 
 
 def free_port() -> int:
@@ -47,28 +109,175 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ensure_wrk() -> str:
-    path = shutil.which("wrk")
-    if path:
-        return path
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-        path = shutil.which("wrk")
-    if not path:
-        sys.exit("wrk is needed (Debian package 'wrk')")
-    return path
+def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up") from None
+            time.sleep(0.1)
 
 
-def fresh_db(args: argparse.Namespace, tmp: Path) -> tuple[str, str | None]:
-    if not args.db:
-        return f"sqlite:///{tmp / 'bench.db'}", None
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return total / 1024
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(root: int) -> dict[int, int]:
+    """user+system CPU ticks of a process and its descendants, by pid."""
+    ticks, todo = {}, [root]
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks[p] = int(fields[11]) + int(fields[12])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return ticks
+
+
+def backend_ticks(pg_url: str | None, app_name: str) -> dict[int, int]:
+    """CPU ticks of the PostgreSQL backends serving the benchmarked server (found by the
+    application_name its connections carry)."""
+    if not pg_url:
+        return {}
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        pids = [
+            r[0]
+            for r in c.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (app_name,)
+            )
+        ]
+    out: dict[int, int] = {}
+    for pid in pids:
+        out.update({pid: cpu_ticks(pid).get(pid, 0)})
+    return out
+
+
+class CpuMeter:
+    """CPU time the server (all its processes) and its database backends spend: a figure a
+    loaded, shared machine disturbs far less than requests per second."""
+
+    def __init__(self, pid: int | None, pg_url: str | None, app_name: str) -> None:
+        self.pid, self.pg_url, self.app_name = pid, pg_url, app_name
+
+    def snapshot(self) -> tuple[dict[int, int], dict[int, int]]:
+        server = cpu_ticks(self.pid) if self.pid else {}
+        return server, backend_ticks(self.pg_url, self.app_name)
+
+    @staticmethod
+    def spent(before: dict[int, int], after: dict[int, int]) -> float:
+        return sum(t - before.get(p, 0) for p, t in after.items()) / _TICK
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+# ------------------------------------------------------------------ databases
+
+
+@contextlib.contextmanager
+def fresh_db(kind: str, pg_url: str, tmp: Path) -> Iterator[tuple[str, str | None]]:
+    """A new empty database: a SQLite file, or a schema of its own on PostgreSQL."""
+    if kind == "sqlite":
+        path = tmp / f"bench-{secrets.token_hex(3)}.db"
+        yield f"sqlite:///{path}", None
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
     import psycopg
 
     schema = f"bench_{secrets.token_hex(4)}"
-    with psycopg.connect(args.db, autocommit=True) as c:
+    with psycopg.connect(pg_url, autocommit=True) as c:
         c.execute(f"CREATE SCHEMA {schema}")
-    parts = urlsplit(args.db)
-    return urlunsplit(parts._replace(query=f"options=-csearch_path%3D{schema}")), schema
+    parts = urlsplit(pg_url)
+    query = f"options=-csearch_path%3D{schema}&application_name={schema}"
+    query = f"{parts.query}&{query}" if parts.query else query
+    try:
+        yield urlunsplit(parts._replace(query=query)), schema
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            c.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextlib.contextmanager
+def server(
+    db_url: str, tmp: Path, workers: int = 1, src: str | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    env = dict(os.environ)
+    if src:  # A/B against another checkout: its src/ comes first on the path
+        env["PYTHONPATH"] = str(Path(src).resolve() / "src")
+    cmd = [str(BIN / "paysandbox"), "serve", "--port", str(port), "--db", db_url]
+    cmd += ["--log-level", "warning"] + (["--workers", str(workers)] if workers > 1 else [])
+    with (tmp / "server.log").open("ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/_sandbox/clock", proc)
+        yield base, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def wiremock(tmp: Path, inquire_body: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """WireMock answering inquire-token with a static copy of paysandbox's own answer."""
+    jar = ensure_wiremock()
+    root = tmp / "wiremock"
+    (root / "mappings").mkdir(parents=True, exist_ok=True)
+    (root / "mappings/inquire.json").write_text(
+        json.dumps(
+            {
+                "request": {"method": "POST", "url": "/kplus/payment/inquire-token"},
+                "response": {
+                    "status": 200,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": inquire_body,
+                },
+            }
+        )
+    )
+    port = free_port()
+    cmd = ["java", "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1"]
+    cmd += ["--root-dir", str(root), "--disable-banner"]
+    # WireMock's own performance settings: the bar should be as high as WireMock can make it
+    cmd += ["--no-request-journal", "--disable-request-logging", "--disable-response-templating"]
+    with (tmp / "wiremock.log").open("ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/__admin/health", proc)
+        yield base, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+# ------------------------------------------------------------------ load
 
 
 def ms(text: str) -> float:
@@ -76,143 +285,311 @@ def ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(wrk: str, base: str, op: str, seconds: int, conns: int, env: dict[str, str]) -> Result:
-    out = subprocess.run(
+def run_wrk(
+    args: argparse.Namespace, target: str, base: str, op: str, seconds: float, env: dict[str, str]
+) -> Result:
+    done = subprocess.run(
         [
-            wrk,
+            args.wrk,
             "-t1",
-            f"-c{conns}",
-            f"-d{seconds}s",
+            f"-c{args.connections}",
+            f"-d{max(1, round(seconds))}s",
             "--latency",
             "-s",
             str(HERE / "wrk_kplus.lua"),
             base,
         ],
-        check=True,
         capture_output=True,
         text=True,
         env={**os.environ, **env, "BENCH_OP": op},
-    ).stdout
-    total = int(re.search(r"(\d+) requests in ([\d.]+)(\w+)", out).group(1))  # type: ignore[union-attr]
-    dur = re.search(r"requests in ([\d.]+\w+)", out).group(1)  # type: ignore[union-attr]
+    )
+    if done.returncode:
+        raise RuntimeError(f"wrk failed: {done.stderr}{done.stdout}")
+    out = done.stdout
+
+    def find(pattern: str) -> str:
+        m = re.search(pattern, out, re.M)
+        if not m:
+            raise RuntimeError(f"unexpected wrk output:\n{out}")
+        return m.group(1)
+
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     failures = (int(non2xx.group(1)) if non2xx else 0) + (
         sum(int(x) for x in sock.groups()) if sock else 0
     )
+    extra = {"non_2xx": float(non2xx.group(1)) if non2xx else 0.0}
+    if sock:  # connect, read, write errors and timeouts (wrk's timeout is 2 s)
+        extra["socket_errors"] = float(sum(int(x) for x in sock.groups()[:3]))
+        extra["timeouts"] = float(sock.group(4))
     return Result(
+        extra=extra,
+        target=target,
         op=op,
-        requests=total,
-        seconds=ms(dur) / 1000,
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        p50_ms=ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
-        p99_ms=ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
+        requests=int(find(r"(\d+) requests in")),
+        rps=float(find(r"Requests/sec:\s+([\d.]+)")),
+        p50_ms=ms(find(r"^\s+50%\s+(\S+)")),
+        p99_ms=ms(find(r"^\s+99%\s+(\S+)")),
         failures=failures,
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--db", help="PostgreSQL URL (default: a fresh SQLite file)")
-    ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
-    args = ap.parse_args()
-    wrk = ensure_wrk()
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        db_url, schema = fresh_db(args, tmp)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = (tmp / "server.log").open("w")
-        server = subprocess.Popen(
-            [
-                str(BIN / "paysandbox"),
-                "serve",
-                "--port",
-                str(port),
-                "--db",
-                db_url,
-                "--sqlite-synchronous",
-                args.synchronous,
-                "--log-level",
-                "warning",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp,
-        )
-        try:
-            results = bench(wrk, base, args)
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
-            if schema:
-                import psycopg
-
-                with psycopg.connect(args.db, autocommit=True) as c:
-                    c.execute(f"DROP SCHEMA {schema} CASCADE")
-    backend = "PostgreSQL" if args.db else f"SQLite (synchronous={args.synchronous})"
-    print(
-        f"\npaysandbox K PLUS, one server process, {backend}, {args.connections} connections, "
-        f"wrk -t1, {args.duration}s per operation, {os.cpu_count()} cores\n"
-    )
-    print("| operation | requests | req/s | p50 ms | p99 ms | failures |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for r in results:
-        print(
-            f"| {r.op} | {r.requests} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-            f"{r.failures} |"
-        )
-
-
-def bench(wrk: str, base: str, args: argparse.Namespace) -> list[Result]:
+def setup_token(base: str) -> tuple[str, str]:
+    """Create one token; returns it and inquire-token's exact answer body for it."""
     with httpx.Client(base_url=base, timeout=10) as c:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                c.get("/_sandbox/clock")
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        gen = c.post(
-            "/kplus/payment/generate-token",
-            json={
-                **CREDS,
-                "partnerTxnUid": "bench-setup",
-                "reference1": "KS1234567",
-                "totalAmount": "500",
-                "shopImageUrl": "https://shop.example/a.png",
-                "shopName": "Bench Shop",
-                "shippingFee": "0",
-                "osPlatform": "IOS",
-                "currencyCode": "THB",
-                "currencyExponent": "2",
-            },
-        ).json()
-        token = gen["tokenId"]
-        check = c.post(
+        token = c.post("/kplus/payment/generate-token", json=GENERATE).json()["tokenId"]
+        r = c.post(
             "/kplus/payment/inquire-token",
             json={**CREDS, "partnerTxnUid": "check", "tokenId": token},
-        ).json()
-        assert check["statusCode"] == "00" and check["paymentStatus"] == "REQUESTED", check
-    env = {"BENCH_TOKEN": token}
-    # Warm-up (not reported): first requests pay for imports, prepared statements, caches.
-    run_wrk(wrk, base, "inquire-token", 2, args.connections, {**env, "BENCH_PREFIX": "w"})
-    results = [run_wrk(wrk, base, "inquire-token", args.duration, args.connections, env)]
-    results.append(
-        run_wrk(
-            wrk,
-            base,
-            "generate-token",
-            args.duration,
-            args.connections,
-            {**env, "BENCH_PREFIX": "g"},
         )
-    )
+        body = r.json()
+        assert body["statusCode"] == "00" and body["paymentStatus"] == "REQUESTED", body
+        return token, r.text
+
+
+def measure(
+    args: argparse.Namespace,
+    target: str,
+    base: str,
+    ops: list[str],
+    env: dict[str, str],
+    meter: CpuMeter | None = None,
+) -> list[Result]:
+    """Warm up (not reported: imports, prepared statements, JIT), then each operation."""
+    tag = secrets.token_hex(3)
+    run_wrk(args, target, base, ops[0], args.warmup, {**env, "BENCH_PREFIX": f"w{tag}"})
+    results = []
+    for op in ops:
+        before = meter.snapshot() if meter else None
+        r = run_wrk(args, target, base, op, args.duration, {**env, "BENCH_PREFIX": f"{op[0]}{tag}"})
+        if meter and before and r.requests:
+            after = meter.snapshot()
+            r.extra["server_cpu_us"] = meter.spent(before[0], after[0]) / r.requests * 1e6
+            if meter.pg_url:
+                r.extra["db_cpu_us"] = meter.spent(before[1], after[1]) / r.requests * 1e6
+        results.append(r)
+        cpu = "".join(f"  {k} {v:,.0f}" for k, v in r.extra.items())
+        print(
+            f"  {target:<28} {op:<15} {r.rps:>9,.0f} req/s  p50 {r.p50_ms:6.2f} ms"
+            f"  p99 {r.p99_ms:6.2f} ms  failures {r.failures}{cpu}",
+            flush=True,
+        )
     return results
+
+
+def meter_for(
+    proc: subprocess.Popen[bytes], args: argparse.Namespace, schema: str | None
+) -> CpuMeter:
+    return CpuMeter(proc.pid, args.pg if schema else None, schema or "")
+
+
+# ------------------------------------------------------------------ tables
+
+
+def backends(args: argparse.Namespace, tmp: Path) -> list[Result]:
+    """Target 1: one server process, SQLite then PostgreSQL, same run."""
+    out: list[Result] = []
+    for kind in args.kinds:
+        variants: list[tuple[str, str | None]] = [("", None)]
+        if args.baseline:
+            variants.append((" (baseline)", args.baseline))
+        for label, src in variants:
+            with fresh_db(kind, args.pg, tmp) as (url, sch), server(url, tmp, src=src) as (b, p):
+                token, _ = setup_token(b)
+                name = ("SQLite" if kind == "sqlite" else "PostgreSQL") + label
+                ops = ["inquire-token", "generate-token"]
+                out += measure(args, name, b, ops, {"BENCH_TOKEN": token}, meter_for(p, args, sch))
+    return out
+
+
+def workers(args: argparse.Namespace, tmp: Path) -> list[Result]:
+    """Target 2: --workers N beside a WireMock static stub of inquire-token, same run."""
+    out: list[Result] = []
+    body = None
+    for kind in args.kinds:
+        with fresh_db(kind, args.pg, tmp) as (url, sch), server(url, tmp, args.workers) as (b, p):
+            token, body = setup_token(b)
+            name = f"{'SQLite' if kind == 'sqlite' else 'PostgreSQL'}, --workers {args.workers}"
+            ops = ["inquire-token", "generate-token"]
+            rs = measure(args, name, b, ops, {"BENCH_TOKEN": token}, meter_for(p, args, sch))
+            for r in rs:
+                r.extra["rss_mb"] = rss_mb(p.pid)
+            out += rs
+    if body is not None and not args.no_wiremock:
+        with wiremock(tmp, body) as (base, proc):
+            # the JVM needs a longer warm-up before its JIT has compiled the hot path
+            slow = argparse.Namespace(**vars(args))
+            slow.warmup = max(args.warmup, 2 * args.duration)
+            meter = CpuMeter(proc.pid, None, "")
+            env = {"BENCH_TOKEN": "x"}
+            rs = measure(slow, "WireMock static stub", base, ["inquire-token"], env, meter)
+            rs[0].extra["rss_mb"] = rss_mb(proc.pid)
+            out += rs
+    return out
+
+
+def scale(args: argparse.Namespace, tmp: Path) -> list[Result]:
+    """Target 3: latency at growing numbers of stored tokens; database size; server memory."""
+    out: list[Result] = []
+    for kind in args.kinds:
+        with fresh_db(kind, args.pg, tmp) as (url, schema):
+            prefill.create_schema(url)
+            for size in args.scale_sizes:
+                print(f"  prefill {kind} to {size:,} tokens …", flush=True)
+                seconds = prefill.fill(url, size)
+                db_bytes = prefill.size_bytes(url, schema)
+                name = f"{'SQLite' if kind == 'sqlite' else 'PostgreSQL'} @ {size:,}"
+                with server(url, tmp) as (base, proc):
+                    ops = ["inquire-token", "generate-token"]
+                    env = {"BENCH_TOKENS": str(size)}
+                    rs = measure(args, name, base, ops, env, meter_for(proc, args, schema))
+                    for r in rs:
+                        r.extra.update(
+                            tokens=size,
+                            db_mb=db_bytes / 1e6,
+                            prefill_s=seconds,
+                            rss_mb=rss_mb(proc.pid),
+                        )
+                out += rs
+    return out
+
+
+def cell(v: float | None) -> str:
+    return "–" if v is None else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
+
+
+CPU_COLUMNS = ["server_cpu_us", "db_cpu_us"]
+
+
+def table(title: str, results: list[Result], extra: list[str] = ()) -> str:  # type: ignore[assignment]
+    heads = ["target", "operation", "requests", "req/s", "p50 ms", "p99 ms", "failures", *extra]
+    lines = [f"\n### {title}\n", "| " + " | ".join(heads) + " |"]
+    lines.append("|---|---|" + "---:|" * (len(heads) - 2))
+    for r in results:
+        cells = [r.target, r.op, f"{r.requests:,}", f"{r.rps:,.0f}", f"{r.p50_ms:.2f}"]
+        cells += [f"{r.p99_ms:.2f}", str(r.failures)]
+        cells += [cell(r.extra.get(k)) for k in extra]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ratio(results: list[Result], a: str, b: str, op: str, b_op: str | None = None) -> str:
+    ra = next((r for r in results if r.target == a and r.op == op), None)
+    rb = next((r for r in results if r.target == b and r.op == (b_op or op)), None)
+    if not ra or not rb or not rb.rps:
+        return "n/a"
+    return f"{ra.rps / rb.rps:.2f}×"
+
+
+def report(args: argparse.Namespace, tables: dict[str, list[Result]], loads: list[str]) -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    out = [
+        f"## paysandbox benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"\nMachine: {os.cpu_count()} cores ({cpu}), Linux {platform.release()}, "
+        f"Python {platform.python_version()}; load average before/after: {' → '.join(loads)}. "
+        f"wrk -t1 -c{args.connections}, {args.duration:g} s per row after a {args.warmup:g} s "
+        "warm-up; server, database and wrk share the machine.",
+    ]
+    if "backends" in tables:
+        rs = tables["backends"]
+        out.append(table("1. One server process: SQLite beside PostgreSQL", rs, CPU_COLUMNS))
+        for op in ("inquire-token", "generate-token"):
+            out.append(f"\nPostgreSQL / SQLite, {op}: {ratio(rs, 'PostgreSQL', 'SQLite', op)}")
+    if "workers" in tables:
+        rs = tables["workers"]
+        out.append(
+            table(
+                f"2. --workers {args.workers} beside a WireMock static stub",
+                rs,
+                [*CPU_COLUMNS, "rss_mb"],
+            )
+        )
+        for kind in ("SQLite", "PostgreSQL"):
+            name = f"{kind}, --workers {args.workers}"
+            for op in ("inquire-token", "generate-token"):
+                r = ratio(rs, name, "WireMock static stub", op, "inquire-token")
+                out.append(f"\n{name} {op} / WireMock inquire-token: {r}")
+    if "scale" in tables:
+        rs = tables["scale"]
+        out.append(
+            table(
+                "3. Scale: stored K PLUS tokens",
+                rs,
+                ["tokens", *CPU_COLUMNS, "db_mb", "rss_mb", "prefill_s"],
+            )
+        )
+        for kind in ("SQLite", "PostgreSQL"):
+            mine = [r for r in rs if r.target.startswith(kind + " @")]
+            if len({r.extra["tokens"] for r in mine}) < 2:
+                continue
+            lo = min(r.extra["tokens"] for r in mine)
+            hi = max(r.extra["tokens"] for r in mine)
+            for op in ("inquire-token", "generate-token"):
+                a = next(r for r in mine if r.op == op and r.extra["tokens"] == lo)
+                b = next(r for r in mine if r.op == op and r.extra["tokens"] == hi)
+                out.append(
+                    f"\n{kind} {op}, {hi:,.0f} vs {lo:,.0f} tokens: p50 {b.p50_ms / a.p50_ms:.2f}×,"
+                    f" p99 {b.p99_ms / a.p99_ms:.2f}×"
+                )
+            a = next(r for r in mine if r.extra["tokens"] == lo)
+            b = next(r for r in mine if r.extra["tokens"] == hi)
+            per_m = (b.extra["db_mb"] - a.extra["db_mb"]) / ((hi - lo) / 1e6)
+            out.append(f"\n{kind} database size: {per_m:,.0f} MB per million tokens")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--only", default="backends,workers,scale", help="tables to run")
+    ap.add_argument("--quick", action="store_true", help="3 s rows, scale to 100 000 tokens")
+    ap.add_argument("--duration", type=float, help="seconds per row (default 10; quick 3)")
+    ap.add_argument("--warmup", type=float, help="seconds of warm-up (default 3; quick 1)")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument(
+        "--pg",
+        default=os.environ.get("PAYSANDBOX_PG_URL", DEFAULT_PG),
+        help="PostgreSQL URL; 'none' for SQLite only",
+    )
+    ap.add_argument("--sqlite-only", action="store_true")
+    ap.add_argument("--pg-only", action="store_true")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-wiremock", action="store_true")
+    ap.add_argument("--scale-sizes", help="default 1000,1000000 (quick: 1000,100000)")
+    ap.add_argument(
+        "--baseline", metavar="CHECKOUT", help="also run table 1 with another checkout's server"
+    )
+    args = ap.parse_args()
+    args.duration = args.duration or (3 if args.quick else 10)
+    args.warmup = args.warmup or (1 if args.quick else 3)
+    sizes = args.scale_sizes or ("1000,100000" if args.quick else "1000,1000000")
+    args.scale_sizes = [int(float(s)) for s in sizes.split(",")]
+    args.kinds = ["sqlite"] if args.sqlite_only or args.pg == "none" else ["sqlite", "postgresql"]
+    if args.pg_only:
+        args.kinds = ["postgresql"]
+    args.wrk = ensure_wrk()
+    runners = {"backends": backends, "workers": workers, "scale": scale}
+    loads = [load_average()]
+    tables: dict[str, list[Result]] = {}
+    with tempfile.TemporaryDirectory(prefix="paysandbox-bench-") as tmpdir:
+        for name in args.only.split(","):
+            print(f"{name}:", flush=True)
+            tables[name] = runners[name](args, Path(tmpdir))
+    loads.append(load_average())
+    text = report(args, tables, loads)
+    print("\n" + text)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (RESULTS / f"{stamp}.md").write_text(text + "\n")
+    (RESULTS / f"{stamp}.json").write_text(
+        json.dumps({k: [asdict(r) for r in v] for k, v in tables.items()}, indent=1)
+    )
 
 
 if __name__ == "__main__":

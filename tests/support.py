@@ -23,6 +23,7 @@ import uvicorn
 
 from paysandbox.app import create_app
 from paysandbox.delivery.outbox import RetryPolicy
+from paysandbox.security.limits import uvicorn_options
 from paysandbox.settings import Settings
 
 BACKEND = os.environ.get("PAYSANDBOX_TEST_DB", "sqlite")
@@ -86,7 +87,7 @@ class LiveServer:
             access_log=settings.access_log,
             lifespan="on",
             loop="asyncio",
-            http="httptools",
+            **uvicorn_options(settings),  # the served protocol: httptools with limits
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

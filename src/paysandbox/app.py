@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,11 +23,14 @@ from .control import accounts as control_accounts
 from .control import errors as control_errors
 from .control import routes as control_routes
 from .delivery.outbox import Outbox
+from .delivery.policy import OutboundPolicy
 from .delivery.rules import with_rules
 from .delivery.sender import Sender
 from .edge import Op, Owner, WireError
+from .paths import CollapseSlashes
 from .plugin import AnyProvider, AppContext, Mounted
 from .providers import REGISTERED
+from .security import guard
 from .settings import Settings
 from .store import admin, migrate
 from .store.db import Conn, open_database
@@ -89,6 +93,7 @@ def create_app(
             transport=transport,
             poll_seconds=settings.delivery_poll_seconds,
             rules=rules,
+            outbound=OutboundPolicy.build(settings.outbound_allow, settings.outbound_deny),
         )
         if settings.run_sender
         else None
@@ -160,14 +165,23 @@ def create_app(
                 response.headers["Allow"] = allow
             return response
         if isinstance(exc, HTTPException) and exc.status_code == 404:
-            path = request.url.path
-            return owner.edge_error("not_found", f"no route at {path}").render(request)
+            return owner.edge_error("not_found", request.url.path).render(request)
         return edge.answer_error(request, owner, exc)
+
+    def refuse_host(path: str) -> Response:
+        """A Host this sandbox does not answer: a provider path gets the provider's unknown-route
+        answer; everything else the control API's ``invalid_host``."""
+        owner = sandbox.owner_of(path)
+        if owner is control_errors.CONTROL:
+            return control_errors.error_response("invalid_host", "not a Host of this sandbox")
+        request = Request({"type": "http", "path": path, "headers": [], "state": {}})
+        return owner.edge_error("not_found", path).render(request)
 
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: http_error},
+        middleware=[Middleware(CollapseSlashes), guard.middleware(settings, refuse_host)],
     )
     # A trailing slash is an unknown route answered in the owner's format, not a bare 307
     # redirect (which would also copy the query string, card data included, into Location).

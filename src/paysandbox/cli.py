@@ -6,12 +6,17 @@ Flags → ``Settings`` → ``create_app`` → uvicorn; nothing else happens here
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 
 from . import ctl, startup
+from .config import control_token as check_token
 from .config import load
+from .delivery.policy import OutboundPolicy
 from .providers import REGISTERED
-from .settings import Settings
+from .settings import ConfigError, Settings
+
+TOKEN_ENV = "PAYSANDBOX_CONTROL_TOKEN"  # noqa: S105 - the variable's name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +36,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     for provider in REGISTERED:
         provider.add_arguments(s)
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port and the database (default 1)",
+    )
     s.add_argument("--no-demo", action="store_true", help="do not seed the demo credentials")
+    sec = s.add_argument_group("security (README: Security)")
+    sec.add_argument(
+        "--control-token",
+        help="token the /_sandbox/ control plane requires (env PAYSANDBOX_CONTROL_TOKEN); "
+        "generated at start when binding a non-loopback address without one",
+    )
+    sec.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name to serve besides loopback, the bound address and --public-url "
+        "(repeatable; .example.com = the domain and its subdomains; * = any)",
+    )
+    sec.add_argument(
+        "--outbound-deny",
+        action="append",
+        default=[],
+        metavar="CIDR|HOST",
+        help="never send callbacks there (repeatable; link-local/metadata always refused)",
+    )
+    sec.add_argument(
+        "--outbound-allow",
+        action="append",
+        default=[],
+        metavar="CIDR|HOST",
+        help="send callbacks only there (repeatable)",
+    )
+    sec.add_argument("--header-timeout", type=float, metavar="S", help="default 10")
+    sec.add_argument("--body-timeout", type=float, metavar="S", help="default 10")
+    sec.add_argument("--keep-alive-timeout", type=float, metavar="S", help="default 5")
+    sec.add_argument("--max-connections", type=int, metavar="N", help="default 4096")
     s.add_argument("--access-log", action="store_true", help="log every request line")
     s.add_argument("--log-level", default="info", help="critical|error|warning|info|debug")
     startup.add_flags(s)
@@ -52,16 +96,52 @@ def build_settings(args: argparse.Namespace) -> Settings:
     if args.sqlite_synchronous:
         settings.sqlite_synchronous = args.sqlite_synchronous
     settings.seed_demo = settings.seed_demo and not args.no_demo
+    _apply_security(args, settings)
     settings.access_log = args.access_log
     for provider in REGISTERED:
         provider.apply_arguments(args, provider.config(settings), settings.seed_demo)
     return settings
 
 
+def _apply_security(args: argparse.Namespace, settings: Settings) -> None:
+    """Flags over environment over config file."""
+    token = args.control_token or os.environ.get(TOKEN_ENV) or None
+    if token is not None:
+        try:
+            settings.control_token = check_token(token)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    settings.allowed_hosts += args.allowed_host
+    settings.outbound_allow += args.outbound_allow
+    settings.outbound_deny += args.outbound_deny
+    try:
+        OutboundPolicy.build(settings.outbound_allow, settings.outbound_deny)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for flag, key in (
+        ("header_timeout", "header_timeout_seconds"),
+        ("body_timeout", "body_timeout_seconds"),
+        ("keep_alive_timeout", "keep_alive_seconds"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            if not 0 < value <= 3600:
+                raise ConfigError(f"--{flag.replace('_', '-')} wants 0 < seconds <= 3600")
+            setattr(settings, key, value)
+    if args.max_connections is not None:
+        if args.max_connections < 1:
+            raise ConfigError("--max-connections wants a positive number")
+        settings.max_connections = args.max_connections
+
+
 def banner(settings: Settings, lines: Sequence[str]) -> str:
     out = [f"paysandbox listening on {settings.base_url}", f"database   {_safe_db(settings)}"]
     out.extend(lines)
     out.append("control    /_sandbox/  (clock, reset, deliveries, simulate customers)")
+    if settings.control_token:
+        out.append(
+            "           needs the control token (Authorization: Bearer …, or /_sandbox/login)"
+        )
     return "\n".join(out)
 
 

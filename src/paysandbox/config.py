@@ -18,11 +18,12 @@ import msgspec
 from msgspec import Meta
 
 from .delivery.outbox import RetryPolicy
+from .delivery.policy import OutboundPolicy
 from .delivery.urls import BadUrl, check_callback_url
 from .plugin import AnyProvider
 from .settings import ConfigError, Settings
 
-__all__ = ["ConfigError", "callback_url", "convert", "load"]
+__all__ = ["ConfigError", "callback_url", "control_token", "convert", "load"]
 
 T = TypeVar("T")
 
@@ -34,6 +35,19 @@ class ServerSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     public_url: str | None = None
     sqlite_synchronous: str | None = None
     max_body_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] | None = None
+    control_token: str | None = None
+    allowed_hosts: list[Annotated[str, Meta(min_length=1, max_length=255)]] = []
+    header_timeout_seconds: Annotated[float, Meta(gt=0, le=3600)] | None = None
+    body_timeout_seconds: Annotated[float, Meta(gt=0, le=3600)] | None = None
+    keep_alive_seconds: Annotated[float, Meta(gt=0, le=3600)] | None = None
+    max_connections: Annotated[int, Meta(ge=1)] | None = None
+
+
+class OutboundSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Where callbacks may go (link-local and metadata addresses: never)."""
+
+    allow: list[str] = []
+    deny: list[str] = []
 
 
 class DeliverySection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -76,6 +90,16 @@ def convert(section: str, raw: Any, struct: type[T]) -> T:
         raise ConfigError(f"[{section}]: {text}", section) from None
 
 
+def control_token(value: object) -> str | None:
+    """A control token: printable ASCII, 16–256 characters (empty: none)."""
+    text = str(value)
+    if not text:
+        return None
+    if not (16 <= len(text) <= 256 and text.isascii() and text.isprintable() and " " not in text):
+        raise ValueError("control_token must be 16-256 printable ASCII characters, no spaces")
+    return text
+
+
 def callback_url(value: str | None, key: str) -> str | None:
     """A configured callback/notification URL, checked like every other (empty = none)."""
     if not value:
@@ -107,7 +131,7 @@ def load(
 def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]) -> None:
     by_name = {p.name: p for p in providers}
     for key in raw:
-        if key not in ("server", "delivery") and key not in by_name:
+        if key not in ("server", "delivery", "outbound") and key not in by_name:
             raise ConfigError(f"unknown section [{key}]", key)
     server = convert("server", raw.get("server", {}), ServerSection)
     s.host = server.host or s.host
@@ -122,6 +146,24 @@ def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]
             )
         s.sqlite_synchronous = mode
     s.max_body_bytes = server.max_body_bytes or s.max_body_bytes
+    if server.control_token is not None:
+        try:
+            s.control_token = control_token(server.control_token)
+        except ValueError as exc:
+            raise ConfigError(f"server.{exc}", "server.control_token") from None
+    s.allowed_hosts += server.allowed_hosts
+    for key in ("header_timeout_seconds", "body_timeout_seconds", "keep_alive_seconds"):
+        value = getattr(server, key)
+        if value is not None:
+            setattr(s, key, value)
+    s.max_connections = server.max_connections or s.max_connections
+    outbound = convert("outbound", raw.get("outbound", {}), OutboundSection)
+    s.outbound_allow += outbound.allow
+    s.outbound_deny += outbound.deny
+    try:
+        OutboundPolicy.build(s.outbound_allow, s.outbound_deny)
+    except ValueError as exc:
+        raise ConfigError(f"outbound: {exc}", "outbound") from None
     delivery = convert("delivery", raw.get("delivery", {}), DeliverySection)
     s.retry = RetryPolicy(
         schedule=s.retry.schedule if delivery.schedule is None else tuple(delivery.schedule),

@@ -65,7 +65,8 @@ class Owner(Protocol):
     def name(self) -> str: ...
 
     def edge_error(self, failure: Failure, message: str) -> WireError:
-        """The owner's error for a failure detected by the edge."""
+        """The owner's error for a failure detected by the edge (for ``not_found``, ``message``
+        is the path that nothing answers)."""
         ...
 
 

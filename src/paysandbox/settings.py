@@ -41,6 +41,21 @@ class Settings:
     access_log: bool = False
     #: Provider name → that provider's own settings object.
     providers: dict[str, Any] = field(default_factory=dict)
+    # --- security (docs: README "Security"; code: security/, delivery/policy.py)
+    #: Control-plane token. None: open on loopback; a non-loopback bind generates one at start.
+    control_token: str | None = None
+    #: Host names accepted besides loopback names, the bound address and public_url's host
+    #: (``"*"``: any; ``".example.com"``: the domain and its subdomains).
+    allowed_hosts: list[str] = field(default_factory=list)
+    #: Callback destinations: extra denied / the only allowed host names and CIDRs.
+    outbound_deny: list[str] = field(default_factory=list)
+    outbound_allow: list[str] = field(default_factory=list)
+    #: Connection limits (security/limits.py): time to send a request's headers, the longest
+    #: pause between body chunks, idle keep-alive, and open connections at most.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 10.0
+    keep_alive_seconds: float = 5.0
+    max_connections: int = 4096
 
     @property
     def base_url(self) -> str:

@@ -29,7 +29,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -142,10 +142,10 @@ def check_postgres(url: str, timeout_seconds: int = 5) -> None:
         return
     import psycopg
 
-    from .store.db import _libpq_url
+    from .store.base import libpq_url
 
     try:
-        with psycopg.connect(_libpq_url(url), connect_timeout=timeout_seconds):
+        with psycopg.connect(libpq_url(url), connect_timeout=timeout_seconds):
             pass
     except psycopg.Error as exc:
         raise StartupError(
@@ -177,8 +177,13 @@ def serve(
         logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations log only problems
         try:
             settings = build_settings(args)
+            if args.workers < 1:
+                raise ConfigError("--workers wants a number ≥ 1")
         except ConfigError as exc:
             raise StartupError(str(exc)) from None
+        from .security import guard, limits
+
+        generated = guard.ensure_control_token(settings)
         check_db_url(settings.db_url)
         if args.ready_file:
             Path(args.ready_file).unlink(missing_ok=True)
@@ -203,10 +208,42 @@ def serve(
         print(f"paysandbox: {exc}", file=sys.stderr, flush=True)
         return exc.code
 
-    print(banner(settings, app.state.sandbox.banner_lines()), flush=True)
+    def announce(s: Settings, lines: Sequence[str]) -> None:
+        print(banner(s, lines), flush=True)
+        if generated:  # printed once, here, never logged
+            print(
+                f"control token {generated}\n"
+                "           (generated: the server is not on loopback; give "
+                "--control-token or PAYSANDBOX_CONTROL_TOKEN to choose it)",
+                flush=True,
+            )
+
+    limits.raise_descriptor_limit()
     ready = f"paysandbox ready url={settings.base_url} pid={os.getpid()}"
+    options: dict[str, Any] = {
+        "loop": "uvloop" if sys.platform != "win32" else "asyncio",
+        "access_log": settings.access_log,
+        "log_level": level,
+        "server_header": False,
+        "date_header": False,
+    }
     try:
-        _run(app, sock, level, settings.access_log, ready, args.ready_file)
+        if args.workers > 1:
+            from . import workers
+
+            app.state.sandbox.ctx.db.close()
+            del app
+
+            def announce_ready(s: Settings, lines: Sequence[str]) -> None:
+                announce(s, lines)
+                if args.ready_file:
+                    write_ready_file(args.ready_file, ready)
+                print(ready, flush=True)
+
+            return workers.serve(settings, args.workers, options, announce_ready, sock=sock)
+        announce(settings, app.state.sandbox.banner_lines())
+        options.update(limits.uvicorn_options(settings))
+        _run(app, sock, options, ready, args.ready_file)
     finally:
         if args.ready_file:
             Path(args.ready_file).unlink(missing_ok=True)
@@ -216,8 +253,7 @@ def serve(
 def _run(
     app: object,
     sock: socket.socket,
-    level: str,
-    access_log: bool,
+    options: dict[str, Any],
     ready: str,
     ready_file: str | None,
 ) -> None:
@@ -238,13 +274,5 @@ def _run(
                     os.unlink(ready_file)
             await super().shutdown(sockets)
 
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        access_log=access_log,
-        log_level=level,
-        server_header=False,
-        date_header=False,
-    )
+    config = uvicorn.Config(app, **options)  # type: ignore[arg-type]
     Server(config).run(sockets=[sock])

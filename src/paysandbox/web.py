@@ -131,6 +131,8 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyError("malformed", "invalid Content-Length", 400) from None
     chunks: list[bytes] = []
     size = 0
+    # A client that goes away (or is closed by the body timeout) raises ClientDisconnect,
+    # which the request edge logs as one INFO line.
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
@@ -146,3 +148,20 @@ def json_response(
     media: str = "application/json",
 ) -> Response:
     return Response(JSON_ENCODER.encode(content), status_code, headers, media)
+
+
+def own_base_url(request: Request, public_url: str | None) -> str:
+    """The base URL for links to this sandbox's own pages: the configured public URL, else the
+    address this connection reached (``scope["server"]``) — never the ``Host`` header, which
+    the client chooses."""
+    if public_url:
+        return public_url.rstrip("/")
+    server = request.scope.get("server")
+    if not server:
+        return ""
+    host, port = server[0], server[1]
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = request.scope.get("scheme", "http")
+    default = (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
+    return f"{scheme}://{host}" if default or port is None else f"{scheme}://{host}:{port}"

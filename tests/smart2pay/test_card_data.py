@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -92,6 +93,29 @@ def _flows(c: httpx.Client, receiver_url: str) -> None:
         b"\xff" + PAN.encode(),
     ):
         assert c.post("/v1/payments", headers=AUTH, content=body).status_code == 400
+    # the hosted card form (a payment without card data), a refused entry, then 3-D Secure
+    r = c.post(
+        "/v1/payments",
+        headers=AUTH,
+        json={
+            "Payment": {
+                "MerchantTransactionID": "cd-form",
+                "Amount": 2000,
+                "Currency": "EUR",
+                "GenerateCreditCardToken": True,
+                "3DSecure": True,
+            }
+        },
+    )
+    assert r.status_code == 201, r.text
+    form_path = urlsplit(r.json()["Payment"]["RedirectURL"]).path
+    entry = {"action": "card", **{k: str(v) for k, v in card.items()}}
+    refused = c.post(form_path, data=dict(entry, Number=PAN[:-1] + "7"))
+    assert refused.status_code == 400 and PAN[:12] not in refused.text and CVV not in refused.text
+    assert c.post(form_path, data=entry).status_code == 303
+    shown = c.get(form_path)
+    assert PAN not in shown.text and CVV not in shown.text
+    assert c.post(form_path, data={"action": "authenticate"}).status_code == 303
     for r in [c.get("/_sandbox/deliveries"), c.get(f"/_sandbox/smart2pay/tokens/{token}")]:
         assert PAN not in r.text and CVV not in r.text
 

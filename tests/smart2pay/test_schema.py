@@ -332,10 +332,9 @@ def test_payment_mandatory_fields(client: httpx.Client, drop: str, code: str) ->
     ("change", "code"),
     [
         ({"Amount": 0}, "1001"),
-        ({"Card": None}, "2600"),
+        ({"Card": None, "Moto": True}, "2600"),
         ({"CreditCardToken": {"Value": "B531AFAC800FD51A9CCF67D0CC7B24A4"}}, "1"),
         ({"Card": None, "CreditCardToken": {"SecurityCode": "312"}}, "2404"),
-        ({"3DSecure": True}, "2"),
         ({"ShippingAddress": {"Country": "CNN"}}, "1408"),
         ({"Customer": "john"}, "2"),
     ],

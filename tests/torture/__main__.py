@@ -12,13 +12,16 @@ import time
 from pathlib import Path
 
 from .harness import Result, table
-from .scenarios import LONG, SHORT, run_all
+from .scenarios import LONG, SCENARIOS, SHORT, run_all
 
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m tests.torture")
     p.add_argument("--long", action="store_true", help="the long run (docs/reliability.md)")
     p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    p.add_argument(
+        "--only", action="append", choices=SCENARIOS, default=[], help="repeatable; default all"
+    )
     args = p.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     size = LONG if args.long else SHORT
@@ -29,7 +32,7 @@ def main() -> None:
         print(f"{mark} {r.db:10} {r.scenario} ({r.seconds:.0f} s)", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="paysandbox-torture-") as tmp:
-        results = run_all(kinds, size, Path(tmp), log)
+        results = run_all(kinds, size, Path(tmp), log, frozenset(args.only))
     print()
     print(table(results))
     print(f"\n{'long' if args.long else 'short'} run, {time.monotonic() - t0:.0f} s")

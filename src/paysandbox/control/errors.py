@@ -2,7 +2,10 @@
 
 | error | HTTP | when |
 |---|---|---|
-| bad_request | 400 | body not JSON, not an object, or a field of the wrong type |
+| bad_request | 400 | body not JSON, not an object, a field of the wrong type; a bad path id |
+| invalid_host | 400 | the ``Host`` header names a host this sandbox does not answer |
+| unauthorized | 401 | a control token is set; the request has neither it nor the cookie |
+| cross_site_request | 403 | a state-changing request from another site (Origin, Sec-Fetch-Site) |
 | unsupported_media_type | 415 | a body that is not application/json |
 | request_too_large | 413 | body over the configured limit |
 | not_found | 404 | no such route or object |
@@ -28,6 +31,9 @@ T = TypeVar("T")
 
 STATUS = {
     "bad_request": 400,
+    "invalid_host": 400,
+    "unauthorized": 401,
+    "cross_site_request": 403,
     "unsupported_media_type": 415,
     "request_too_large": 413,
     "not_found": 404,
@@ -74,7 +80,7 @@ class ControlPlane:
             "malformed": "bad_request",
             "internal": "internal_error",
         }[failure]
-        return ControlError(code, message)
+        return ControlError(code, f"no route at {message}" if failure == "not_found" else message)
 
 
 CONTROL = ControlPlane()

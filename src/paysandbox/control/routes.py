@@ -40,6 +40,15 @@ def clock_view(offset_us: int) -> dict[str, Any]:
     return {"now": iso(now), "nowUnixMs": now // 1000, "offsetSeconds": offset_us / US}
 
 
+def _recorded_request(recorded: str) -> dict[str, Any]:
+    """An attempt's recorded request; its URL shown without a password (rows recorded before
+    the sender masked it too)."""
+    request: dict[str, Any] = json.loads(recorded)
+    if isinstance(request.get("url"), str):
+        request["url"] = redact_url(request["url"])
+    return request
+
+
 def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]:
     headers = json.loads(row["headers"])
     secret_keys = json.loads(row["secret_keys"])
@@ -72,7 +81,7 @@ def delivery_view(row: Row, attempts: list[Row] | None = None) -> dict[str, Any]
             {
                 "number": a["number"],
                 "at": iso(a["started_at_us"]),
-                "request": _attempt_request(json.loads(a["request"]), body),
+                "request": _attempt_request(_recorded_request(a["request"]), body),
                 "httpStatus": a["http_status"],
                 "response": a["response_body"],
                 "error": a["error"],

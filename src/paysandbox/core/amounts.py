@@ -7,10 +7,14 @@ minor units, so arithmetic (partial cancels, refunds) is exact.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from .errors import InvalidInput
 
+#: A numeric string: ASCII digits with an optional decimal point (Python's ``Decimal`` would
+#: also take "١٢٣٤", "1_000", "1e3" or "+5", which no provider document allows).
+_NUMERIC_TEXT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 MAX_MINOR = 10**15  # a generous ceiling: 10 trillion in major units with two decimals
 
 
@@ -42,9 +46,13 @@ def format_major(minor: int, *, exponent: int = 2) -> Decimal:
 def _to_decimal(value: object, field: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise InvalidInput(f"{field} must be a number or a numeric string", field)
-    text = value.strip() if isinstance(value, str) else value
+    text = value.strip(" \t\r\n") if isinstance(value, str) else value
     if isinstance(text, str) and (not text or len(text) > 32):
         raise InvalidInput(f"{field} must be a number or a numeric string", field)
+    if isinstance(text, str) and not _NUMERIC_TEXT.fullmatch(text):
+        if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise InvalidInput(f"{field} is not a finite number", field)
+        raise InvalidInput(f"{field} must be written in ASCII digits (0-9, one '.')", field)
     try:
         dec = Decimal(str(text)) if isinstance(text, float) else Decimal(text)
     except InvalidOperation:

@@ -6,7 +6,8 @@ answer by the provider's rule) on the ``RetryPolicy`` schedule, measured on the 
 Every attempt is recorded with its request (secrets redacted), status, answer, error and
 latency. See ``Sender`` for the one-attempt-in-flight rule and docs/reliability.md for what a
 crash does.
-The HTTP transport is injectable (``httpx.MockTransport`` in tests: no sockets).
+The HTTP transport is injectable (``httpx.MockTransport`` in tests: no sockets); the default
+one connects only where the outbound policy allows (``policy.py``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from ..store import clock as clock_rows
 from ..store import outbox as rows
 from ..store.db import Conn, Database, Row
 from .outbox import RetryPolicy
+from .policy import OutboundPolicy, guarded_transport
 from .redact import redact_body, redact_headers
 from .rules import RULES, SuccessRule
+from .urls import redact_url
 
 log = logging.getLogger("paysandbox.delivery")
 
@@ -60,6 +63,7 @@ class Sender:
         poll_seconds: float = 0.5,
         batch: int = 16,
         rules: Mapping[str, SuccessRule] = RULES,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self.db = db
         self.rules = rules
@@ -69,7 +73,12 @@ class Sender:
         self.lease_seconds = policy.timeout_seconds + LEASE_MARGIN_SECONDS
         self._id = secrets.token_hex(8)
         self._claims = 0
-        self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
+        # Every connection is checked by the outbound policy (delivery/policy.py); an injected
+        # transport (tests) is used as given.
+        self._client = httpx.AsyncClient(
+            transport=transport or guarded_transport(outbound or OutboundPolicy.build()),
+            follow_redirects=False,
+        )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
@@ -234,7 +243,7 @@ def _request_record(row: Row) -> str:
     return json.dumps(
         {
             "method": row["method"],
-            "url": row["url"],
+            "url": redact_url(row["url"]),
             "headers": redact_headers(headers, secret_keys),
             "body": redact_body(row["body"], headers.get("Content-Type", ""), secret_keys),
         }

@@ -7,9 +7,11 @@ interface. A ``Database`` runs them:
   never sent before its change is durable). SQLite: inline on the event loop inside
   ``BEGIN IMMEDIATE`` (a transaction is microseconds of work, cheaper than any thread hop; a
   lock held by another process is never waited for on the loop — see ``SqliteDatabase``).
-  PostgreSQL: on a thread pool over a psycopg connection pool, READ COMMITTED; races are
-  settled by conditional updates and row locks in the repository SQL.
-* ``read(fn)`` — the same, in a read transaction (one snapshot for all its statements).
+  PostgreSQL: on the event loop through asyncpg, each function in a greenlet (see
+  ``store/pg.py``), READ COMMITTED; races are settled by conditional updates and row locks in
+  the repository SQL.
+* ``read(fn)`` — the same, in a read transaction (SQLite: one snapshot for all its statements;
+  PostgreSQL: each statement in autocommit, which under READ COMMITTED sees the same).
 
 Durability (SQLite): ``synchronous=NORMAL`` in WAL mode by default — a committed change survives
 a process crash or ``kill -9``; ``FULL`` adds safety against power loss at ~4x the commit cost.
@@ -19,40 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
-T = TypeVar("T")
+from .base import Conn, Database, Row, T, libpq_url
 
-Row = Mapping[str, Any]
+if TYPE_CHECKING:
+    from .pg import PostgresDatabase
 
-
-class Conn(Protocol):
-    """What repository functions may do with a connection."""
-
-    dialect: str
-
-    def one(self, sql: str, *args: Any) -> Row | None: ...
-    def all(self, sql: str, *args: Any) -> list[Row]: ...
-    def exec(self, sql: str, *args: Any) -> int: ...
-
-
-class Database(Protocol):
-    """A place to run repository functions; see the module docstring."""
-
-    dialect: str
-    url: str
-
-    async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
-    async def write(self, fn: Callable[..., T], *args: Any) -> T: ...
-    def close(self) -> None: ...
-
+__all__ = ["Conn", "Database", "Row", "SqliteDatabase", "libpq_url", "open_database"]
 
 # ---------------------------------------------------------------- SQLite
 
@@ -259,84 +239,11 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
 
 
-# ---------------------------------------------------------------- PostgreSQL
-
-_QMARK = re.compile(r"\?")
-
-
-@lru_cache(maxsize=1024)
-def _pg_sql(sql: str) -> str:
-    """Rewrite ``?`` placeholders for psycopg (``%s``), escaping literal percent signs."""
-    return _QMARK.sub("%s", sql.replace("%", "%%"))
-
-
-class _PgConn:
-    dialect = "postgresql"
-
-    __slots__ = ("_c",)
-
-    def __init__(self, c: Any) -> None:
-        self._c = c
-
-    def one(self, sql: str, *args: Any) -> Row | None:
-        row: Row | None = self._c.execute(_pg_sql(sql), args, prepare=True).fetchone()
-        return row
-
-    def all(self, sql: str, *args: Any) -> list[Row]:
-        rows: list[Row] = self._c.execute(_pg_sql(sql), args, prepare=True).fetchall()
-        return rows
-
-    def exec(self, sql: str, *args: Any) -> int:
-        cur = self._c.execute(_pg_sql(sql), args, prepare=True)
-        return int(cur.rowcount)
-
-
-class PostgresDatabase:
-    """PostgreSQL through a psycopg connection pool, each call on a worker thread."""
-
-    dialect = "postgresql"
-
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
-        from psycopg.rows import dict_row
-        from psycopg_pool import ConnectionPool
-
-        self.url = url
-        self._pool = ConnectionPool(
-            _libpq_url(url),
-            min_size=1,
-            max_size=pool_size,
-            kwargs={"row_factory": dict_row, "autocommit": False},
-            open=True,
-        )
-        self._pool.wait(timeout=10)
-        self._threads = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pg")
-
-    def _run(self, fn: Callable[..., T], args: Sequence[Any]) -> T:
-        with self._pool.connection() as c, c.transaction():
-            return fn(_PgConn(c), *args)
-
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.wrap_future(self._threads.submit(self._run, fn, args))
-
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.wrap_future(self._threads.submit(self._run, fn, args))
-
-    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        return self._run(fn, args)
-
-    def close(self) -> None:
-        self._threads.shutdown(wait=True)
-        self._pool.close()
-
-
-def _libpq_url(url: str) -> str:
-    """Accept SQLAlchemy-style ``postgresql+psycopg://`` as well as plain libpq URLs."""
-    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
-
-
 def open_database(url: str, *, synchronous: str = "NORMAL") -> SqliteDatabase | PostgresDatabase:
     """``sqlite:///path``, a bare file path, or ``postgresql://…``."""
     if url.startswith(("postgresql:", "postgres:", "postgresql+")):
+        from .pg import PostgresDatabase
+
         return PostgresDatabase(url)
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
     return SqliteDatabase(path or "paysandbox.db", synchronous=synchronous)

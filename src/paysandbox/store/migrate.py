@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .db import STARTUP_LOCK_SECONDS, _libpq_url
+from .base import libpq_url
+from .db import STARTUP_LOCK_SECONDS
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -49,7 +50,7 @@ _LINEAR_TIPS = {"0003": ("0002", "0003"), "0004": ("0002", "0003", "0004")}
 def sqlalchemy_url(url: str) -> str:
     """Our database URL in SQLAlchemy's spelling (psycopg 3 driver for PostgreSQL)."""
     if url.startswith(("postgresql", "postgres")):
-        return _libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
+        return libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://") or "paysandbox.db"
     return f"sqlite:///{path}"
 
@@ -133,7 +134,7 @@ def _db_heads(url: str) -> set[str] | None:
         if url.startswith(("postgresql", "postgres")):
             import psycopg
 
-            with psycopg.connect(_libpq_url(url), connect_timeout=10) as c:
+            with psycopg.connect(libpq_url(url), connect_timeout=10) as c:
                 if c.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,):
                     return None
                 rows = c.execute("SELECT version_num FROM alembic_version").fetchall()

@@ -42,6 +42,12 @@ CODES: dict[str, Code] = {
     "qr_paid": Code(409, "EMQRP", "the token is already paid"),
     "qr_cancelled": Code(409, "EMQRC", "the token is already cancelled"),
     "qr_expired": Code(409, "EMQRAE", "the token has expired"),
+    "qr_declined": Code(
+        409,
+        "EMQRD",
+        "control / app page only: paying a token of test amount 4001.00, which the customer "
+        "declined (paysandbox's own code)",
+    ),
     "not_found": Code(404, "EMNF", "no such K PLUS route"),
     "method_not_allowed": Code(405, "EMNA", "the route exists for POST only"),
     "internal_error": Code(500, "EMIU", "unexpected failure inside paysandbox"),

@@ -53,6 +53,7 @@ MESSAGES = {
     "qr_paid": "This payment has already been made.",
     "qr_cancelled": "The shop cancelled this payment request.",
     "qr_expired": "This payment request has expired.",
+    "qr_declined": "You declined this payment (paysandbox test amount); it cannot be paid.",
     "invalid_parameter": "The account number needs at least 5 digits.",
     "bad_form": "The form could not be read. Please try again.",
     "internal_error": "Something went wrong. Please try again.",

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from ...core.credentials import secret_matches
 from ...edge import Failure, Op
 from ...validation import explain
-from ...web import decode_json, json_response, read_body, require_json
+from ...web import decode_json, json_response, own_base_url, read_body, require_json
 from . import views
 from .errors import KPlusError, echo
 from .schemas import CancelToken, Common, GenerateToken, InquireToken
@@ -27,14 +27,9 @@ _AMOUNT_FIELDS = {"totalAmount", "shippingFee"}
 
 
 def app_url(request: Request, token_id: str, public_url: str | None) -> str:
-    """The customer page's URL: on ``public_url`` when configured, else on the Host the
-    merchant called (so a sandbox reached as http://sandbox:8080 links to itself)."""
-    if public_url:
-        base = public_url.rstrip("/")
-    else:
-        host = request.headers.get("host") or "{}:{}".format(*request.scope["server"])
-        base = f"{request.scope['scheme']}://{host}"
-    return f"{base}/kplus/app/{token_id}"
+    """The customer page's URL: on ``public_url`` when configured, else on the address the
+    merchant reached (never on the Host header, which the caller chooses)."""
+    return f"{own_base_url(request, public_url)}/kplus/app/{token_id}"
 
 
 def _validation_error(exc: msgspec.ValidationError) -> KPlusError:
@@ -152,6 +147,7 @@ def edge_error(failure: Failure, message: str) -> KPlusError:
         "internal": "internal_error",
     }[failure]
     desc = {
+        "not_found": f"no K PLUS route at {message}",
         "method_not_allowed": "method not allowed; use POST",
         "internal": "system unavailable, please retry",
     }.get(failure, message)

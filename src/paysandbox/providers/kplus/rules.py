@@ -17,9 +17,10 @@ from ...core.errors import InvalidInput
 from .errors import KPlusError
 
 BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
-_MINOR_12 = re.compile(r"^\d{12}$")
+_MINOR_12 = re.compile(r"^\d{12}$", re.ASCII)
 _ISO = re.compile(
-    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$",
+    re.ASCII,
 )
 PLATFORMS = {"IOS", "ANDROID"}
 
@@ -55,7 +56,7 @@ def parse_request_dt(value: object) -> str:
             raise KPlusError("invalid_parameter", "requestDt is out of range")
         return str(int(value))
     text = str(value).strip()
-    if text.isdigit() and len(text) <= 14:
+    if text.isascii() and text.isdigit() and len(text) <= 14:
         return text
     if len(text) <= 40 and _ISO.match(text):
         try:
@@ -100,11 +101,32 @@ def unix_seconds(us: int | None) -> int | None:
     return None if us is None else us // 1_000_000
 
 
+#: paysandbox's own test amounts (KBank's sandbox has none), in satang: the customer's side
+#: decided at generation, deterministically on the sandbox clock. Other amounts: unchanged.
+DECLINE_AMOUNT = 400100  # 4,001.00 THB: the customer declines in the app as the token is issued
+EXPIRE_AMOUNT = 400200  # 4,002.00 THB: the token expires the moment it is generated
+
+
+def test_outcome(total_amount: int) -> str | None:
+    """``"decline"``, ``"expire"`` or None for the token's ``totalAmount`` (satang)."""
+    return {DECLINE_AMOUNT: "decline", EXPIRE_AMOUNT: "expire"}.get(int(total_amount))
+
+
+_MASKED = re.compile(r"^x-x-x(\d{4})-x$", re.IGNORECASE)
+
+
 def mask_account(account: str) -> str:
-    """KBank's masked account form ``x-x-x0055-x`` (account format XXX-X-XXXXX-X)."""
+    """KBank's masked account form ``x-x-x0055-x`` (account format XXX-X-XXXXX-X). An account
+    already in that form (as KBank's documents show it) is kept as given (lower-case ``x``)."""
+    already = _MASKED.match(account.strip())
+    if already:
+        return f"x-x-x{already.group(1)}-x"
     digits = re.sub(r"\D", "", account)
     if len(digits) < 5:
-        raise KPlusError("invalid_parameter", "paymentAccount must hold at least 5 digits")
+        raise KPlusError(
+            "invalid_parameter",
+            "paymentAccount must hold at least 5 digits, or be masked as x-x-x0055-x",
+        )
     return f"x-x-x{digits[-5:-1]}-x"
 
 

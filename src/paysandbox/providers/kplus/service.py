@@ -94,6 +94,9 @@ class KPlusService:
         now = sandbox_now_us(int(partner["clock_offset_us"]))
         _claim_uid(conn, req, "generate-token", now)
         ttl = int(partner["token_ttl_seconds"] or self.default_ttl_seconds)
+        outcome = rules.test_outcome(values["total_amount"])
+        if outcome == "expire":
+            ttl = 0  # test amount: expired the moment it is generated
         if given and rows.get_token(conn, token_id) is not None:
             raise KPlusError("duplicate_request", f"tokenId {token_id} already exists")
         row = {
@@ -115,6 +118,10 @@ class KPlusService:
             now,
             {"partnerTxnUid": req.partnerTxnUid, "totalAmount": values["total_amount"]},
         )
+        if outcome == "decline":
+            events.append(
+                conn, OBJECT, token_id, "declined", now, {"by": "customer", "testAmount": True}
+            )
         return Token(
             {
                 **row,
@@ -216,6 +223,8 @@ class KPlusService:
     def _payable_tx(self, conn: Conn, token_id: str) -> tuple[Row, int]:
         row, now = _token_now(conn, token_id)
         _require_unpaid(Token(row, now))
+        if rules.test_outcome(int(row["total_amount"])) == "decline":
+            raise KPlusError("qr_declined", "the customer declined this token (test amount)")
         return row, now
 
     def _pay_tx(

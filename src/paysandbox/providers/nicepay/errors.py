@@ -230,6 +230,12 @@ CODES: dict[str, Code] = {
         "inquiry: no transaction with this tXid, iMid, referenceNo and amt",
     ),
     # --- payment (browser-facing)
+    "redirect_txid": _c(
+        "8022",
+        "The tXid error during the card authorization.",
+        "redirect payment page: tXid missing or unknown",
+        404,
+    ),
     "card_txid": _c(
         "8022",
         "The tXid error during the card authorization.",
@@ -279,6 +285,11 @@ CODES: dict[str, Code] = {
         "9117",
         "3D Secure Failed. Please kindly check your card data and try again.",
         "callBackUrl result when the customer presses Fail on the 3-D Secure page",
+    ),
+    "card_declined": _c(
+        "9995",
+        "Card declined by the issuer.",
+        "callBackUrl result for paysandbox's test card 4000000000000002 (paysandbox's own code)",
     ),
     "clickpay_failed": _c(
         "9806", "Transaction Payment Fail", "callBackUrl result when a ClickPay payment is declined"

@@ -2,12 +2,15 @@
 
 | state | NICEPay ``status`` | reached by |
 |---|---|---|
-| INIT | 9 init | registration of 01 / 04 / 05 / 06 (waits for ``payment``) |
-| UNPAID | 3 unpaid | registration of 02 VA / 03 CVS (waits for the transfer) |
+| INIT | 9 init | registration of 01 / 04 / 05 / 06 (waits for ``payment``) (*) |
+| UNPAID | 3 unpaid | registration of 02 VA / 03 CVS (waits for the transfer) (*) |
 | PAID | 0 paid | 3-D Secure / wallet approval, or a simulated transfer |
 | FAILED | 1 failed | 3-D Secure failed / wallet declined |
 | CANCELED | 2 void/refund | cancel (full, or partial cancels adding up to ``amt``) |
 | EXPIRED | 4 expired | VA / CVS validity passed on the sandbox clock, or forced |
+
+(*) A Redirect registration whose method, bank or mitra the customer still has to choose on
+the page is INIT; choosing VA / CVS there moves it to UNPAID.
 
 A partial cancel keeps PAID (status 0) and adds to ``cancelAmt``.
 """
@@ -37,6 +40,8 @@ STATES = StateMachine.build(
         (INIT, PAID),
         (INIT, FAILED),
         (INIT, CANCELED),
+        (INIT, UNPAID),  # Redirect: VA / CVS chosen on the payment page
+        (INIT, INIT),  # Redirect: card / ClickPay / e-wallet / Payloan chosen on the page
         (UNPAID, PAID),
         (UNPAID, EXPIRED),
         (UNPAID, CANCELED),

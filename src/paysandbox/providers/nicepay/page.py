@@ -18,12 +18,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ...edge import Op
 from ...store.db import Row
-from ...web import read_body
+from ...web import own_base_url, read_body
 from . import rules, views
 from .errors import NicepayError
 from .model import Txn
 from .rules import CC
-from .service import NicepayService
+from .service import NicepayService, PaymentResult
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -32,7 +32,8 @@ _ENV = jinja2.Environment(
 )
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self' http: https:; base-uri 'none'",
+    "form-action 'self' http: https:; base-uri 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
@@ -40,7 +41,8 @@ _HEADERS = {
 
 
 def base_url(request: Request, public_url: str | None) -> str:
-    return public_url.rstrip("/") if public_url else str(request.base_url).rstrip("/")
+    """Built on the public URL or the bound address, never on the Host header."""
+    return own_base_url(request, public_url)
 
 
 def _idr(amount: int) -> str:
@@ -67,6 +69,16 @@ def render(txn: Txn, session: Row, base: str) -> Response:
     return HTMLResponse(_ENV.get_template(template).render(**context), headers=_HEADERS)
 
 
+def to_callback(result: PaymentResult) -> Response:
+    """303 to callBackUrl with the payment's result (what the page's buttons end in)."""
+    fields = views.callback_fields(result.txn, result.result_cd, result.result_msg)
+    return RedirectResponse(
+        views.callback_url(result.call_back_url, fields),
+        303,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 def ops(service: NicepayService, *, public_url: str | None) -> list[Op]:
     async def show(request: Request) -> Response:
         txn, session = await service.get_session(request.path_params["session_id"])
@@ -81,12 +93,7 @@ def ops(service: NicepayService, *, public_url: str | None) -> list[Op]:
         result = await service.finish_payment(
             request.path_params["session_id"], choice == "approve"
         )
-        fields = views.callback_fields(result.txn, result.result_cd, result.result_msg)
-        return RedirectResponse(
-            views.callback_url(result.call_back_url, fields),
-            303,
-            headers={"Cache-Control": "no-store"},
-        )
+        return to_callback(result)
 
     path = "/nicepay/direct/v2/payment/session/{session_id}"
     return [

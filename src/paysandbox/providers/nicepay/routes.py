@@ -18,7 +18,7 @@ from starlette.responses import Response
 from ...edge import Failure, Op
 from ...validation import explain
 from ...web import decode_json, json_response, media_type, read_body, require_json
-from . import page, rules, views
+from . import page, redirect_page, rules, views
 from .errors import NicepayError
 from .schemas import Cancel, Inquiry, Payment, Registration
 from .service import NicepayService
@@ -79,6 +79,15 @@ def ops(service: NicepayService, *, max_body: int, public_url: str | None) -> li
     async def register(req: Registration) -> dict[str, Any]:
         return views.registered(await service.register(req))
 
+    async def register_redirect(request: Request) -> Response:
+        base = page.base_url(request, public_url)
+
+        async def action(req: Registration) -> dict[str, Any]:
+            txn = await service.register_redirect(req)
+            return views.registered_redirect(txn, base + redirect_page.PATH)
+
+        return await api(Registration, action)(request)
+
     async def inquire(req: Inquiry) -> dict[str, Any]:
         return views.inquired(await service.inquire(req))
 
@@ -88,7 +97,9 @@ def ops(service: NicepayService, *, max_body: int, public_url: str | None) -> li
 
     async def payment(request: Request) -> Response:
         req = await _payment_request(request, decoders[Payment], max_body)
-        txn, session = await service.start_payment(req)
+        txn, session, decided = await service.start_payment(req)
+        if decided is not None:  # one of paysandbox's test cards: no 3-D Secure page
+            return page.to_callback(decided)
         return page.render(txn, session, page.base_url(request, public_url))
 
     return [
@@ -133,6 +144,15 @@ def ops(service: NicepayService, *, max_body: int, public_url: str | None) -> li
             public=True,
         ),
         *page.ops(service, public_url=public_url),
+        Op(
+            "POST",
+            "/nicepay/redirect/v2/registration",
+            register_redirect,
+            "v2 Redirect (Checkout) registration: payMethod 00–06, callBackUrl; answers paymentURL",
+            Registration,
+            public=True,
+        ),
+        *redirect_page.ops(service, public_url=public_url),
     ]
 
 
@@ -169,4 +189,5 @@ def edge_error(failure: Failure, message: str) -> NicepayError:
         "malformed": "http_message",
         "internal": "server_error",
     }[failure]
-    return NicepayError(name, "please retry" if failure == "internal" else message)
+    detail = {"internal": "please retry", "not_found": f"no NICEPay API at {message}"}
+    return NicepayError(name, detail.get(failure, message))

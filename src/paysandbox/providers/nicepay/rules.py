@@ -71,7 +71,18 @@ MITRA: dict[str, dict[str, str]] = {
     },
     PAYLOAN: {"AKLP": "Akulaku", "KDVI": "Kredivo"},
 }
-ISSUER = ("BMRI", "PT Bank Mandiri (Persero)")  # issuing/acquiring bank reported for cards
+ISSUER = ("BMRI", "PT Bank Mandiri (Persero)")
+
+#: v2 Redirect (Checkout API): ``payMethod`` 00 lets the customer choose on NICEPay's page.
+ALL = "00"
+
+#: paysandbox's own test cards (NICEPay's sandbox has none): the outcome without the 3-D Secure
+#: page, in the one payment request. Any other card number shows the page as before.
+MAGIC_CARDS: dict[str, str] = {
+    "4000000000000077": "frictionless",  # paid at once, no challenge
+    "4000000000000101": "threeds_failed",  # the issuer's 3-D Secure fails (9117)
+    "4000000000000002": "declined",  # authenticated, then declined by the issuer
+}  # issuing/acquiring bank reported for cards
 
 # Always ``fullmatch``: ``$`` would also match before a trailing newline ("1000\n").
 _DIGITS = re.compile(r"[0-9]+")
@@ -225,6 +236,7 @@ REGISTRATION: list[Field] = [
     F("reqClientVer", "AN", 50),
     F("userIP", "AN", _IP),
     F("userIp", "AN", _IP),
+    F("callBackUrl", "ANS", 255, invalid="callback_url_invalid"),
     F("userSessionID", "AN", 100),
     F("userAgent", "AN", 512),  # AN 100 documented; the documents' own example has 113
     F("userLanguage", "AN", 100),  # A 2 documented; the example is "ko-KR,en-US;q=0.8,…"

@@ -56,6 +56,7 @@ class Registration(msgspec.Struct, kw_only=True):
     reqServerIP: Loose = None
     reqClientVer: Loose = None
     userIP: Loose = None
+    callBackUrl: Loose = None  # v2 Redirect (Checkout) only
     userIp: Loose = None  # Payloan document spelling
     userSessionID: Loose = None
     userAgent: Loose = None

@@ -107,6 +107,12 @@ def registered(txn: Txn) -> dict[str, Any]:
     }
 
 
+def registered_redirect(txn: Txn, payment_url: str) -> dict[str, Any]:
+    """The v2 Redirect registration answer: the Direct one plus ``paymentURL`` (the browser goes
+    to ``paymentURL + "?tXid=" + tXid``, as NICEPay's Checkout documents and clients do)."""
+    return {**registered(txn), "paymentURL": payment_url}
+
+
 def inquired(txn: Txn) -> dict[str, Any]:
     pm = txn.pay_method
     paid_at = txn["paid_at_us"]
@@ -245,7 +251,7 @@ def control(txn: Txn, history: list[Event], cancels: list[Row]) -> dict[str, Any
         "tXid": txn.t_xid,
         "iMid": txn["imid"],
         "payMethod": txn.pay_method,
-        "payMethodName": rules.PAY_METHODS[txn.pay_method],
+        "payMethodName": rules.PAY_METHODS.get(txn.pay_method, "chosen on the payment page"),
         "state": txn.status,
         "storedState": txn["status"],
         "status": txn.status_code,

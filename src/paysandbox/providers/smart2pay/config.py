@@ -2,6 +2,8 @@
 public demo site seeded into every empty database.
 
 ```toml
+[smart2pay]
+cors_origins = ["https://shop.example"]   # browsers allowed on /v1/card/authenticate; default any
 [[smart2pay.sites]]
 site_id = 2020
 api_key = "..."
@@ -25,6 +27,16 @@ from ...settings import ConfigError
 
 DEMO_SITE_ID = 1010
 DEMO_API_KEY = "gabi"
+MAX_SITE_ID = 2**31 - 1
+
+
+def site_id(value: object) -> int:
+    """A Smart2Pay SiteID: a positive 32-bit integer (the documents' ``1010``), in ASCII digits
+    without leading zeros."""
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit() and text[0] != "0" and int(text) <= MAX_SITE_ID):
+        raise ValueError(f"a SiteID is a whole number from 1 to {MAX_SITE_ID}")
+    return int(text)
 
 
 @dataclass
@@ -37,6 +49,8 @@ class Site:
 @dataclass
 class Smart2PayConfig:
     sites: list[Site] = field(default_factory=list)
+    #: Origins allowed to call ``POST /v1/card/authenticate`` from a browser (CORS); ``*`` = any.
+    cors_origins: list[str] = field(default_factory=lambda: ["*"])
 
     def all_sites(self, seed_demo: bool) -> list[Site]:
         sites = list(self.sites)
@@ -46,19 +60,23 @@ class Smart2PayConfig:
 
 
 class _SiteSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    site_id: Annotated[int, Meta(ge=1, le=999_999_999_999)]
+    site_id: Annotated[int, Meta(ge=1, le=MAX_SITE_ID)]
     api_key: Annotated[str, Meta(min_length=1, max_length=256)]
     notification_url: str | None = None
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     sites: list[_SiteSection] = []
+    cors_origins: list[Annotated[str, Meta(min_length=1, max_length=2048)]] | None = None
 
 
 def parse_section(section: Mapping[str, Any], config: Smart2PayConfig) -> None:
-    for site in convert("smart2pay", section, _Section).sites:
+    parsed = convert("smart2pay", section, _Section)
+    for site in parsed.sites:
         url = callback_url(site.notification_url, "smart2pay.sites.notification_url")
         config.sites.append(Site(site.site_id, site.api_key, url))
+    if parsed.cors_origins is not None:
+        config.cors_origins = list(parsed.cors_origins)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +86,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="ID:APIKEY[=URL]",
         help="add a Smart2Pay site, optionally with its notification URL",
+    )
+    parser.add_argument(
+        "--smart2pay-cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin allowed on POST /v1/card/authenticate (repeatable; default any)",
     )
 
 
@@ -86,6 +111,12 @@ def apply_arguments(args: argparse.Namespace, config: Smart2PayConfig) -> None:
                 check_callback_url(url, field="--smart2pay-site URL")
             except BadUrl as exc:
                 raise ConfigError(str(exc)) from None
-        if not site.isascii() or not site.isdigit() or not key:
-            raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL] with a numeric ID")
-        config.sites.append(Site(int(site), key, url or None))
+        try:
+            number = site_id(site)
+        except ValueError as exc:
+            raise ConfigError(f"--smart2pay-site wants ID:APIKEY[=URL]: {exc}") from None
+        if not key:
+            raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL]")
+        config.sites.append(Site(number, key, url or None))
+    if args.smart2pay_cors_origin:
+        config.cors_origins = list(args.smart2pay_cors_origin)

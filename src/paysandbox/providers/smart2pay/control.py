@@ -25,6 +25,7 @@ from ...store.db import Conn, Database, Row
 from ...web import json_response
 from . import store as rows
 from . import views
+from .config import site_id
 from .model import STATUS_IDS, Payment
 from .schemas import SiteBody
 from .service import Smart2PayService
@@ -83,14 +84,16 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
     async def put_site(request: Request) -> Response:
         body = await decode_optional(request, SiteBody, max_body)
         raw = request.path_params["site_id"]
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-            raise ControlError("bad_request", "siteId must be a number of at most 12 digits")
+        try:
+            site = site_id(raw)
+        except ValueError as exc:
+            raise ControlError("bad_request", f"siteId: {exc}") from None
         if body.notificationUrl:
             try:
                 check_callback_url(body.notificationUrl, field="notificationUrl")
             except BadUrl as exc:
                 raise ControlError("bad_request", str(exc)) from None
-        row = await db.write(_put, int(raw), body)
+        row = await db.write(_put, site, body)
         return json_response(views.site(row))
 
     return [

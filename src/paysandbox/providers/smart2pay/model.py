@@ -45,6 +45,8 @@ QUEUED_CAPTURE, CAPTURE_REQUESTED, QUEUED_CANCEL = (
     "QueuedForCanceling",
 )
 PARTIALLY_REFUNDED, REFUNDED = "PartiallyRefunded", "Refunded"
+#: Waiting on the customer: paysandbox's 3-D Secure page or hosted card form (RedirectURL).
+OPEN = "Open"
 
 PAYMENT_STATES = StateMachine.build(
     "smart2pay_payment",
@@ -68,6 +70,17 @@ PAYMENT_STATES = StateMachine.build(
             for d in (CAPTURED, PARTIALLY_CAPTURED)
         ),
         (QUEUED_CANCEL, CANCELLED),
+        *(
+            (OPEN, s)
+            for s in (
+                AUTHORIZED,
+                CAPTURED,
+                QUEUED_CAPTURE,
+                CAPTURE_REQUESTED,
+                FAILED,
+                CANCELLED,
+            )
+        ),
         *(
             (s, d)
             for s in (CAPTURED, PARTIALLY_CAPTURED, PARTIALLY_REFUNDED)

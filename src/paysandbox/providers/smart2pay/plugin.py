@@ -14,17 +14,18 @@ from ...delivery.urls import BadUrl, check_callback_url, redact_url
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
-from . import config, control, routes
+from . import config, control, page, routes
 from . import store as rows
 from .callbacks import basic_auth
 from .config import DEMO_API_KEY, DEMO_SITE_ID, Smart2PayConfig
+from .cors import Cors
 from .service import Smart2PayService
 
 
 class Smart2Pay(Provider[Smart2PayConfig]):
     name = "smart2pay"
     title = "Smart2Pay"
-    prefixes = ("/v1/card/", "/v1/payments", "/v1/refunds")
+    prefixes = ("/v1/card/", "/v1/payments", "/v1/refunds", "/smart2pay/")
     migrations = Path(__file__).with_name("migrations")
     object_tables = (
         "smart2pay_refunds",
@@ -33,6 +34,7 @@ class Smart2Pay(Provider[Smart2PayConfig]):
         "smart2pay_addresses",
         "smart2pay_customers",
         "smart2pay_tokens",
+        "smart2pay_requests",
     )
     credential_tables = ("smart2pay_sites",)
 
@@ -125,7 +127,13 @@ class Smart2Pay(Provider[Smart2PayConfig]):
         ]
         return Mounted(
             ops=[
-                *routes.ops(service, max_body=s.max_body_bytes),
+                *routes.ops(
+                    service,
+                    max_body=s.max_body_bytes,
+                    cors=Cors(self.config(s).cors_origins),
+                    public_url=s.public_url,
+                ),
+                *page.ops(service),
                 *control.ops(service, ctx.db, max_body=s.max_body_bytes),
             ],
             seed=seed,

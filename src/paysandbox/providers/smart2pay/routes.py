@@ -4,17 +4,21 @@ Card API: ``POST /v1/card/authenticate``, ``GET /v1/card/token/{value}``,
 ``POST /v1/card/token/{value}/cancel``. Payments: ``POST|GET /v1/payments``,
 ``GET /v1/payments/{id}``, ``GET …/status``, ``POST …/capture[?amount=N | ?N]``,
 ``POST …/cancel``, ``POST|GET …/refunds``, ``GET …/refunds/{refundId}[/status]``,
-``GET /v1/refunds/{refundId}/status``. Every path also answers with a trailing slash
-(Smart2Pay's PHP SDK sends ``…/cancel/``).
+``GET /v1/refunds/{refundId}/status``, ``GET /v1/payments/{id}/captures[/{captureId}]``.
+Every path also answers with a trailing slash (Smart2Pay's PHP SDK sends ``…/cancel/``).
+``OPTIONS /v1/card/authenticate`` is the CORS preflight of Smart2Pay's browser js-sdk
+(``cors.py``). A POST with a ``RequestId`` header is answered once per RequestId
+(``service/requests.py``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,13 +26,13 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...core.clock import from_datetime
 from ...edge import Failure, Op
-from ...web import BodyError, decode_json, json_response, read_body, require_json
-from . import views
+from ...web import BodyError, decode_json, json_response, own_base_url, read_body, require_json
+from . import listing, views
+from .cors import Cors
 from .errors import MEDIA, Smart2PayError, reason
 from .schemas import CardAuthenticationIn, PaymentIn, RefundIn
-from .service import Body, Credentials, Smart2PayService, unauthorized
+from .service import Body, Credentials, RequestKey, Smart2PayService, unauthorized
 
 Action = Callable[[Request, Credentials], Awaitable[Response]]
 
@@ -113,29 +117,60 @@ def answer(body: dict[str, Any], status: int = 200) -> Response:
     return json_response(body, status, media=MEDIA)
 
 
-def _time_filter(value: str | None, name: str) -> int | None:
-    if value is None:
+_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$", re.ASCII)
+
+
+def request_key(request: Request, body: bytes) -> RequestKey | None:
+    """The POST's ``RequestId`` header and the fingerprint of what it asks: method, path (any
+    trailing slash aside), query and body (JSON compared by meaning, not by spacing)."""
+    request_id = request.headers.get("requestid")
+    if request_id is None:
         return None
-    for fmt in ("%Y%m%d%H%M%S", "%Y%m%d"):
-        try:
-            return from_datetime(datetime.strptime(value, fmt).replace(tzinfo=UTC))
-        except ValueError:
-            continue
-    raise Smart2PayError([reason("112", f"DateTime is invalid - {name} wants yyyyMMddHHmmss")])
+    request_id = request_id.strip()
+    if not _REQUEST_ID.match(request_id):
+        raise Smart2PayError(
+            [reason("1", "Invalid data - RequestId must be 1 to 128 visible ASCII characters")]
+        )
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.path.rstrip("/"), request.url.query):
+        digest.update(part.encode() + b"\n")
+    digest.update(canonical)
+    return RequestKey(request_id, digest.hexdigest())
 
 
-def _amount_filter(value: str | None, name: str) -> int | None:
-    if value is None:
-        return None
-    if not re.fullmatch(r"\d{1,12}", value, re.ASCII):
-        raise Smart2PayError([reason("111", f"Amount is invalid - {name} wants digits")])
-    return int(value)
+def _replay(request: Request, body: bytes) -> Request:
+    """The same request with its body already read (so the action can read it again)."""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
 
 
-def ops(service: Smart2PayService, *, max_body: int) -> list[Op]:
+def ops(
+    service: Smart2PayService,
+    *,
+    max_body: int,
+    cors: Cors | None = None,
+    public_url: str | None = None,
+) -> list[Op]:
+    browser = cors or Cors(["*"])
+
+    def base_url(request: Request) -> str:
+        return own_base_url(request, public_url)
+
     def api(action: Action) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            return await action(request, credentials(request))
+            creds = credentials(request)
+            if request.method == "POST":
+                raw = await read_body(request, max_body)
+                request = _replay(request, raw)
+                creds = Credentials(creds.site_id, creds.api_key, request_key(request, raw))
+            return await action(request, creds)
 
         return handle
 
@@ -143,38 +178,27 @@ def ops(service: Smart2PayService, *, max_body: int) -> list[Op]:
 
     async def authenticate(request: Request, creds: Credentials) -> Response:
         doc = await root_object(request, "CardAuthentication", max_body)
-        return answer(views.card_authentication(await service.authenticate(creds, doc)), 201)
+        status, body = await service.authenticate(creds, doc)
+        return answer(body, status)
 
     async def get_token(request: Request, creds: Credentials) -> Response:
         row = await service.get_token(creds, request.path_params["value"])
         return answer(views.token(row, with_status=False))
 
     async def cancel_token(request: Request, creds: Credentials) -> Response:
-        row = await service.cancel_token(creds, request.path_params["value"])
-        return answer(views.token(row, with_status=True))
+        status, body = await service.cancel_token(creds, request.path_params["value"])
+        return answer(body, status)
 
     # -------------------------------------------------------------- payments
 
     async def create_payment(request: Request, creds: Credentials) -> Response:
         doc = await root_object(request, "Payment", max_body)
-        payment, status = await service.create_payment(creds, doc)
-        return answer(views.payment(payment), status)
+        status, body = await service.create_payment(creds, doc, base_url(request))
+        return answer(body, status)
 
     async def list_payments(request: Request, creds: Credentials) -> Response:
-        q = {k.lower(): v for k, v in request.query_params.items()}
-        limit_raw = q.get("limit") or "100"
-        if not re.fullmatch(r"\d{1,4}", limit_raw, re.ASCII) or not 1 <= int(limit_raw) <= 1000:
-            raise Smart2PayError([reason("107", "Invalid limit - 1 to 1000")])
-        filters = {
-            "merchant_transaction_id": q.get("merchanttransactionid"),
-            "currency": q.get("currency"),
-            "min_amount": _amount_filter(q.get("minimumamount"), "minimumAmount"),
-            "max_amount": _amount_filter(q.get("maximumamount"), "maximumAmount"),
-            "start_us": _time_filter(q.get("startdate"), "startDate"),
-            "end_us": _time_filter(q.get("enddate"), "endDate"),
-        }
-        found = await service.list_payments(creds, filters, int(limit_raw))
-        return answer(views.payments(found))
+        query = listing.parse(request.query_params.multi_items())
+        return answer(views.payments(await service.list_payments(creds, query)))
 
     async def get_payment(request: Request, creds: Credentials) -> Response:
         return answer(views.payment(await service.get_payment(creds, _id(request, "pid"))))
@@ -185,19 +209,34 @@ def ops(service: Smart2PayService, *, max_body: int) -> list[Op]:
     async def capture(request: Request, creds: Credentials) -> Response:
         payment_id = _id(request, "pid")
         amount = capture_amount(request)
-        payment, status = await service.capture(creds, payment_id, amount)
-        return answer(views.payment(payment), status)
+        status, body = await service.capture(creds, payment_id, amount)
+        return answer(body, status)
 
     async def cancel(request: Request, creds: Credentials) -> Response:
-        return answer(views.payment(await service.cancel(creds, _id(request, "pid"))))
+        status, body = await service.cancel(creds, _id(request, "pid"))
+        return answer(body, status)
+
+    async def list_captures(request: Request, creds: Credentials) -> Response:
+        payment, found = await service.captures(creds, _id(request, "pid"))
+        return answer(views.captures(payment, found))
+
+    async def get_capture(request: Request, creds: Credentials) -> Response:
+        payment_id = _id(request, "pid")
+        raw = request.path_params["cid"]
+        if not _DIGITS.match(raw):
+            raise Smart2PayError(
+                [reason("1", f"Invalid data - no capture {raw[:40]}")], http_status=404
+            )
+        payment, found = await service.capture_of(creds, payment_id, int(raw))
+        return answer(views.capture(payment, found))
 
     # -------------------------------------------------------------- refunds
 
     async def create_refund(request: Request, creds: Credentials) -> Response:
         payment_id = _id(request, "pid")
         doc = await root_object(request, "Refund", max_body)
-        refund, status = await service.refund(creds, payment_id, doc)
-        return answer(views.refund(refund), status)
+        status, body = await service.refund(creds, payment_id, doc)
+        return answer(body, status)
 
     async def list_refunds(request: Request, creds: Credentials) -> Response:
         return answer(views.refunds(await service.refunds(creds, _id(request, "pid"))))
@@ -241,6 +280,8 @@ def ops(service: Smart2PayService, *, max_body: int) -> list[Op]:
             None,
         ),
         ("/v1/payments/{pid}/cancel", "POST", cancel, "Cancel an authorized payment", None),
+        ("/v1/payments/{pid}/captures", "GET", list_captures, "A payment's captures", None),
+        ("/v1/payments/{pid}/captures/{cid}", "GET", get_capture, "A capture", None),
         ("/v1/payments/{pid}/refunds", "POST", create_refund, "Refund (full or partial)", _REFUND),
         ("/v1/payments/{pid}/refunds", "GET", list_refunds, "A payment's refunds", None),
         ("/v1/payments/{pid}/refunds/{rid}", "GET", get_refund, "A refund", None),
@@ -253,13 +294,40 @@ def ops(service: Smart2PayService, *, max_body: int) -> list[Op]:
         ),
         ("/v1/refunds/{rid}/status", "GET", get_refund_status, "A refund's status", None),
     ]
+
+    async def preflight(request: Request) -> Response:
+        return browser.preflight(request)
+
     out: list[Op] = []
     for path, method, action, summary, request_type in table:
         handler = api(action)
+        if path == "/v1/card/authenticate":
+            handler = _with_cors(handler, browser)
+            out.append(Op("OPTIONS", path, preflight, "CORS preflight (Smart2Pay's js-sdk)"))
+            out.append(Op("OPTIONS", path + "/", preflight, "CORS preflight", alias=True))
         out.append(Op(method, path, handler, summary, request_type, public=True))
         # Smart2Pay's PHP SDK sends some paths with a trailing slash (``…/cancel/``).
         out.append(Op(method, path + "/", handler, summary, request_type, alias=True))
     return out
+
+
+def _with_cors(
+    handler: Callable[[Request], Awaitable[Response]], browser: Cors
+) -> Callable[[Request], Awaitable[Response]]:
+    """The browser-facing route: CORS headers on every answer, errors included (so the page's
+    script can read a 401 or 400)."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            response = await handler(request)
+        except Smart2PayError as exc:
+            response = exc.render(request)
+        except BodyError as exc:
+            response = edge_error(exc.kind, str(exc)).render(request)
+        response.headers.update(browser.headers(request))
+        return response
+
+    return handle
 
 
 def wrapped(root: str, struct: type) -> Any:

@@ -196,11 +196,22 @@ def set_payment_fields(conn: Conn, payment_id: int, values: Mapping[str, Any]) -
     conn.exec(f"UPDATE smart2pay_payments SET {sets} WHERE id = ?", *values.values(), payment_id)
 
 
-def list_payments(conn: Conn, site_id: int, filters: Mapping[str, Any], limit: int) -> list[Row]:
+def list_payments(
+    conn: Conn,
+    site_id: int,
+    filters: Mapping[str, Any],
+    limit: int,
+    *,
+    offset: int = 0,
+    now_us: int = 0,
+) -> list[Row]:
+    """Newest first. ``status`` matches the *effective* status at ``now_us`` (a queued status
+    whose time has come counts as the status it moves on to)."""
     where, args = ["site_id = ?"], [site_id]
     for key, clause in (
         ("merchant_transaction_id", "merchant_transaction_id = ?"),
         ("currency", "currency = ?"),
+        ("country", "country = ?"),
         ("min_amount", "amount >= ?"),
         ("max_amount", "amount <= ?"),
         ("start_us", "created_at_us >= ?"),
@@ -209,10 +220,16 @@ def list_payments(conn: Conn, site_id: int, filters: Mapping[str, Any], limit: i
         if filters.get(key) is not None:
             where.append(clause)
             args.append(filters[key])
+    if filters.get("status") is not None:
+        due = "(pending_status IS NOT NULL AND pending_at_us <= ?)"
+        where.append(f"((status = ? AND NOT {due}) OR (pending_status = ? AND {due}))")
+        args += [filters["status"], now_us, filters["status"], now_us]
     return conn.all(
-        f"SELECT * FROM smart2pay_payments WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+        f"SELECT * FROM smart2pay_payments WHERE {' AND '.join(where)} "
+        "ORDER BY id DESC LIMIT ? OFFSET ?",
         *args,
         limit,
+        offset,
     )
 
 
@@ -319,7 +336,64 @@ def forget_site_objects(conn: Conn, site_id: int) -> None:
     for table in (
         "smart2pay_payments",
         "smart2pay_tokens",
+        "smart2pay_requests",
         "smart2pay_addresses",
         "smart2pay_customers",
     ):
         conn.exec(f"DELETE FROM {table} WHERE site_id = ?", site_id)
+
+
+# ------------------------------------------------------------------ RequestId answers
+
+
+def claim_request(conn: Conn, site_id: int, request_id: str, fingerprint: str, at_us: int) -> bool:
+    """Claim ``RequestId`` for this site (True), or find it taken (False). On PostgreSQL a
+    claim racing an uncommitted one waits for it, then finds it taken."""
+    return insert_ignore(
+        conn,
+        "smart2pay_requests",
+        {
+            "site_id": site_id,
+            "request_id": request_id,
+            "fingerprint": fingerprint,
+            "http_status": 0,
+            "answer": "",
+            "created_at_us": at_us,
+        },
+    )
+
+
+def get_request(conn: Conn, site_id: int, request_id: str) -> Row | None:
+    return conn.one(
+        "SELECT * FROM smart2pay_requests WHERE site_id = ? AND request_id = ?",
+        site_id,
+        request_id,
+    )
+
+
+def store_answer(conn: Conn, site_id: int, request_id: str, http_status: int, answer: str) -> None:
+    conn.exec(
+        "UPDATE smart2pay_requests SET http_status = ?, answer = ? "
+        "WHERE site_id = ? AND request_id = ?",
+        http_status,
+        answer,
+        site_id,
+        request_id,
+    )
+
+
+def list_captures(conn: Conn, payment_id: int) -> list[Row]:
+    return conn.all(
+        "SELECT * FROM smart2pay_captures WHERE payment_id = ? ORDER BY id DESC", payment_id
+    )
+
+
+def get_capture(conn: Conn, payment_id: int, capture_id: int) -> Row | None:
+    return conn.one(
+        "SELECT * FROM smart2pay_captures WHERE payment_id = ? AND id = ?", payment_id, capture_id
+    )
+
+
+def payment_id_by_redirect_key(conn: Conn, key: str) -> int | None:
+    row = conn.one("SELECT id FROM smart2pay_payments WHERE redirect_key = ?", key)
+    return None if row is None else int(row["id"])

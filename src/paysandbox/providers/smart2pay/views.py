@@ -11,7 +11,7 @@ from ...core.events import Event
 from ...delivery.urls import redact_url
 from ...store.db import Row
 from . import rules
-from .model import STATUS_IDS, TOKEN_STATUS_IDS, Payment
+from .model import OPEN, STATUS_IDS, TOKEN_STATUS_IDS, Payment
 from .schemas import AddressIn, CustomerIn
 
 METHOD_ID_CARDS = 6
@@ -136,7 +136,7 @@ def payment_fields(p: Payment) -> dict[str, Any]:
         "BillingAddress": _json(r["billing_address"]),
         "ShippingAddress": _json(r["shipping_address"]),
         "Articles": None,
-        "Card": _json(r["card"]),
+        "Card": _json(r["card"]) or None,
         "CreditCardToken": {"Value": token_value} if token_value else None,
         "Status": status(r["status"], json.loads(r["reasons"])),
         "CaptureDetails": _json(r["capture_details"]),
@@ -144,8 +144,8 @@ def payment_fields(p: Payment) -> dict[str, Any]:
         "PaymentTokenLifetime": None,
         "Capture": bool(r["capture_flag"]),
         "Retry": False,
-        "RedirectURL": None,
-        "3DSecure": None,
+        "RedirectURL": r["redirect_url"] if r["status"] == OPEN else None,
+        "3DSecure": True if r["three_d_secure"] else None,
     }
 
 
@@ -166,6 +166,36 @@ def payment_status(p: Payment) -> dict[str, Any]:
 
 def payments(items: list[Payment]) -> dict[str, Any]:
     return {"Payments": [payment_fields(p) for p in items]}
+
+
+# ------------------------------------------------------------------ captures
+
+
+def capture_fields(p: Payment, c: Row) -> dict[str, Any]:
+    """One capture (PHP SDK's capture structure). Its status is the payment's
+    ``CaptureDetails.Status`` for the capture that CaptureDetails names, Success otherwise."""
+    r = p.effective
+    details = _json(r["capture_details"]) or {}
+    state = details.get("Status") if details.get("ID") == int(c["id"]) else None
+    return {
+        "ID": int(c["id"]),
+        "PaymentID": int(r["id"]),
+        "SiteID": int(r["site_id"]),
+        "Created": s2p_time(c["created_at_us"]),
+        "MerchantTransactionID": r["merchant_transaction_id"],
+        "OriginatorTransactionID": r["originator_transaction_id"],
+        "Amount": int(c["amount"]),
+        "Currency": r["currency"],
+        "Status": state or status("Success"),
+    }
+
+
+def captures(p: Payment, items: list[Row]) -> dict[str, Any]:
+    return {"Captures": [capture_fields(p, c) for c in items]}
+
+
+def capture(p: Payment, c: Row) -> dict[str, Any]:
+    return {"Capture": capture_fields(p, c)}
 
 
 # ------------------------------------------------------------------ refunds
@@ -196,11 +226,16 @@ def refund(r: Row) -> dict[str, Any]:
 
 
 def refund_status(r: Row) -> dict[str, Any]:
+    """Both shapes Smart2Pay's SDKs parse: ``Status`` (PHP SDK, the refund object) and
+    ``InitialPaymentID`` + ``StateDetails`` (the .NET SDK's refund status object)."""
+    state = status(r["status"], json.loads(r["reasons"]))
     return {
         "Refund": {
             "ID": int(r["id"]),
             "MerchantTransactionID": r["merchant_transaction_id"],
-            "Status": status(r["status"], json.loads(r["reasons"])),
+            "InitialPaymentID": int(r["payment_id"]),
+            "Status": state,
+            "StateDetails": state,
         }
     }
 

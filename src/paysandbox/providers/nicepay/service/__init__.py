@@ -7,8 +7,9 @@ anywhere leaves nothing behind and racing requests on one transaction get exactl
 Field rules that need no database run before the transaction (``rules``).
 
 ``NicepayService`` only wires the verbs to the database and the outbox; each verb lives in its
-own module: ``registration``, ``inquiry``, ``cancel``, ``payment`` (the payment page) and
-``simulate`` (control-side pay / expire / read), with shared helpers in ``_common``.
+own module: ``registration`` (Direct and Redirect), ``inquiry``, ``cancel``, ``payment`` (the
+payment page), ``redirect`` (the Redirect API's page) and ``simulate`` (control-side pay /
+expire / read), with shared helpers in ``_common``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ....delivery.outbox import Outbox
 from ....store.db import Database, Row
 from ..model import Txn
 from ..schemas import Cancel, Inquiry, Payment, Registration
-from . import cancel, inquiry, payment, registration, simulate
+from . import cancel, inquiry, payment, redirect, registration, simulate
 from ._common import OBJECT
 from .cancel import CancelResult
 from .payment import FAIL_CODES, SESSION_TTL_US, PaymentResult
@@ -60,6 +61,13 @@ class NicepayService:
             registration.register_tx, values, extra, self.default_validity_seconds
         )
 
+    async def register_redirect(self, req: Registration) -> Txn:
+        """v2 Redirect (Checkout) registration: the same transaction as v2 Direct."""
+        values, extra = registration.check(req, redirect=True)
+        return await self.db.write(
+            registration.register_tx, values, extra, self.default_validity_seconds
+        )
+
     async def inquire(self, req: Inquiry) -> Txn:
         values = inquiry.check(req)
         txn = await self.db.read(inquiry.inquire_tx, values)
@@ -73,9 +81,34 @@ class NicepayService:
 
     # ------------------------------------------------------------ payment page
 
-    async def start_payment(self, req: Payment) -> tuple[Txn, Row]:
+    async def start_payment(self, req: Payment) -> tuple[Txn, Row, PaymentResult | None]:
+        """The payment page's session; for one of paysandbox's test cards, also its outcome."""
         values = payment.check(req)
-        return await self.db.write(payment.start_payment_tx, values)
+        result = await self.db.write(payment.start_and_maybe_finish_tx, values, self.outbox)
+        if result[2] is not None:
+            self.on_commit()
+        return result
+
+    # ------------------------------------------------------------ Redirect page
+
+    async def redirect_page(self, t_xid: str) -> Txn:
+        txn = await self.db.read(redirect.page_tx, t_xid)
+        if txn.needs_expiry_recorded:
+            await self.db.write(inquiry.record_expiry_tx, txn.t_xid)
+        return txn
+
+    async def redirect_choose(self, t_xid: str, method: str, code: str) -> Txn:
+        return await self.db.write(
+            redirect.choose_tx, t_xid, method, code, self.default_validity_seconds
+        )
+
+    async def redirect_session(
+        self, t_xid: str, card: dict[str, str | None]
+    ) -> tuple[Txn, Row | None, PaymentResult | None]:
+        result = await self.db.write(redirect.open_session_tx, t_xid, card, self.outbox)
+        if result[2] is not None:
+            self.on_commit()
+        return result
 
     async def get_session(self, session_id: str) -> tuple[Txn, Row]:
         return await self.db.read(payment.get_session_tx, session_id)

@@ -98,7 +98,14 @@ def get_session_tx(conn: Conn, session_id: str) -> tuple[Txn, Row]:
     return Txn(row, now_for(conn, str(row["imid"]))), session
 
 
-def finish_payment_tx(conn: Conn, session_id: str, approve: bool, outbox: Outbox) -> PaymentResult:
+def finish_payment_tx(
+    conn: Conn,
+    session_id: str,
+    approve: bool,
+    outbox: Outbox,
+    fail_code: str | None = None,
+    via: str | None = None,
+) -> PaymentResult:
     session = rows.get_session(conn, session_id)
     if session is None:
         raise NicepayError("card_txid", "unknown payment session")
@@ -151,7 +158,7 @@ def finish_payment_tx(conn: Conn, session_id: str, approve: bool, outbox: Outbox
         kind,
         now,
         {
-            "via": "3ds-page" if pm == CC else "approval-page",
+            "via": via or ("3ds-page" if pm == CC else "approval-page"),
             "authNo": after["auth_no"],
             "cardNo": after["card_no_masked"],
         },
@@ -159,7 +166,7 @@ def finish_payment_tx(conn: Conn, session_id: str, approve: bool, outbox: Outbox
     if approve:
         notify(conn, outbox, after, now)
         return PaymentResult(after, str(session["call_back_url"]), "0000", "SUCCESS")
-    fail = NicepayError(FAIL_CODES[pm])
+    fail = NicepayError(fail_code or FAIL_CODES[pm])
     return PaymentResult(
         after, str(session["call_back_url"]), fail.code.result_cd, fail.code.message
     )
@@ -192,3 +199,24 @@ def _check_card(v: dict[str, str | None]) -> tuple[str, str]:
     if cvv is None or not 3 <= len(cvv) <= 4:
         raise NicepayError("card_param", "cardCvv must be 3 or 4 digits")
     return rules.mask_card(card_no), exp
+
+
+def start_and_maybe_finish_tx(
+    conn: Conn, v: dict[str, str | None], outbox: Outbox
+) -> tuple[Txn, Row, PaymentResult | None]:
+    """``start_payment_tx``; for one of paysandbox's test cards (``rules.MAGIC_CARDS``) the
+    outcome is decided in the same transaction, without the 3-D Secure page."""
+    txn, session = start_payment_tx(conn, v)
+    outcome = rules.MAGIC_CARDS.get(v["cardNo"] or "") if txn.pay_method == CC else None
+    if outcome is None:
+        return txn, session, None
+    fail = {"threeds_failed": "threeds_failed", "declined": "card_declined"}.get(outcome)
+    result = finish_payment_tx(
+        conn,
+        str(session["session_id"]),
+        fail is None,
+        outbox,
+        fail_code=fail,
+        via=f"test card: {outcome}",
+    )
+    return result.txn, session, result

@@ -19,10 +19,14 @@ from ..schemas import Registration
 from ._common import OBJECT, callback_url, get_row, given, merchant_key, now_for, record_expiry
 
 
-def check(req: Registration) -> tuple[dict[str, str | None], dict[str, Any]]:
-    """The field values and the parsed values the transaction needs."""
+def check(
+    req: Registration, *, redirect: bool = False
+) -> tuple[dict[str, str | None], dict[str, Any]]:
+    """The field values and the parsed values the transaction needs. ``redirect``: the v2
+    Redirect (Checkout) registration — payMethod 00 allowed, callBackUrl mandatory, userIP
+    optional, and a bank / mitra code may be left for the customer to choose on the page."""
     values = rules.check_fields(rules.REGISTRATION, req, "reg_data")
-    return values, _registration_checks(values)
+    return values, _registration_checks(values, redirect)
 
 
 def register_tx(
@@ -38,10 +42,11 @@ def register_tx(
         ),
         "registration",
     )
+    chosen_later = bool(extra.get("choose_on_page"))
     row: dict[str, Any] = {
         "imid": imid,
         "pay_method": pm,
-        "status": UNPAID if pm in (VA, CVS) else INIT,
+        "status": UNPAID if pm in (VA, CVS) and not chosen_later else INIT,
         "reference_no": v["referenceNo"],
         "amt": extra["amt"],
         "amt_text": v["amt"],
@@ -70,7 +75,9 @@ def register_tx(
         "created_at_us": now,
         "updated_at_us": now,
     }
-    if pm == VA:
+    if chosen_later:
+        pass  # payMethod 00, or no bankCd / mitraCd yet: the customer chooses on the page
+    elif pm == VA:
         row["valid_until_us"] = rules.parse_validity(
             v["vacctValidDt"],
             v["vacctValidTm"],
@@ -89,7 +96,7 @@ def register_tx(
         scope = "cvs:" + extra["mitra_cd"]
         row["pay_no"] = claimed = _issue_pay_no(conn, scope, now)
     t_xid = _insert_with_new_txid(conn, imid, pm, now, row)
-    if pm in (VA, CVS):
+    if pm in (VA, CVS) and not chosen_later:
         rows.attach_number(conn, scope, claimed, t_xid)
     events.append(
         conn,
@@ -108,11 +115,12 @@ def register_tx(
     return Txn(get_row(conn, t_xid), now)
 
 
-def _registration_checks(v: dict[str, str | None]) -> dict[str, Any]:
+def _registration_checks(v: dict[str, str | None], redirect: bool = False) -> dict[str, Any]:
     """The registration rules that need no database; returns the parsed values."""
     pm = given(v["payMethod"])
-    if pm not in rules.PAY_METHODS:
-        raise NicepayError("paymethod", "payMethod must be one of 01–06")
+    if pm not in rules.PAY_METHODS and not (redirect and pm == rules.ALL):
+        allowed = "00 or one of 01–06" if redirect else "one of 01–06"
+        raise NicepayError("paymethod", f"payMethod must be {allowed}")
     if given(v["currency"]).upper() != "IDR":
         raise NicepayError("currency", "currency must be IDR")
     out: dict[str, Any] = {
@@ -120,7 +128,19 @@ def _registration_checks(v: dict[str, str | None]) -> dict[str, Any]:
         "db_process_url": callback_url(given(v["dbProcessUrl"]), "db_process_url", "dbProcessUrl"),
         "cart": rules.parse_cart(v["cartData"]),
     }
-    if pm in (CC, EWALLET, PAYLOAN) and not (v["userIP"] or v["userIp"]):
+    if redirect:
+        if not v["callBackUrl"]:
+            raise NicepayError("callback_url", "callBackUrl is mandatory for the Redirect API")
+        out["call_back_url"] = callback_url(v["callBackUrl"], "callback_url_invalid", "callBackUrl")
+        pending = pm == rules.ALL or (pm == VA and not v["bankCd"])
+        pending = pending or (pm in rules.MITRA and not v["mitraCd"])
+        if pending:
+            out["choose_on_page"] = True
+            if pm != rules.ALL:
+                out.update(_instalments(v, pm))
+            return out
+    elif pm in (CC, EWALLET, PAYLOAN) and not (v["userIP"] or v["userIp"]):
+        # NICEPay's v2 documents mark userIP mandatory (docs/nicepay.md, "userIP")
         raise NicepayError("user_ip", "userIP is mandatory for payMethod 01, 05 and 06")
     if pm == VA:
         bank = (v["bankCd"] or "").upper()
@@ -138,16 +158,21 @@ def _registration_checks(v: dict[str, str | None]) -> dict[str, Any]:
                 f"mitraCd for payMethod {pm} must be one of " + ", ".join(rules.MITRA[pm]),
             )
         out["mitra_cd"] = mitra
-    if pm in (CC, PAYLOAN):
-        itype, imon = v["instmntType"] or "1", v["instmntMon"] or "1"
-        if itype.lstrip("0") not in ("1", "2"):
-            raise NicepayError("instmnt_type", "instmntType must be 1 or 2")
-        if not 1 <= int(imon) <= 36:
-            raise NicepayError("instmnt_mon", "instmntMon must be 1–36")
-        out["instmnt_type"], out["instmnt_mon"] = itype.lstrip("0"), str(int(imon))
+    out.update(_instalments(v, pm))
     if v["recurrOpt"] is not None and v["recurrOpt"].lstrip("0") not in ("", "1", "2"):
         raise NicepayError("reg_data", "recurrOpt must be 0, 1 or 2")
     return out
+
+
+def _instalments(v: dict[str, str | None], pm: str) -> dict[str, Any]:
+    if pm not in (CC, PAYLOAN):
+        return {}
+    itype, imon = v["instmntType"] or "1", v["instmntMon"] or "1"
+    if itype.lstrip("0") not in ("1", "2"):
+        raise NicepayError("instmnt_type", "instmntType must be 1 or 2")
+    if not 1 <= int(imon) <= 36:
+        raise NicepayError("instmnt_mon", "instmntMon must be 1–36")
+    return {"instmnt_type": itype.lstrip("0"), "instmnt_mon": str(int(imon))}
 
 
 def _insert_with_new_txid(conn: Conn, imid: str, pm: str, now: int, row: dict[str, Any]) -> str:

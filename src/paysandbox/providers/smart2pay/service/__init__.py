@@ -11,8 +11,10 @@ same moment with that delay, and the transition itself is written by the first v
 that finds it due (``queues.settle``).
 
 ``Smart2PayService`` is the async face: each method runs one transaction function from the
-module for its concern (``tokens``, ``payments``, ``captures``, ``cancels``, ``refunds``;
-``queues`` and ``notify`` serve them) and wakes the sender after verbs that may notify.
+module for its concern (``tokens``, ``payments``, ``captures``, ``cancels``, ``refunds``,
+``hosted`` for the customer's pages; ``queues`` and ``notify`` serve them) and wakes the sender
+after verbs that may notify. The POST verbs answer ``(HTTP status, body)``, rendered inside
+their transaction so that ``requests`` can store it for a retried ``RequestId``.
 """
 
 from __future__ import annotations
@@ -22,15 +24,28 @@ from typing import Any
 
 from ....delivery.outbox import Outbox
 from ....store.db import Database, Row
+from .. import views
+from ..listing import ListQuery
 from ..model import Payment
-from . import cancels, captures, payments, queues, refunds, tokens
-from ._common import PAYMENT, TOKEN, Body, Credentials, new_token_value, unauthorized
+from . import cancels, captures, hosted, payments, queues, refunds, requests, tokens
+from ._common import (
+    PAYMENT,
+    TOKEN,
+    Answer,
+    Body,
+    Credentials,
+    RequestKey,
+    new_token_value,
+    unauthorized,
+)
 
 __all__ = [
     "PAYMENT",
     "TOKEN",
+    "Answer",
     "Body",
     "Credentials",
+    "RequestKey",
     "Smart2PayService",
     "new_token_value",
     "unauthorized",
@@ -45,23 +60,41 @@ class Smart2PayService:
         self.outbox = outbox
         self.on_commit = on_commit
 
+    async def _once(
+        self,
+        creds: Credentials,
+        render: Callable[[Any], Answer],
+        tx: Callable[..., Any],
+        *args: Any,
+    ) -> Answer:
+        """One verb in one transaction, answered once per ``RequestId`` (``requests``)."""
+        result = await self.db.write(requests.once_tx, creds, render, tx, *args)
+        self.on_commit()
+        return result
+
     # ------------------------------------------------------------ card tokens
 
-    async def authenticate(self, creds: Credentials, doc: Body) -> Row:
-        return await self.db.write(tokens.authenticate_tx, creds, doc)
+    async def authenticate(self, creds: Credentials, doc: Body) -> Answer:
+        def render(row: Row) -> Answer:
+            return 201, views.card_authentication(row)
+
+        return await self._once(creds, render, tokens.authenticate_tx, creds, doc)
 
     async def get_token(self, creds: Credentials, value: str) -> Row:
         return await self.db.read(tokens.get_token_tx, creds, value)
 
-    async def cancel_token(self, creds: Credentials, value: str) -> Row:
-        return await self.db.write(tokens.cancel_token_tx, creds, value)
+    async def cancel_token(self, creds: Credentials, value: str) -> Answer:
+        def render(row: Row) -> Answer:
+            return 200, views.token(row, with_status=True)
+
+        return await self._once(creds, render, tokens.cancel_token_tx, creds, value)
 
     # ------------------------------------------------------------ payments
 
-    async def create_payment(self, creds: Credentials, doc: Body) -> tuple[Payment, int]:
-        result = await self.db.write(payments.create_tx, self.outbox, creds, doc)
-        self.on_commit()
-        return result
+    async def create_payment(self, creds: Credentials, doc: Body, base_url: str) -> Answer:
+        return await self._once(
+            creds, _payment_answer, payments.create_tx, self.outbox, creds, doc, base_url
+        )
 
     async def get_payment(self, creds: Credentials, payment_id: int) -> Payment:
         payment = await self.db.read(payments.get_payment_tx, creds, payment_id)
@@ -69,35 +102,58 @@ class Smart2PayService:
             await self.db.write(queues.settle_tx, payment.id)
         return payment
 
-    async def list_payments(
-        self, creds: Credentials, filters: dict[str, Any], limit: int
-    ) -> list[Payment]:
-        return await self.db.read(payments.list_tx, creds, filters, limit)
+    async def list_payments(self, creds: Credentials, query: ListQuery) -> list[Payment]:
+        return await self.db.read(payments.list_tx, creds, query)
 
-    async def capture(
-        self, creds: Credentials, payment_id: int, amount: int | None
-    ) -> tuple[Payment, int]:
-        result = await self.db.write(captures.capture_tx, self.outbox, creds, payment_id, amount)
-        self.on_commit()
-        return result
+    async def capture(self, creds: Credentials, payment_id: int, amount: int | None) -> Answer:
+        return await self._once(
+            creds, _payment_answer, captures.capture_tx, self.outbox, creds, payment_id, amount
+        )
 
-    async def cancel(self, creds: Credentials, payment_id: int) -> Payment:
-        result = await self.db.write(cancels.cancel_tx, self.outbox, creds, payment_id)
-        self.on_commit()
-        return result
+    async def cancel(self, creds: Credentials, payment_id: int) -> Answer:
+        def render(payment: Payment) -> Answer:
+            return 200, views.payment(payment)
+
+        return await self._once(creds, render, cancels.cancel_tx, self.outbox, creds, payment_id)
+
+    async def captures(self, creds: Credentials, payment_id: int) -> tuple[Payment, list[Row]]:
+        return await self.db.read(captures.list_captures_tx, creds, payment_id)
+
+    async def capture_of(
+        self, creds: Credentials, payment_id: int, capture_id: int
+    ) -> tuple[Payment, Row]:
+        return await self.db.read(captures.get_capture_tx, creds, payment_id, capture_id)
 
     # ------------------------------------------------------------ refunds
 
-    async def refund(self, creds: Credentials, payment_id: int, doc: Body) -> tuple[Row, int]:
-        result = await self.db.write(refunds.refund_tx, self.outbox, creds, payment_id, doc)
-        self.on_commit()
-        return result
+    async def refund(self, creds: Credentials, payment_id: int, doc: Body) -> Answer:
+        def render(result: tuple[Row, int]) -> Answer:
+            return result[1], views.refund(result[0])
+
+        return await self._once(
+            creds, render, refunds.refund_tx, self.outbox, creds, payment_id, doc
+        )
 
     async def refunds(self, creds: Credentials, payment_id: int) -> list[Row]:
         return await self.db.read(refunds.refunds_tx, creds, payment_id)
 
     async def get_refund(self, creds: Credentials, payment_id: int | None, refund_id: int) -> Row:
         return await self.db.read(refunds.get_refund_tx, creds, payment_id, refund_id)
+
+    # ------------------------------------------------------------ the customer's pages
+
+    async def page(self, key: str) -> Payment:
+        return await self.db.read(hosted.page_tx, key)
+
+    async def submit_card(self, key: str, form: dict[str, str]) -> Payment:
+        payment = await self.db.write(hosted.submit_card_tx, self.outbox, key, form)
+        self.on_commit()
+        return payment
+
+    async def decide(self, key: str, action: str) -> Payment:
+        payment = await self.db.write(hosted.decide_tx, self.outbox, key, action)
+        self.on_commit()
+        return payment
 
     # ------------------------------------------------------------ control API
 
@@ -110,3 +166,7 @@ class Smart2PayService:
 
     async def inspect_token(self, value: str) -> tuple[Row, list[Any]]:
         return await self.db.read(tokens.inspect_token_tx, value)
+
+
+def _payment_answer(result: tuple[Payment, int]) -> Answer:
+    return result[1], views.payment(result[0])

@@ -26,11 +26,26 @@ TOKEN = "smart2pay_token"  # noqa: S105 - an event object type, not a secret
 
 
 @dataclass(frozen=True)
+class RequestKey:
+    """The ``RequestId`` header of a POST (Smart2Pay's .NET SDK sends one on every request and
+    resends it unchanged on a retry) and the fingerprint of the request it came with."""
+
+    request_id: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class Credentials:
-    """What the Basic header said; checked against the site inside each transaction."""
+    """What the Basic header said; checked against the site inside each transaction. A POST
+    with a ``RequestId`` header also carries its ``RequestKey``."""
 
     site_id: int
     api_key: str
+    request: RequestKey | None = None
+
+
+#: An answer as sent: HTTP status and body.
+Answer = tuple[int, dict[str, Any]]
 
 
 #: A request's root object, or the error to answer once the credentials have been checked.

@@ -9,12 +9,20 @@ from typing import Any
 
 from ....delivery.outbox import Outbox
 from ....store import events
-from ....store.db import Conn
+from ....store.db import Conn, Row
 from .. import scenarios, views
 from .. import store as rows
 from ..errors import Smart2PayError, reason
 from ..model import AUTHORIZED, FAILED, STATUS_IDS, Payment
-from ._common import PAYMENT, Credentials, load_payment, now_for, require_authorized, site_for
+from ._common import (
+    PAYMENT,
+    Credentials,
+    load_payment,
+    now_for,
+    owned_payment,
+    require_authorized,
+    site_for,
+)
 from .notify import notify_payment
 from .queues import locked_payment, step_values
 
@@ -77,3 +85,24 @@ def record_capture(
             )
             values["pending_changes"] = json.dumps(changes)
     rows.set_payment_fields(conn, payment_id, values)
+
+
+def list_captures_tx(conn: Conn, creds: Credentials, payment_id: int) -> tuple[Payment, list[Row]]:
+    """The site's payment and its captures, newest first."""
+    site = site_for(conn, creds)
+    payment = owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
+    return payment, rows.list_captures(conn, payment.id)
+
+
+def get_capture_tx(
+    conn: Conn, creds: Credentials, payment_id: int, capture_id: int
+) -> tuple[Payment, Row]:
+    site = site_for(conn, creds)
+    payment = owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
+    row = rows.get_capture(conn, payment.id, capture_id)
+    if row is None:
+        raise Smart2PayError(
+            [reason("1", f"Invalid data - no capture {capture_id} of payment {payment_id}")],
+            http_status=404,
+        )
+    return payment, row

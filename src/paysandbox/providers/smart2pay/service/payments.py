@@ -17,7 +17,8 @@ from ....store.db import Conn, Row
 from .. import rules, scenarios, views
 from .. import store as rows
 from ..errors import Reason, Smart2PayError, reason
-from ..model import ACTIVE, FAILED, STATUS_IDS, Payment
+from ..listing import ListQuery
+from ..model import ACTIVE, FAILED, OPEN, STATUS_IDS, Payment
 from ..schemas import PaymentIn
 from ._common import (
     PAYMENT,
@@ -40,7 +41,9 @@ from .queues import step_values
 from .tokens import usable_token_facts
 
 
-def create_tx(conn: Conn, outbox: Outbox, creds: Credentials, doc: Body) -> tuple[Payment, int]:
+def create_tx(
+    conn: Conn, outbox: Outbox, creds: Credentials, doc: Body, base_url: str = ""
+) -> tuple[Payment, int]:
     site = site_for(conn, creds)
     now = now_for(conn, site["site_id"])
     site_id = int(site["site_id"])
@@ -49,6 +52,7 @@ def create_tx(conn: Conn, outbox: Outbox, creds: Credentials, doc: Body) -> tupl
     checked = rules.check("Payment", doc, reasons)
     card_in, token_in = checked.get("Card"), checked.get("CreditCardToken")
     facts: Mapping[str, Any] = {}
+    card_form = False
     if card_in is not None and token_in is not None:
         reasons.append(reason("1", "Invalid data - send Card or CreditCardToken, not both"))
     elif card_in is not None:
@@ -56,19 +60,17 @@ def create_tx(conn: Conn, outbox: Outbox, creds: Credentials, doc: Body) -> tupl
     elif token_in is None and not any(
         r[1].startswith(("Card", "CreditCardToken")) for r in reasons
     ):
-        reasons.append(
-            reason("2600", "Credit card details are missing - send Card or CreditCardToken")
-        )
+        if checked.get("Moto") is True:
+            reasons.append(
+                reason(
+                    "2600",
+                    "Credit card details are missing - a Moto payment needs Card or "
+                    "CreditCardToken (there is no customer to enter them)",
+                )
+            )
+        card_form = True  # the customer enters the card on the hosted form (RedirectURL)
     if checked.get("Amount") == 0:
         reasons.append(reason("1001", "Payment.Amount is invalid - must be greater than 0"))
-    if checked.get("3DSecure") is True:
-        reasons.append(
-            reason(
-                "2",
-                "Payment.3DSecure is invalid - 3-D Secure redirects are "
-                "not simulated by paysandbox",
-            )
-        )
     if reasons:
         raise Smart2PayError(
             reasons,
@@ -82,15 +84,29 @@ def create_tx(conn: Conn, outbox: Outbox, creds: Credentials, doc: Body) -> tupl
         token_value = req.CreditCardToken.Value.strip().upper()
         facts = usable_token_facts(conn, token_value, site_id, echo=payment_echo(checked))
 
+    three_ds = bool(req.ThreeDSecure)
+    waits = card_form or three_ds  # Open until the customer finishes on paysandbox's page
     scenario = scenarios.scenario_for(req.Amount)
     capture = bool(req.Capture)
-    step = scenario.create_capture if capture else scenario.create_authorize
     amount = req.Amount
-    state = step_values(step, amount, amount, now)
+    if waits:
+        state: dict[str, Any] = {
+            "status": OPEN,
+            "reasons": "[]",
+            "captured_amount": 0,
+            "pending_status": None,
+            "pending_at_us": None,
+            "pending_changes": None,
+            "capture_status": None,
+        }
+    else:
+        step = scenario.create_capture if capture else scenario.create_authorize
+        state = step_values(step, amount, amount, now)
     failed = state["status"] == FAILED
     if req.Card is not None and req.GenerateCreditCardToken and not failed:
         token_value = new_token_value()
-    card_view = views.card(facts)
+    card_view = views.card(facts) if facts else {}
+    redirect_key = new_token_value() if waits else None
     values = {
         "site_id": site_id,
         "merchant_transaction_id": req.MerchantTransactionID,
@@ -102,7 +118,8 @@ def create_tx(conn: Conn, outbox: Outbox, creds: Credentials, doc: Body) -> tupl
         "open_refund_amount": 0,
         **{k: v for k, v in state.items() if k != "capture_status"},
         "capture_flag": capture,
-        "generate_token": bool(req.GenerateCreditCardToken) and token_value is not None,
+        "generate_token": bool(req.GenerateCreditCardToken)
+        and (token_value is not None or card_form),
         "moto": bool(req.Moto),
         "return_url": req.ReturnURL,
         "description": req.Description,
@@ -115,6 +132,13 @@ def create_tx(conn: Conn, outbox: Outbox, creds: Credentials, doc: Body) -> tupl
         "card": json.dumps(card_view),
         "token_value": token_value,
         "capture_details": None,
+        "country": (req.BillingAddress.Country or "").upper() or None
+        if req.BillingAddress is not None
+        else None,
+        "three_d_secure": three_ds,
+        "card_form": card_form,
+        "redirect_key": redirect_key,
+        "redirect_url": f"{base_url}/smart2pay/payment/{redirect_key}" if redirect_key else None,
         "created_at_us": now,
         "updated_at_us": now,
     }
@@ -162,10 +186,11 @@ def create_tx(conn: Conn, outbox: Outbox, creds: Credentials, doc: Body) -> tupl
             "currency": req.Currency,
             "merchantTransactionID": req.MerchantTransactionID,
             "capture": capture,
-            "card": card_view["Number"],
+            "card": card_view.get("Number"),
             "viaToken": req.CreditCardToken is not None,
             "moto": bool(req.Moto),
             "scenario": scenario.title,
+            "waitsFor": ("card form" if card_form else "3-D Secure") if waits else None,
         },
     )
     payment = load_payment(conn, payment_id, now)
@@ -178,10 +203,18 @@ def get_payment_tx(conn: Conn, creds: Credentials, payment_id: int) -> Payment:
     return owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
 
 
-def list_tx(conn: Conn, creds: Credentials, filters: dict[str, Any], limit: int) -> list[Payment]:
+def list_tx(conn: Conn, creds: Credentials, query: ListQuery) -> list[Payment]:
     site = site_for(conn, creds)
     now = now_for(conn, site["site_id"])
-    return [Payment(r, now) for r in rows.list_payments(conn, int(site["site_id"]), filters, limit)]
+    found = rows.list_payments(
+        conn,
+        int(site["site_id"]),
+        query.filters,
+        query.limit,
+        offset=query.offset,
+        now_us=now,
+    )
+    return [Payment(r, now) for r in found]
 
 
 def inspect_payment_tx(conn: Conn, payment_id: int) -> tuple[Payment, list[Row], list[Any]]:

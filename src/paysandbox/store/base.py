@@ -1,0 +1,38 @@
+"""What repository code and the engines share: the ``Conn`` a repository function receives,
+the ``Database`` that runs it, and the spelling of PostgreSQL URLs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+Row = Mapping[str, Any]
+
+
+class Conn(Protocol):
+    """What repository functions may do with a connection."""
+
+    dialect: str
+
+    def one(self, sql: str, *args: Any) -> Row | None: ...
+    def all(self, sql: str, *args: Any) -> list[Row]: ...
+    def exec(self, sql: str, *args: Any) -> int: ...
+
+
+class Database(Protocol):
+    """A place to run repository functions; see the module docstring."""
+
+    dialect: str
+    url: str
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
+    async def write(self, fn: Callable[..., T], *args: Any) -> T: ...
+    def close(self) -> None: ...
+
+
+def libpq_url(url: str) -> str:
+    """Accept SQLAlchemy-style ``postgresql+psycopg://`` as well as plain libpq URLs."""
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)

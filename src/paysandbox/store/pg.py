@@ -1,0 +1,309 @@
+"""PostgreSQL for ``Database``: asyncpg on the event loop, synchronous repository functions
+bridged with greenlets.
+
+Repository functions are plain synchronous ``fn(conn, *args)``. Each runs inside a greenlet;
+its ``conn.one()/all()/exec()`` switches to the calling coroutine, which awaits the driver
+and switches back with the answer (SQLAlchemy's asyncio layer works the same way). So
+statements run on the event loop without a thread hop, and the repository code is unchanged.
+
+Transaction shape (measured in docs/design.md, "PostgreSQL path"):
+
+* ``read(fn)`` runs each statement on its own in autocommit mode: no ``BEGIN``/``COMMIT``
+  round trips. Under READ COMMITTED — what the repository SQL assumes — every statement of a
+  transaction takes a fresh snapshot anyway, so a read-only function sees exactly what it
+  would inside ``BEGIN … COMMIT``. Should a read function write or lock (anything but a plain
+  ``SELECT``), a transaction is opened before that statement and committed at the end, so it
+  is still atomic.
+* ``write(fn)`` runs inside ``BEGIN … COMMIT`` (READ COMMITTED, ``synchronous_commit`` as
+  the server has it — on by default, so a change is durable before it is acknowledged).
+  Races are settled by conditional updates, ``ON CONFLICT`` claims and ``FOR UPDATE SKIP
+  LOCKED`` in the repository SQL, exactly as before.
+* Statements are prepared once per connection (asyncpg's statement cache).
+* A small pool per event loop (``pool_size`` connections, default 8). A connection whose
+  transaction was interrupted is closed, never reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import greenlet
+
+from .base import Row, libpq_url
+
+_QMARK = re.compile(r"\?")
+
+
+@lru_cache(maxsize=1024)
+def _pg_sql(sql: str) -> str:
+    """Rewrite ``?`` placeholders for psycopg (``%s``), escaping literal percent signs."""
+    return _QMARK.sub("%s", sql.replace("%", "%%"))
+
+
+class _PgConn:
+    """A psycopg (synchronous) connection as a ``Conn``: start-up writes and tools."""
+
+    dialect = "postgresql"
+
+    __slots__ = ("_c",)
+
+    def __init__(self, c: Any) -> None:
+        self._c = c
+
+    def one(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = self._c.execute(_pg_sql(sql), args, prepare=True).fetchone()
+        return row
+
+    def all(self, sql: str, *args: Any) -> list[Row]:
+        rows: list[Row] = self._c.execute(_pg_sql(sql), args, prepare=True).fetchall()
+        return rows
+
+    def exec(self, sql: str, *args: Any) -> int:
+        cur = self._c.execute(_pg_sql(sql), args, prepare=True)
+        return int(cur.rowcount)
+
+
+T = TypeVar("T")
+
+_QMARK = re.compile(r"\?")
+_ONE, _ALL, _EXEC = 0, 1, 2
+
+
+@lru_cache(maxsize=2048)
+def _numbered(sql: str) -> str:
+    """``?`` placeholders → ``$1, $2, …`` (repository SQL never has ``?`` in a literal)."""
+    counter = iter(range(1, 10_000))
+    return _QMARK.sub(lambda _: f"${next(counter)}", sql)
+
+
+class _BridgeConn:
+    """The ``Conn`` a repository function sees: each call hands the statement to the
+    coroutine that runs the function (see ``_drive``) and returns its answer."""
+
+    dialect = "postgresql"
+    __slots__ = ("_parent",)
+
+    def __init__(self, parent: greenlet.greenlet) -> None:
+        self._parent = parent
+
+    def one(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = self._parent.switch((_ONE, sql, args))
+        return row
+
+    def all(self, sql: str, *args: Any) -> list[Row]:
+        rows: list[Row] = self._parent.switch((_ALL, sql, args))
+        return rows
+
+    def exec(self, sql: str, *args: Any) -> int:
+        n: int = self._parent.switch((_EXEC, sql, args))
+        return n
+
+
+async def _statement(c: Any, op: int, sql: str, args: Sequence[Any]) -> Any:
+    q = _numbered(sql)
+    if op == _ONE:
+        r = await c.fetchrow(q, *args)
+        return None if r is None else dict(r.items())
+    if op == _ALL:
+        return [dict(r.items()) for r in await c.fetch(q, *args)]
+    status: str = await c.execute(q, *args)
+    tail = status.rpartition(" ")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
+_LOCKING = (" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY SHARE", "PG_ADVISORY")
+
+
+@lru_cache(maxsize=2048)
+def _plain_select(sql: str) -> bool:
+    """A statement that only reads and locks nothing: it may run outside a transaction."""
+    s = sql.lstrip().upper()
+    return s.startswith("SELECT") and not any(word in s for word in _LOCKING)
+
+
+async def _drive(c: Any, fn: Callable[..., T], args: Sequence[Any], *, lazy: bool = False) -> T:
+    """Run ``fn(conn, *args)`` in a greenlet, serving its statements on connection ``c``.
+
+    ``lazy``: start in autocommit and open a transaction (``BEGIN``) only before the first
+    statement that is not a plain ``SELECT`` — so a read that turns out to write (or lock)
+    still does so atomically, as on SQLite."""
+    child = greenlet.greenlet(fn)
+    request = child.switch(_BridgeConn(greenlet.getcurrent()), *args)
+    while not child.dead:
+        op, sql, params = request
+        try:
+            if lazy and not _plain_select(sql) and not c.is_in_transaction():
+                await c.execute("BEGIN")
+            answer = await _statement(c, op, sql, params)
+        except BaseException as exc:  # the repository function sees the driver's error
+            request = child.throw(exc)
+        else:
+            request = child.switch(answer)
+    result: T = request
+    return result
+
+
+class _LoopPool:
+    """Connections for one event loop (asyncpg connections belong to the loop they were made
+    on). LIFO reuse keeps the hot connections' prepared statements warm."""
+
+    def __init__(self, dsn: str, size: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.dsn, self.size, self.loop = dsn, size, loop
+        self.idle: list[Any] = []
+        self.opened = 0
+        self.waiters: deque[asyncio.Future[Any]] = deque()
+
+    async def acquire(self) -> Any:
+        if self.idle:
+            return self.idle.pop()
+        if self.opened >= self.size:
+            fut: asyncio.Future[Any] = self.loop.create_future()
+            self.waiters.append(fut)
+            got = await fut
+            if got is not None:
+                return got
+        else:
+            self.opened += 1
+        try:
+            return await _connect(self.dsn)
+        except BaseException:
+            self.opened -= 1
+            self._hand_over(None)
+            raise
+
+    def release(self, c: Any, *, broken: bool = False) -> None:
+        if broken:
+            _terminate(c)
+            self.opened -= 1
+            self._hand_over(None)
+            return
+        if not self._hand_over(c):
+            self.idle.append(c)
+
+    def _hand_over(self, c: Any) -> bool:
+        """Give ``c`` (or, with ``None``, the right to open one) to the oldest waiter."""
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                if c is None:
+                    self.opened += 1
+                fut.set_result(c)
+                return True
+        return False
+
+    def terminate(self) -> None:
+        for c in self.idle:
+            _terminate(c)
+        self.idle.clear()
+
+
+def _terminate(c: Any) -> None:
+    """Close a connection now, even when its event loop is already closed (then the socket
+    is shut down directly; the server ends the session when it sees the socket go)."""
+    try:
+        c.terminate()
+    except RuntimeError:
+        sock = c._transport.get_extra_info("socket") if c._transport else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+async def _connect(dsn: str) -> Any:
+    import asyncpg
+
+    return await asyncpg.connect(dsn, statement_cache_size=512)
+
+
+class PostgresDatabase:
+    """PostgreSQL: statements on the event loop through asyncpg (see the module docstring)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+
+        self.url = url
+        self._dsn = libpq_url(url)
+        self.pool_size = pool_size
+        self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
+        self._sync: Any = None
+        self._sync_lock = threading.Lock()
+
+    def _pool(self) -> _LoopPool:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            for old in [lp for lp in self._pools if lp.is_closed()]:
+                self._pools.pop(old).terminate()
+            pool = self._pools[loop] = _LoopPool(self._dsn, self.pool_size, loop)
+        return pool
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        pool = self._pool()
+        c = await pool.acquire()
+        try:
+            try:
+                result = await _drive(c, fn, args, lazy=True)
+            except Exception:
+                if c.is_in_transaction():
+                    await c.execute("ROLLBACK")
+                raise
+            if c.is_in_transaction():
+                await c.execute("COMMIT")
+        except Exception:
+            pool.release(c, broken=c.is_closed() or c.is_in_transaction())
+            raise
+        except BaseException:  # cancelled mid-statement: the connection's state is unknown
+            pool.release(c, broken=True)
+            raise
+        pool.release(c)
+        return result
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        pool = self._pool()
+        c = await pool.acquire()
+        try:
+            await c.execute("BEGIN")
+            try:
+                result = await _drive(c, fn, args)
+            except Exception:
+                await c.execute("ROLLBACK")
+                raise
+            await c.execute("COMMIT")
+        except Exception:
+            pool.release(c, broken=c.is_closed() or c.is_in_transaction())
+            raise
+        except BaseException:  # cancelled: never reuse a connection mid-transaction
+            pool.release(c, broken=True)
+            raise
+        pool.release(c)
+        return result
+
+    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """For start-up and tools outside the event loop: one psycopg connection (kept), one
+        transaction per call."""
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with self._sync_lock:
+            if self._sync is None or self._sync.closed:
+                self._sync = psycopg.connect(self._dsn, row_factory=dict_row, connect_timeout=10)
+            with self._sync.transaction():
+                return fn(_PgConn(self._sync), *args)
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.terminate()
+        self._pools.clear()
+        with self._sync_lock:
+            if self._sync is not None:
+                self._sync.close()
+                self._sync = None

@@ -1,0 +1,170 @@
+"""``paysandbox serve --workers 2``: the real CLI, two worker processes on one port, one sandbox
+— shared clock, one winner per race, every delivery claimed and sent exactly once."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..kplus.builders import creds, generate_body
+from ..support import KPLUS_ID, Receiver, wait_until
+
+BIN = Path(sys.executable).parent / "paysandbox"
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _workers_of(pid: int) -> list[int]:
+    return [
+        c
+        for c in _children(pid)
+        if b"multiprocessing.spawn" in Path(f"/proc/{c}/cmdline").read_bytes()
+    ]
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
+        self.proc, self.base, self.log = proc, base, log
+
+    def client(self) -> httpx.Client:
+        # a new connection per request: the kernel hands each to either worker
+        return httpx.Client(
+            base_url=self.base, timeout=15, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+
+
+@pytest.fixture
+def serve(fresh_db_url: str, tmp_path: Path) -> Iterator[Served]:
+    """``--workers 2 --port 0``: the banner names the port the parent bound for both."""
+    yield from _serve(fresh_db_url, tmp_path, [])
+
+
+def _serve(db_url: str, tmp_path: Path, extra: list[str]) -> Iterator[Served]:
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        cmd = [str(BIN), "serve", "--workers", "2", "--port", "0", "--db", db_url]
+        proc = subprocess.Popen(
+            [*cmd, "--log-level", "warning", *extra],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        found = wait_until(
+            lambda: (
+                proc.poll() is not None
+                or re.search(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text())
+            ),
+            timeout=60,
+        )
+        assert proc.poll() is None, log.read_text()
+        assert isinstance(found, re.Match)
+        base = found.group(1)
+        assert not base.endswith(":0")
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{base}/_sandbox/clock", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(up, timeout=60)
+        wait_until(lambda: len(_workers_of(proc.pid)) == 2, timeout=30)
+        yield Served(proc, base, log)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+
+
+def test_two_workers_are_one_sandbox(serve: Served) -> None:
+    workers = _workers_of(serve.proc.pid)
+    assert len(workers) == 2
+    with serve.client() as c:
+        token = c.post("/kplus/payment/generate-token", json=generate_body()).json()["tokenId"]
+        for _ in range(6):  # whichever worker answers sees the token and the clock
+            r = c.post("/kplus/payment/inquire-token", json=creds(tokenId=token)).json()
+            assert r["statusCode"] == "00" and r["paymentStatus"] == "REQUESTED", r
+        assert c.post("/_sandbox/clock/advance", json={"seconds": 600}).status_code == 200
+        for _ in range(6):
+            assert c.get("/_sandbox/clock").json()["offsetSeconds"] == 600
+
+    n = 16
+    barrier = threading.Barrier(n)
+
+    def go(i: int) -> httpx.Response:
+        with serve.client() as c:
+            c.get("/_sandbox/clock")
+            barrier.wait()
+            if i % 2:
+                return c.post(f"/_sandbox/kplus/tokens/{token}/pay")
+            return c.post("/kplus/payment/cancel-token", json=creds(tokenId=token, reference1="r"))
+
+    with ThreadPoolExecutor(n) as pool:
+        answers = list(pool.map(go, range(n)))
+    assert sum(r.status_code == 200 for r in answers) == 1, [r.text for r in answers]
+    assert all(r.status_code in (200, 409) for r in answers)
+    with serve.client() as c:
+        kinds = [e["kind"] for e in c.get(f"/_sandbox/kplus/tokens/{token}").json()["events"]]
+    assert kinds.count("paid") + kinds.count("cancelled") == 1
+
+
+def test_each_delivery_is_sent_once_by_one_of_the_workers(
+    fresh_db_url: str, tmp_path: Path
+) -> None:
+    receiver = Receiver().start()
+    try:
+        flag = f"{KPLUS_ID}={receiver.url}/kplus/confirm"
+        gen = _serve(fresh_db_url, tmp_path, ["--kplus-callback", flag])
+        serve = next(gen)
+        try:
+            with serve.client() as c:
+                tokens = [
+                    c.post("/kplus/payment/generate-token", json=generate_body()).json()["tokenId"]
+                    for _ in range(20)
+                ]
+
+            def pay(token: str) -> int:
+                with serve.client() as c:
+                    r = c.post(f"/_sandbox/kplus/tokens/{token}/pay")
+                    return r.status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                assert set(pool.map(pay, tokens)) == {200}
+            receiver.wait_for(20, timeout=30)
+
+            def all_delivered() -> bool:
+                with serve.client() as c:
+                    ds = c.get("/_sandbox/deliveries", params={"limit": 100}).json()
+                done = [d for d in ds["deliveries"] if d["state"] == "succeeded"]
+                if len(done) < 20:
+                    return False
+                # a second claim would have counted a second attempt
+                assert [d["attempts"] for d in done] == [1] * 20, done
+                return True
+
+            wait_until(all_delivered, timeout=30)
+            sent = sorted(json.loads(r.body)["tokenId"] for r in receiver.requests)
+            assert sent == sorted(tokens)  # every one, each exactly once
+        finally:
+            gen.close()
+    finally:
+        receiver.stop()

@@ -1,0 +1,156 @@
+"""PostgresDatabase directly: atomic writes through the greenlet bridge, a failed or cancelled
+transaction never leaks into the next one, the pool's size is a hard limit, several event loops."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+
+from paysandbox.store.db import Conn
+from paysandbox.store.pg import PostgresDatabase
+
+from ..support import BACKEND, drop_pg_schema, is_postgres, new_pg_schema
+
+T = TypeVar("T")
+
+pytestmark = pytest.mark.skipif(not is_postgres(), reason="PostgreSQL only")
+
+
+def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    with ThreadPoolExecutor(1) as pool:  # the browser tests keep a loop on the main thread
+        return pool.submit(lambda: asyncio.run(main())).result()
+
+
+@pytest.fixture
+def app_name() -> str:
+    return f"pgtest_{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def db(app_name: str) -> Iterator[PostgresDatabase]:
+    schema, url = new_pg_schema(BACKEND)
+    d = PostgresDatabase(f"{url}&application_name={app_name}", pool_size=2)
+    d.write_sync(lambda c: c.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"))
+    yield d
+    d.close()
+    drop_pg_schema(BACKEND, schema)
+
+
+def put(conn: Conn, key: str, value: int) -> str:
+    conn.exec("INSERT INTO t (k, v) VALUES (?, ?)", key, value)
+    return key
+
+
+def keys(conn: Conn) -> list[str]:
+    return [r["k"] for r in conn.all("SELECT k FROM t ORDER BY k")]
+
+
+def test_a_write_is_one_transaction_and_a_raising_one_leaves_nothing(db: PostgresDatabase) -> None:
+    def put_then_fail(conn: Conn) -> None:
+        put(conn, "half", 1)
+        raise ValueError("changed my mind")
+
+    async def main() -> list[str]:
+        assert await db.write(put, "a", 1) == "a"
+        with pytest.raises(ValueError, match="changed my mind"):
+            await db.write(put_then_fail)
+        return await db.read(keys)
+
+    assert run_async(main) == ["a"]
+
+
+def test_a_read_that_writes_is_still_one_transaction(db: PostgresDatabase) -> None:
+    def read_then_write_then_fail(conn: Conn) -> None:
+        keys(conn)  # a plain SELECT: runs before any transaction
+        put(conn, "x", 1)  # a write: a transaction starts here
+        put(conn, "y", 2)
+        raise ValueError("no")
+
+    def read_then_write(conn: Conn) -> list[str]:
+        put(conn, "z", 3)
+        return keys(conn)
+
+    async def main() -> list[str]:
+        with pytest.raises(ValueError):
+            await db.read(read_then_write_then_fail)
+        assert await db.read(read_then_write) == ["z"]
+        return await db.read(keys)
+
+    assert run_async(main) == ["z"]
+
+
+def test_a_database_error_reaches_the_function_and_the_connection_is_reused(
+    db: PostgresDatabase,
+) -> None:
+    seen: list[str] = []
+
+    def duplicate(conn: Conn) -> None:
+        put(conn, "b", 2)
+        try:
+            put(conn, "a", 3)  # primary key taken: the driver's error, raised at this call
+        except Exception as exc:
+            seen.append(type(exc).__name__)
+            raise
+
+    async def main() -> list[str]:
+        await db.write(put, "a", 1)
+        for _ in range(3):  # more failures than the pool has connections
+            with pytest.raises(Exception, match="duplicate key"):
+                await db.write(duplicate)
+        await db.write(put, "c", 1)
+        return await db.read(keys)
+
+    assert run_async(main) == ["a", "c"]
+    assert seen == ["UniqueViolationError"] * 3
+
+
+def test_a_cancelled_write_is_rolled_back_and_its_connection_dropped(db: PostgresDatabase) -> None:
+    def slow(conn: Conn) -> None:
+        put(conn, "cancelled", 1)
+        conn.one("SELECT pg_sleep(5)")
+
+    async def main() -> list[str]:
+        task = asyncio.create_task(db.write(slow))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await db.write(put, "after", 1)
+        return await db.read(keys)
+
+    assert run_async(main) == ["after"]
+
+
+def test_the_pool_never_opens_more_connections_than_its_size(
+    db: PostgresDatabase, app_name: str
+) -> None:
+    start_up = db.write_sync(lambda c: c.one("SELECT pg_backend_pid() AS pid"))["pid"]
+
+    def sessions(conn: Conn) -> int:
+        conn.one("SELECT pg_sleep(0.05)")
+        row = conn.one(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE application_name = ? AND pid <> ?",
+            app_name,
+            start_up,  # the one start-up connection (write_sync) is not the pool's
+        )
+        assert row is not None
+        return int(row["n"])
+
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(db.read(sessions) for _ in range(10))))
+
+    counts = run_async(main)
+    assert len(counts) == 10 and max(counts) <= 2
+
+
+def test_each_event_loop_gets_its_own_connections(db: PostgresDatabase) -> None:
+    run_async(lambda: db.write(put, "one", 1))
+    run_async(lambda: db.write(put, "two", 2))  # the first loop is closed by now
+    assert run_async(lambda: db.read(keys)) == ["one", "two"]
+    db.close()
+    db.close()  # closing twice, and after the loops closed, is harmless
