@@ -4,6 +4,7 @@ destinations (checked on the resolved address, at connect time); deny and allow 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Callable
 from typing import Any
 
@@ -194,5 +195,11 @@ def test_unix_sockets_are_never_used() -> None:
     from paysandbox.delivery.policy import DestinationRefused, GuardedBackend
 
     backend = GuardedBackend(OutboundPolicy.build())
-    with pytest.raises(DestinationRefused):
-        asyncio.run(backend.connect_unix_socket("/var/run/docker.sock"))
+
+    async def attempt() -> None:
+        await backend.connect_unix_socket("/var/run/docker.sock")
+
+    # its own thread: the session's Playwright browser (sync API) keeps an event loop running
+    # in the main thread once a browser test has run, and asyncio.run refuses to nest in it
+    with concurrent.futures.ThreadPoolExecutor(1) as pool, pytest.raises(DestinationRefused):
+        pool.submit(asyncio.run, attempt()).result()
