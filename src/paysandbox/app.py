@@ -128,6 +128,7 @@ def create_app(
         tables=tables,
         reseed=seed,
         providers=[p.name for p in providers],
+        after_reset=observer.refresh,
     )
     ops += control_accounts.ops(
         providers,
@@ -135,6 +136,7 @@ def create_app(
         sender,
         max_body=settings.max_body_bytes,
         forgetters=[observer.forget_account],
+        after_reset=observer.refresh,
     )
     ops += observer.ops()
     sections = [

@@ -95,8 +95,16 @@ def test_no_secret_in_any_view_or_log_line(
             )
         )
 
-        # every JSON view of the control plane
+        # every JSON view of the control plane (a fault, so its view is among them)
+        made = c.post(
+            "/_sandbox/faults",
+            json={"provider": "kplus", "account": "NOBODY", "kind": "latency", "latencyMs": 1},
+        )
+        assert made.status_code == 201, made.text
+        journal = c.get("/_sandbox/requests", params={"limit": 5}).json()["requests"]
         ids = {
+            "request_id": [e["id"] for e in journal],
+            "fault_id": [made.json()["id"]],
             "token_id": [token],
             "t_xid": [reg["tXid"]],
             "payment_id": [str(payment_id)],

@@ -12,7 +12,7 @@ events and deliveries, and its clock offset; keep the account.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -54,10 +54,13 @@ def ops(
     *,
     max_body: int,
     forgetters: Sequence[AccountForgetter] = (),
+    after_reset: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Op]:
     out: list[Op] = []
     for p in providers:
-        out += _provider_ops(p, db, sender, max_body=max_body, forgetters=forgetters)
+        out += _provider_ops(
+            p, db, sender, max_body=max_body, forgetters=forgetters, after_reset=after_reset
+        )
     return out
 
 
@@ -68,6 +71,7 @@ def _provider_ops(
     *,
     max_body: int,
     forgetters: Sequence[AccountForgetter],
+    after_reset: Callable[[], Awaitable[None]] | None,
 ) -> list[Op]:
     base = f"/_sandbox/{p.name}/{p.accounts}"
 
@@ -106,6 +110,8 @@ def _provider_ops(
     async def reset(request: Request) -> Response:
         account_id = request.path_params["account_id"]
         await db.write(_reset, account_id)
+        if after_reset is not None:
+            await after_reset()
         return json_response({"reset": True, "provider": p.name, "account": account_id})
 
     async def create(request: Request) -> Response:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -133,6 +133,7 @@ def ops(
     tables: Sequence[str],
     reseed: Callable[[Conn], None],
     providers: Sequence[str] = (),
+    after_reset: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Op]:
     """The provider-neutral control operations; ``tables`` are what reset empties;
     ``providers`` the names a ``?provider=`` filter may take."""
@@ -152,6 +153,8 @@ def ops(
 
     async def reset(request: Request) -> Response:
         await db.write(admin.reset, tables, reseed)
+        if after_reset is not None:  # e.g. the fault book re-reads what the reset removed
+            await after_reset()
         return json_response({"reset": True, "clock": clock_view(0)})
 
     async def list_deliveries(request: Request) -> Response:

@@ -102,7 +102,12 @@ def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
     # Redaction sees the whole body (a secret cut in half by the size cap would survive).
     req_text = red.body(raw.request_body.decode("utf-8", "replace"), exchange.content_type)
     resp_type = header_value(raw.response_headers, b"content-type") or ""
-    resp_text = red.body(raw.response_body.decode("utf-8", "replace"), resp_type)
+    if resp_type.lower().startswith("text/html"):
+        # A page is what the browser showed, not data a client parses; a card form's page would
+        # also put card field names in the journal. Its size is kept, its markup is not.
+        resp_text = f"(an HTML page of {len(raw.response_body)} bytes, not kept)"
+    else:
+        resp_text = red.body(raw.response_body.decode("utf-8", "replace"), resp_type)
     exchange_doc = {
         "path": raw.path,
         "query": red.pairs(query) if query else "",

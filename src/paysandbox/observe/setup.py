@@ -103,6 +103,10 @@ class Observer:
             metrics=self.metrics,
         )
 
+    async def refresh(self) -> None:
+        """Re-read the faults now (after a reset removed some), not at the next refresh tick."""
+        await self.book.refresh()
+
     async def start(self) -> None:
         await self.book.refresh()
         self.book.start()
