@@ -18,6 +18,7 @@ import collections
 import contextlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,22 @@ from .metrics import Metrics
 from .spec import Exchange, ProviderObserve, header_value
 
 log = logging.getLogger("paysandbox.journal")
+
+#: ``scheme://user:password@`` in any text (also JSON's ``http:\/\/``): a callback URL with a
+#: password, sent in a request body, is stored with ``***@`` instead.
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*:(?:\\?/){2})[^\s/@\"'<>]+@")
+
+
+_USERINFO_ENCODED = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*%3A%2F%2F)(?:(?!%2F|&|\s).)+?%40", re.I)
+
+
+def mask_userinfo(text: str) -> str:
+    if "@" in text:
+        text = _USERINFO.sub(r"\1***@", text)
+    if "%40" in text:
+        text = _USERINFO_ENCODED.sub(r"\1***%40", text)
+    return text
+
 
 BATCH = 128
 
@@ -108,6 +125,7 @@ def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
         resp_text = f"(an HTML page of {len(raw.response_body)} bytes, not kept)"
     else:
         resp_text = red.body(raw.response_body.decode("utf-8", "replace"), resp_type)
+    req_text, resp_text = mask_userinfo(req_text), mask_userinfo(resp_text)
     exchange_doc = {
         "path": raw.path,
         "query": red.pairs(query) if query else "",

@@ -175,6 +175,11 @@ def mask_pan(value: Any) -> str:
     return "*" * max(len(digits) - 4, 0) + digits[-4:] if len(digits) > 4 else REDACTED
 
 
+#: Headers never stored, on every provider: credentials a client may send along (a control
+#: token, cookies of a signed-in browser, proxy credentials).
+ALWAYS_HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
 @dataclass
 class Redaction:
     """Which fields a provider's requests carry that must never be stored.
@@ -197,7 +202,8 @@ class Redaction:
         self.pans = frozenset(s.lower() for s in self.pans)
         self.cvv = frozenset(s.lower() for s in self.cvv)
         self._cvv_names = tuple(sorted(self.cvv))
-        self.headers = frozenset(s.lower() for s in self.headers)
+        # Credentials any client may send along, whatever the provider: always hidden.
+        self.headers = frozenset(s.lower() for s in self.headers) | ALWAYS_HIDDEN_HEADERS
         self._header_bytes = frozenset(h.encode("latin-1") for h in self.headers)
         self._names = tuple(n.lower() for n in names)
         alternatives = "|".join(re.escape(n) for n in names)
