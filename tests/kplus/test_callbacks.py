@@ -138,7 +138,10 @@ def test_a_partner_answer_other_than_00_is_a_failure(
     token = paid_token(client)
     receiver.wait_for(1)
     [dlv] = deliveries(client, objectId=token)
-    view = wait_until(lambda: (v := delivery(client, dlv["id"]))["attemptLog"] and v)
+    # the attempt is on record from its start ("in flight"): wait until it is settled
+    view = wait_until(
+        lambda: (v := delivery(client, dlv["id"]))["attemptLog"] and not v["inFlight"] and v
+    )
     assert view["state"] == "pending" and view["attemptLog"][0]["httpStatus"] == 200
     assert view["attemptLog"][0]["succeeded"] is False and view["nextAttemptAt"]
 
