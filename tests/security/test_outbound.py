@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -194,5 +195,7 @@ def test_unix_sockets_are_never_used() -> None:
     from paysandbox.delivery.policy import DestinationRefused, GuardedBackend
 
     backend = GuardedBackend(OutboundPolicy.build())
-    with pytest.raises(DestinationRefused):
-        asyncio.run(backend.connect_unix_socket("/var/run/docker.sock"))
+    # on a thread of its own: a browser test's Playwright keeps an event loop running on the
+    # main thread for the rest of the session, where asyncio.run() would refuse to start
+    with ThreadPoolExecutor(1) as pool, pytest.raises(DestinationRefused):
+        pool.submit(asyncio.run, backend.connect_unix_socket("/var/run/docker.sock")).result()
