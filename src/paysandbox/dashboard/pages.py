@@ -225,7 +225,7 @@ def ops(
             )
 
         async def show(request: Request, status: int = 200, error: str | None = None) -> Response:
-            object_id = request.path_params["object_id"]
+            object_id = request.path_params[kind.id_name]
             detail = await kind.detail(object_id)
             if detail is None:
                 return await not_found(request, f"{kind.title.lower()} {object_id}")
@@ -264,7 +264,7 @@ def ops(
                     form = await render.check_form(request)
                 except render.FormRefused as exc:
                     return await refused(request, exc)
-                object_id = request.path_params["object_id"]
+                object_id = request.path_params[kind.id_name]
                 try:
                     await kind.act(object_id, action, form)
                 except (Refused, WireError, SandboxError) as exc:
@@ -277,7 +277,7 @@ def ops(
 
             return Op(
                 "POST",
-                f"{base}/{{object_id}}/{action}",
+                f"{base}/{{{kind.id_name}}}/{action}",
                 act,
                 f"Dashboard: {action} ({section.title}, form)",
                 content_type="application/x-www-form-urlencoded",
@@ -288,7 +288,12 @@ def ops(
 
         return [
             Op("GET", base, listing, f"Dashboard: {section.title} {kind.title.lower()} (HTML)"),
-            Op("GET", f"{base}/{{object_id}}", detail_page, f"Dashboard: one of {base} (HTML)"),
+            Op(
+                "GET",
+                f"{base}/{{{kind.id_name}}}",
+                detail_page,
+                f"Dashboard: one of {base} (HTML)",
+            ),
             *(action_op(a) for a in kind.actions),
         ]
 

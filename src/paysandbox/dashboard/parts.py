@@ -126,6 +126,9 @@ class ObjectKind:
     #: what the listing calls the amount / label columns
     amount_title: str = "Amount"
     label_title: str = "Reference"
+    #: the name of the id in its routes (``/_sandbox/ui/<provider>/<kind>/{<id_name>}``), as
+    #: the provider's control routes name it
+    id_name: str = "object_id"
 
 
 async def _no_action(action: str) -> str:

@@ -170,6 +170,7 @@ def part(service: KPlusService, db: Database, *, default_ttl_seconds: int) -> Da
         act=act,
         actions=("pay", "decline", "expire"),
         label_title="reference1",
+        id_name="token_id",
     )
     return DashboardPart(
         kinds=[tokens],

@@ -160,5 +160,6 @@ def part(service: NicepayService, db: Database) -> DashboardPart:
         act=act,
         actions=("pay", "expire"),
         label_title="referenceNo · method",
+        id_name="t_xid",
     )
     return DashboardPart(kinds=[transactions], accounts=accounts)

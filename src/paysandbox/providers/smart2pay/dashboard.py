@@ -285,6 +285,7 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         actions=("capture", "cancel", "refund"),
         amount_title="Amount (minor units)",
         label_title="MerchantTransactionID",
+        id_name="payment_id",
     )
     tokens = ObjectKind(
         name="tokens",
@@ -295,6 +296,7 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         detail=token_detail,
         amount_title="Card",
         label_title="Holder",
+        id_name="value",
     )
     return DashboardPart(
         kinds=[payments, tokens],
