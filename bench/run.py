@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -220,7 +220,11 @@ def fresh_db(kind: str, pg_url: str, tmp: Path) -> Iterator[tuple[str, str | Non
 
 @contextlib.contextmanager
 def server(
-    db_url: str, tmp: Path, workers: int = 1, src: str | None = None
+    db_url: str,
+    tmp: Path,
+    workers: int = 1,
+    src: str | None = None,
+    extra: Sequence[str] = (),
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = dict(os.environ)
@@ -228,6 +232,7 @@ def server(
         env["PYTHONPATH"] = str(Path(src).resolve() / "src")
     cmd = [str(BIN / "paysandbox"), "serve", "--port", str(port), "--db", db_url]
     cmd += ["--log-level", "warning"] + (["--workers", str(workers)] if workers > 1 else [])
+    cmd += list(extra)
     with (tmp / "server.log").open("ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -402,6 +407,26 @@ def backends(args: argparse.Namespace, tmp: Path) -> list[Result]:
     return out
 
 
+def journal(args: argparse.Namespace, tmp: Path) -> list[Result]:
+    """Issue 11's bound: the request journal on vs off (``--no-journal``), no fault defined, on
+    SQLite, in alternating pairs so drift of the machine falls on both sides alike."""
+    out: list[Result] = []
+    for n in range(args.rounds):
+        for label, extra in (("journal on", ()), ("journal off", ("--no-journal",))):
+            with (
+                fresh_db("sqlite", args.pg, tmp) as (url, _),
+                server(url, tmp, extra=extra) as (
+                    b,
+                    p,
+                ),
+            ):
+                token, _ = setup_token(b)
+                ops = ["inquire-token", "generate-token"]
+                name = f"SQLite, {label} #{n + 1}"
+                out += measure(args, name, b, ops, {"BENCH_TOKEN": token}, meter_for(p, args, None))
+    return out
+
+
 def workers(args: argparse.Namespace, tmp: Path) -> list[Result]:
     """Target 2: --workers N beside a WireMock static stub of inquire-token, same run."""
     out: list[Result] = []
@@ -516,6 +541,18 @@ def report(args: argparse.Namespace, tables: dict[str, list[Result]], loads: lis
             for op in ("inquire-token", "generate-token"):
                 r = ratio(rs, name, "WireMock static stub", op, "inquire-token")
                 out.append(f"\n{name} {op} / WireMock inquire-token: {r}")
+    if "journal" in tables:
+        rs = tables["journal"]
+        out.append(table("4. The request journal on and off (SQLite, no fault)", rs, CPU_COLUMNS))
+        for op in ("inquire-token", "generate-token"):
+            on = [r.rps for r in rs if r.op == op and "journal on" in r.target]
+            off = [r.rps for r in rs if r.op == op and "journal off" in r.target]
+            if on and off and sum(off):
+                out.append(
+                    f"\n{op}: journal on / off = {sum(on) / sum(off):.2f}× "
+                    f"(mean {sum(on) / len(on):,.0f} vs {sum(off) / len(off):,.0f} req/s, "
+                    f"{len(on)} pairs)"
+                )
     if "scale" in tables:
         rs = tables["scale"]
         out.append(
@@ -560,6 +597,7 @@ def main() -> None:
     ap.add_argument("--sqlite-only", action="store_true")
     ap.add_argument("--pg-only", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="journal on/off pairs (table 4)")
     ap.add_argument("--no-wiremock", action="store_true")
     ap.add_argument("--scale-sizes", help="default 1000,1000000 (quick: 1000,100000)")
     ap.add_argument(
@@ -574,7 +612,7 @@ def main() -> None:
     if args.pg_only:
         args.kinds = ["postgresql"]
     args.wrk = ensure_wrk()
-    runners = {"backends": backends, "workers": workers, "scale": scale}
+    runners = {"backends": backends, "workers": workers, "scale": scale, "journal": journal}
     loads = [load_average()]
     tables: dict[str, list[Result]] = {}
     with tempfile.TemporaryDirectory(prefix="paysandbox-bench-") as tmpdir:
