@@ -23,11 +23,13 @@ from .control import accounts as control_accounts
 from .control import errors as control_errors
 from .control import routes as control_routes
 from .dashboard import pages as dashboard
+from .dashboard.extras import Extras as DashboardExtras
 from .delivery.outbox import Outbox
 from .delivery.policy import OutboundPolicy
 from .delivery.rules import with_rules
 from .delivery.sender import Sender
 from .edge import Op, Owner, WireError
+from .observe import dashboard as observe_dashboard
 from .observe.setup import Observer
 from .paths import CollapseSlashes
 from .plugin import AnyProvider, AppContext, Mounted
@@ -144,7 +146,18 @@ def create_app(
         for p in providers
         if (part := mounted[p.name].dashboard) is not None
     ]
-    ops += dashboard.ops(db, sections, wake=ctx.wake_sender)
+    extras = DashboardExtras(
+        journal=observe_dashboard.JournalSource(db, observer.journal),
+        faults=observe_dashboard.FaultSource(db, observer.book, observer.known),
+        clocks=control_accounts.ClockSource(
+            providers,
+            db,
+            sender,
+            forgetters=[observer.forget_account],
+            after_reset=observer.refresh,
+        ),
+    )
+    ops += dashboard.ops(db, sections, wake=ctx.wake_sender, extras=extras)
     sandbox = Sandbox(ctx, providers, mounted, ops)
 
     tags = [(CONTROL_PREFIX, "control")] + [(pre, p.name) for p in providers for pre in p.prefixes]

@@ -214,12 +214,6 @@ def test_screenshots(
                 assert shot.size == (viewport["width"], viewport["height"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 (in progress on main): the sign-in page answers with Referrer-Policy "
-    "no-referrer, so Chromium posts its form with Origin: null, which the guard refuses as "
-    "cross-site; the dashboard itself uses same-origin for this reason",
-)
 def test_sign_in_with_the_control_token(fresh_db_url: str, browser: Any) -> None:
     """With a control token the dashboard sends a browser to the sign-in page; after signing
     in, the pages and their forms work with the session cookie alone."""
@@ -250,3 +244,36 @@ def test_sign_in_with_the_control_token(fresh_db_url: str, browser: Any) -> None
     finally:
         context.close()
         secured.stop()
+
+
+def test_a_fault_made_on_its_page_shows_in_the_journal(
+    client: httpx.Client, server: LiveServer, page: Any
+) -> None:
+    """A person adds an error fault from the faults page, the merchant's next inquiry gets the
+    provider's documented error, and the journal page shows that request with its 404."""
+    gen = client.post("/kplus/payment/generate-token", json=cafe_order()).json()
+    page.goto(f"{server.base_url}/_sandbox/ui/faults")
+    form = page.locator("form", has=page.get_by_test_id("add-error"))
+    form.locator("input[name=provider]").fill("kplus")
+    form.locator("input[name=route]").fill("/kplus/payment/inquire-token")
+    form.locator("input[name=error]").fill("token_not_found")
+    form.locator("input[name=times]").fill("1")
+    page.get_by_test_id("add-error").click()
+    page.wait_for_url("**/_sandbox/ui/faults")
+    assert "error" in page.get_by_test_id("fault").inner_text()
+
+    body = {k: v for k, v in cafe_order().items() if k in ("partnerId", "partnerSecret")}
+    r = client.post(
+        "/kplus/payment/inquire-token",
+        json={
+            **body,
+            "partnerTxnUid": "INQ-F",
+            "requestDt": "1562240442",
+            "tokenId": gen["tokenId"],
+        },
+    )
+    assert r.status_code == 404 and r.json()["errorCode"] == "token_not_found"
+
+    page.goto(f"{server.base_url}/_sandbox/ui/journal")
+    text = page.content()
+    assert "/kplus/payment/inquire-token" in text and "404" in text

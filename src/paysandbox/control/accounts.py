@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.clock import US, iso, real_now_us
+from ..dashboard.extras import AccountClock
 from ..delivery.sender import Sender
 from ..edge import Op
 from ..plugin import AnyProvider
@@ -64,6 +65,76 @@ def ops(
     return out
 
 
+def _known(conn: Conn, p: AnyProvider, account_id: str) -> None:
+    if len(account_id) > 64 or not p.account_exists(conn, account_id):
+        raise ControlError("not_found", f"no {p.title} account {account_id[:64]}")
+
+
+def advance_tx(conn: Conn, p: AnyProvider, account_id: str, delta_us: int) -> dict[str, Any]:
+    """Move one account's clock (the control API's and the dashboard's)."""
+    _known(conn, p, account_id)
+    own = clock_rows.advance_account(conn, p.name, account_id, delta_us)
+    return account_clock_view(clock_rows.offset_us(conn), own)
+
+
+def reset_tx(
+    conn: Conn, p: AnyProvider, account_id: str, forgetters: Sequence[AccountForgetter]
+) -> None:
+    """Forget one account's objects, events, deliveries (and what ``forgetters`` keep of it,
+    e.g. its journal entries and faults) and its clock offset; keep the account."""
+    _known(conn, p, account_id)
+    p.forget_account(conn, account_id)
+    admin.forget_account_deliveries(conn, p.name, account_id)
+    for forget in forgetters:
+        forget(conn, p.name, account_id)
+    clock_rows.reset_account(conn, p.name, account_id)
+
+
+class ClockSource:
+    """Account clocks for the dashboard, through the same transactions as the routes below."""
+
+    def __init__(
+        self,
+        providers: Sequence[AnyProvider],
+        db: Database,
+        sender: Sender | None,
+        forgetters: Sequence[AccountForgetter] = (),
+        after_reset: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.providers = {p.name: p for p in providers}
+        self.db, self.sender = db, sender
+        self.forgetters, self.after_reset = forgetters, after_reset
+
+    async def differing(self) -> list[AccountClock]:
+        def tx(conn: Conn) -> list[AccountClock]:
+            sandbox = clock_rows.offset_us(conn)
+            out = []
+            for name in self.providers:
+                for account, own in sorted(clock_rows.own_offsets(conn, name).items()):
+                    now = real_now_us() + sandbox + own
+                    out.append(AccountClock(name, account, own / US, now))
+            return out
+
+        return await self.db.read(tx)
+
+    def _provider(self, name: str) -> AnyProvider:
+        if name not in self.providers:
+            raise ControlError("not_found", f"no provider {name[:32]}")
+        return self.providers[name]
+
+    async def advance(self, provider: str, account: str, seconds: float) -> None:
+        if not 0 <= seconds <= 10 * 365 * 86400:
+            raise ControlError("bad_request", "seconds must be 0 to ten years")
+        await self.db.write(advance_tx, self._provider(provider), account, int(seconds * US))
+        if self.sender is not None:
+            self.sender.wake()
+
+    async def reset(self, provider: str, account: str) -> None:
+        await self.db.write(reset_tx, self._provider(provider), account, self.forgetters)
+        if self.after_reset is not None:
+            await self.after_reset()
+
+
 def _provider_ops(
     p: AnyProvider,
     db: Database,
@@ -75,12 +146,8 @@ def _provider_ops(
 ) -> list[Op]:
     base = f"/_sandbox/{p.name}/{p.accounts}"
 
-    def known(conn: Conn, account_id: str) -> None:
-        if len(account_id) > 64 or not p.account_exists(conn, account_id):
-            raise ControlError("not_found", f"no {p.title} account {account_id[:64]}")
-
     def _clock(conn: Conn, account_id: str) -> dict[str, Any]:
-        known(conn, account_id)
+        _known(conn, p, account_id)
         own = clock_rows.own_offset_us(conn, p.name, account_id)
         return account_clock_view(clock_rows.offset_us(conn), own)
 
@@ -88,9 +155,7 @@ def _provider_ops(
         return json_response(await db.read(_clock, request.path_params["account_id"]))
 
     def _advance(conn: Conn, account_id: str, delta_us: int) -> dict[str, Any]:
-        known(conn, account_id)
-        own = clock_rows.advance_account(conn, p.name, account_id, delta_us)
-        return account_clock_view(clock_rows.offset_us(conn), own)
+        return advance_tx(conn, p, account_id, delta_us)
 
     async def advance(request: Request) -> Response:
         body = await decode_optional(request, Advance, max_body)
@@ -100,12 +165,7 @@ def _provider_ops(
         return json_response(view)
 
     def _reset(conn: Conn, account_id: str) -> None:
-        known(conn, account_id)
-        p.forget_account(conn, account_id)
-        admin.forget_account_deliveries(conn, p.name, account_id)
-        for forget in forgetters:
-            forget(conn, p.name, account_id)
-        clock_rows.reset_account(conn, p.name, account_id)
+        reset_tx(conn, p, account_id, forgetters)
 
     async def reset(request: Request) -> Response:
         account_id = request.path_params["account_id"]

@@ -399,6 +399,31 @@ def ops(
     async def accounts(request: Request) -> Response:
         return await show_accounts(request)
 
+    async def account_clock(request: Request) -> Response:
+        """An account's own clock (``advance``) or reset, through the control API's transactions."""
+        if extras.clocks is None:
+            return await html(request, "unavailable.html", 404, what="per-account clocks")
+        try:
+            form = await render.check_form(request)
+        except render.FormRefused as exc:
+            return await refused(request, exc)
+        provider = request.path_params["provider"]
+        account = request.path_params["account_id"]
+        try:
+            if request.url.path.endswith("/reset"):
+                await extras.clocks.reset(provider, account)
+            else:
+                try:
+                    seconds = float(form.get("seconds", ""))
+                except ValueError:
+                    raise Refused("seconds must be a number") from None
+                await extras.clocks.advance(provider, account, seconds)
+        except (Refused, WireError, SandboxError) as exc:
+            status, text = _message(exc)
+            return await show_accounts(request, status, text)
+        wake()
+        return render.see_other("/_sandbox/ui/accounts")
+
     def new_account_op(section: Section) -> Op:
         create = section.part.create_account
         assert create is not None
@@ -490,7 +515,22 @@ def ops(
         return render.see_other("/_sandbox/ui/faults")
 
     form = "application/x-www-form-urlencoded"
+    where = "/_sandbox/ui/accounts/{provider}/{account_id}"
     result += [
+        Op(
+            "POST",
+            f"{where}/clock/advance",
+            account_clock,
+            "Dashboard: move one account's clock (form)",
+            content_type=form,
+        ),
+        Op(
+            "POST",
+            f"{where}/reset",
+            account_clock,
+            "Dashboard: reset one account (form)",
+            content_type=form,
+        ),
         Op("GET", "/_sandbox/ui/deliveries", deliveries, "Dashboard: deliveries (HTML)"),
         Op(
             "GET",

@@ -64,6 +64,23 @@ def parse_since(value: str | None) -> int | None:
         ) from None
 
 
+def add_fault_tx(conn: Conn, spec: FaultSpec) -> Any:
+    """Store a fault made through the control API (or the dashboard's form); its row."""
+    fault_id = fault_specs.new_id()
+    rows.insert_fault(
+        conn,
+        {
+            "id": fault_id,
+            "spec": fault_specs.spec_json(spec),
+            "remaining": spec.times,
+            "hits": 0,
+            "source": "api",
+            "created_at_us": real_now_us(),
+        },
+    )
+    return rows.get_fault(conn, fault_id)
+
+
 def make_ops(
     db: Database,
     *,
@@ -142,23 +159,7 @@ def make_ops(
             raise ControlError("bad_request", f"invalid body: {exc}") from None
         except FaultError as exc:
             raise ControlError("bad_request", f"invalid fault: {exc}") from None
-        fault_id = fault_specs.new_id()
-
-        def insert(conn: Conn) -> Any:
-            rows.insert_fault(
-                conn,
-                {
-                    "id": fault_id,
-                    "spec": fault_specs.spec_json(spec),
-                    "remaining": spec.times,
-                    "hits": 0,
-                    "source": "api",
-                    "created_at_us": real_now_us(),
-                },
-            )
-            return rows.get_fault(conn, fault_id)
-
-        row = await db.write(insert)
+        row = await db.write(add_fault_tx, spec)
         await book.refresh()
         return json_response(fault_specs.view(row), 201)
 
