@@ -236,8 +236,11 @@ class PostgresDatabase:
         self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
         self._sync: Any = None
         self._sync_lock = threading.Lock()
+        self._closed = False
 
     def _pool(self) -> _LoopPool:
+        if self._closed:
+            raise RuntimeError("the database was closed")
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
@@ -300,6 +303,8 @@ class PostgresDatabase:
                 return fn(_PgConn(self._sync), *args)
 
     def close(self) -> None:
+        """Close every connection; the database is not usable afterwards (like SQLite's)."""
+        self._closed = True
         for pool in self._pools.values():
             pool.terminate()
         self._pools.clear()
