@@ -87,6 +87,11 @@ def test_an_account_clock_and_reset_from_the_accounts_page(client: httpx.Client)
     assert r.status_code == 303, r.text
     assert _inquire(client, token, body).json()["paymentStatus"] == "EXPIRED"
     assert _inquire(client, other_token, other_body).json()["paymentStatus"] == "REQUESTED"
+    # the lists count it on its partner's clock too
+    expired = client.get("/_sandbox/ui/kplus/tokens", params={"state": "EXPIRED"}).text
+    assert token in expired and other_token not in expired
+    requested = client.get("/_sandbox/ui/kplus/tokens", params={"state": "REQUESTED"}).text
+    assert token not in requested and other_token in requested
     overview = client.get("/_sandbox/").text
     assert partner["partnerId"] in overview  # among the clocks that differ
     bad = submit(client, f"{where}/clock/advance", seconds="soon")

@@ -168,10 +168,17 @@ def list_tokens(conn: Conn, partner_id: str | None, limit: int) -> list[Row]:
 # ------------------------------------------------------------------ dashboard reads
 
 
+#: The token's partner's own clock offset (account clocks), for a state computed in SQL.
+_OWN_OFFSET = (
+    "COALESCE((SELECT a.offset_us FROM account_clocks a "
+    "WHERE a.provider = 'kplus' AND a.account_id = partner_id), 0)"
+)
+
+
 def _state_expr(now_us: int) -> str:
     """The token's true status at ``now_us`` (an unpaid token past its expiry is EXPIRED)."""
     return (
-        f"CASE WHEN status = 'REQUESTED' AND expires_at_us <= {int(now_us)} "
+        f"CASE WHEN status = 'REQUESTED' AND expires_at_us <= {int(now_us)} + {_OWN_OFFSET} "
         "THEN 'EXPIRED' ELSE status END"
     )
 

@@ -168,11 +168,18 @@ def sessions_of(conn: Conn, t_xid: str) -> list[Row]:
 # ------------------------------------------------------------------ dashboard reads
 
 
+#: The transaction's merchant's own clock offset (account clocks), for a state computed in SQL.
+_OWN_OFFSET = (
+    "COALESCE((SELECT a.offset_us FROM account_clocks a "
+    "WHERE a.provider = 'nicepay' AND a.account_id = imid), 0)"
+)
+
+
 def _state_expr(now_us: int) -> str:
     """The true state at ``now_us`` (an unpaid VA/CVS past its validity is EXPIRED)."""
     return (
         "CASE WHEN status = 'UNPAID' AND valid_until_us IS NOT NULL "
-        f"AND valid_until_us <= {int(now_us)} THEN 'EXPIRED' ELSE status END"
+        f"AND valid_until_us <= {int(now_us)} + {_OWN_OFFSET} THEN 'EXPIRED' ELSE status END"
     )
 
 

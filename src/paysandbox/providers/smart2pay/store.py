@@ -307,11 +307,18 @@ def refunds_of(conn: Conn, payment_id: int) -> list[Row]:
 # ------------------------------------------------------------------ dashboard reads
 
 
+#: The payment's site's own clock offset (account clocks), for a state computed in SQL.
+_OWN_OFFSET = (
+    "COALESCE((SELECT a.offset_us FROM account_clocks a "
+    "WHERE a.provider = 'smart2pay' AND a.account_id = CAST(site_id AS TEXT)), 0)"
+)
+
+
 def _payment_state(now_us: int) -> str:
     """The effective status at ``now_us`` (a due pending transition counts as made)."""
     return (
         "CASE WHEN pending_status IS NOT NULL AND pending_at_us IS NOT NULL "
-        f"AND pending_at_us <= {int(now_us)} THEN pending_status ELSE status END"
+        f"AND pending_at_us <= {int(now_us)} + {_OWN_OFFSET} THEN pending_status ELSE status END"
     )
 
 
