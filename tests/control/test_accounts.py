@@ -181,7 +181,8 @@ def test_unknown_accounts_and_bad_options(client: httpx.Client, path: str) -> No
     r = client.post(path, json=[1])
     assert r.status_code == 400 and r.json()["error"] == "bad_request", r.text
     r = client.post(path, json={"seconds": -1})
-    assert r.status_code == 400
+    assert r.status_code == 400 and r.json()["error"] == "bad_request", r.text
+    assert "unknown field seconds" in r.json()["message"]
 
 
 def test_account_clocks_are_shared_by_processes(fresh_db_url: str) -> None:
