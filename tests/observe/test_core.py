@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from paysandbox.observe.faults import FaultError, FaultSpec, latency_range, parse
-from paysandbox.observe.journal import Journal, JournalSettings, Raw, build_row
+from paysandbox.observe.journal import Journal, JournalSettings, Raw, build_row, hooks_of
 from paysandbox.observe.metrics import Metrics
 from paysandbox.observe.spec import REDACTED, UNPARSEABLE, Redaction, lookup, mask_pan, parse_doc
 from paysandbox.providers.kplus.observe import OBSERVE as KPLUS
@@ -120,7 +120,6 @@ def _raw(i: int, at_us: int = 1) -> Raw:
         id=f"req_{i}",
         at_us=at_us,
         provider="kplus",
-        obs=KPLUS,
         method="POST",
         route="/kplus/payment/inquire-token",
         path="/kplus/payment/inquire-token",
@@ -140,11 +139,11 @@ def _raw(i: int, at_us: int = 1) -> Raw:
 
 
 def test_build_row_redacts_and_finds_account_and_ids() -> None:
-    row = build_row(_raw(1), 65536)
+    row = build_row(_raw(1), hooks_of(KPLUS), 65536)
     text = repr(row)
     assert "s3cr3t" not in text
     assert row[3] == "P1" and row[8] == " T1 "
-    short = build_row(_raw(2), 10)
+    short = build_row(_raw(2), hooks_of(KPLUS), 10)
     assert json.loads(short[-1])["request"]["truncated"] is True
 
 
@@ -154,12 +153,15 @@ def _run(coro: Any) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
-def test_full_queue_drops_and_counts(tmp_path: Any) -> None:
+@pytest.mark.parametrize("in_writer_process", [True, False])
+def test_full_queue_drops_and_counts(tmp_path: Any, in_writer_process: bool) -> None:
     url = f"sqlite:///{tmp_path / 'j.db'}"
     migrate.upgrade(url)
     db = open_database(url)
     metrics = Metrics()
-    journal = Journal(db, JournalSettings(queue_size=3), metrics)
+    settings = JournalSettings(queue_size=3, writer_process=in_writer_process)
+    journal = Journal(db, settings, metrics, {"kplus": KPLUS})
+    assert (journal.remote_url is not None) is in_writer_process
     for i in range(5):
         journal.put(_raw(i))
     assert journal.dropped == 2
@@ -167,6 +169,23 @@ def test_full_queue_drops_and_counts(tmp_path: Any) -> None:
     _run(journal.flush())
     stored = db.write_sync(rows.list_entries_all)
     assert [r["id"] for r in stored] == ["req_2", "req_1", "req_0"]
+    assert "s3cr3t" not in repr([dict(r) for r in stored])
+    assert metrics.journal_written._value.get() == 3
+    db.close()
+
+
+def test_an_entry_that_cannot_be_built_is_counted(tmp_path: Any) -> None:
+    """A provider the writer has no hooks for: the entry is dropped and counted, the rest kept."""
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    migrate.upgrade(url)
+    db = open_database(url)
+    metrics = Metrics()
+    journal = Journal(db, JournalSettings(), metrics, {"kplus": KPLUS})
+    journal.put(_raw(1))
+    journal.put(_raw(2)._replace(provider="nobody"))
+    _run(journal.flush())
+    assert [r["id"] for r in db.write_sync(rows.list_entries_all)] == ["req_1"]
+    assert journal.dropped == 1 and metrics.journal_dropped._value.get() == 1
     db.close()
 
 
@@ -174,7 +193,7 @@ def test_prune_by_count_and_age(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'p.db'}"
     migrate.upgrade(url)
     db = open_database(url)
-    built = [build_row(_raw(i, at_us=1000 + i), 1000) for i in range(10)]
+    built = [build_row(_raw(i, at_us=1000 + i), hooks_of(KPLUS), 1000) for i in range(10)]
     db.write_sync(rows.insert_entries, built)
     db.write_sync(lambda c: rows.prune(c, max_entries=6, older_than_us=0))
     assert len(db.write_sync(rows.list_entries_all)) == 6

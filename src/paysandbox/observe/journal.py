@@ -2,13 +2,18 @@
 answered, written off the answer path.
 
 The middleware hands over the raw exchange (``Raw``: bytes and header lists, nothing parsed);
-that is one ``deque.append``. A background task drains the queue every ``flush_seconds``:
-it parses, redacts (each provider's ``Redaction``), finds the account and object ids, and
-inserts the batch with one multi-row INSERT. A full queue drops the entry and counts it
-(``paysandbox_journal_dropped_total``); a failed insert drops its batch and counts it; neither
-ever blocks or fails a payment request. Pruning runs in every process: by age and count every
-``prune_seconds``, and by count after each ``max_entries / 10`` entries it wrote (so a burst
-cannot grow the table far past its cap); it is a plain DELETE, safe from several processes.
+that is one ``deque.append``. A background task drains the queue every ``flush_seconds`` and
+hands each batch to the journal's writer process (``writer.py``), which parses, redacts (each
+provider's ``Redaction``), finds the account and object ids and inserts the batch with one
+multi-row INSERT through its own connection — so none of that work competes with requests for
+the serving process's one core. Where no writer process can serve (an in-memory SQLite
+database, or one could not be started) the same work runs in the serving process.
+
+A full queue drops the entry and counts it (``paysandbox_journal_dropped_total``); a failed
+batch is dropped and counted; neither ever blocks or fails a payment request. Pruning runs
+for every serving process: by age and count every ``prune_seconds``, and by count after each
+``max_entries / 10`` entries it wrote (so a burst cannot grow the table far past its cap); it
+is a plain DELETE, safe from several processes.
 """
 
 from __future__ import annotations
@@ -20,16 +25,19 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import msgspec
 
 from ..core.clock import US, iso, real_now_us
 from ..store import observe as rows
 from ..store.db import Database, Row
+from . import writer
 from .metrics import Metrics
-from .spec import Exchange, ProviderObserve, header_value
+from .spec import Exchange, ProviderObserve, Redaction, header_value
 
 log = logging.getLogger("paysandbox.journal")
 
@@ -49,7 +57,8 @@ def mask_userinfo(text: str) -> str:
     return text
 
 
-BATCH = 128
+BATCH = 128  # entries per INSERT in the serving process (between them, requests run)
+REMOTE_BATCH = 2_000  # entries per call to the writer process
 
 
 @dataclass(frozen=True)
@@ -61,16 +70,17 @@ class JournalSettings:
     max_body_bytes: int = 65_536
     flush_seconds: float = 0.1
     prune_seconds: float = 60
+    #: Build and store entries in a writer process (False: in the serving process).
+    writer_process: bool = True
 
 
-@dataclass(slots=True)
-class Raw:
-    """One exchange as seen by the middleware, untouched."""
+class Raw(NamedTuple):
+    """One exchange as seen by the middleware, untouched (a tuple: cheap to make and to send
+    to the writer process)."""
 
     id: str
     at_us: int
     provider: str
-    obs: ProviderObserve
     method: str
     route: str | None
     path: str
@@ -95,9 +105,36 @@ def _unblock(block: str) -> list[list[str]]:
     return [line.split(": ", 1) for line in block.split("\n") if line]
 
 
-def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
+class Hooks(NamedTuple):
+    """What building an entry needs of a provider (all of it can be sent to the writer)."""
+
+    redaction: Redaction
+    account: Callable[[Exchange], str | None]
+    object_ids: Callable[[Exchange], list[str]]
+
+
+def hooks_of(obs: ProviderObserve) -> Hooks:
+    return Hooks(obs.redaction, obs.account, obs.object_ids)
+
+
+def build_rows(
+    raws: Sequence[Raw], hooks: Mapping[str, Hooks], max_body: int
+) -> tuple[list[tuple[Any, ...]], int]:
+    """The stored rows of a batch, and how many entries could not be built (logged)."""
+    built = []
+    failed = 0
+    for raw in raws:
+        try:
+            built.append(build_row(raw, hooks[raw.provider], max_body))
+        except Exception:
+            log.exception("journal entry %s could not be built", raw.id)
+            failed += 1
+    return built, failed
+
+
+def build_row(raw: Raw, hooks: Hooks, max_body: int) -> tuple[Any, ...]:
     """The stored row of one exchange: redacted, with account and object ids."""
-    red = raw.obs.redaction
+    red = hooks.redaction
     query = raw.query.decode("latin-1") if raw.query else ""
     exchange = Exchange(
         method=raw.method,
@@ -111,8 +148,8 @@ def build_row(raw: Raw, max_body: int) -> tuple[Any, ...]:
         answer_body=raw.response_body,
     )
     try:
-        account = raw.obs.account(exchange)
-        ids = raw.obs.object_ids(exchange)
+        account = hooks.account(exchange)
+        ids = hooks.object_ids(exchange)
     except Exception:  # a hook must never lose the entry
         log.exception("journal hook failed for %s %s", raw.method, raw.path)
         account, ids = None, []
@@ -190,11 +227,18 @@ def view(row: Row) -> dict[str, Any]:
 
 
 class Journal:
-    def __init__(self, db: Database, settings: JournalSettings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: JournalSettings,
+        metrics: Metrics,
+        observers: Mapping[str, ProviderObserve] | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.metrics = metrics
         self.enabled = settings.enabled
+        self.hooks = {name: hooks_of(obs) for name, obs in (observers or {}).items()}
         self._queue: collections.deque[Raw] = collections.deque()
         self._limit = settings.queue_size
         self._task: asyncio.Task[None] | None = None
@@ -202,6 +246,11 @@ class Journal:
         self._last_prune = 0.0  # the age (and count) prune: every prune_seconds
         self._since_trim = 0  # the count prune also runs after max_entries / 10 new entries
         self.dropped = 0
+        #: where the writer process finds the database (None: work in this process)
+        self.remote_url = _remote_url(db) if settings.writer_process else None
+        self._writer = writer.WriterClient()
+        if self.remote_url is not None:
+            self._writer.configure(self.remote_url, self.hooks, settings.max_body_bytes)
 
     def put(self, raw: Raw) -> None:
         """Never blocks, never raises: a full queue drops the entry and counts it."""
@@ -212,8 +261,13 @@ class Journal:
         self._queue.append(raw)
 
     def start(self) -> None:
-        if self.enabled:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if not self.enabled:
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def _go_local(self, why: str) -> None:
+        log.warning("journal writer process %s; entries are built in this process", why)
+        self.remote_url = None
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -222,8 +276,14 @@ class Journal:
                 await self._task
         with contextlib.suppress(Exception):
             await self.flush()  # what was answered before shutdown is kept
+        await self._writer.close()
 
     async def _run(self) -> None:
+        if self.remote_url is not None:
+            try:
+                await self._writer.start()  # the child starts (imports) while we serve
+            except writer.WriterGone as exc:
+                self._go_local(str(exc))
         while True:
             await asyncio.sleep(self.settings.flush_seconds)
             try:
@@ -234,7 +294,7 @@ class Journal:
                     await self.prune()
                 elif self._since_trim >= max(100, self.settings.max_entries // 10):
                     self._since_trim = 0
-                    await self.db.write(rows.trim, self.settings.max_entries)
+                    await self._trim()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -245,27 +305,57 @@ class Journal:
         reading through the process it called sees its own requests)."""
         async with self._lock:
             while self._queue:
-                batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
-                built = []
-                for raw in batch:
-                    try:
-                        built.append(build_row(raw, self.settings.max_body_bytes))
-                    except Exception:
-                        log.exception("journal entry %s could not be built", raw.id)
-                        self.metrics.journal_dropped.inc()
-                try:
-                    await self.db.write(rows.insert_entries, built)
-                except Exception:
-                    log.warning("journal batch of %d dropped", len(built), exc_info=True)
-                    self.dropped += len(built)
-                    self.metrics.journal_dropped.inc(len(built))
-                else:
-                    self.metrics.journal_written.inc(len(built))
-                    self._since_trim += len(built)
+                size = BATCH if self.remote_url is None else REMOTE_BATCH
+                batch = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
+                stored, failed = await self._store(batch)
+                if failed:
+                    self.dropped += failed
+                    self.metrics.journal_dropped.inc(failed)
+                if stored:
+                    self.metrics.journal_written.inc(stored)
+                    self._since_trim += stored
                 await asyncio.sleep(0)  # let requests in between batches (p99)
+
+    async def _store(self, batch: list[Raw]) -> tuple[int, int]:
+        """(stored, dropped) of one batch."""
+        max_body = self.settings.max_body_bytes
+        if self.remote_url is not None:
+            try:
+                stored, failed = await self._writer.call("store", batch)
+                return int(stored), int(failed)
+            except writer.WriterGone as exc:
+                log.warning("journal writer process %s; a batch of %d dropped", exc, len(batch))
+                return 0, len(batch)
+            except Exception:
+                log.warning("journal batch of %d dropped", len(batch), exc_info=True)
+                return 0, len(batch)
+        built, failed = build_rows(batch, self.hooks, max_body)
+        try:
+            await self.db.write(rows.insert_entries, built)
+        except Exception:
+            log.warning("journal batch of %d dropped", len(built), exc_info=True)
+            return 0, len(batch)
+        return len(built), failed
+
+    async def _trim(self) -> None:
+        if self.remote_url is not None:
+            await self._writer.call("trim", self.settings.max_entries)
+        else:
+            await self.db.write(rows.trim, self.settings.max_entries)
 
     async def prune(self) -> int:
         cutoff = real_now_us() - int(self.settings.max_age_seconds * US)
-        return await self.db.write(
-            lambda c: rows.prune(c, max_entries=self.settings.max_entries, older_than_us=cutoff)
-        )
+        cap = self.settings.max_entries
+        if self.remote_url is not None:
+            return int(await self._writer.call("prune", cap, cutoff))
+        return await self.db.write(lambda c: rows.prune(c, max_entries=cap, older_than_us=cutoff))
+
+
+def _remote_url(db: Database) -> str | None:
+    """The database as the writer process opens it; None when it cannot (in memory)."""
+    if db.dialect != "sqlite":
+        return db.url
+    path = db.url.removeprefix("sqlite:///")
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return None
+    return "sqlite:///" + str(Path(path).resolve())

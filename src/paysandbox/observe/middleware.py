@@ -213,7 +213,6 @@ class ObserveMiddleware:
                         id=rid,
                         at_us=real_now_us() - int(elapsed * 1_000_000),
                         provider=provider.name,
-                        obs=provider.obs,
                         method=method,
                         route=route,
                         path=scope["path"],

@@ -61,6 +61,7 @@ class Observer:
                 max_body_bytes=settings.journal_max_body_bytes,
             ),
             self.metrics,
+            {name: obs for name, (obs, _) in known.items()},
         )
         self.book = FaultBook(db, known, refresh_seconds=settings.faults_refresh_seconds)
         self.max_body = settings.max_body_bytes

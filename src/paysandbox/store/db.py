@@ -59,6 +59,9 @@ class _SqliteConn:
 
 # How long a starting process waits for another one's lock (migration, journal-mode switch).
 STARTUP_LOCK_SECONDS = 30.0
+#: The longest pause between two tries for a write lock another process holds. Holders keep
+#: it for milliseconds (a group commit, a journal batch): a longer pause only adds latency.
+MAX_BUSY_DELAY = 0.004
 
 
 def _sqlite_connect(path: str, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -131,7 +134,7 @@ class SqliteDatabase:
                     raise
             await asyncio.sleep(delay)
             waited += delay
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 2, MAX_BUSY_DELAY)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -164,7 +167,7 @@ class SqliteDatabase:
                     # another process holds the lock: try again later, never wait on the loop
                     self._batch = batch + self._batch
                     loop.call_later(self._busy_delay, self._flush)
-                    self._busy_delay = min(self._busy_delay * 2, 0.05)
+                    self._busy_delay = min(self._busy_delay * 2, MAX_BUSY_DELAY)
                     return
             self._fail(batch, exc)
             return

@@ -89,14 +89,19 @@ def prune(conn: Conn, *, max_entries: int, older_than_us: int) -> int:
     return n + trim(conn, max_entries)
 
 
-def trim(conn: Conn, max_entries: int) -> int:
+def trim(conn: Conn, max_entries: int, at_most: int | None = None) -> int:
     """All but the newest ``max_entries``: ``seq`` only grows, so the edge is the newest
     ``seq`` minus the cap (one index probe, no walk over the kept rows; a gap in ``seq`` only
-    keeps a few entries fewer)."""
-    top = conn.one("SELECT MAX(seq) AS top FROM sandbox_requests")
-    if top is None or top["top"] is None:
+    keeps a few entries fewer). ``at_most``: delete only the oldest that many ``seq`` values
+    (a short transaction; call again while it deletes)."""
+    top = conn.one("SELECT MAX(seq) AS top FROM sandbox_requests")  # one min/max a query: an
+    if top is None or top["top"] is None:  # index probe each on SQLite
         return 0
-    return conn.exec("DELETE FROM sandbox_requests WHERE seq <= ?", int(top["top"]) - max_entries)
+    edge = int(top["top"]) - max_entries
+    low = conn.one("SELECT MIN(seq) AS low FROM sandbox_requests") if at_most else None
+    if low is not None and at_most is not None:
+        edge = min(edge, int(low["low"]) + at_most - 1)
+    return conn.exec("DELETE FROM sandbox_requests WHERE seq <= ?", edge)
 
 
 # ---------------------------------------------------------------- faults

@@ -1,0 +1,214 @@
+"""The journal's writer process: where entries are parsed, redacted and stored.
+
+Building an entry (parsing both bodies, finding the account and object ids, redacting) and
+inserting it costs about as much as a cheap provider request (docs/design.md, "The request
+journal"). So a serving process only hands the raw exchanges over: each ``Journal`` starts one
+child, ``python -m paysandbox.observe.writer``, and talks to it over its stdin/stdout pipes from
+the event loop (non-blocking writes, no helper thread: a thread in the serving process would
+take the GIL from the loop on every hand-over, which measured costlier than the work itself).
+The child builds the rows and writes them through its own connection to the same database,
+then answers how many it stored; ``Journal.flush`` awaits that answer, so a journal read
+through the API still sees every request answered before it.
+
+Frames both ways: a 4-byte big-endian length, then a pickle. Requests are answered in order,
+one at a time. The child ends when its stdin closes — the server stopped, or died (``kill -9``
+included: the kernel closes the pipe). A child that dies is started again for the next batch;
+the batch it held is counted as dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import struct
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("paysandbox.journal")
+
+_LEN = struct.Struct("!I")
+#: A frame larger than this is refused by the reader (a batch is far smaller).
+MAX_FRAME = 1 << 30
+#: Entries per INSERT transaction in the writer.
+CHUNK = 100
+#: Where this paysandbox is imported from: the child imports the same one.
+_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+class WriterGone(Exception):
+    """The writer process ended (or could not be started); its pending call is lost."""
+
+
+class WriterClient:
+    """The serving process's side: one child, calls in order (``call`` is serialised)."""
+
+    def __init__(self) -> None:
+        self._proc: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()
+        self._init: tuple[Any, ...] | None = None
+
+    def configure(self, url: str, hooks: Any, max_body: int) -> None:
+        """What every (re)started child is told first."""
+        self._init = (url, hooks, max_body)
+
+    async def start(self) -> None:
+        async with self._lock:
+            await self._ensure()
+
+    async def _ensure(self) -> asyncio.subprocess.Process:
+        if self._proc is not None and self._proc.returncode is None:
+            return self._proc
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "paysandbox.observe.writer",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=env,
+            )
+        except OSError as exc:
+            raise WriterGone(f"could not be started: {exc}") from exc
+        self._proc = proc
+        if self._init is not None:
+            await self._exchange(proc, ("init", self._init))
+        return proc
+
+    async def call(self, op: str, *args: Any) -> Any:
+        async with self._lock:
+            proc = await self._ensure()
+            return await self._exchange(proc, (op, args))
+
+    async def _exchange(self, proc: asyncio.subprocess.Process, message: Any) -> Any:
+        assert proc.stdin is not None and proc.stdout is not None
+        data = pickle.dumps(message, protocol=5)
+        try:
+            proc.stdin.write(_LEN.pack(len(data)))
+            proc.stdin.write(data)
+            await proc.stdin.drain()
+            head = await proc.stdout.readexactly(_LEN.size)
+            body = await proc.stdout.readexactly(_LEN.unpack(head)[0])
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            self._kill(proc)
+            raise WriterGone(f"ended: {exc!r}") from exc
+        except BaseException:  # cancelled mid-call: the pipe is out of step, start afresh
+            self._kill(proc)
+            raise
+        # a private pipe to the child this process started: nothing else writes to it
+        ok, value = pickle.loads(body)  # noqa: S301
+        if not ok:
+            raise RuntimeError(f"journal writer: {value}")
+        return value
+
+    def _kill(self, proc: asyncio.subprocess.Process) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        if self._proc is proc:
+            self._proc = None
+
+    async def close(self) -> None:
+        """Close the child's stdin (it ends after what it holds) and wait for it."""
+        async with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        assert proc.stdin is not None
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            self._kill(proc)
+
+
+# ---------------------------------------------------------------- in the writer process
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.url = ""
+        self.hooks: Any = {}
+        self.max_body = 0
+        self.db: Any = None
+
+    def init(self, url: str, hooks: Any, max_body: int) -> None:
+        from ..store.db import open_database
+
+        self.url, self.hooks, self.max_body = url, hooks, max_body
+        self.db = open_database(url)
+
+    def store(self, raws: Sequence[Any]) -> tuple[int, int]:
+        from ..store import observe as rows
+        from .journal import build_rows
+
+        built, failed = build_rows(raws, self.hooks, self.max_body)
+        # short transactions: on SQLite the serving process waits for each one's write lock
+        for i in range(0, len(built), CHUNK):
+            self.db.write_sync(rows.insert_entries, built[i : i + CHUNK])
+        return len(built), failed
+
+    def trim(self, max_entries: int) -> int:
+        from ..store import observe as rows
+
+        total = 0
+        while n := int(self.db.write_sync(rows.trim, max_entries, CHUNK)):
+            total += n
+        return total
+
+    def prune(self, max_entries: int, older_than_us: int) -> int:
+        from ..store import observe as rows
+
+        n: int = self.db.write_sync(
+            lambda c: rows.prune(c, max_entries=max_entries, older_than_us=older_than_us)
+        )
+        return n
+
+
+_OPS = frozenset({"init", "store", "trim", "prune"})
+
+
+def _read(stream: Any, n: int) -> bytes | None:
+    data = stream.read(n)
+    return data if data and len(data) == n else None
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.WARNING, format="paysandbox journal writer: %(levelname)s %(message)s"
+    )
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    w = _Writer()
+    while True:
+        head = _read(inp, _LEN.size)
+        if head is None:
+            break  # the server closed our stdin, or is gone
+        (size,) = _LEN.unpack(head)
+        body = _read(inp, size) if size <= MAX_FRAME else None
+        if body is None:
+            break
+        # stdin is a private pipe from the server that started us: nothing else writes to it
+        op, args = pickle.loads(body)  # noqa: S301
+        if op not in _OPS:
+            break
+        try:
+            answer: tuple[bool, Any] = (True, getattr(w, op)(*args))
+        except Exception as exc:
+            log.warning("%s failed", op, exc_info=True)
+            answer = (False, f"{type(exc).__name__}: {exc}")
+        data = pickle.dumps(answer, protocol=5)
+        out.write(_LEN.pack(len(data)) + data)
+        out.flush()
+    if w.db is not None:
+        with contextlib.suppress(Exception):
+            w.db.close()
+
+
+if __name__ == "__main__":
+    main()
