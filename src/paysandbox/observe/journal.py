@@ -21,41 +21,32 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
-import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
 
-import msgspec
-
-from ..core.clock import US, iso, real_now_us
+from ..core.clock import US, real_now_us
 from ..store import observe as rows
-from ..store.db import Database, Row
+from ..store.db import Database
 from . import writer
+from .entries import Raw, build_row, build_rows, hooks_of, mask_userinfo, view
 from .metrics import Metrics
-from .spec import Exchange, ProviderObserve, Redaction, header_value
+from .spec import ProviderObserve
+
+__all__ = [
+    "Journal",
+    "JournalSettings",
+    "Raw",
+    "build_row",
+    "build_rows",
+    "hooks_of",
+    "mask_userinfo",
+    "view",
+]
 
 log = logging.getLogger("paysandbox.journal")
-
-#: ``scheme://user:password@`` in any text (also JSON's ``http:\/\/``): a callback URL with a
-#: password, sent in a request body, is stored with ``***@`` instead.
-_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*:(?:\\?/){2})[^\s/@\"'<>]+@")
-
-
-_USERINFO_ENCODED = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*%3A%2F%2F)(?:(?!%2F|&|\s).)+?%40", re.I)
-
-
-def mask_userinfo(text: str) -> str:
-    if "@" in text:
-        text = _USERINFO.sub(r"\1***@", text)
-    if "%40" in text:
-        text = _USERINFO_ENCODED.sub(r"\1***%40", text)
-    return text
-
 
 BATCH = 128  # entries per INSERT in the serving process (between them, requests run)
 REMOTE_BATCH = 2_000  # entries per call to the writer process
@@ -72,158 +63,6 @@ class JournalSettings:
     prune_seconds: float = 60
     #: Build and store entries in a writer process (False: in the serving process).
     writer_process: bool = True
-
-
-class Raw(NamedTuple):
-    """One exchange as seen by the middleware, untouched (a tuple: cheap to make and to send
-    to the writer process)."""
-
-    id: str
-    at_us: int
-    provider: str
-    method: str
-    route: str | None
-    path: str
-    path_params: dict[str, str]
-    query: bytes
-    request_headers: list[tuple[bytes, bytes]]
-    request_body: bytes
-    status: int | None  # the answer produced (None: none was)
-    sent: bool  # False: the client got no answer (timeout, reset, lost-answer)
-    response_headers: list[tuple[bytes, bytes]]
-    response_body: bytes
-    latency_ms: float
-    fault_id: str | None
-    fault_kind: str | None
-    outcome: str  # answered | dropped | answer-lost | error
-
-
-_ENCODE = msgspec.json.Encoder()
-
-
-def _unblock(block: str) -> list[list[str]]:
-    return [line.split(": ", 1) for line in block.split("\n") if line]
-
-
-class Hooks(NamedTuple):
-    """What building an entry needs of a provider (all of it can be sent to the writer)."""
-
-    redaction: Redaction
-    account: Callable[[Exchange], str | None]
-    object_ids: Callable[[Exchange], list[str]]
-
-
-def hooks_of(obs: ProviderObserve) -> Hooks:
-    return Hooks(obs.redaction, obs.account, obs.object_ids)
-
-
-def build_rows(
-    raws: Sequence[Raw], hooks: Mapping[str, Hooks], max_body: int
-) -> tuple[list[tuple[Any, ...]], int]:
-    """The stored rows of a batch, and how many entries could not be built (logged)."""
-    built = []
-    failed = 0
-    for raw in raws:
-        try:
-            built.append(build_row(raw, hooks[raw.provider], max_body))
-        except Exception:
-            log.exception("journal entry %s could not be built", raw.id)
-            failed += 1
-    return built, failed
-
-
-def build_row(raw: Raw, hooks: Hooks, max_body: int) -> tuple[Any, ...]:
-    """The stored row of one exchange: redacted, with account and object ids."""
-    red = hooks.redaction
-    query = raw.query.decode("latin-1") if raw.query else ""
-    exchange = Exchange(
-        method=raw.method,
-        path=raw.path,
-        route=raw.route,
-        path_params=raw.path_params,
-        query=query,
-        raw_headers=raw.request_headers,
-        body=raw.request_body,
-        answer_headers=raw.response_headers,
-        answer_body=raw.response_body,
-    )
-    try:
-        account = hooks.account(exchange)
-        ids = hooks.object_ids(exchange)
-    except Exception:  # a hook must never lose the entry
-        log.exception("journal hook failed for %s %s", raw.method, raw.path)
-        account, ids = None, []
-    # Redaction sees the whole body (a secret cut in half by the size cap would survive).
-    req_text = red.body(raw.request_body.decode("utf-8", "replace"), exchange.content_type)
-    resp_type = header_value(raw.response_headers, b"content-type") or ""
-    if resp_type.lower().startswith("text/html"):
-        # A page is what the browser showed, not data a client parses; a card form's page would
-        # also put card field names in the journal. Its size is kept, its markup is not.
-        resp_text = f"(an HTML page of {len(raw.response_body)} bytes, not kept)"
-    else:
-        resp_text = red.body(raw.response_body.decode("utf-8", "replace"), resp_type)
-    req_text, resp_text = mask_userinfo(req_text), mask_userinfo(resp_text)
-    exchange_doc = {
-        "path": raw.path,
-        "query": red.pairs(query) if query else "",
-        "request": {
-            "headers": red.header_block(raw.request_headers),
-            "body": req_text[:max_body],
-            "bodyBytes": len(raw.request_body),
-            "truncated": len(req_text) > max_body,
-        },
-        "response": None
-        if raw.status is None
-        else {
-            "status": raw.status,
-            "headers": red.header_block(raw.response_headers),
-            "body": resp_text[:max_body],
-            "bodyBytes": len(raw.response_body),
-            "truncated": len(resp_text) > max_body,
-            "sent": raw.sent,
-        },
-        "outcome": raw.outcome,
-        "faultKind": raw.fault_kind,
-    }
-    return (
-        raw.id,
-        raw.at_us,
-        raw.provider,
-        account,
-        raw.method,
-        raw.route,
-        raw.status if raw.sent else None,
-        round(raw.latency_ms, 3),
-        " " + " ".join(ids) + " " if ids else "",
-        raw.fault_id,
-        _ENCODE.encode(exchange_doc).decode(),
-    )
-
-
-def view(row: Row) -> dict[str, Any]:
-    ex = json.loads(row["exchange"])
-    ids = row["object_ids"].split()
-    return {
-        "id": row["id"],
-        "at": iso(row["at_us"]),
-        "provider": row["provider"],
-        "account": row["account"],
-        "method": row["method"],
-        "route": row["route"],
-        "path": ex["path"],
-        "query": ex["query"],
-        "status": row["status"],  # as sent; null when the client got no answer
-        "latencyMs": row["latency_ms"],
-        "objectIds": ids,
-        "fault": None
-        if row["fault_id"] is None
-        else {"id": row["fault_id"], "kind": ex["faultKind"]},
-        "outcome": ex["outcome"],
-        "request": {**ex["request"], "headers": _unblock(ex["request"]["headers"])},
-        "response": None
-        if ex["response"] is None
-        else {**ex["response"], "headers": _unblock(ex["response"]["headers"])},
-    }
 
 
 class Journal:

@@ -29,6 +29,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..store import observe as rows
+from ..store.db import open_database
+from .entries import build_rows
+
 log = logging.getLogger("paysandbox.journal")
 
 _LEN = struct.Struct("!I")
@@ -139,15 +143,10 @@ class _Writer:
         self.db: Any = None
 
     def init(self, url: str, hooks: Any, max_body: int) -> None:
-        from ..store.db import open_database
-
         self.url, self.hooks, self.max_body = url, hooks, max_body
         self.db = open_database(url)
 
     def store(self, raws: Sequence[Any]) -> tuple[int, int]:
-        from ..store import observe as rows
-        from .journal import build_rows
-
         built, failed = build_rows(raws, self.hooks, self.max_body)
         # short transactions: on SQLite the serving process waits for each one's write lock
         for i in range(0, len(built), CHUNK):
@@ -155,16 +154,12 @@ class _Writer:
         return len(built), failed
 
     def trim(self, max_entries: int) -> int:
-        from ..store import observe as rows
-
         total = 0
         while n := int(self.db.write_sync(rows.trim, max_entries, CHUNK)):
             total += n
         return total
 
     def prune(self, max_entries: int, older_than_us: int) -> int:
-        from ..store import observe as rows
-
         n: int = self.db.write_sync(
             lambda c: rows.prune(c, max_entries=max_entries, older_than_us=older_than_us)
         )

@@ -1,0 +1,115 @@
+"""The journal's writer process: started by the journal, restarted when it dies (its batch
+counted as dropped), gone when the server is gone, kill -9 included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from paysandbox.observe.journal import Journal, JournalSettings
+from paysandbox.observe.metrics import Metrics
+from paysandbox.providers.kplus.observe import OBSERVE as KPLUS
+from paysandbox.store import migrate
+from paysandbox.store import observe as rows
+from paysandbox.store.db import open_database
+
+from ..e2e.test_restart import _free_port, _start
+from ..kplus.builders import creds, generate_body
+from .test_core import _raw, _run
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(c) for c in text]
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return ""
+
+
+def _gone(pid: int, within: float = 15) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not _cmdline(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_dead_writer_loses_its_batch_and_the_next_one_is_stored(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    migrate.upgrade(url)
+    db = open_database(url)
+    metrics = Metrics()
+    journal = Journal(db, JournalSettings(), metrics, {"kplus": KPLUS})
+    assert journal.remote_url is not None
+
+    async def scenario() -> tuple[int, int]:
+        journal.put(_raw(1))
+        await journal.flush()
+        proc = journal._writer._proc
+        assert proc is not None
+        first = proc.pid
+        assert "paysandbox.observe.writer" in _cmdline(first)
+        os.kill(first, signal.SIGKILL)
+        await proc.wait()
+        journal.put(_raw(2))
+        await journal.flush()  # the writer is started again for this batch
+        journal.put(_raw(3))
+        await journal.flush()
+        second = journal._writer._proc
+        assert second is not None
+        await journal.stop()
+        return first, second.pid
+
+    first, second = _run(scenario())
+    assert first != second
+    ids = [r["id"] for r in db.write_sync(rows.list_entries_all)]
+    assert "req_1" in ids and "req_3" in ids
+    # req_2 was either in the dead writer's pipe (dropped, counted) or stored by the new one
+    assert ("req_2" in ids) != (journal.dropped == 1)
+    assert metrics.journal_written._value.get() == len(ids)
+    assert _gone(second)  # stop() ends the writer
+    db.close()
+
+
+def test_an_in_process_journal_starts_no_writer(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    migrate.upgrade(url)
+    db = open_database(url)
+    journal = Journal(db, JournalSettings(writer_process=False), Metrics(), {"kplus": KPLUS})
+    journal.put(_raw(1))
+    _run(journal.flush())
+    assert journal._writer._proc is None
+    assert [r["id"] for r in db.write_sync(rows.list_entries_all)] == ["req_1"]
+    db.close()
+
+
+def test_the_writer_ends_with_a_killed_server(fresh_db_url: str, tmp_path: Path) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(fresh_db_url, port, tmp_path)
+    try:
+        token = httpx.post(f"{base}/kplus/payment/generate-token", json=generate_body()).json()
+        r = httpx.post(f"{base}/kplus/payment/inquire-token", json=creds(tokenId=token["tokenId"]))
+        rid = r.headers["x-sandbox-request-id"]
+        entry = httpx.get(f"{base}/_sandbox/requests/{rid}").json()  # stored by the writer
+        assert entry["route"] == "/kplus/payment/inquire-token"
+        assert "7da57c4eb242435fa3e91bb7a69e2a28" not in str(entry)
+        writers = [c for c in _children(proc.pid) if "observe.writer" in _cmdline(c)]
+        assert len(writers) == 1
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert _gone(writers[0]), "the journal writer outlived its server"
