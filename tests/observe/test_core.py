@@ -153,6 +153,13 @@ def _run(coro: Any) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
+async def _flushed(journal: Journal) -> None:
+    """Start the journal (its writer process), store what is queued, stop it."""
+    journal.start()
+    await journal.flush()
+    await journal.stop()
+
+
 @pytest.mark.parametrize("in_writer_process", [True, False])
 def test_full_queue_drops_and_counts(tmp_path: Any, in_writer_process: bool) -> None:
     url = f"sqlite:///{tmp_path / 'j.db'}"
@@ -166,7 +173,7 @@ def test_full_queue_drops_and_counts(tmp_path: Any, in_writer_process: bool) -> 
         journal.put(_raw(i))
     assert journal.dropped == 2
     assert metrics.journal_dropped._value.get() == 2
-    _run(journal.flush())
+    _run(_flushed(journal))
     stored = db.write_sync(rows.list_entries_all)
     assert [r["id"] for r in stored] == ["req_2", "req_1", "req_0"]
     assert "s3cr3t" not in repr([dict(r) for r in stored])
@@ -183,7 +190,7 @@ def test_an_entry_that_cannot_be_built_is_counted(tmp_path: Any) -> None:
     journal = Journal(db, JournalSettings(), metrics, {"kplus": KPLUS})
     journal.put(_raw(1))
     journal.put(_raw(2)._replace(provider="nobody"))
-    _run(journal.flush())
+    _run(_flushed(journal))
     assert [r["id"] for r in db.write_sync(rows.list_entries_all)] == ["req_1"]
     assert journal.dropped == 1 and metrics.journal_dropped._value.get() == 1
     db.close()

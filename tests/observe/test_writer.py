@@ -56,6 +56,7 @@ def test_a_dead_writer_loses_its_batch_and_the_next_one_is_stored(tmp_path: Any)
     assert journal.remote_url is not None
 
     async def scenario() -> tuple[int, int]:
+        journal.start()
         journal.put(_raw(1))
         await journal.flush()
         proc = journal._writer._proc
@@ -90,8 +91,14 @@ def test_an_in_process_journal_starts_no_writer(tmp_path: Any) -> None:
     db = open_database(url)
     journal = Journal(db, JournalSettings(writer_process=False), Metrics(), {"kplus": KPLUS})
     journal.put(_raw(1))
-    _run(journal.flush())
-    assert journal._writer._proc is None
+
+    async def scenario() -> None:
+        journal.start()
+        await journal.flush()
+        assert journal._writer._proc is None
+        await journal.stop()
+
+    _run(scenario())
     assert [r["id"] for r in db.write_sync(rows.list_entries_all)] == ["req_1"]
     db.close()
 

@@ -87,6 +87,9 @@ class Journal:
         self.dropped = 0
         #: where the writer process finds the database (None: work in this process)
         self.remote_url = _remote_url(db) if settings.writer_process else None
+        #: a writer process belongs to a started journal (``start`` … ``stop``): a journal
+        #: flushed on a loop it was never started on works in-process and leaves no child
+        self._started = False
         self._writer = writer.WriterClient()
         if self.remote_url is not None:
             self._writer.configure(self.remote_url, self.hooks, settings.max_body_bytes)
@@ -102,7 +105,11 @@ class Journal:
     def start(self) -> None:
         if not self.enabled:
             return
+        self._started = True
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def _remote(self) -> bool:
+        return self.remote_url is not None and self._started
 
     def _go_local(self, why: str) -> None:
         log.warning("journal writer process %s; entries are built in this process", why)
@@ -115,6 +122,7 @@ class Journal:
                 await self._task
         with contextlib.suppress(Exception):
             await self.flush()  # what was answered before shutdown is kept
+        self._started = False
         await self._writer.close()
 
     async def _run(self) -> None:
@@ -144,7 +152,7 @@ class Journal:
         reading through the process it called sees its own requests)."""
         async with self._lock:
             while self._queue:
-                size = BATCH if self.remote_url is None else REMOTE_BATCH
+                size = REMOTE_BATCH if self._remote() else BATCH
                 batch = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
                 stored, failed = await self._store(batch)
                 if failed:
@@ -158,7 +166,7 @@ class Journal:
     async def _store(self, batch: list[Raw]) -> tuple[int, int]:
         """(stored, dropped) of one batch."""
         max_body = self.settings.max_body_bytes
-        if self.remote_url is not None:
+        if self._remote():
             try:
                 stored, failed = await self._writer.call("store", batch)
                 return int(stored), int(failed)
@@ -177,7 +185,7 @@ class Journal:
         return len(built), failed
 
     async def _trim(self) -> None:
-        if self.remote_url is not None:
+        if self._remote():
             await self._writer.call("trim", self.settings.max_entries)
         else:
             await self.db.write(rows.trim, self.settings.max_entries)
@@ -185,7 +193,7 @@ class Journal:
     async def prune(self) -> int:
         cutoff = real_now_us() - int(self.settings.max_age_seconds * US)
         cap = self.settings.max_entries
-        if self.remote_url is not None:
+        if self._remote():
             return int(await self._writer.call("prune", cap, cutoff))
         return await self.db.write(lambda c: rows.prune(c, max_entries=cap, older_than_us=cutoff))
 

@@ -53,6 +53,7 @@ class WriterClient:
 
     def __init__(self) -> None:
         self._proc: asyncio.subprocess.Process | None = None
+        self._ended: list[asyncio.subprocess.Process] = []  # killed, not yet reaped
         self._lock = asyncio.Lock()
         self._init: tuple[Any, ...] | None = None
 
@@ -65,8 +66,11 @@ class WriterClient:
             await self._ensure()
 
     async def _ensure(self) -> asyncio.subprocess.Process:
-        if self._proc is not None and self._proc.returncode is None:
-            return self._proc
+        if self._proc is not None:
+            if self._proc.returncode is None:
+                return self._proc
+            self._kill(self._proc)  # ended on its own: let its pipes go with it
+        await self._reap()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
         try:
@@ -114,22 +118,36 @@ class WriterClient:
     def _kill(self, proc: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
+        self._ended.append(proc)
         if self._proc is proc:
             self._proc = None
+
+    async def _reap(self) -> None:
+        """Wait for ended children and their pipes (so nothing is left to a closed loop)."""
+        while self._ended:
+            await _finish(self._ended.pop())
 
     async def close(self) -> None:
         """Close the child's stdin (it ends after what it holds) and wait for it."""
         async with self._lock:
             proc, self._proc = self._proc, None
-        if proc is None or proc.returncode is not None:
-            return
-        assert proc.stdin is not None
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            self._kill(proc)
+            if proc is not None:
+                await _finish(proc)
+            await self._reap()
+
+
+async def _finish(proc: asyncio.subprocess.Process, seconds: float = 10) -> None:
+    """Close the child's stdin, read its stdout to the end and wait for it to exit; kill it
+    when it takes longer than ``seconds``."""
+    if proc.stdin is not None:
+        proc.stdin.close()  # communicate() without input leaves stdin open (3.11)
+    try:
+        await asyncio.wait_for(proc.communicate(), seconds)
+    except (TimeoutError, OSError, ValueError):
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.communicate(), seconds)
 
 
 # ---------------------------------------------------------------- in the writer process

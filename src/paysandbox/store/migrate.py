@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import os
 import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,9 +91,6 @@ def _restamp_linear(conn: sa.Connection) -> None:
             )
 
 
-_PARSE_LOCK = threading.Lock()
-
-
 def _code_heads(folders: Sequence[Path]) -> set[str] | None:
     """The head revisions of the migration scripts in ``folders``, read without importing
     Alembic (each file's ``revision`` / ``down_revision`` / ``depends_on``); None when unsure."""
@@ -105,9 +101,7 @@ def _code_heads(folders: Sequence[Path]) -> set[str] | None:
             if path.name.startswith("_"):
                 continue
             found: dict[str, object] = {}
-            with _PARSE_LOCK:  # CPython 3.11's parser is not safe in two threads at once
-                tree = ast.parse(path.read_text("utf-8"))
-            for node in tree.body:
+            for node in ast.parse(path.read_text("utf-8")).body:
                 target = node.targets[0] if isinstance(node, ast.Assign) else None
                 if isinstance(node, ast.AnnAssign):
                     target = node.target
