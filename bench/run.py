@@ -228,8 +228,9 @@ def server(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = dict(os.environ)
-    if src:  # A/B against another checkout: its src/ comes first on the path
-        env["PYTHONPATH"] = str(Path(src).resolve() / "src")
+    # The server runs this checkout's code (or, for an A/B, ``src``'s): its src/ comes first on
+    # the path, whichever checkout the venv's editable install points at.
+    env["PYTHONPATH"] = str(Path(src).resolve() / "src" if src else HERE.parent / "src")
     cmd = [str(BIN / "paysandbox"), "serve", "--port", str(port), "--db", db_url]
     cmd += ["--log-level", "warning"] + (["--workers", str(workers)] if workers > 1 else [])
     cmd += list(extra)

@@ -10,6 +10,12 @@ interface. A ``Database`` runs them:
   PostgreSQL: on the event loop through asyncpg, each function in a greenlet (see
   ``store/pg.py``), READ COMMITTED; races are settled by conditional updates and row locks in
   the repository SQL.
+* ``write_one(fn)`` — for a function whose change is exactly ONE statement (it may read
+  before it; an error it raises must come before that statement or leave nothing changed,
+  e.g. a claim that lost). SQLite: the same as ``write``. PostgreSQL: no ``BEGIN``/``COMMIT``
+  — every statement runs in autocommit; a single statement is atomic on its own, so the
+  result is the same with two round trips fewer. A second statement that is not a plain
+  ``SELECT`` raises ``RuntimeError`` (the first one is already committed).
 * ``read(fn)`` — the same, in a read transaction (SQLite: one snapshot for all its statements;
   PostgreSQL: each statement in autocommit, which under READ COMMITTED sees the same).
 
@@ -146,6 +152,10 @@ class SqliteDatabase:
             self._flush_loop = loop
             loop.call_soon(self._flush)
         return await fut
+
+    async def write_one(self, fn: Callable[..., T], *args: Any) -> T:
+        """The same as ``write`` on SQLite (group commit; see ``Database.write_one``)."""
+        return await self.write(fn, *args)
 
     def _flush(self) -> None:
         """Run every queued write in one transaction (see the class docstring)."""

@@ -14,6 +14,9 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
   would inside ``BEGIN … COMMIT``. Should a read function write or lock (anything but a plain
   ``SELECT``), a transaction is opened before that statement and committed at the end, so it
   is still atomic.
+* ``write_one(fn)`` is for a function whose change is ONE statement (K PLUS generate-token:
+  a data-modifying ``WITH``): all its statements run in autocommit, no ``BEGIN``/``COMMIT``
+  round trips; a second changing statement raises ``RuntimeError``.
 * ``write(fn)`` runs inside ``BEGIN … COMMIT`` (READ COMMITTED, ``synchronous_commit`` as
   the server has it — on by default, so a change is durable before it is acknowledged).
   Races are settled by conditional updates, ``ON CONFLICT`` claims and ``FOR UPDATE SKIP
@@ -129,19 +132,35 @@ def _plain_select(sql: str) -> bool:
     return s.startswith("SELECT") and not any(word in s for word in _LOCKING)
 
 
-async def _drive(c: Any, fn: Callable[..., T], args: Sequence[Any], *, lazy: bool = False) -> T:
+_AS_IS, _LAZY, _ONE_CHANGE = 0, 1, 2
+
+
+async def _drive(c: Any, fn: Callable[..., T], args: Sequence[Any], mode: int = _AS_IS) -> T:
     """Run ``fn(conn, *args)`` in a greenlet, serving its statements on connection ``c``.
 
-    ``lazy``: start in autocommit and open a transaction (``BEGIN``) only before the first
+    ``_AS_IS``: statements run in whatever transaction the caller opened.
+    ``_LAZY``: start in autocommit and open a transaction (``BEGIN``) only before the first
     statement that is not a plain ``SELECT`` — so a read that turns out to write (or lock)
-    still does so atomically, as on SQLite."""
+    still does so atomically, as on SQLite.
+    ``_ONE_CHANGE``: autocommit throughout; a second statement that is not a plain ``SELECT``
+    is refused with ``RuntimeError`` (see ``PostgresDatabase.write_one``)."""
     child = greenlet.greenlet(fn)
     request = child.switch(_BridgeConn(greenlet.getcurrent()), *args)
+    changed = False
     while not child.dead:
         op, sql, params = request
         try:
-            if lazy and not _plain_select(sql) and not c.is_in_transaction():
-                await c.execute("BEGIN")
+            if mode and not _plain_select(sql):
+                if mode == _LAZY:
+                    if not c.is_in_transaction():
+                        await c.execute("BEGIN")
+                elif changed:
+                    raise RuntimeError(
+                        "write_one: a second statement that changes the database (the first "
+                        f"is already committed): {sql[:80]!r}; use Database.write"
+                    )
+                else:
+                    changed = True
             answer = await _statement(c, op, sql, params)
         except BaseException as exc:  # the repository function sees the driver's error
             request = child.throw(exc)
@@ -254,7 +273,7 @@ class PostgresDatabase:
         c = await pool.acquire()
         try:
             try:
-                result = await _drive(c, fn, args, lazy=True)
+                result = await _drive(c, fn, args, _LAZY)
             except Exception:
                 if c.is_in_transaction():
                     await c.execute("ROLLBACK")
@@ -285,6 +304,24 @@ class PostgresDatabase:
             pool.release(c, broken=c.is_closed() or c.is_in_transaction())
             raise
         except BaseException:  # cancelled: never reuse a connection mid-transaction
+            pool.release(c, broken=True)
+            raise
+        pool.release(c)
+        return result
+
+    async def write_one(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn`` changes the database with exactly one statement (it may read before it): every
+        statement runs in autocommit, so the change is its own transaction — atomic, and
+        durable when the statement returns — without the ``BEGIN`` and ``COMMIT`` round trips.
+        A second statement that is not a plain ``SELECT`` raises ``RuntimeError``."""
+        pool = self._pool()
+        c = await pool.acquire()
+        try:
+            result = await _drive(c, fn, args, _ONE_CHANGE)
+        except Exception:
+            pool.release(c, broken=c.is_closed() or c.is_in_transaction())
+            raise
+        except BaseException:  # cancelled mid-statement: the connection's state is unknown
             pool.release(c, broken=True)
             raise
         pool.release(c)

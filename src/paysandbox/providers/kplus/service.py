@@ -3,6 +3,8 @@
 Every verb is one database call: the credential check, the duplicate-``partnerTxnUid`` check,
 the conditional state change, its event and any callback are one transaction, so an error
 anywhere leaves nothing behind, and racing requests on one token get exactly one winner.
+generate-token's change is a single statement (``rows.create_token``: the claim, the token
+and its events), run with ``Database.write_one`` — on PostgreSQL without ``BEGIN``/``COMMIT``.
 """
 
 from __future__ import annotations
@@ -81,9 +83,12 @@ class KPlusService:
             "additional_info3": req.additionalInfo3,
             "request_dt": rules.parse_request_dt(req.requestDt),
         }
-        return await self.db.write(
-            self._generate_tx, req, values, token_id or new_token_id(), token_id is not None
-        )
+        token_id, given = (token_id, True) if token_id is not None else (new_token_id(), False)
+        # One statement changes the database (the claim, the token and its events; see
+        # rows.create_token), so on PostgreSQL no BEGIN/COMMIT is needed. A fixture with a
+        # given tokenId checks that id between the claim and the insert: a real transaction.
+        run = self.db.write if given else self.db.write_one
+        return await run(self._generate_tx, req, values, token_id, given)
 
     def _generate_tx(
         self, conn: Conn, req: GenerateToken, values: dict[str, Any], token_id: str, given: bool
@@ -92,13 +97,20 @@ class KPlusService:
         _check_secret(req, partner["partner_secret"] if partner is not None else None)
         assert partner is not None
         now = sandbox_now_us(int(partner["clock_offset_us"]))
-        _claim_uid(conn, req, "generate-token", now)
+        claim = {
+            "partner_id": req.partnerId,
+            "partner_txn_uid": req.partnerTxnUid,
+            "operation": "generate-token",
+            "at_us": now,
+        }
+        if given:  # claimed first, as every verb does, then the given id checked
+            _claim_uid(conn, req, "generate-token", now)
+            if rows.get_token(conn, token_id) is not None:
+                raise KPlusError("duplicate_request", f"tokenId {token_id} already exists")
         ttl = int(partner["token_ttl_seconds"] or self.default_ttl_seconds)
         outcome = rules.test_outcome(values["total_amount"])
         if outcome == "expire":
             ttl = 0  # test amount: expired the moment it is generated
-        if given and rows.get_token(conn, token_id) is not None:
-            raise KPlusError("duplicate_request", f"tokenId {token_id} already exists")
         row = {
             "token_id": token_id,
             "partner_id": req.partnerId,
@@ -109,19 +121,20 @@ class KPlusService:
             "expires_at_us": now + ttl * US,
             "updated_at_us": now,
         }
-        rows.insert_token(conn, row)
-        events.append(
-            conn,
-            OBJECT,
-            token_id,
-            "created",
-            now,
-            {"partnerTxnUid": req.partnerTxnUid, "totalAmount": values["total_amount"]},
-        )
-        if outcome == "decline":
-            events.append(
-                conn, OBJECT, token_id, "declined", now, {"by": "customer", "testAmount": True}
+        history = [
+            events.row(
+                OBJECT,
+                token_id,
+                "created",
+                now,
+                {"partnerTxnUid": req.partnerTxnUid, "totalAmount": values["total_amount"]},
             )
+        ]
+        if outcome == "decline":
+            declined = {"by": "customer", "testAmount": True}
+            history.append(events.row(OBJECT, token_id, "declined", now, declined))
+        if not rows.create_token(conn, row, history, claim=None if given else claim):
+            raise _duplicate_uid()
         return Token(
             {
                 **row,
@@ -356,7 +369,11 @@ def _check_secret(req: Common, expected: str | None) -> None:
 
 def _claim_uid(conn: Conn, req: Common, operation: str, now: int) -> None:
     if not rows.claim_request_uid(conn, req.partnerId, req.partnerTxnUid, operation, now):
-        raise KPlusError("duplicate_request", "this request is duplicated (partnerTxnUid reused)")
+        raise _duplicate_uid()
+
+
+def _duplicate_uid() -> KPlusError:
+    return KPlusError("duplicate_request", "this request is duplicated (partnerTxnUid reused)")
 
 
 def _owned_token(conn: Conn, token_id: str, partner_id: str) -> Row:

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...store import events
 from ...store.db import Conn, Row
 from ...store.sql import conditional_update, insert, insert_ignore, listing_where
 
@@ -84,6 +85,57 @@ def claim_request_uid(conn: Conn, partner_id: str, uid: str, operation: str, at_
 
 def insert_token(conn: Conn, values: Mapping[str, Any]) -> None:
     insert(conn, "kplus_tokens", values)
+
+
+def create_token(
+    conn: Conn,
+    token: Mapping[str, Any],
+    event_rows: Sequence[tuple[Any, ...]],
+    *,
+    claim: Mapping[str, Any] | None,
+) -> bool:
+    """Store a new token and its events (``events.row`` values), after claiming the request's
+    ``partnerTxnUid`` when ``claim`` (its ``kplus_request_uids`` row) is given. False when the
+    partner already used that uid: then nothing at all is written.
+
+    On PostgreSQL, with a claim, this is ONE statement (the service runs it through
+    ``Database.write_one``: no ``BEGIN``/``COMMIT`` round trips): a data-modifying ``WITH`` whose
+    claim — ``INSERT … ON CONFLICT DO NOTHING RETURNING`` — gates the token's and the events'
+    INSERTs. All its parts run on one snapshot and commit or fail together; of two racing
+    requests with one uid, the unique index lets exactly one claim win, as with the separate
+    statements. SQLite (no data-modifying ``WITH``) runs the statements one by one inside the
+    write's transaction."""
+    if claim is not None and conn.dialect == "postgresql":
+        return _create_token_one_statement(conn, claim, token, event_rows)
+    if claim is not None and not claim_request_uid(
+        conn, claim["partner_id"], claim["partner_txn_uid"], claim["operation"], claim["at_us"]
+    ):
+        return False
+    insert_token(conn, token)
+    events.append_rows(conn, event_rows)
+    return True
+
+
+def _create_token_one_statement(
+    conn: Conn,
+    claim: Mapping[str, Any],
+    token: Mapping[str, Any],
+    event_rows: Sequence[tuple[Any, ...]],
+) -> bool:
+    won = "EXISTS (SELECT 1 FROM claim)"
+    events_sql, events_args = events.insert_where(event_rows, won)
+    found = conn.one(
+        f"WITH claim AS (INSERT INTO kplus_request_uids ({', '.join(claim)}) "
+        f"VALUES ({', '.join('?' for _ in claim)}) ON CONFLICT DO NOTHING RETURNING 1), "
+        f"token AS (INSERT INTO kplus_tokens ({', '.join(token)}) "
+        f"SELECT {', '.join('?' for _ in token)} WHERE {won}), "
+        f"history AS ({events_sql}) "
+        "SELECT COUNT(*) AS won FROM claim",
+        *claim.values(),
+        *token.values(),
+        *events_args,
+    )
+    return found is not None and int(found["won"]) == 1
 
 
 def get_token(conn: Conn, token_id: str) -> Row | None:
