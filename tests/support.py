@@ -58,6 +58,20 @@ def drop_pg_schema(base: str, schema: str) -> None:
         c.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+def count_rows(db_url: str, queries: dict[str, tuple[str, tuple[Any, ...]]]) -> dict[str, int]:
+    """``{name: (SELECT COUNT(*) AS n …, args)}`` → ``{name: n}``, read straight from the
+    database (to check what a request left behind, beyond what the API shows)."""
+    from paysandbox.store.db import open_database
+
+    db = open_database(db_url)
+    try:
+        return db.write_sync(
+            lambda c: {k: int(c.one(sql, *args)["n"]) for k, (sql, args) in queries.items()}
+        )
+    finally:
+        db.close()
+
+
 def test_settings(db_url: str, **overrides: Any) -> Settings:
     s = Settings(
         db_url=db_url,

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..support import KPLUS_ID, KPLUS_SECRET
+from ..support import KPLUS_ID, KPLUS_SECRET, LiveServer, count_rows
 from .builders import V1_HEADERS, creds, generate_body, uid
 
 GEN = "/kplus/payment/generate-token"
@@ -247,6 +247,52 @@ def test_duplicate_partner_txn_uid(client: httpx.Client) -> None:
         client.post(GEN, json=body), 409, "duplicate_request", partnerTxnUid=body["partnerTxnUid"]
     )
     assert "partnerTxnUid" in err["errorDesc"]
+
+
+def stored(server: LiveServer, txn_uid: str) -> dict[str, int]:
+    """What the database holds: all K PLUS tokens, uid claims and token events, and those of
+    one partnerTxnUid."""
+    tokens_of_uid = "SELECT token_id FROM kplus_tokens WHERE partner_txn_uid = ?"
+    return count_rows(
+        server.settings.db_url,
+        {
+            "tokens": ("SELECT COUNT(*) AS n FROM kplus_tokens", ()),
+            "claims": ("SELECT COUNT(*) AS n FROM kplus_request_uids", ()),
+            "events": ("SELECT COUNT(*) AS n FROM events WHERE object_type = 'kplus_token'", ()),
+            "uid tokens": (f"SELECT COUNT(*) AS n FROM ({tokens_of_uid}) t", (txn_uid,)),
+            "uid claims": (
+                "SELECT COUNT(*) AS n FROM kplus_request_uids WHERE partner_txn_uid = ?",
+                (txn_uid,),
+            ),
+            "uid events": (
+                f"SELECT COUNT(*) AS n FROM events WHERE object_id IN ({tokens_of_uid})",
+                (txn_uid,),
+            ),
+        },
+    )
+
+
+@pytest.mark.parametrize("amount", ["500", "4001.00"])  # 4001.00: declined, a second event
+def test_a_duplicate_partner_txn_uid_writes_nothing(
+    client: httpx.Client, server: LiveServer, amount: str
+) -> None:
+    body = generate_body(totalAmount=amount, items=[])
+    the_uid = body["partnerTxnUid"]
+    before = stored(server, the_uid)
+    assert client.post(GEN, json=body).status_code == 200
+    n_events = 2 if amount == "4001.00" else 1
+    first = stored(server, the_uid)
+    assert first == {
+        "tokens": before["tokens"] + 1,
+        "claims": before["claims"] + 1,
+        "events": before["events"] + n_events,
+        "uid tokens": 1,
+        "uid claims": 1,
+        "uid events": n_events,
+    }
+    for again in (body, {**body, "reference1": "another", "totalAmount": "700"}):
+        assert_error(client.post(GEN, json=again), 409, "duplicate_request")
+        assert stored(server, the_uid) == first
 
 
 def test_a_refused_request_changes_nothing(client: httpx.Client) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ..support import KPLUS_ID, KPLUS_SECRET
+from ..support import KPLUS_ID, KPLUS_SECRET, LiveServer
 from .builders import V1_HEADERS, creds, generate_body
-from .test_api_generate import assert_error
+from .test_api_generate import assert_error, stored
 
 GEN = "/kplus/payment/generate-token"
 INQ = "/kplus/payment/inquire-token"
@@ -285,10 +285,20 @@ def test_seed_001_cancel_v1_with_headers(client: httpx.Client) -> None:
     assert r.status_code == 200 and r.json()["tokenList"][0]["status"] == "CANCELLED"
 
 
-def test_fixture_token_id_cannot_be_reused(client: httpx.Client) -> None:
+def test_fixture_token_id_cannot_be_reused(client: httpx.Client, server: LiveServer) -> None:
     body = {"tokenId": "KMCMPTfixture0001PMT"}
     assert client.post("/_sandbox/kplus/tokens", json=body).status_code == 200
-    r = client.post("/_sandbox/kplus/tokens", json=body)
+    before = stored(server, "fixture-again")
+    r = client.post("/_sandbox/kplus/tokens", json={**body, "partnerTxnUid": "fixture-again"})
     assert r.status_code == 409 and r.json()["detail"] == "duplicate_request"
+    assert "tokenId" in r.json()["message"]
+    assert stored(server, "fixture-again") == before  # nothing kept, the uid not burned either
+    r = client.post(
+        "/kplus/payment/generate-token", json=generate_body(partnerTxnUid="fixture-again")
+    )
+    assert r.status_code == 200, r.text
+    # both taken: the partnerTxnUid is checked first, as for every verb
+    r = client.post("/_sandbox/kplus/tokens", json={**body, "partnerTxnUid": "fixture-again"})
+    assert r.status_code == 409 and "partnerTxnUid" in r.json()["message"]
     r = client.post("/_sandbox/kplus/tokens", json={"tokenId": "bad id!"})
     assert r.status_code == 400 and r.json()["error"] == "bad_request"

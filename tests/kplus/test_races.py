@@ -11,6 +11,7 @@ import httpx
 
 from ..support import LiveServer
 from .builders import creds, generate_body
+from .test_api_generate import stored
 
 N = 24
 
@@ -85,6 +86,8 @@ def test_many_generates_with_one_uid_one_token(server: LiveServer, client: httpx
     codes = sorted(r.json()["statusCode"] for r in answers)
     assert codes == ["00"] + ["10"] * (N - 1)
     assert {r.json()["errorCode"] for r in answers if r.status_code != 200} == {"duplicate_request"}
+    counts = stored(server, body["partnerTxnUid"])
+    assert (counts["uid tokens"], counts["uid claims"], counts["uid events"]) == (1, 1, 1)
 
 
 def test_expire_racing_pay_one_winner(server: LiveServer, client: httpx.Client) -> None:

@@ -154,3 +154,81 @@ def test_each_event_loop_gets_its_own_connections(db: PostgresDatabase) -> None:
     assert run_async(lambda: db.read(keys)) == ["one", "two"]
     db.close()
     db.close()  # closing twice, and after the loops closed, is harmless
+
+
+def test_write_one_runs_without_a_transaction(db: PostgresDatabase) -> None:
+    def read_then_put(conn: Conn, key: str) -> tuple[int, int]:
+        first = conn.one("SELECT txid_current() AS x")  # each in its own transaction …
+        second = conn.one("SELECT txid_current() AS x")  # … so two different ids
+        assert first is not None and second is not None
+        put(conn, key, 1)
+        return int(first["x"]), int(second["x"])
+
+    async def main() -> tuple[tuple[int, int], tuple[int, int], list[str]]:
+        in_one = await db.write_one(read_then_put, "one")
+        in_tx = await db.write(read_then_put, "tx")
+        return in_one, in_tx, await db.read(keys)
+
+    in_one, in_tx, found = run_async(main)
+    assert in_one[0] != in_one[1]  # autocommit: no BEGIN … COMMIT around the statements
+    assert in_tx[0] == in_tx[1]  # write: one transaction
+    assert found == ["one", "tx"]
+
+
+def test_write_one_refuses_a_second_change(db: PostgresDatabase) -> None:
+    seen: list[str] = []
+
+    def two_changes(conn: Conn) -> None:
+        keys(conn)  # reads are fine, before and after the change
+        put(conn, "first", 1)
+        keys(conn)
+        try:
+            put(conn, "second", 2)
+        except RuntimeError as exc:
+            seen.append(str(exc))
+            raise
+
+    async def main() -> list[str]:
+        with pytest.raises(RuntimeError, match="write_one: a second statement"):
+            await db.write_one(two_changes)
+        for n in range(3):  # the connections are still good
+            await db.write_one(put, f"after{n}", 1)
+        return await db.read(keys)
+
+    # the first change is committed (it was its own transaction); the second never ran
+    assert run_async(main) == ["after0", "after1", "after2", "first"]
+    assert len(seen) == 1 and "use Database.write" in seen[0]
+
+
+def test_write_one_a_failing_statement_leaves_nothing(db: PostgresDatabase) -> None:
+    def claim(conn: Conn, key: str) -> bool:
+        """One statement: two rows, the second conflicting — all or nothing."""
+        return (
+            conn.exec("INSERT INTO t (k, v) VALUES (?, 1), ('a', 2)", key) == 2  # 'a' is taken
+        )
+
+    async def main() -> list[str]:
+        await db.write_one(put, "a", 1)
+        for _ in range(3):  # more failures than the pool has connections
+            with pytest.raises(Exception, match="duplicate key"):
+                await db.write_one(claim, "b")
+        return await db.read(keys)
+
+    assert run_async(main) == ["a"]
+
+
+def test_a_cancelled_write_one_drops_its_connection(db: PostgresDatabase) -> None:
+    def slow(conn: Conn) -> None:
+        conn.one("SELECT pg_sleep(5)")
+        put(conn, "never", 1)
+
+    async def main() -> list[str]:
+        task = asyncio.create_task(db.write_one(slow))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await db.write_one(put, "after", 1)
+        return await db.read(keys)
+
+    assert run_async(main) == ["after"]

@@ -114,3 +114,19 @@ def test_a_lock_held_elsewhere_is_waited_for_without_blocking_the_loop(
     assert waited >= release_after * 0.9
     assert ticks >= 10  # the loop kept running while the write waited for the lock
     assert found == ["late"]
+
+
+def test_write_one_is_write_on_sqlite(db: SqliteDatabase) -> None:
+    """``write_one`` (PostgreSQL: no BEGIN/COMMIT) is a plain transaction here: a function that
+    raises after writing leaves nothing."""
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(
+            db.write_one(put, "a", 1),
+            db.write_one(put_then_fail, "b"),
+            return_exceptions=True,
+        )
+
+    a, b = run_async(main)
+    assert a == "a" and isinstance(b, ValueError)
+    assert run_async(lambda: db.read(keys)) == ["a"]
