@@ -18,6 +18,9 @@ Candidates:
   autocommit, writes in ``BEGIN … COMMIT``.
 * ``asyncpg-prebegun`` — the same, but write connections wait inside an opened transaction
   (``COMMIT; BEGIN`` sent as one message): one round trip fewer per write (not shipped).
+* ``asyncpg-one-statement`` — generate-token as shipped since: the partner read, then the
+  claim, token and event as one data-modifying ``WITH`` (``rows.create_token``) through
+  ``write_one`` (autocommit, no ``BEGIN``/``COMMIT``): two round trips instead of six.
 
     .venv/bin/python bench/drivers.py [--seconds 5] [--tasks 8] [--pg URL]
 """
@@ -59,33 +62,50 @@ def inquire_tx(conn: Any, token_id: str) -> Any:
     return row
 
 
+def _token(token_id: str, now: int) -> dict[str, Any]:
+    return {
+        "token_id": token_id,
+        "partner_id": PARTNER,
+        "partner_txn_uid": token_id,
+        "status": "REQUESTED",
+        "reference1": "KS1234567",
+        "total_amount": 50000,
+        "shipping_fee": 0,
+        "currency_code": "THB",
+        "currency_exponent": 2,
+        "shop_name": "Bench Shop",
+        "shop_image_url": "https://shop.example/a.png",
+        "os_platform": "IOS",
+        "items": "[]",
+        "created_at_us": now,
+        "expires_at_us": now + 1_800_000_000,
+        "updated_at_us": now,
+    }
+
+
 def generate_tx(conn: Any, token_id: str) -> None:
+    """generate-token's write as four statements (the design before ``create_token``)."""
     partner = rows.partner_with_clock(conn, PARTNER)
     assert partner is not None
     now = sandbox_now_us(int(partner["clock_offset_us"]))
     assert rows.claim_request_uid(conn, PARTNER, token_id, "generate-token", now)
-    rows.insert_token(
-        conn,
-        {
-            "token_id": token_id,
-            "partner_id": PARTNER,
-            "partner_txn_uid": token_id,
-            "status": "REQUESTED",
-            "reference1": "KS1234567",
-            "total_amount": 50000,
-            "shipping_fee": 0,
-            "currency_code": "THB",
-            "currency_exponent": 2,
-            "shop_name": "Bench Shop",
-            "shop_image_url": "https://shop.example/a.png",
-            "os_platform": "IOS",
-            "items": "[]",
-            "created_at_us": now,
-            "expires_at_us": now + 1_800_000_000,
-            "updated_at_us": now,
-        },
-    )
+    rows.insert_token(conn, _token(token_id, now))
     events.append(conn, "kplus_token", token_id, "created", now, {"totalAmount": 50000})
+
+
+def generate_one_tx(conn: Any, token_id: str) -> None:
+    """The shipped shape: the partner read, then claim + token + event as one statement."""
+    partner = rows.partner_with_clock(conn, PARTNER)
+    assert partner is not None
+    now = sandbox_now_us(int(partner["clock_offset_us"]))
+    claim = {
+        "partner_id": PARTNER,
+        "partner_txn_uid": token_id,
+        "operation": "generate-token",
+        "at_us": now,
+    }
+    history = [events.row("kplus_token", token_id, "created", now, {"totalAmount": 50000})]
+    assert rows.create_token(conn, _token(token_id, now), history, claim=claim)
 
 
 # ------------------------------------------------------------------ candidates
@@ -221,12 +241,21 @@ class AsyncpgPrebegun(AsyncpgDatabase):
         super().close()
 
 
+class AsyncpgOneStatement(AsyncpgDatabase):
+    """The shipped generate-token: ``generate_one_tx`` through ``write_one`` (two round trips:
+    the partner read, the data-modifying ``WITH``; no ``BEGIN``/``COMMIT``)."""
+
+    async def generate(self, token_id: str) -> None:
+        await self.write_one(generate_one_tx, token_id)
+
+
 CANDIDATES: dict[str, Callable[[str, int], Any]] = {
     "psycopg-threads": PsycopgThreads,
     "psycopg-async-pipeline": PsycopgAsync,
     "psycopg-async": PsycopgAsyncPlain,
     "asyncpg": lambda url, size: AsyncpgDatabase(url, pool_size=size),
     "asyncpg-prebegun": AsyncpgPrebegun,
+    "asyncpg-one-statement": lambda url, size: AsyncpgOneStatement(url, pool_size=size),
 }
 
 
@@ -258,6 +287,8 @@ async def load(db: Any, op: str, seconds: float, tasks: int, token: str) -> int:
         while time.monotonic() < stop:
             if op == "inquire":
                 await db.read(inquire_tx, f"KMCMPT{secrets.randbelow(TOKENS) + 1:040d}PMT")
+            elif hasattr(db, "generate"):
+                await db.generate(f"G{secrets.token_hex(10)}")
             else:
                 await db.write(generate_tx, f"G{secrets.token_hex(10)}")
             done += 1

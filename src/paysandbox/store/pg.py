@@ -14,9 +14,9 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
   would inside ``BEGIN … COMMIT``. Should a read function write or lock (anything but a plain
   ``SELECT``), a transaction is opened before that statement and committed at the end, so it
   is still atomic.
-* ``write_one(fn)`` is for a function whose change is ONE statement (K PLUS generate-token:
-  a data-modifying ``WITH``): all its statements run in autocommit, no ``BEGIN``/``COMMIT``
-  round trips; a second changing statement raises ``RuntimeError``.
+* ``write_one(fn)`` is for a function whose change is ONE statement (e.g. a data-modifying
+  ``WITH`` that claims and inserts together): all its statements run in autocommit, no
+  ``BEGIN``/``COMMIT`` round trips; a second changing statement raises ``RuntimeError``.
 * ``write(fn)`` runs inside ``BEGIN … COMMIT`` (READ COMMITTED, ``synchronous_commit`` as
   the server has it — on by default, so a change is durable before it is acknowledged).
   Races are settled by conditional updates, ``ON CONFLICT`` claims and ``FOR UPDATE SKIP
