@@ -226,7 +226,7 @@ class AsyncpgPrebegun(AsyncpgDatabase):
         if not c.is_in_transaction():
             await c.execute("BEGIN")
         try:
-            result = await _drive(c, fn, args)
+            result = await _drive(c, fn, args, 0, pool.runners)
         except Exception:
             await c.execute("ROLLBACK; BEGIN")
             pool.release(c)

@@ -232,3 +232,35 @@ def test_a_cancelled_write_one_drops_its_connection(db: PostgresDatabase) -> Non
         return await db.read(keys)
 
     assert run_async(main) == ["after"]
+
+
+def test_interleaved_functions_keep_their_own_state(db: PostgresDatabase) -> None:
+    """Functions suspended at once (the greenlets that run them are reused) each see their own
+    arguments and answers; one that raises hands its error to its own caller only."""
+
+    def echo(conn: Conn, n: int) -> list[int]:
+        seen = []
+        for k in range(3):
+            sql = "SELECT CAST(? AS INTEGER) + CAST(? AS INTEGER) AS x FROM pg_sleep(0.01)"
+            row = conn.one(sql, n, k)
+            assert row is not None
+            seen.append(int(row["x"]))
+        if n % 3 == 0:
+            raise ValueError(f"refused {n}")
+        return seen
+
+    async def main() -> list[Any]:
+        out: list[Any] = []
+        for _ in range(3):  # again and again, on the same (reused) greenlets
+            out += await asyncio.gather(
+                *(db.read(echo, n) for n in range(1, 9)), return_exceptions=True
+            )
+        return out
+
+    answers = run_async(main)
+    for i, answer in enumerate(answers):
+        n = i % 8 + 1
+        if n % 3 == 0:
+            assert isinstance(answer, ValueError) and str(answer) == f"refused {n}"
+        else:
+            assert answer == [n, n + 1, n + 2]

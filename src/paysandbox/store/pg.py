@@ -133,9 +133,34 @@ def _plain_select(sql: str) -> bool:
 
 
 _AS_IS, _LAZY, _ONE_CHANGE = 0, 1, 2
+_DONE = 3  # what a runner hands back when its function has returned or raised
 
 
-async def _drive(c: Any, fn: Callable[..., T], args: Sequence[Any], mode: int = _AS_IS) -> T:
+def _runner(fn: Callable[..., Any], args: Sequence[Any]) -> None:
+    """The body of a reusable greenlet: run repository functions one after another, handing
+    each one's outcome back as ``(_DONE, ok, value)`` and waiting for the next. (Creating a
+    greenlet costs ~5 µs here, switching to a live one ~0.2 µs.)"""
+    parent = greenlet.getcurrent().parent
+    assert parent is not None
+    conn = _BridgeConn(parent)
+    while True:
+        try:
+            outcome: tuple[int, bool, Any] = (_DONE, True, fn(conn, *args))
+        except greenlet.GreenletExit:
+            raise
+        except BaseException as exc:  # handed to the caller, which raises it
+            outcome = (_DONE, False, exc)
+        del fn, args
+        fn, args = parent.switch(outcome)
+
+
+async def _drive(
+    c: Any,
+    fn: Callable[..., T],
+    args: Sequence[Any],
+    mode: int,
+    runners: list[greenlet.greenlet],
+) -> T:
     """Run ``fn(conn, *args)`` in a greenlet, serving its statements on connection ``c``.
 
     ``_AS_IS``: statements run in whatever transaction the caller opened.
@@ -143,12 +168,25 @@ async def _drive(c: Any, fn: Callable[..., T], args: Sequence[Any], mode: int = 
     statement that is not a plain ``SELECT`` — so a read that turns out to write (or lock)
     still does so atomically, as on SQLite.
     ``_ONE_CHANGE``: autocommit throughout; a second statement that is not a plain ``SELECT``
-    is refused with ``RuntimeError`` (see ``PostgresDatabase.write_one``)."""
-    child = greenlet.greenlet(fn)
-    request = child.switch(_BridgeConn(greenlet.getcurrent()), *args)
+    is refused with ``RuntimeError`` (see ``PostgresDatabase.write_one``).
+
+    ``runners``: idle runner greenlets of this loop's thread; one is taken, and given back when
+    its function has returned or raised (one left mid-function is never reused). An idle
+    runner holds on to its last outcome until its next use: at most one per connection."""
+    here = greenlet.getcurrent()
+    child = runners.pop() if runners else None
+    if child is None or child.parent is not here:
+        child = greenlet.greenlet(_runner)
+    request = child.switch(fn, args)
     changed = False
-    while not child.dead:
+    while True:
         op, sql, params = request
+        if op == _DONE:
+            runners.append(child)
+            if sql:
+                result: T = params
+                return result
+            raise params
         try:
             if mode and not _plain_select(sql):
                 if mode == _LAZY:
@@ -166,8 +204,6 @@ async def _drive(c: Any, fn: Callable[..., T], args: Sequence[Any], mode: int = 
             request = child.throw(exc)
         else:
             request = child.switch(answer)
-    result: T = request
-    return result
 
 
 class _LoopPool:
@@ -177,6 +213,7 @@ class _LoopPool:
     def __init__(self, dsn: str, size: int, loop: asyncio.AbstractEventLoop) -> None:
         self.dsn, self.size, self.loop = dsn, size, loop
         self.idle: list[Any] = []
+        self.runners: list[greenlet.greenlet] = []  # idle greenlets for ``_drive``
         self.opened = 0
         self.waiters: deque[asyncio.Future[Any]] = deque()
 
@@ -273,7 +310,7 @@ class PostgresDatabase:
         c = await pool.acquire()
         try:
             try:
-                result = await _drive(c, fn, args, _LAZY)
+                result = await _drive(c, fn, args, _LAZY, pool.runners)
             except Exception:
                 if c.is_in_transaction():
                     await c.execute("ROLLBACK")
@@ -295,7 +332,7 @@ class PostgresDatabase:
         try:
             await c.execute("BEGIN")
             try:
-                result = await _drive(c, fn, args)
+                result = await _drive(c, fn, args, _AS_IS, pool.runners)
             except Exception:
                 await c.execute("ROLLBACK")
                 raise
@@ -317,7 +354,7 @@ class PostgresDatabase:
         pool = self._pool()
         c = await pool.acquire()
         try:
-            result = await _drive(c, fn, args, _ONE_CHANGE)
+            result = await _drive(c, fn, args, _ONE_CHANGE, pool.runners)
         except Exception:
             pool.release(c, broken=c.is_closed() or c.is_in_transaction())
             raise
