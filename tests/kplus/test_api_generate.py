@@ -295,6 +295,46 @@ def test_a_duplicate_partner_txn_uid_writes_nothing(
         assert stored(server, the_uid) == first
 
 
+def _created_and_expiry_ms(client: httpx.Client, token: str) -> tuple[int, int]:
+    from datetime import datetime
+
+    view = client.get(f"/_sandbox/kplus/tokens/{token}").json()
+    return tuple(  # type: ignore[return-value]
+        int(datetime.fromisoformat(view[k]).timestamp() * 1000) for k in ("createdAt", "expiresAt")
+    )
+
+
+def test_a_partner_changed_since_the_last_request_is_seen_at_once(
+    client: httpx.Client, server: LiveServer
+) -> None:
+    """generate-token keeps each partner as it last read it (so a request needs no read of
+    it); a secret, TTL or clock changed since is seen by the very next request."""
+    path = f"/_sandbox/kplus/partners/{KPLUS_ID}"
+    assert client.post(GEN, json=generate_body()).status_code == 200  # the partner as read now
+
+    assert client.put(path, json={"tokenTtlSeconds": 60}).status_code == 200
+    token = client.post(GEN, json=generate_body()).json()["tokenId"]
+    created, expires = _created_and_expiry_ms(client, token)
+    assert expires - created == 60_000
+
+    for clock in (f"{path}/clock", "/_sandbox/clock"):  # the partner's own, then the sandbox's
+        assert client.post(f"{clock}/advance", json={"seconds": 7200}).status_code == 200
+        before = client.get(f"{path}/clock").json()["nowUnixMs"]
+        token = client.post(GEN, json=generate_body()).json()["tokenId"]
+        after = client.get(f"{path}/clock").json()["nowUnixMs"]
+        created, _ = _created_and_expiry_ms(client, token)
+        assert before <= created <= after
+
+    assert client.put(path, json={"partnerSecret": "a-new-secret-0001"}).status_code == 200
+    old = generate_body()
+    before_refusal = stored(server, old["partnerTxnUid"])
+    assert_error(client.post(GEN, json=old), 401, "authentication_error")
+    assert stored(server, old["partnerTxnUid"]) == before_refusal  # nothing kept, uid not burned
+    r = client.post(GEN, json={**old, "partnerSecret": "a-new-secret-0001"})
+    assert r.status_code == 200 and r.json()["statusCode"] == "00"
+    assert_error(client.post(GEN, json=generate_body()), 401, "authentication_error")
+
+
 def test_a_refused_request_changes_nothing(client: httpx.Client) -> None:
     """A request refused for any reason leaves no token and does not burn its partnerTxnUid."""
     the_uid = uid("keep")

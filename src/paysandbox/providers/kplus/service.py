@@ -4,7 +4,9 @@ Every verb is one database call: the credential check, the duplicate-``partnerTx
 the conditional state change, its event and any callback are one transaction, so an error
 anywhere leaves nothing behind, and racing requests on one token get exactly one winner.
 generate-token's change is a single statement (``rows.create_token``: the claim, the token
-and its events), run with ``Database.write_one`` — on PostgreSQL without ``BEGIN``/``COMMIT``.
+and its events), run with ``Database.write_one`` — on PostgreSQL without ``BEGIN``/``COMMIT``;
+with the partner as this process last read it, guarded in that statement, it is the only
+statement: one round trip.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class KPlusService:
         self.default_ttl_seconds = default_ttl_seconds
         self.on_commit = on_commit
         self.slip_renderer = slip_renderer
+        #: generate-token: each partner as last read (only partners that exist), see below.
+        self._partners_seen: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------ partner API
 
@@ -88,15 +92,35 @@ class KPlusService:
         # rows.create_token), so on PostgreSQL no BEGIN/COMMIT is needed. A fixture with a
         # given tokenId checks that id between the claim and the insert: a real transaction.
         run = self.db.write if given else self.db.write_one
-        return await run(self._generate_tx, req, values, token_id, given)
+        try:
+            return await run(self._generate_tx, req, values, token_id, given, False)
+        except _PartnerChanged:  # since this process last saw it: once more, read afresh
+            return await run(self._generate_tx, req, values, token_id, given, True)
 
     def _generate_tx(
-        self, conn: Conn, req: GenerateToken, values: dict[str, Any], token_id: str, given: bool
+        self,
+        conn: Conn,
+        req: GenerateToken,
+        values: dict[str, Any],
+        token_id: str,
+        given: bool,
+        fresh: bool,
     ) -> Token:
-        partner = rows.partner_with_clock(conn, req.partnerId)
-        _check_secret(req, partner["partner_secret"] if partner is not None else None)
-        assert partner is not None
-        now = sandbox_now_us(int(partner["clock_offset_us"]))
+        # The partner as this process last saw it (secret, TTL, clock offset) spares the read:
+        # the token is then created only if the database still says the same (a guard inside
+        # the same statement), else nothing is written and the request starts over afresh.
+        seen = None if given or fresh else self._partners_seen.get(req.partnerId)
+        if seen is not None and account_secret_matches(req.partnerSecret, seen["partner_secret"]):
+            partner = seen
+        else:
+            row = rows.partner_with_clock(conn, req.partnerId)
+            _check_secret(req, row["partner_secret"] if row is not None else None)
+            assert row is not None
+            partner = rows.partner_as_read(row)
+            if not given:
+                self._partners_seen[req.partnerId] = partner
+            seen = None
+        now = sandbox_now_us(partner["clock_offset_us"])
         claim = {
             "partner_id": req.partnerId,
             "partner_txn_uid": req.partnerTxnUid,
@@ -133,7 +157,13 @@ class KPlusService:
         if outcome == "decline":
             declined = {"by": "customer", "testAmount": True}
             history.append(events.row(OBJECT, token_id, "declined", now, declined))
-        if not rows.create_token(conn, row, history, claim=None if given else claim):
+        created = rows.create_token(
+            conn, row, history, claim=None if given else claim, partner_as_read=seen
+        )
+        if created == rows.PARTNER_CHANGED:
+            self._partners_seen.pop(req.partnerId, None)
+            raise _PartnerChanged
+        if created == rows.DUPLICATE:
             raise _duplicate_uid()
         return Token(
             {
@@ -370,6 +400,10 @@ def _check_secret(req: Common, expected: str | None) -> None:
 def _claim_uid(conn: Conn, req: Common, operation: str, now: int) -> None:
     if not rows.claim_request_uid(conn, req.partnerId, req.partnerTxnUid, operation, now):
         raise _duplicate_uid()
+
+
+class _PartnerChanged(Exception):
+    """generate-token: the partner (secret, TTL, clock) changed since this process read it."""
 
 
 def _duplicate_uid() -> KPlusError:

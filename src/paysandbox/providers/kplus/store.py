@@ -87,33 +87,73 @@ def insert_token(conn: Conn, values: Mapping[str, Any]) -> None:
     insert(conn, "kplus_tokens", values)
 
 
+#: What ``create_token`` did.
+CREATED, DUPLICATE, PARTNER_CHANGED = "created", "duplicate", "partner changed"
+
+#: The partner's secret, TTL and clock offset are still those a request was checked against.
+_PARTNER_UNCHANGED = (
+    "SELECT 1 AS x FROM kplus_partners p CROSS JOIN sandbox_clock c "
+    "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
+    "WHERE p.partner_id = ? AND c.id = 1 AND p.partner_secret = ? "
+    "AND p.token_ttl_seconds = ? AND c.offset_us + COALESCE(a.offset_us, 0) = ?"
+)
+
+
+def partner_as_read(partner: Row) -> dict[str, Any]:
+    """What ``create_token(partner_as_read=…)`` checks, from a ``partner_with_clock`` row."""
+    return {
+        "partner_id": partner["partner_id"],
+        "partner_secret": partner["partner_secret"],
+        "token_ttl_seconds": int(partner["token_ttl_seconds"]),
+        "clock_offset_us": int(partner["clock_offset_us"]),
+    }
+
+
 def create_token(
     conn: Conn,
     token: Mapping[str, Any],
     event_rows: Sequence[tuple[Any, ...]],
     *,
     claim: Mapping[str, Any] | None,
-) -> bool:
+    partner_as_read: Mapping[str, Any] | None = None,
+) -> str:
     """Store a new token and its events (``events.row`` values), after claiming the request's
-    ``partnerTxnUid`` when ``claim`` (its ``kplus_request_uids`` row) is given. False when the
-    partner already used that uid: then nothing at all is written.
+    ``partnerTxnUid`` when ``claim`` (its ``kplus_request_uids`` row) is given. Returns
+    ``CREATED``; ``DUPLICATE`` when the partner already used that uid; with
+    ``partner_as_read`` (see ``partner_as_read()``: the partner as an earlier statement or
+    request saw it), ``PARTNER_CHANGED`` when its secret, TTL or clock offset is no longer
+    so. Whenever it is not ``CREATED``, nothing at all is written.
 
     On PostgreSQL, with a claim, this is ONE statement (the service runs it through
-    ``Database.write_one``: no ``BEGIN``/``COMMIT`` round trips): a data-modifying ``WITH`` whose
-    claim — ``INSERT … ON CONFLICT DO NOTHING RETURNING`` — gates the token's and the events'
-    INSERTs. All its parts run on one snapshot and commit or fail together; of two racing
-    requests with one uid, the unique index lets exactly one claim win, as with the separate
-    statements. SQLite (no data-modifying ``WITH``) runs the statements one by one inside the
-    write's transaction."""
+    ``Database.write_one``: no ``BEGIN``/``COMMIT`` round trips): a data-modifying ``WITH``
+    whose claim — ``INSERT … ON CONFLICT DO NOTHING RETURNING``, made only while the partner
+    is unchanged — gates the token's and the events' INSERTs. All its parts run on one
+    snapshot and commit or fail together; of two racing requests with one uid, the unique
+    index lets exactly one claim win, as with separate statements. SQLite (no data-modifying
+    ``WITH``) runs the statements one by one inside the write's transaction."""
     if claim is not None and conn.dialect == "postgresql":
-        return _create_token_one_statement(conn, claim, token, event_rows)
+        return _create_token_one_statement(conn, claim, token, event_rows, partner_as_read)
+    if (
+        partner_as_read is not None
+        and conn.one(_PARTNER_UNCHANGED, *_unchanged_args(partner_as_read)) is None
+    ):
+        return PARTNER_CHANGED
     if claim is not None and not claim_request_uid(
         conn, claim["partner_id"], claim["partner_txn_uid"], claim["operation"], claim["at_us"]
     ):
-        return False
+        return DUPLICATE
     insert_token(conn, token)
     events.append_rows(conn, event_rows)
-    return True
+    return CREATED
+
+
+def _unchanged_args(partner: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        partner["partner_id"],
+        partner["partner_secret"],
+        partner["token_ttl_seconds"],
+        partner["clock_offset_us"],
+    )
 
 
 def _create_token_one_statement(
@@ -121,21 +161,29 @@ def _create_token_one_statement(
     claim: Mapping[str, Any],
     token: Mapping[str, Any],
     event_rows: Sequence[tuple[Any, ...]],
-) -> bool:
+    partner: Mapping[str, Any] | None,
+) -> str:
     won = "EXISTS (SELECT 1 FROM claim)"
     events_sql, events_args = events.insert_where(event_rows, won)
+    unchanged = "EXISTS (SELECT 1 FROM unchanged)" if partner is not None else "TRUE"
     found = conn.one(
-        f"WITH claim AS (INSERT INTO kplus_request_uids ({', '.join(claim)}) "
-        f"VALUES ({', '.join('?' for _ in claim)}) ON CONFLICT DO NOTHING RETURNING 1), "
+        (f"WITH unchanged AS ({_PARTNER_UNCHANGED}), " if partner is not None else "WITH ")
+        + f"claim AS (INSERT INTO kplus_request_uids ({', '.join(claim)}) "
+        f"SELECT {', '.join('?' for _ in claim)} WHERE {unchanged} "
+        "ON CONFLICT DO NOTHING RETURNING 1), "
         f"token AS (INSERT INTO kplus_tokens ({', '.join(token)}) "
         f"SELECT {', '.join('?' for _ in token)} WHERE {won}), "
         f"history AS ({events_sql}) "
-        "SELECT COUNT(*) AS won FROM claim",
+        f"SELECT (SELECT COUNT(*) FROM claim) AS won, {unchanged} AS unchanged",
+        *(_unchanged_args(partner) if partner is not None else ()),
         *claim.values(),
         *token.values(),
         *events_args,
     )
-    return found is not None and int(found["won"]) == 1
+    assert found is not None
+    if int(found["won"]) == 1:
+        return CREATED
+    return DUPLICATE if found["unchanged"] else PARTNER_CHANGED
 
 
 def get_token(conn: Conn, token_id: str) -> Row | None:
