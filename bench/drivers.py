@@ -18,9 +18,11 @@ Candidates:
   autocommit, writes in ``BEGIN … COMMIT``.
 * ``asyncpg-prebegun`` — the same, but write connections wait inside an opened transaction
   (``COMMIT; BEGIN`` sent as one message): one round trip fewer per write (not shipped).
-* ``asyncpg-one-statement`` — generate-token as shipped since: the partner read, then the
-  claim, token and event as one data-modifying ``WITH`` (``rows.create_token``) through
-  ``write_one`` (autocommit, no ``BEGIN``/``COMMIT``): two round trips instead of six.
+* ``asyncpg-one-statement`` — generate-token's write as the partner read, then the claim,
+  token and event as one data-modifying ``WITH`` (``rows.create_token``) through ``write_one``
+  (autocommit, no ``BEGIN``/``COMMIT``): two round trips instead of six.
+* ``asyncpg-one-round-trip`` — as shipped: the partner as first read is kept, and the one
+  statement checks it is unchanged (``partner_as_read``) instead of reading it: one round trip.
 
     .venv/bin/python bench/drivers.py [--seconds 5] [--tasks 8] [--pg URL]
 """
@@ -93,11 +95,17 @@ def generate_tx(conn: Any, token_id: str) -> None:
     events.append(conn, "kplus_token", token_id, "created", now, {"totalAmount": 50000})
 
 
-def generate_one_tx(conn: Any, token_id: str) -> None:
-    """The shipped shape: the partner read, then claim + token + event as one statement."""
-    partner = rows.partner_with_clock(conn, PARTNER)
-    assert partner is not None
-    now = sandbox_now_us(int(partner["clock_offset_us"]))
+def generate_one_tx(conn: Any, token_id: str, seen: dict[str, Any] | None) -> dict[str, Any]:
+    """generate-token's write as shipped: claim + token + event as one statement
+    (``rows.create_token``); with ``seen`` (the partner as an earlier call read it) that
+    statement also checks the partner is unchanged, and is the only one."""
+    if seen is None:
+        partner = rows.partner_with_clock(conn, PARTNER)
+        assert partner is not None
+        partner = rows.partner_as_read(partner)
+    else:
+        partner = seen
+    now = sandbox_now_us(partner["clock_offset_us"])
     claim = {
         "partner_id": PARTNER,
         "partner_txn_uid": token_id,
@@ -105,7 +113,11 @@ def generate_one_tx(conn: Any, token_id: str) -> None:
         "at_us": now,
     }
     history = [events.row("kplus_token", token_id, "created", now, {"totalAmount": 50000})]
-    assert rows.create_token(conn, _token(token_id, now), history, claim=claim)
+    created = rows.create_token(
+        conn, _token(token_id, now), history, claim=claim, partner_as_read=seen
+    )
+    assert created == rows.CREATED, created
+    return partner
 
 
 # ------------------------------------------------------------------ candidates
@@ -242,11 +254,21 @@ class AsyncpgPrebegun(AsyncpgDatabase):
 
 
 class AsyncpgOneStatement(AsyncpgDatabase):
-    """The shipped generate-token: ``generate_one_tx`` through ``write_one`` (two round trips:
-    the partner read, the data-modifying ``WITH``; no ``BEGIN``/``COMMIT``)."""
+    """generate-token through ``write_one``: the partner read, then the data-modifying
+    ``WITH`` (two round trips; no ``BEGIN``/``COMMIT``)."""
 
     async def generate(self, token_id: str) -> None:
-        await self.write_one(generate_one_tx, token_id)
+        await self.write_one(generate_one_tx, token_id, None)
+
+
+class AsyncpgOneRoundTrip(AsyncpgDatabase):
+    """As shipped: the partner as first read is kept and checked inside the one statement
+    (one round trip)."""
+
+    seen: dict[str, Any] | None = None
+
+    async def generate(self, token_id: str) -> None:
+        self.seen = await self.write_one(generate_one_tx, token_id, self.seen)
 
 
 CANDIDATES: dict[str, Callable[[str, int], Any]] = {
@@ -256,6 +278,7 @@ CANDIDATES: dict[str, Callable[[str, int], Any]] = {
     "asyncpg": lambda url, size: AsyncpgDatabase(url, pool_size=size),
     "asyncpg-prebegun": AsyncpgPrebegun,
     "asyncpg-one-statement": lambda url, size: AsyncpgOneStatement(url, pool_size=size),
+    "asyncpg-one-round-trip": lambda url, size: AsyncpgOneRoundTrip(url, pool_size=size),
 }
 
 
