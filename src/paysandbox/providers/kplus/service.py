@@ -113,10 +113,10 @@ class KPlusService:
         if seen is not None and account_secret_matches(req.partnerSecret, seen["partner_secret"]):
             partner = seen
         else:
-            row = rows.partner_with_clock(conn, req.partnerId)
-            _check_secret(req, row["partner_secret"] if row is not None else None)
-            assert row is not None
-            partner = rows.partner_as_read(row)
+            found = rows.partner_with_clock(conn, req.partnerId)
+            _check_secret(req, found["partner_secret"] if found is not None else None)
+            assert found is not None
+            partner = rows.partner_as_read(found)
             if not given:
                 self._partners_seen[req.partnerId] = partner
             seen = None
