@@ -85,6 +85,33 @@ def test_a_dead_writer_loses_its_batch_and_the_next_one_is_stored(tmp_path: Any)
     db.close()
 
 
+def test_a_writer_that_cannot_open_the_database_leaves_the_journal_working(
+    tmp_path: Any,
+) -> None:
+    """The writer cannot open its database: at most one batch is dropped (counted), the rest
+    is stored by the serving process itself."""
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    migrate.upgrade(url)
+    db = open_database(url)
+    journal = Journal(db, JournalSettings(), Metrics(), {"kplus": KPLUS})
+    (tmp_path / "a-file").write_text("")
+    journal._writer.configure(f"sqlite:///{tmp_path / 'a-file' / 'x.db'}", journal.hooks, 65536)
+
+    async def scenario() -> None:
+        journal.start()
+        journal.put(_raw(1))
+        await journal.flush()
+        journal.put(_raw(2))
+        await journal.flush()
+        await journal.stop()
+
+    _run(scenario())
+    ids = [r["id"] for r in db.write_sync(rows.list_entries_all)]
+    assert "req_2" in ids
+    assert ("req_1" in ids) != (journal.dropped == 1)
+    db.close()
+
+
 def test_an_in_process_journal_starts_no_writer(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'w.db'}"
     migrate.upgrade(url)

@@ -48,6 +48,9 @@ __all__ = [
 
 log = logging.getLogger("paysandbox.journal")
 
+#: After the writer process failed, entries are stored in this process for this long before a
+#: new writer is tried (a writer that cannot start is not restarted 10 times a second).
+WRITER_RETRY_SECONDS = 5.0
 BATCH = 128  # entries per INSERT in the serving process (between them, requests run)
 REMOTE_BATCH = 2_000  # entries per call to the writer process
 
@@ -90,6 +93,7 @@ class Journal:
         #: a writer process belongs to a started journal (``start`` … ``stop``): a journal
         #: flushed on a loop it was never started on works in-process and leaves no child
         self._started = False
+        self._writer_retry_at = 0.0
         self._writer = writer.WriterClient()
         if self.remote_url is not None:
             self._writer.configure(self.remote_url, self.hooks, settings.max_body_bytes)
@@ -109,7 +113,11 @@ class Journal:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def _remote(self) -> bool:
-        return self.remote_url is not None and self._started
+        return (
+            self.remote_url is not None
+            and self._started
+            and time.monotonic() >= self._writer_retry_at
+        )
 
     def _go_local(self, why: str) -> None:
         log.warning("journal writer process %s; entries are built in this process", why)
@@ -171,7 +179,14 @@ class Journal:
                 stored, failed = await self._writer.call("store", batch)
                 return int(stored), int(failed)
             except writer.WriterGone as exc:
-                log.warning("journal writer process %s; a batch of %d dropped", exc, len(batch))
+                log.warning(
+                    "journal writer process %s; a batch of %d dropped, the next ones are stored "
+                    "in this process for %.0f s",
+                    exc,
+                    len(batch),
+                    WRITER_RETRY_SECONDS,
+                )
+                self._writer_retry_at = time.monotonic() + WRITER_RETRY_SECONDS
                 return 0, len(batch)
             except Exception:
                 log.warning("journal batch of %d dropped", len(batch), exc_info=True)

@@ -86,7 +86,11 @@ class WriterClient:
             raise WriterGone(f"could not be started: {exc}") from exc
         self._proc = proc
         if self._init is not None:
-            await self._exchange(proc, ("init", self._init))
+            try:
+                await self._exchange(proc, ("init", self._init))
+            except RuntimeError as exc:  # e.g. the database cannot be opened from there
+                self._kill(proc)
+                raise WriterGone(f"could not start: {exc}") from exc
         return proc
 
     async def call(self, op: str, *args: Any) -> Any:
