@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from paysandbox.core.clock import real_now_us
 from paysandbox.observe.faults import FaultError, FaultSpec, latency_range, parse
 from paysandbox.observe.journal import Journal, JournalSettings, Raw, build_row, hooks_of
 from paysandbox.observe.metrics import Metrics
@@ -115,10 +116,11 @@ def test_fault_specs() -> None:
     assert FaultSpec(provider="kplus", kind="reset").probability == 1.0
 
 
-def _raw(i: int, at_us: int = 1) -> Raw:
+def _raw(i: int, at_us: int | None = None) -> Raw:
+    """An entry made now (or at ``at_us``): a journal's age prune keeps it."""
     return Raw(
         id=f"req_{i}",
-        at_us=at_us,
+        at_us=real_now_us() if at_us is None else at_us,
         provider="kplus",
         method="POST",
         route="/kplus/payment/inquire-token",

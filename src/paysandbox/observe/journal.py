@@ -94,6 +94,7 @@ class Journal:
         #: flushed on a loop it was never started on works in-process and leaves no child
         self._started = False
         self._writer_retry_at = 0.0
+        self._starting: asyncio.Task[None] | None = None
         self._writer = writer.WriterClient()
         if self.remote_url is not None:
             self._writer.configure(self.remote_url, self.hooks, settings.max_body_bytes)
@@ -110,7 +111,17 @@ class Journal:
         if not self.enabled:
             return
         self._started = True
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        if self.remote_url is not None:
+            self._starting = loop.create_task(self._start_writer())
+        self._task = loop.create_task(self._run())
+
+    async def _start_writer(self) -> None:
+        """The child starts (imports) while we serve."""
+        try:
+            await self._writer.start()
+        except writer.WriterGone as exc:
+            self._go_local(str(exc))
 
     def _remote(self) -> bool:
         return (
@@ -124,6 +135,10 @@ class Journal:
         self.remote_url = None
 
     async def stop(self) -> None:
+        if self._starting is not None:  # never cancelled half-way: a child would be lost
+            with contextlib.suppress(Exception):
+                await self._starting
+            self._starting = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -134,11 +149,6 @@ class Journal:
         await self._writer.close()
 
     async def _run(self) -> None:
-        if self.remote_url is not None:
-            try:
-                await self._writer.start()  # the child starts (imports) while we serve
-            except writer.WriterGone as exc:
-                self._go_local(str(exc))
         while True:
             await asyncio.sleep(self.settings.flush_seconds)
             try:

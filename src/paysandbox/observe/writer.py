@@ -73,8 +73,8 @@ class WriterClient:
         await self._reap()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
-        try:
-            proc = await asyncio.create_subprocess_exec(
+        spawn = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "paysandbox.observe.writer",
@@ -82,6 +82,12 @@ class WriterClient:
                 stdout=asyncio.subprocess.PIPE,
                 env=env,
             )
+        )
+        try:
+            proc = await asyncio.shield(spawn)
+        except asyncio.CancelledError:  # the child may still come: keep it to be reaped
+            spawn.add_done_callback(self._adopt)
+            raise
         except OSError as exc:
             raise WriterGone(f"could not be started: {exc}") from exc
         self._proc = proc
@@ -118,6 +124,11 @@ class WriterClient:
         if not ok:
             raise RuntimeError(f"journal writer: {value}")
         return value
+
+    def _adopt(self, spawn: asyncio.Future[asyncio.subprocess.Process]) -> None:
+        """A child whose start was cancelled: ended at the next ``_reap`` or ``close``."""
+        if not spawn.cancelled() and spawn.exception() is None:
+            self._ended.append(spawn.result())
 
     def _kill(self, proc: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
