@@ -3,6 +3,7 @@ counted as dropped), gone when the server is gone, kill -9 included."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -147,3 +148,24 @@ def test_the_writer_ends_with_a_killed_server(fresh_db_url: str, tmp_path: Path)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert _gone(writers[0]), "the journal writer outlived its server"
+
+
+def test_a_stopping_journal_keeps_every_entry_it_was_given(tmp_path: Any) -> None:
+    """stop() never cuts a batch in flight: whatever the writer was doing, all entries land."""
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    migrate.upgrade(url)
+    db = open_database(url)
+    journal = Journal(db, JournalSettings(flush_seconds=0.01), Metrics(), {"kplus": KPLUS})
+
+    async def scenario() -> None:
+        journal.start()
+        for i in range(3_000):
+            journal.put(_raw(i))
+            if i % 500 == 0:
+                await asyncio.sleep(0.01)  # the background flush is under way now and then
+        await journal.stop()
+
+    _run(scenario())
+    assert len(db.write_sync(rows.list_entries_all)) == 3_000
+    assert journal.dropped == 0
+    db.close()

@@ -140,7 +140,8 @@ class Journal:
                 await self._starting
             self._starting = None
         if self._task is not None:
-            self._task.cancel()
+            async with self._lock:  # cancelled between two turns, never inside a batch's call
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(Exception):
@@ -152,14 +153,15 @@ class Journal:
         while True:
             await asyncio.sleep(self.settings.flush_seconds)
             try:
-                await self.flush()
-                if time.monotonic() - self._last_prune >= self.settings.prune_seconds:
-                    self._last_prune = time.monotonic()
-                    self._since_trim = 0
-                    await self.prune()
-                elif self._since_trim >= max(100, self.settings.max_entries // 10):
-                    self._since_trim = 0
-                    await self._trim()
+                async with self._lock:
+                    await self._flush()
+                    if time.monotonic() - self._last_prune >= self.settings.prune_seconds:
+                        self._last_prune = time.monotonic()
+                        self._since_trim = 0
+                        await self.prune()
+                    elif self._since_trim >= max(100, self.settings.max_entries // 10):
+                        self._since_trim = 0
+                        await self._trim()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -169,17 +171,21 @@ class Journal:
         """Store everything queued so far (also called before a journal read, so a client
         reading through the process it called sees its own requests)."""
         async with self._lock:
-            while self._queue:
-                size = REMOTE_BATCH if self._remote() else BATCH
-                batch = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
-                stored, failed = await self._store(batch)
-                if failed:
-                    self.dropped += failed
-                    self.metrics.journal_dropped.inc(failed)
-                if stored:
-                    self.metrics.journal_written.inc(stored)
-                    self._since_trim += stored
-                await asyncio.sleep(0)  # let requests in between batches (p99)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """``flush`` with the lock held."""
+        while self._queue:
+            size = REMOTE_BATCH if self._remote() else BATCH
+            batch = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
+            stored, failed = await self._store(batch)
+            if failed:
+                self.dropped += failed
+                self.metrics.journal_dropped.inc(failed)
+            if stored:
+                self.metrics.journal_written.inc(stored)
+                self._since_trim += stored
+            await asyncio.sleep(0)  # let requests in between batches (p99)
 
     async def _store(self, batch: list[Raw]) -> tuple[int, int]:
         """(stored, dropped) of one batch."""
