@@ -17,9 +17,8 @@ from paysandbox.observe.spec import REDACTED, UNPARSEABLE, Redaction, lookup, ma
 from paysandbox.providers.kplus.observe import OBSERVE as KPLUS
 from paysandbox.providers.nicepay.observe import OBSERVE as NICEPAY
 from paysandbox.providers.smart2pay.observe import OBSERVE as SMART2PAY
-from paysandbox.store import migrate
 from paysandbox.store import observe as rows
-from paysandbox.store.db import open_database
+from paysandbox.store.db import SqliteDatabase
 
 RED = Redaction(
     secrets=frozenset({"partnerSecret"}),
@@ -163,10 +162,8 @@ async def _flushed(journal: Journal) -> None:
 
 
 @pytest.mark.parametrize("in_writer_process", [True, False])
-def test_full_queue_drops_and_counts(tmp_path: Any, in_writer_process: bool) -> None:
-    url = f"sqlite:///{tmp_path / 'j.db'}"
-    migrate.upgrade(url)
-    db = open_database(url)
+def test_full_queue_drops_and_counts(journal_db: SqliteDatabase, in_writer_process: bool) -> None:
+    db = journal_db
     metrics = Metrics()
     settings = JournalSettings(queue_size=3, writer_process=in_writer_process)
     journal = Journal(db, settings, metrics, {"kplus": KPLUS})
@@ -180,14 +177,11 @@ def test_full_queue_drops_and_counts(tmp_path: Any, in_writer_process: bool) -> 
     assert [r["id"] for r in stored] == ["req_2", "req_1", "req_0"]
     assert "s3cr3t" not in repr([dict(r) for r in stored])
     assert metrics.journal_written._value.get() == 3
-    db.close()
 
 
-def test_an_entry_that_cannot_be_built_is_counted(tmp_path: Any) -> None:
+def test_an_entry_that_cannot_be_built_is_counted(journal_db: SqliteDatabase) -> None:
     """A provider the writer has no hooks for: the entry is dropped and counted, the rest kept."""
-    url = f"sqlite:///{tmp_path / 'j.db'}"
-    migrate.upgrade(url)
-    db = open_database(url)
+    db = journal_db
     metrics = Metrics()
     journal = Journal(db, JournalSettings(), metrics, {"kplus": KPLUS})
     journal.put(_raw(1))
@@ -195,17 +189,13 @@ def test_an_entry_that_cannot_be_built_is_counted(tmp_path: Any) -> None:
     _run(_flushed(journal))
     assert [r["id"] for r in db.write_sync(rows.list_entries_all)] == ["req_1"]
     assert journal.dropped == 1 and metrics.journal_dropped._value.get() == 1
-    db.close()
 
 
-def test_prune_by_count_and_age(tmp_path: Any) -> None:
-    url = f"sqlite:///{tmp_path / 'p.db'}"
-    migrate.upgrade(url)
-    db = open_database(url)
+def test_prune_by_count_and_age(journal_db: SqliteDatabase) -> None:
+    db = journal_db
     built = [build_row(_raw(i, at_us=1000 + i), hooks_of(KPLUS), 1000) for i in range(10)]
     db.write_sync(rows.insert_entries, built)
     db.write_sync(lambda c: rows.prune(c, max_entries=6, older_than_us=0))
     assert len(db.write_sync(rows.list_entries_all)) == 6
     db.write_sync(lambda c: rows.prune(c, max_entries=100, older_than_us=1008))
     assert [r["id"] for r in db.write_sync(rows.list_entries_all)] == ["req_9", "req_8"]
-    db.close()

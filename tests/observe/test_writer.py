@@ -15,9 +15,8 @@ import httpx
 from paysandbox.observe.journal import Journal, JournalSettings
 from paysandbox.observe.metrics import Metrics
 from paysandbox.providers.kplus.observe import OBSERVE as KPLUS
-from paysandbox.store import migrate
 from paysandbox.store import observe as rows
-from paysandbox.store.db import open_database
+from paysandbox.store.db import SqliteDatabase
 
 from ..e2e.test_restart import _free_port, _start
 from ..kplus.builders import creds, generate_body
@@ -48,10 +47,10 @@ def _gone(pid: int, within: float = 15) -> bool:
     return False
 
 
-def test_a_dead_writer_loses_its_batch_and_the_next_one_is_stored(tmp_path: Any) -> None:
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    migrate.upgrade(url)
-    db = open_database(url)
+def test_a_dead_writer_loses_its_batch_and_the_next_one_is_stored(
+    journal_db: SqliteDatabase,
+) -> None:
+    db = journal_db
     metrics = Metrics()
     journal = Journal(db, JournalSettings(), metrics, {"kplus": KPLUS})
     assert journal.remote_url is not None
@@ -83,17 +82,14 @@ def test_a_dead_writer_loses_its_batch_and_the_next_one_is_stored(tmp_path: Any)
     assert ("req_2" in ids) != (journal.dropped == 1)
     assert metrics.journal_written._value.get() == len(ids)
     assert _gone(second)  # stop() ends the writer
-    db.close()
 
 
 def test_a_writer_that_cannot_open_the_database_leaves_the_journal_working(
-    tmp_path: Any,
+    tmp_path: Any, journal_db: SqliteDatabase
 ) -> None:
     """The writer cannot open its database: at most one batch is dropped (counted), the rest
     is stored by the serving process itself."""
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    migrate.upgrade(url)
-    db = open_database(url)
+    db = journal_db
     journal = Journal(db, JournalSettings(), Metrics(), {"kplus": KPLUS})
     (tmp_path / "a-file").write_text("")
     journal._writer.configure(f"sqlite:///{tmp_path / 'a-file' / 'x.db'}", journal.hooks, 65536)
@@ -110,13 +106,10 @@ def test_a_writer_that_cannot_open_the_database_leaves_the_journal_working(
     ids = [r["id"] for r in db.write_sync(rows.list_entries_all)]
     assert "req_2" in ids
     assert ("req_1" in ids) != (journal.dropped == 1)
-    db.close()
 
 
-def test_an_in_process_journal_starts_no_writer(tmp_path: Any) -> None:
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    migrate.upgrade(url)
-    db = open_database(url)
+def test_an_in_process_journal_starts_no_writer(journal_db: SqliteDatabase) -> None:
+    db = journal_db
     journal = Journal(db, JournalSettings(writer_process=False), Metrics(), {"kplus": KPLUS})
     journal.put(_raw(1))
 
@@ -128,7 +121,6 @@ def test_an_in_process_journal_starts_no_writer(tmp_path: Any) -> None:
 
     _run(scenario())
     assert [r["id"] for r in db.write_sync(rows.list_entries_all)] == ["req_1"]
-    db.close()
 
 
 def test_the_writer_ends_with_a_killed_server(fresh_db_url: str, tmp_path: Path) -> None:
@@ -150,11 +142,9 @@ def test_the_writer_ends_with_a_killed_server(fresh_db_url: str, tmp_path: Path)
     assert _gone(writers[0]), "the journal writer outlived its server"
 
 
-def test_a_stopping_journal_keeps_every_entry_it_was_given(tmp_path: Any) -> None:
+def test_a_stopping_journal_keeps_every_entry_it_was_given(journal_db: SqliteDatabase) -> None:
     """stop() never cuts a batch in flight: whatever the writer was doing, all entries land."""
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    migrate.upgrade(url)
-    db = open_database(url)
+    db = journal_db
     journal = Journal(db, JournalSettings(flush_seconds=0.01), Metrics(), {"kplus": KPLUS})
 
     async def scenario() -> None:
@@ -168,4 +158,3 @@ def test_a_stopping_journal_keeps_every_entry_it_was_given(tmp_path: Any) -> Non
     _run(scenario())
     assert len(db.write_sync(rows.list_entries_all)) == 3_000
     assert journal.dropped == 0
-    db.close()
