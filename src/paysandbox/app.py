@@ -12,13 +12,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
 from . import edge, logs, openapi
+from .asgi import App
 from .control import accounts as control_accounts
 from .control import errors as control_errors
 from .control import routes as control_routes
@@ -85,7 +83,7 @@ def create_app(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     providers: Sequence[AnyProvider] = REGISTERED,
-) -> Starlette:
+) -> App:
     """Build the ASGI app. Migrates the schema and opens the database now (synchronously)."""
     migrate.upgrade(settings.db_url, [p.migrations for p in providers])
     db = open_database(settings.db_url, synchronous=settings.sqlite_synchronous)
@@ -180,7 +178,7 @@ def create_app(
     routes = edge.routes(ops, sandbox.owner_of, translate_for)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: App) -> AsyncIterator[None]:
         if sender is not None:
             sender.start()
         await observer.start()
@@ -194,18 +192,18 @@ def create_app(
                 await sender.stop()
             db.close()
 
-    async def http_error(request: Request, exc: Exception) -> Response:
-        """No route matched: 404, or 405 naming the allowed methods."""
+    def unrouted(request: Request, status: int, allow: str | None) -> Response:
+        """No route matched (404), only with other methods (405, naming them in ``Allow``), or
+        an exception escaped the chain (500): answered in the format of the path's owner."""
         owner = sandbox.owner_of(request.url.path)
-        if isinstance(exc, HTTPException) and exc.status_code == 405:
+        if status == 405:
             response = owner.edge_error("method_not_allowed", "method not allowed").render(request)
-            allow = (exc.headers or {}).get("Allow")
             if allow:
                 response.headers["Allow"] = allow
             return response
-        if isinstance(exc, HTTPException) and exc.status_code == 404:
+        if status == 404:
             return owner.edge_error("not_found", request.url.path).render(request)
-        return edge.answer_error(request, owner, exc)
+        return owner.edge_error("internal", "unexpected failure").render(request)
 
     def refuse_host(path: str) -> Response:
         """A Host this sandbox does not answer: a provider path gets the provider's unknown-route
@@ -216,17 +214,14 @@ def create_app(
         request = Request({"type": "http", "path": path, "headers": [], "state": {}})
         return owner.edge_error("not_found", path).render(request)
 
-    app = Starlette(
-        routes=routes,
+    app = App(
+        routes,
+        unrouted=unrouted,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error, Exception: http_error},
-        middleware=[Middleware(CollapseSlashes), guard.middleware(settings, refuse_host)],
+        middleware=[CollapseSlashes, guard.layer(settings, refuse_host)],
     )
-    # A trailing slash is an unknown route answered in the owner's format, not a bare 307
-    # redirect (which would also copy the query string, card data included, into Location).
-    app.router.redirect_slashes = False
-    # Outermost, around Starlette's error handling: the journal sees every answer as sent.
-    app.middleware_stack = observer.wrap(app.build_middleware_stack(), routes)
+    # Outermost, around the error catching: the journal sees every answer as sent.
+    app.wrap(lambda chain: observer.wrap(chain, routes))
     logs.install()
     app.state.sandbox = sandbox
     return app

@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from .web import BodyError
 
@@ -141,7 +141,7 @@ def routes(
     ops: Iterable[Op],
     owner_of: Callable[[str], Owner],
     translate_for: Callable[[str], Callable[[Exception], WireError | None]],
-) -> list[BaseRoute]:
+) -> list[Route]:
     """One Starlette route per path with all its methods (so a 405 names them in ``Allow``),
     each handler guarded for the owner of its path."""
     by_path: dict[str, dict[str, Handler]] = {}
@@ -150,7 +150,7 @@ def routes(
         if op.method in handlers:
             raise ValueError(f"{op.method} {op.path} is declared twice")
         handlers[op.method] = op.handler
-    out: list[BaseRoute] = []
+    out: list[Route] = []
     for path, handlers in by_path.items():
         owner = owner_of(path)
         endpoint = guard(_method_dispatch(handlers), owner, translate_for(path))

@@ -24,7 +24,7 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
@@ -70,7 +70,9 @@ class Provider:
         return fallback
 
 
-def provider_routes(prefixes: tuple[str, ...], routes: list[BaseRoute]) -> list[tuple[Route, str]]:
+def provider_routes(
+    prefixes: tuple[str, ...], routes: Sequence[BaseRoute]
+) -> list[tuple[Route, str]]:
     return [
         (r, r.path)
         for r in routes

@@ -89,7 +89,7 @@ class Observer:
             max_body=self.max_body,
         )
 
-    def wrap(self, app: Any, routes: list[BaseRoute]) -> ASGIApp:
+    def wrap(self, app: Any, routes: Sequence[BaseRoute]) -> ASGIApp:
         """``app`` inside the journal and fault layer; ``routes`` match raw paths to templates."""
         providers: list[tuple[tuple[str, ...], Provider]] = []
         for p in self.observed:

@@ -29,7 +29,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse, Response
 
 from ..control.errors import error_response
@@ -206,13 +205,18 @@ def ensure_control_token(settings: Settings) -> str | None:
     return settings.control_token
 
 
-def middleware(settings: Settings, refuse_host: Callable[[str], Response]) -> Middleware:
-    """The ``Guard`` for these settings, for ``Starlette(middleware=[...])``."""
+def layer(settings: Settings, refuse_host: Callable[[str], Response]) -> Callable[[ASGIApp], Guard]:
+    """The ``Guard`` for these settings, as a layer around an ASGI app."""
     ensure_control_token(settings)
-    return Middleware(
-        Guard,
-        hosts=HostCheck(settings.host, settings.public_url, settings.allowed_hosts),
-        token=settings.control_token,
-        public_url=settings.public_url,
-        refuse_host=refuse_host,
-    )
+    hosts = HostCheck(settings.host, settings.public_url, settings.allowed_hosts)
+
+    def wrap(app: ASGIApp) -> Guard:
+        return Guard(
+            app,
+            hosts=hosts,
+            token=settings.control_token,
+            public_url=settings.public_url,
+            refuse_host=refuse_host,
+        )
+
+    return wrap
