@@ -11,7 +11,7 @@ import re
 from typing import Any, Literal, TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 JSON_ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -131,14 +131,38 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyError("malformed", "invalid Content-Length", 400) from None
     chunks: list[bytes] = []
     size = 0
-    # A client that goes away (or is closed by the body timeout) raises ClientDisconnect,
-    # which the request edge logs as one INFO line.
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyError("too_large", f"request body exceeds {limit} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    receive = request.receive
+    while True:  # the ASGI messages themselves: cheaper than ``request.stream()``
+        message = await receive()
+        if message["type"] != "http.request":
+            # A client that goes away (or is closed by the body timeout): the request edge
+            # logs one INFO line.
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise BodyError("too_large", f"request body exceeds {limit} bytes", 413)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._body = body  # what ``request.body()`` / ``stream()`` give from now on
+    return body
+
+
+class JsonAnswer(Response):
+    """A ``Response`` whose headers are built directly (every JSON answer takes this path)."""
+
+    def __init__(self, body: bytes, status_code: int, media: str) -> None:
+        self.status_code = status_code
+        self.media_type = media
+        self.background = None
+        self.body = body
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", media.encode("latin-1")),
+        ]
 
 
 def json_response(
@@ -147,7 +171,11 @@ def json_response(
     headers: dict[str, str] | None = None,
     media: str = "application/json",
 ) -> Response:
-    return Response(JSON_ENCODER.encode(content), status_code, headers, media)
+    body = JSON_ENCODER.encode(content)
+    plain = status_code >= 200 and status_code not in (204, 304) and not media.startswith("text/")
+    if headers is None and plain:
+        return JsonAnswer(body, status_code, media)
+    return Response(body, status_code, headers, media)
 
 
 def own_base_url(request: Request, public_url: str | None) -> str:

@@ -48,6 +48,7 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
+        self._answered: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
         self.requests = Counter(
             "paysandbox_requests",
             "Provider requests and customer-page actions answered",
@@ -94,6 +95,16 @@ class Metrics:
             ["provider", "kind", "state"],
             registry=r,
         )
+
+    def answered(self, provider: str, route: str, method: str, status: str, seconds: float) -> None:
+        """One provider request answered (or dropped: ``status`` "none"), and its latency."""
+        key = (provider, route, method, status)
+        pair = self._answered.get(key)
+        if pair is None:  # bounded: routes x methods x statuses
+            pair = (self.requests.labels(*key), self.latency.labels(provider, route, method))
+            self._answered[key] = pair
+        pair[0].inc()
+        pair[1].observe(seconds)
 
     def delivery_attempt(self, provider: str, ok: bool, status: int | None, seconds: float) -> None:
         """The sender's hook: one call per attempt."""

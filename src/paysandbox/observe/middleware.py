@@ -25,7 +25,7 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
@@ -55,8 +55,15 @@ class Provider:
     name: str
     obs: ProviderObserve
     routes: list[tuple[Route, str]]  # (route, template) under this provider's prefixes
+    #: (path, method) → resolve's answer, for paths that are a route's own (no parameters)
+    _known: dict[tuple[str, str], tuple[str | None, dict[str, str]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def resolve(self, path: str, method: str) -> tuple[str | None, dict[str, str]]:
+        known = self._known.get((path, method))
+        if known is not None:
+            return known[0], {}
         fallback: tuple[str | None, dict[str, str]] = (None, {})
         for route, template in self.routes:
             m = route.path_regex.match(path)
@@ -64,6 +71,8 @@ class Provider:
                 continue
             params = {k: str(v) for k, v in m.groupdict().items()}
             if route.methods is None or method in route.methods:
+                if not params and path == template:  # bounded: one entry per route and method
+                    self._known[(path, method)] = (template, params)
                 return template, params
             if fallback[0] is None:
                 fallback = (template, params)
@@ -205,10 +214,9 @@ class ObserveMiddleware:
             produced = answer["status"]
             sent = outcome == "answered"
             label = route or "unmatched"
-            self.metrics.requests.labels(
-                provider.name, label, method, str(produced) if sent else "none"
-            ).inc()
-            self.metrics.latency.labels(provider.name, label, method).observe(elapsed)
+            self.metrics.answered(
+                provider.name, label, method, str(produced) if sent else "none", elapsed
+            )
             if self.journal.enabled:
                 self.journal.put(
                     Raw(
