@@ -75,13 +75,16 @@ class KPlusError(WireError):
         return error_response(self.code, self.desc, partner_txn_uid=uid, partner_id=pid)
 
 
+_ECHO = "paysandbox.kplus.echo"
+
+
 def echo(request: Request, partner_txn_uid: str | None, partner_id: str | None) -> None:
-    """Remember what an error answer to this request should echo."""
-    request.state.kplus_echo = (partner_txn_uid, partner_id)
+    """Remember what an error answer to this request should echo (in the request's scope)."""
+    request.scope[_ECHO] = (partner_txn_uid, partner_id)
 
 
 def echoed(request: Request) -> tuple[str | None, str | None]:
-    found: tuple[str | None, str | None] = getattr(request.state, "kplus_echo", (None, None))
+    found: tuple[str | None, str | None] = request.scope.get(_ECHO, (None, None))
     return found
 
 

@@ -47,11 +47,18 @@ def parse_quantity(value: object, field: str) -> int:
         raise KPlusError("invalid_parameter", str(exc)) from None
 
 
+#: requestDt texts already found valid (a client often sends one value many times); bounded
+_VALID_DT: dict[str, None] = {}
+_VALID_DT_MAX = 4096
+
+
 def parse_request_dt(value: object) -> str:
     """Accept unix seconds (or milliseconds) as number or digits, or ISO-8601 text."""
+    if type(value) is str and value in _VALID_DT:
+        return value.strip()
     if isinstance(value, bool):
         raise KPlusError("invalid_parameter", "requestDt must be a unix timestamp or ISO text")
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         if value < 0 or value > 10**14:
             raise KPlusError("invalid_parameter", "requestDt is out of range")
         return str(int(value))
@@ -64,6 +71,10 @@ def parse_request_dt(value: object) -> str:
         except ValueError:
             pass
         else:
+            if type(value) is str:
+                if len(_VALID_DT) >= _VALID_DT_MAX:
+                    _VALID_DT.clear()
+                _VALID_DT[value] = None
             return text
     raise KPlusError("invalid_parameter", "requestDt must be a unix timestamp or ISO-8601 text")
 
