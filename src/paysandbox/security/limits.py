@@ -37,6 +37,8 @@ from ..settings import Settings
 #: Descriptors kept for everything that is not a client connection (database files and pool,
 #: outgoing callbacks, logs).
 RESERVED_DESCRIPTORS = 128
+#: ``LimitedProtocol._want`` when a chunk changed nothing: the running timer (if any) stays
+_KEEP = -1.0
 
 _408 = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -119,29 +121,43 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
             self._disarm()
             super().connection_lost(exc)
 
+        # The parser callbacks below only say which timer the connection needs; it is set
+        # once, after the whole chunk of data has been parsed (``data_received``). A request
+        # that arrives in one chunk then starts no timer at all, and one that arrives in
+        # pieces gets the same clocks as before: they restart when a piece arrives.
+
+        def data_received(self, data: bytes) -> None:
+            self._want: float | None = _KEEP
+            super().data_received(data)
+            want = self._want
+            if want is None:
+                self._disarm()
+            elif want is not _KEEP:
+                self._arm(want)
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._in_body = False
             self._in_headers = True
-            self._arm(limits.header_timeout)
+            self._want = limits.header_timeout
 
         def on_headers_complete(self) -> None:
             waiting.pop(self, None)
             self._in_headers = False
-            self._disarm()
+            self._want = None
             super().on_headers_complete()
             if self.cycle is not None and self.cycle.more_body:
                 self._in_body = True
-                self._arm(limits.body_timeout)
+                self._want = limits.body_timeout
 
         def on_body(self, body: bytes) -> None:
             super().on_body(body)
             if self._in_body:
-                self._arm(limits.body_timeout)
+                self._want = limits.body_timeout
 
         def on_message_complete(self) -> None:
             self._in_body = False
-            self._disarm()
+            self._want = None
             super().on_message_complete()
 
         def on_response_complete(self) -> None:
