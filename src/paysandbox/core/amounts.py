@@ -43,8 +43,12 @@ def format_major(minor: int, *, exponent: int = 2) -> Decimal:
     return Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
 
 
+#: a tuple, not ``str | int | …``: a union written in an expression is built on every call
+_NUMBER_TYPES = (str, int, float, Decimal)
+
+
 def _to_decimal(value: object, field: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER_TYPES):
         raise InvalidInput(f"{field} must be a number or a numeric string", field)
     text = value.strip(" \t\r\n") if isinstance(value, str) else value
     if isinstance(text, str) and (not text or len(text) > 32):

@@ -1,11 +1,13 @@
 """Unguessable identifiers.
 
 Every id that grants access to an object (token ids, card tokens, transaction ids) draws from
-``secrets``; providers only choose the alphabet, length and decoration of their wire format.
+the OS CSPRNG (``os.urandom`` / ``secrets``); providers only choose the alphabet, length and
+decoration of their wire format.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 
@@ -15,18 +17,30 @@ DIGITS = string.digits
 
 
 def random_string(length: int, alphabet: str = LOWER_ALNUM) -> str:
-    """``length`` characters drawn uniformly from ``alphabet`` by the OS CSPRNG.
+    """``length`` characters drawn uniformly from ``alphabet`` (ASCII) by the OS CSPRNG.
 
-    One big random integer written in base ``len(alphabet)``: uniform, and ~30x cheaper than a
-    ``secrets.choice`` per character (this runs on every token issued).
+    Random bytes mapped through a table: a byte below the largest multiple of
+    ``len(alphabet)`` under 256 picks ``alphabet[byte % len(alphabet)]``, every other byte is
+    dropped, so each character is equally likely (this runs on every token issued).
     """
-    base = len(alphabet)
-    n = secrets.randbelow(base**length)
-    out = []
-    for _ in range(length):
-        n, digit = divmod(n, base)
-        out.append(alphabet[digit])
-    return "".join(out)
+    table, drop = _tables.get(alphabet) or _table(alphabet)
+    out = b""
+    while len(out) < length:
+        out += os.urandom(length + length // 2 + 8).translate(table, drop)
+    return out[:length].decode("ascii")
+
+
+_tables: dict[str, tuple[bytes, bytes]] = {}
+
+
+def _table(alphabet: str) -> tuple[bytes, bytes]:
+    if not alphabet.isascii() or not 1 < len(alphabet) <= 256:
+        raise ValueError("random_string needs 2 to 256 ASCII characters")
+    limit = 256 - 256 % len(alphabet)
+    codes = alphabet.encode("ascii")
+    table = bytes(codes[b % len(codes)] for b in range(256))
+    found = _tables[alphabet] = (table, bytes(range(limit, 256)))
+    return found
 
 
 def random_digits(length: int) -> str:

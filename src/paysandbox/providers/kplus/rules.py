@@ -12,7 +12,6 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 from ...core import amounts
-from ...core.clock import to_datetime
 from ...core.errors import InvalidInput
 from .errors import KPlusError
 
@@ -105,7 +104,11 @@ def kbank_time(us: int | None) -> str | None:
     """Bangkok local time as KBank's examples write it (``2019-07-11T13:53:04``)."""
     if us is None:
         return None
-    return to_datetime(us, BANGKOK).replace(tzinfo=None).isoformat(timespec="seconds")
+    return (_BANGKOK_EPOCH + timedelta(microseconds=us)).isoformat(timespec="seconds")
+
+
+#: the Unix epoch on a Bangkok wall clock (UTC+7 all year: Thailand keeps no summer time)
+_BANGKOK_EPOCH = datetime(1970, 1, 1, 7)
 
 
 def unix_seconds(us: int | None) -> int | None:
