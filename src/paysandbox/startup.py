@@ -226,9 +226,6 @@ def serve(
         "log_level": level,
         "server_header": False,
         "date_header": False,
-        # X-Forwarded-* never change the client address or scheme: links to the sandbox's own
-        # pages come from --public-url or the address reached, never from a request header.
-        "proxy_headers": False,
     }
     try:
         if args.workers > 1:

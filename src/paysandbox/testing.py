@@ -316,7 +316,11 @@ class _Thread:
         sock = bind("127.0.0.1", 0)
         settings.port = sock.getsockname()[1]
         app = create_app(settings)
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", loop="asyncio")
+        from .security.limits import uvicorn_options
+
+        config = uvicorn.Config(  # the protocol `paysandbox serve` runs (limits, one send)
+            app, log_level="warning", lifespan="on", loop="asyncio", **uvicorn_options(settings)
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [sock]}, daemon=True, name="paysandbox"

@@ -127,6 +127,23 @@ def test_configured_public_url_and_allowed_hosts_are_served(
         assert r.json()["callBackAppUrl"] == f"https://pay.sandbox.example/kplus/app/{token}"
 
 
+def test_forwarded_headers_are_ignored(make_server: Callable[..., LiveServer]) -> None:
+    """``X-Forwarded-Proto`` / ``-Host`` / ``-For`` from a loopback client (which uvicorn trusts
+    by default) change neither the scheme nor the address of the sandbox's own links."""
+    live = make_server()
+    forwarded = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Forwarded-Host": "evil.example",
+    }
+    with live.client() as c:
+        r = c.post("/kplus/payment/generate-token", json=generate_body(), headers=forwarded)
+        got = r.json()
+        assert got["statusCode"] == "00", got
+        assert live.base_url.startswith("http://127.0.0.1:")
+        assert got["callBackAppUrl"] == f"{live.base_url}/kplus/app/{got['tokenId']}"
+
+
 def test_page_urls_come_from_the_bound_address_never_the_host_header(
     make_server: Callable[..., LiveServer],
 ) -> None:

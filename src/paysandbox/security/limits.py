@@ -192,7 +192,8 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """The uvicorn.Config keyword arguments for the connection limits in ``settings``."""
+    """The uvicorn.Config keyword arguments for the served protocol: the connection limits in
+    ``settings``, and no trust in forwarded headers."""
     return {
         "http": protocol_class(
             Limits(
@@ -202,4 +203,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
             )
         ),
         "timeout_keep_alive": settings.keep_alive_seconds,
+        # X-Forwarded-* never change the client address or scheme: links to the sandbox's own
+        # pages come from --public-url or the address reached, never from a request header.
+        "proxy_headers": False,
     }
