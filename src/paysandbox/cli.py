@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     sec.add_argument("--body-timeout", type=float, metavar="S", help="default 10")
     sec.add_argument("--keep-alive-timeout", type=float, metavar="S", help="default 5")
     sec.add_argument("--max-connections", type=int, metavar="N", help="default 4096")
+    sec.add_argument(
+        "--control-token-attempts",
+        type=int,
+        metavar="N",
+        help="wrong control tokens allowed per client address a minute (default 10; 0: no limit)",
+    )
     s.add_argument("--access-log", action="store_true", help="log every request line")
     s.add_argument("--log-level", default="info", help="critical|error|warning|info|debug")
     startup.add_flags(s)
@@ -153,6 +159,10 @@ def _apply_security(args: argparse.Namespace, settings: Settings) -> None:
         if args.max_connections < 1:
             raise ConfigError("--max-connections wants a positive number")
         settings.max_connections = args.max_connections
+    if args.control_token_attempts is not None:
+        if args.control_token_attempts < 0:
+            raise ConfigError("--control-token-attempts wants 0 (no limit) or more")
+        settings.control_token_attempts = args.control_token_attempts
 
 
 def banner(settings: Settings, lines: Sequence[str]) -> str:

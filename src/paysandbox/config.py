@@ -41,6 +41,7 @@ class ServerSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     body_timeout_seconds: Annotated[float, Meta(gt=0, le=3600)] | None = None
     keep_alive_seconds: Annotated[float, Meta(gt=0, le=3600)] | None = None
     max_connections: Annotated[int, Meta(ge=1)] | None = None
+    control_token_attempts: Annotated[int, Meta(ge=0, le=1_000_000)] | None = None
 
 
 class JournalSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -170,6 +171,8 @@ def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]
         if value is not None:
             setattr(s, key, value)
     s.max_connections = server.max_connections or s.max_connections
+    if server.control_token_attempts is not None:
+        s.control_token_attempts = server.control_token_attempts
     outbound = convert("outbound", raw.get("outbound", {}), OutboundSection)
     s.outbound_allow += outbound.allow
     s.outbound_deny += outbound.deny

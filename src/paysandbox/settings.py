@@ -56,6 +56,8 @@ class Settings:
     body_timeout_seconds: float = 10.0
     keep_alive_seconds: float = 5.0
     max_connections: int = 4096
+    #: wrong control tokens allowed per client address in a minute (0: no limit)
+    control_token_attempts: int = 10
     #: Request journal (docs/control.md): on by default, capped by count and age.
     journal_enabled: bool = True
     journal_max_entries: int = 10_000

@@ -44,7 +44,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         schema, url = new_pg_schema(BACKEND)
     else:
         schema, url = "", f"sqlite:///{tmp_path_factory.mktemp('sec') / 'token.db'}"
-    live = LiveServer(test_settings(url, control_token=TOKEN))
+    # its tests send many wrong tokens to check the 401s; test_attempts.py checks the limit
+    live = LiveServer(test_settings(url, control_token=TOKEN, control_token_attempts=0))
     yield live
     live.stop()
     if schema:

@@ -24,9 +24,14 @@ def test_security_flags_are_in_the_readme() -> None:
     serve = _parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
     group = next(g for g in serve._action_groups if g.title and g.title.startswith("security"))
     flags = [opt for action in group._group_actions for opt in action.option_strings]
-    assert len(flags) == 8
+    assert len(flags) == 9
     for flag in flags:
         assert f"`{flag}" in section, flag
-    for key in ("control_token", "header_timeout_seconds", "body_timeout_seconds"):
+    for key in (
+        "control_token",
+        "control_token_attempts",
+        "header_timeout_seconds",
+        "body_timeout_seconds",
+    ):
         assert key in section, key
     assert "PAYSANDBOX_CONTROL_TOKEN" in section

@@ -34,13 +34,15 @@ def test_token_from_config_then_environment_then_flag(
         '[server]\ncontrol_token = "from-the-config-file-0001"\n'
         'allowed_hosts = ["sandbox.internal"]\nheader_timeout_seconds = 3\n'
         "body_timeout_seconds = 4\nkeep_alive_seconds = 2\nmax_connections = 500\n"
+        "control_token_attempts = 0\n"
         '[outbound]\ndeny = ["10.0.0.0/8"]\nallow = ["hooks.example.com"]\n'
     )
     s = settings_for(["--config", str(config)])
     assert s.control_token == "from-the-config-file-0001"
     assert s.allowed_hosts == ["sandbox.internal"]
     assert (s.header_timeout_seconds, s.body_timeout_seconds, s.keep_alive_seconds) == (3, 4, 2)
-    assert s.max_connections == 500
+    assert s.max_connections == 500 and s.control_token_attempts == 0
+    assert settings_for([]).control_token_attempts == 10
     assert (s.outbound_deny, s.outbound_allow) == (["10.0.0.0/8"], ["hooks.example.com"])
 
     monkeypatch.setenv(ENV, "from-the-environment-0002")
@@ -55,6 +57,8 @@ def test_token_from_config_then_environment_then_flag(
             "7",
             "--max-connections",
             "100",
+            "--control-token-attempts",
+            "3",
             "--allowed-host",
             ".team.example",
             "--outbound-deny",
@@ -63,6 +67,7 @@ def test_token_from_config_then_environment_then_flag(
     )
     assert s.control_token == "from-the-command-line-03"
     assert s.header_timeout_seconds == 7 and s.max_connections == 100
+    assert s.control_token_attempts == 3
     assert s.allowed_hosts == ["sandbox.internal", ".team.example"]
     assert s.outbound_deny == ["10.0.0.0/8", "internal.example.com"]
 

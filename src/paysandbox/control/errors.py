@@ -5,6 +5,7 @@
 | bad_request | 400 | body not JSON, not an object, a field of the wrong type; a bad path id |
 | invalid_host | 400 | the ``Host`` header names a host this sandbox does not answer |
 | unauthorized | 401 | a control token is set; the request has neither it nor the cookie |
+| too_many_attempts | 429 | too many wrong control tokens from this address (``Retry-After``) |
 | cross_site_request | 403 | a state-changing request from another site (Origin, Sec-Fetch-Site) |
 | unsupported_media_type | 415 | a body that is not application/json |
 | request_too_large | 413 | body over the configured limit |
@@ -33,6 +34,7 @@ STATUS = {
     "bad_request": 400,
     "invalid_host": 400,
     "unauthorized": 401,
+    "too_many_attempts": 429,
     "cross_site_request": 403,
     "unsupported_media_type": 415,
     "request_too_large": 413,

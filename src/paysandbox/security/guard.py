@@ -34,6 +34,7 @@ from starlette.responses import RedirectResponse, Response
 from ..control.errors import error_response
 from ..settings import Settings
 from . import login
+from .attempts import FailedAttempts
 from .hosts import HostCheck, is_loopback
 from .tokens import digest, same_secret
 
@@ -67,12 +68,14 @@ class Guard:
         token: str | None,
         public_url: str | None,
         refuse_host: Callable[[str], Response],
+        attempts: FailedAttempts | None = None,
     ) -> None:
         self.app = app
         self.hosts = hosts
         self.token_digest = digest(token) if token else None
         self.session = login.session_value(token) if token else None
         self.refuse_host = refuse_host
+        self.attempts = attempts or FailedAttempts()
         parts = urlsplit(public_url) if public_url else None
         self.public_origin = f"{parts.scheme}://{parts.netloc}".lower() if parts else None
         self.secure_cookie = bool(parts and parts.scheme == "https")
@@ -116,13 +119,29 @@ class Guard:
                 "cross_site_request",
                 "a state-changing control request from another site is refused",
             )
+        address = _client_address(scope)
         if path == login.LOGIN_PATH:
             return await login.handle(
-                scope, receive, self.token_digest, self.session, self.secure_cookie
+                scope,
+                receive,
+                self.token_digest,
+                self.session,
+                self.secure_cookie,
+                self.attempts,
+                address,
             )
         if path == login.LOGOUT_PATH and method == "POST":
             return login.sign_out(self.secure_cookie)
-        if self.token_digest is None or self._authorized(h):
+        if self.token_digest is None:
+            return None
+        if h.get("authorization"):  # a token given: an attempt, counted when wrong
+            wait = self.attempts.retry_after(address)
+            if wait is not None:
+                return too_many_attempts(wait)
+            if self._authorized(h):
+                return None
+            self.attempts.failed(address)
+        elif self._session_cookie(h):
             return None
         if method in ("GET", "HEAD") and "text/html" in h.get("accept", ""):
             return RedirectResponse(
@@ -152,13 +171,32 @@ class Guard:
         return origin != self.public_origin
 
     def _authorized(self, h: dict[str, str]) -> bool:
-        assert self.token_digest is not None and self.session is not None
+        assert self.token_digest is not None
         auth = h.get("authorization", "")
         scheme, _, given = auth.partition(" ")
         if scheme.lower() == "bearer" and same_secret(given.strip(), self.token_digest):
             return True
+        return self._session_cookie(h)
+
+    def _session_cookie(self, h: dict[str, str]) -> bool:
+        """The sign-in cookie (an HMAC of the token: unguessable, so never counted)."""
+        assert self.session is not None
         cookie = login.cookie_value(h.get("cookie", ""))
         return cookie is not None and hmac.compare_digest(digest(cookie), digest(self.session))
+
+
+def _client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def too_many_attempts(wait: int) -> Response:
+    answer = error_response(
+        "too_many_attempts",
+        f"too many wrong control tokens from this address; try again in {wait} s",
+    )
+    answer.headers["Retry-After"] = str(wait)
+    return answer
 
 
 _FRAME_CSP = b"frame-ancestors 'none'"
@@ -217,6 +255,7 @@ def layer(settings: Settings, refuse_host: Callable[[str], Response]) -> Callabl
             token=settings.control_token,
             public_url=settings.public_url,
             refuse_host=refuse_host,
+            attempts=FailedAttempts(limit=settings.control_token_attempts),
         )
 
     return wrap

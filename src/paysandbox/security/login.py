@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 import jinja2
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from .attempts import FailedAttempts
 from .tokens import digest, same_secret
 
 LOGIN_PATH = "/_sandbox/login"
@@ -103,6 +104,8 @@ async def handle(
     token_digest: bytes | None,
     session: str | None,
     secure: bool,
+    attempts: FailedAttempts,
+    address: str,
 ) -> Response:
 
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
@@ -121,7 +124,16 @@ async def handle(
     form = dict(parse_qsl(form_text or "", keep_blank_values=True))
     next_path = safe_next(form.get("next"))
     token = form.get("token", "")
+    wait = attempts.retry_after(address) if token else None
+    if wait is not None:  # refused unchecked, right or wrong: guessing must not go on
+        answer = page(
+            "form", next_path, 429, f"Too many wrong tokens from your address: wait {wait} s."
+        )
+        answer.headers["Retry-After"] = str(wait)
+        return answer
     if not token or not same_secret(token, token_digest):
+        if token:
+            attempts.failed(address)
         return page("form", next_path, 401, "That is not the control token.")
     answer = RedirectResponse(next_path, 303, headers={"Cache-Control": "no-store"})
     _cookie(answer, session, secure)
