@@ -153,19 +153,23 @@ class Journal:
         while True:
             await asyncio.sleep(self.settings.flush_seconds)
             try:
-                async with self._lock:
-                    await self._flush()
-                    if time.monotonic() - self._last_prune >= self.settings.prune_seconds:
-                        self._last_prune = time.monotonic()
-                        self._since_trim = 0
-                        await self.prune()
-                    elif self._since_trim >= max(100, self.settings.max_entries // 10):
-                        self._since_trim = 0
-                        await self._trim()
+                await self._turn()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("journal writer error", exc_info=True)
+
+    async def _turn(self) -> None:
+        """One turn of the background flusher: store the queue, then prune or trim if due."""
+        async with self._lock:
+            await self._flush()
+            if time.monotonic() - self._last_prune >= self.settings.prune_seconds:
+                self._last_prune = time.monotonic()
+                self._since_trim = 0
+                await self.prune()
+            elif self._since_trim >= max(100, self.settings.max_entries // 10):
+                self._since_trim = 0
+                await self._trim()
 
     async def flush(self) -> None:
         """Store everything queued so far (also called before a journal read, so a client

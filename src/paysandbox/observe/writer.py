@@ -181,10 +181,13 @@ class _Writer:
 
     def store(self, raws: Sequence[Any]) -> tuple[int, int]:
         built, failed = build_rows(raws, self.hooks, self.max_body)
+        self.insert(built)
+        return len(built), failed
+
+    def insert(self, built: Sequence[Sequence[Any]]) -> None:
         # short transactions: on SQLite the serving process waits for each one's write lock
         for i in range(0, len(built), CHUNK):
             self.db.write_sync(rows.insert_entries, built[i : i + CHUNK])
-        return len(built), failed
 
     def trim(self, max_entries: int) -> int:
         total = 0
