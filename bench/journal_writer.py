@@ -8,7 +8,7 @@ PostgreSQL: a new schema, dropped afterwards) first filled to the journal's cap,
 batch also pays its share of trimming, as under load:
 
 * ``pieces`` — the writer process's work, in this process, step by step: ``unpickle`` (the
-  batch frame as the writer reads it), ``build`` (``entries.build_rows``: parse, redact, ids)
+  batch frame as the writer decodes it), ``build`` (``entries.build_rows``: parse, redact, ids)
   and ``store`` (``_Writer.insert`` plus the count trim the journal asks for after each
   ``max_entries / 10`` entries).
 * ``e2e`` — a real ``Journal`` with its writer process: ``server`` is this process's CPU per
@@ -35,10 +35,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from paysandbox.core.clock import real_now_us
 from paysandbox.observe import writer
-from paysandbox.observe.entries import Raw, build_rows, hooks_of
+from paysandbox.observe.entries import RawTuple, build_rows, hooks_of
 from paysandbox.observe.journal import Journal, JournalSettings
 from paysandbox.observe.metrics import Metrics
 from paysandbox.providers.kplus.observe import OBSERVE as KPLUS
@@ -92,35 +93,35 @@ def exchange(op: str, i: int) -> tuple[bytes, list[tuple[bytes, bytes]], bytes]:
     return body, headers, answer
 
 
-def make_raw(op: str, i: int, parts: tuple[bytes, list[tuple[bytes, bytes]], bytes]) -> Raw:
+def make_raw(op: str, i: int, parts: tuple[bytes, list[tuple[bytes, bytes]], bytes]) -> RawTuple:
     """As the middleware's ``_observe`` makes it (the same calls, in the same order)."""
     body, headers, answer = parts
     rid = f"req_00bench00{i:08x}"
     elapsed = 0.000612
     route = f"/kplus/payment/{op}-token"
-    return Raw(
-        id=rid,
-        at_us=real_now_us() - int(elapsed * 1_000_000),
-        provider="kplus",
-        method="POST",
-        route=route,
-        path=route,
-        path_params={},
-        query=b"",
-        request_headers=headers,
-        request_body=b"".join([body]),
-        status=200,
-        sent=True,
-        response_headers=[
+    return (
+        rid,
+        real_now_us() - int(elapsed * 1_000_000),
+        "kplus",
+        "POST",
+        route,
+        route,
+        {},
+        b"",
+        headers,
+        b"".join([body]),
+        200,
+        True,
+        [
             (b"content-length", str(len(answer)).encode()),
             (b"content-type", b"application/json"),
             (b"x-sandbox-request-id", rid.encode()),
         ],
-        response_body=b"".join([answer]),
-        latency_ms=elapsed * 1000,
-        fault_id=None,
-        fault_kind=None,
-        outcome="answered",
+        b"".join([answer]),
+        elapsed * 1000,
+        None,
+        None,
+        "answered",
     )
 
 
@@ -149,7 +150,7 @@ def fresh_db(kind: str, pg: str) -> Iterator[str]:
             c.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-def batches(op: str, n: int, size: int, start: int = 0) -> list[list[Raw]]:
+def batches(op: str, n: int, size: int, start: int = 0) -> list[list[RawTuple]]:
     raws = [make_raw(op, start + i, exchange(op, start + i)) for i in range(n)]
     return [raws[i : i + size] for i in range(0, n, size)]
 
@@ -162,13 +163,13 @@ def pieces(url: str, op: str, n: int, size: int, cap: int) -> dict[str, float]:
     try:
         for batch in batches(op, cap, size, start=10_000_000):  # fill to the cap, untimed
             w.store(batch)
-        frames = [pickle.dumps(("store", (b,)), protocol=5) for b in batches(op, n, size)]
+        frames = [_frame(b) for b in batches(op, n, size)]
         spent = {"unpickle": 0.0, "build": 0.0, "store": 0.0}
         since = 0
         clock = time.process_time
         for frame in frames:
             t0 = clock()
-            _, (raws,) = pickle.loads(frame)  # noqa: S301 - our own frame
+            _, (raws,) = _unframe(frame)
             t1 = clock()
             built, failed = build_rows(raws, w.hooks, w.max_body)
             t2 = clock()
@@ -185,6 +186,20 @@ def pieces(url: str, op: str, n: int, size: int, cap: int) -> dict[str, float]:
         return {k: v / n * 1e6 for k, v in spent.items()}
     finally:
         w.db.close()
+
+
+def _frame(batch: list[RawTuple]) -> bytes:
+    """A "store" call's frame body as the serving process makes it."""
+    encode = getattr(writer, "encode", None)
+    if encode is None:  # before the marshal frames
+        return pickle.dumps(("store", (batch,)), protocol=5)
+    data: bytes = encode(("store", (list(map(tuple, batch)),)))
+    return data
+
+
+def _unframe(body: bytes) -> Any:
+    decode = getattr(writer, "decode", None)
+    return pickle.loads(body) if decode is None else decode(body)  # noqa: S301 - our own
 
 
 def _child_cpu(pid: int) -> float:
