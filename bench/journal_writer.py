@@ -7,7 +7,7 @@ Two measurements per database and operation, each on a fresh database (SQLite: a
 PostgreSQL: a new schema, dropped afterwards) first filled to the journal's cap, so every
 batch also pays its share of trimming, as under load:
 
-* ``pieces`` — the writer process's work, in this process, step by step: ``unpickle`` (the
+* ``pieces`` — the writer process's work, in this process, step by step: ``decode`` (the
   batch frame as the writer decodes it), ``build`` (``entries.build_rows``: parse, redact, ids)
   and ``store`` (``_Writer.insert`` plus the count trim the journal asks for after each
   ``max_entries / 10`` entries).
@@ -18,6 +18,10 @@ batch also pays its share of trimming, as under load:
 
     PYTHONPATH=src .venv/bin/python bench/journal_writer.py                 # both databases
     PYTHONPATH=src .venv/bin/python bench/journal_writer.py --pg none --n 50000
+    PYTHONPATH=/other/checkout/src .venv/bin/python bench/journal_writer.py   # its code
+
+A checkout from before the writer's ``insert`` / the journal's ``_turn`` split needs those two
+small refactors applied to be measured (``git show 785fdb0 -- src/paysandbox/observe``).
 
 Run it under ``flock /work/heavy.lock`` on a shared machine. The best of ``--rounds`` is shown.
 """
@@ -38,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from paysandbox.core.clock import real_now_us
-from paysandbox.observe import writer
-from paysandbox.observe.entries import RawTuple, build_rows, hooks_of
+from paysandbox.observe import entries, writer
+from paysandbox.observe.entries import Raw, build_rows, hooks_of
 from paysandbox.observe.journal import Journal, JournalSettings
 from paysandbox.observe.metrics import Metrics
 from paysandbox.providers.kplus.observe import OBSERVE as KPLUS
@@ -93,12 +97,42 @@ def exchange(op: str, i: int) -> tuple[bytes, list[tuple[bytes, bytes]], bytes]:
     return body, headers, answer
 
 
+RawTuple = tuple[Any, ...]
+#: A paysandbox from before the middleware made plain tuples (``--baseline`` runs): Raw(...)
+_KEYWORDS = not hasattr(entries, "RawTuple")
+
+
 def make_raw(op: str, i: int, parts: tuple[bytes, list[tuple[bytes, bytes]], bytes]) -> RawTuple:
     """As the middleware's ``_observe`` makes it (the same calls, in the same order)."""
     body, headers, answer = parts
     rid = f"req_00bench00{i:08x}"
     elapsed = 0.000612
     route = f"/kplus/payment/{op}-token"
+    if _KEYWORDS:
+        return Raw(
+            id=rid,
+            at_us=real_now_us() - int(elapsed * 1_000_000),
+            provider="kplus",
+            method="POST",
+            route=route,
+            path=route,
+            path_params={},
+            query=b"",
+            request_headers=headers,
+            request_body=b"".join([body]),
+            status=200,
+            sent=True,
+            response_headers=[
+                (b"content-length", str(len(answer)).encode()),
+                (b"content-type", b"application/json"),
+                (b"x-sandbox-request-id", rid.encode()),
+            ],
+            response_body=b"".join([answer]),
+            latency_ms=elapsed * 1000,
+            fault_id=None,
+            fault_kind=None,
+            outcome="answered",
+        )
     return (
         rid,
         real_now_us() - int(elapsed * 1_000_000),
@@ -164,7 +198,7 @@ def pieces(url: str, op: str, n: int, size: int, cap: int) -> dict[str, float]:
         for batch in batches(op, cap, size, start=10_000_000):  # fill to the cap, untimed
             w.store(batch)
         frames = [_frame(b) for b in batches(op, n, size)]
-        spent = {"unpickle": 0.0, "build": 0.0, "store": 0.0}
+        spent = {"decode": 0.0, "build": 0.0, "store": 0.0}
         since = 0
         clock = time.process_time
         for frame in frames:
@@ -180,7 +214,7 @@ def pieces(url: str, op: str, n: int, size: int, cap: int) -> dict[str, float]:
                 w.trim(cap)
             t3 = clock()
             assert not failed
-            spent["unpickle"] += t1 - t0
+            spent["decode"] += t1 - t0
             spent["build"] += t2 - t1
             spent["store"] += t3 - t2
         return {k: v / n * 1e6 for k, v in spent.items()}
@@ -269,7 +303,7 @@ def main() -> None:
     only = args.only.split(",")
     print(f"n={args.n} batch={args.batch} cap={args.cap} rounds={args.rounds} (best shown)")
     print(
-        f"{'db':<11} {'op':<9} {'unpickle':>9} {'build':>7} {'store':>7} {'w.total':>8}"
+        f"{'db':<11} {'op':<9} {'decode':>9} {'build':>7} {'store':>7} {'w.total':>8}"
         f" | {'e2e writer':>10} {'e2e server':>10}   µs CPU per entry"
     )
     for kind in dbs:
@@ -280,7 +314,7 @@ def main() -> None:
                 p = best(functools.partial(_fresh, pieces, kind, op, args), args.rounds)
             if "e2e" in only:
                 e = best(functools.partial(_fresh, e2e, kind, op, args), args.rounds)
-            cols = [p.get("unpickle"), p.get("build"), p.get("store")]
+            cols = [p.get("decode"), p.get("build"), p.get("store")]
             total = sum(c for c in cols if c is not None) if p else None
             cells = [
                 f"{c:>{w}.1f}" if c is not None else f"{'-':>{w}}"
