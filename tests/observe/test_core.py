@@ -199,3 +199,40 @@ def test_prune_by_count_and_age(journal_db: SqliteDatabase) -> None:
     assert len(db.write_sync(rows.list_entries_all)) == 6
     db.write_sync(lambda c: rows.prune(c, max_entries=100, older_than_us=1008))
     assert [r["id"] for r in db.write_sync(rows.list_entries_all)] == ["req_9", "req_8"]
+
+
+def test_stored_rows_come_back_exactly_through_every_connection(fresh_db_url: str) -> None:
+    """``insert_entries`` (SQLite: executemany; psycopg: COPY; asyncpg: executemany) stores
+    every value as given: text with COPY's special characters, NULLs, floats, big integers."""
+    from paysandbox.store import migrate
+    from paysandbox.store.db import open_database
+
+    migrate.upgrade(fresh_db_url)
+    db = open_database(fresh_db_url)
+    awkward = 'tab\there\nnew\\line \\N \r\n "q" \u00e9\u4e2d\U0001f600 %s ? $1 \x01'
+
+    def row(i: int, text: str) -> tuple[Any, ...]:
+        return (
+            f"req_{i}",
+            1_795_819_791_500_679 + i,
+            "kplus",
+            None if i % 2 else text,
+            "POST",
+            None if i % 3 else "/kplus/payment/inquire-token",
+            None if i % 2 else 200,
+            0.1 + 0.2 + i / 3,
+            " a b " if i % 2 else "",
+            None,
+            text,
+        )
+
+    sync = [row(i, awkward + str(i)) for i in range(5)]
+    loop = [row(i, awkward + str(i)) for i in range(5, 8)]
+    try:
+        db.write_sync(rows.insert_entries, sync)
+        _run(db.write(rows.insert_entries, loop))
+        back = db.write_sync(rows.list_entries_all)
+    finally:
+        db.close()
+    got = sorted((tuple(r[c] for c in rows.JOURNAL_COLUMNS) for r in back), key=lambda r: r[1])
+    assert got == sync + loop

@@ -38,8 +38,9 @@ def mask_userinfo(text: str) -> str:
 
 
 class Raw(NamedTuple):
-    """One exchange as seen by the middleware, untouched (a tuple: cheap to make and to send
-    to the writer process)."""
+    """One exchange as seen by the middleware, untouched. Wherever a ``Raw`` is taken, a plain
+    tuple of its fields in this order is taken too (``RawTuple``): that is what the middleware
+    makes (5x cheaper than ``Raw(...)`` with keywords) and what goes to the writer process."""
 
     id: str
     at_us: int
@@ -61,6 +62,9 @@ class Raw(NamedTuple):
     outcome: str  # answered | dropped | answer-lost | error
 
 
+#: A ``Raw`` or a plain tuple of its fields, in ``Raw``'s order.
+RawTuple = tuple[Any, ...]
+
 _ENCODE = msgspec.json.Encoder()
 
 
@@ -81,84 +85,105 @@ def hooks_of(obs: ProviderObserve) -> Hooks:
 
 
 def build_rows(
-    raws: Sequence[Raw], hooks: Mapping[str, Hooks], max_body: int
+    raws: Sequence[RawTuple], hooks: Mapping[str, Hooks], max_body: int
 ) -> tuple[list[tuple[Any, ...]], int]:
     """The stored rows of a batch, and how many entries could not be built (logged)."""
     built = []
     failed = 0
     for raw in raws:
         try:
-            built.append(build_row(raw, hooks[raw.provider], max_body))
+            built.append(build_row(raw, hooks[raw[2]], max_body))  # [2]: provider
         except Exception:
-            log.exception("journal entry %s could not be built", raw.id)
+            log.exception("journal entry %s could not be built", raw[0])  # [0]: id
             failed += 1
     return built, failed
 
 
-def build_row(raw: Raw, hooks: Hooks, max_body: int) -> tuple[Any, ...]:
-    """The stored row of one exchange: redacted, with account and object ids."""
+def build_row(raw: RawTuple, hooks: Hooks, max_body: int) -> tuple[Any, ...]:
+    """The stored row of one exchange: redacted, with account and object ids. ``raw``: a
+    ``Raw``, or a plain tuple of its fields (as the writer process receives them)."""
+    (
+        rid,
+        at_us,
+        provider,
+        method,
+        route,
+        path,
+        path_params,
+        raw_query,
+        request_headers,
+        request_body,
+        status,
+        sent,
+        response_headers,
+        response_body,
+        latency_ms,
+        fault_id,
+        fault_kind,
+        outcome,
+    ) = raw
     red = hooks.redaction
-    query = raw.query.decode("latin-1") if raw.query else ""
+    query = raw_query.decode("latin-1") if raw_query else ""
     exchange = Exchange(
-        method=raw.method,
-        path=raw.path,
-        route=raw.route,
-        path_params=raw.path_params,
+        method=method,
+        path=path,
+        route=route,
+        path_params=path_params,
         query=query,
-        raw_headers=raw.request_headers,
-        body=raw.request_body,
-        answer_headers=raw.response_headers,
-        answer_body=raw.response_body,
+        raw_headers=request_headers,
+        body=request_body,
+        answer_headers=response_headers,
+        answer_body=response_body,
     )
     try:
         account = hooks.account(exchange)
         ids = hooks.object_ids(exchange)
     except Exception:  # a hook must never lose the entry
-        log.exception("journal hook failed for %s %s", raw.method, raw.path)
+        log.exception("journal hook failed for %s %s", method, path)
         account, ids = None, []
     # Redaction sees the whole body (a secret cut in half by the size cap would survive).
-    req_text = red.body(raw.request_body.decode("utf-8", "replace"), exchange.content_type)
-    resp_type = header_value(raw.response_headers, b"content-type") or ""
+    req_text = red.body(request_body.decode("utf-8", "replace"), exchange.content_type)
+    resp_type = header_value(response_headers, b"content-type") or ""
     if resp_type.lower().startswith("text/html"):
         # A page is what the browser showed, not data a client parses; a card form's page would
         # also put card field names in the journal. Its size is kept, its markup is not.
-        resp_text = f"(an HTML page of {len(raw.response_body)} bytes, not kept)"
+        resp_text = f"(an HTML page of {len(response_body)} bytes, not kept)"
     else:
-        resp_text = red.body(raw.response_body.decode("utf-8", "replace"), resp_type)
+        resp_text = red.body(response_body.decode("utf-8", "replace"), resp_type)
     req_text, resp_text = mask_userinfo(req_text), mask_userinfo(resp_text)
     exchange_doc = {
-        "path": raw.path,
+        "path": path,
         "query": red.pairs(query) if query else "",
         "request": {
-            "headers": red.header_block(raw.request_headers),
+            "headers": red.header_block(request_headers),
             "body": req_text[:max_body],
-            "bodyBytes": len(raw.request_body),
+            "bodyBytes": len(request_body),
             "truncated": len(req_text) > max_body,
         },
         "response": None
-        if raw.status is None
+        if status is None
         else {
-            "status": raw.status,
-            "headers": red.header_block(raw.response_headers),
+            "status": status,
+            "headers": red.header_block(response_headers),
             "body": resp_text[:max_body],
-            "bodyBytes": len(raw.response_body),
+            "bodyBytes": len(response_body),
             "truncated": len(resp_text) > max_body,
-            "sent": raw.sent,
+            "sent": sent,
         },
-        "outcome": raw.outcome,
-        "faultKind": raw.fault_kind,
+        "outcome": outcome,
+        "faultKind": fault_kind,
     }
     return (
-        raw.id,
-        raw.at_us,
-        raw.provider,
+        rid,
+        at_us,
+        provider,
         account,
-        raw.method,
-        raw.route,
-        raw.status if raw.sent else None,
-        round(raw.latency_ms, 3),
+        method,
+        route,
+        status if sent else None,
+        round(latency_ms, 3),
         " " + " ".join(ids) + " " if ids else "",
-        raw.fault_id,
+        fault_id,
         _ENCODE.encode(exchange_doc).decode(),
     )
 

@@ -31,7 +31,7 @@ from ..core.clock import US, real_now_us
 from ..store import observe as rows
 from ..store.db import Database
 from . import writer
-from .entries import Raw, build_row, build_rows, hooks_of, mask_userinfo, view
+from .entries import Raw, RawTuple, build_row, build_rows, hooks_of, mask_userinfo, view
 from .metrics import Metrics
 from .spec import ProviderObserve
 
@@ -39,6 +39,7 @@ __all__ = [
     "Journal",
     "JournalSettings",
     "Raw",
+    "RawTuple",
     "build_row",
     "build_rows",
     "hooks_of",
@@ -81,7 +82,7 @@ class Journal:
         self.metrics = metrics
         self.enabled = settings.enabled
         self.hooks = {name: hooks_of(obs) for name, obs in (observers or {}).items()}
-        self._queue: collections.deque[Raw] = collections.deque()
+        self._queue: collections.deque[RawTuple] = collections.deque()
         self._limit = settings.queue_size
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -99,8 +100,9 @@ class Journal:
         if self.remote_url is not None:
             self._writer.configure(self.remote_url, self.hooks, settings.max_body_bytes)
 
-    def put(self, raw: Raw) -> None:
-        """Never blocks, never raises: a full queue drops the entry and counts it."""
+    def put(self, raw: RawTuple) -> None:
+        """Never blocks, never raises: a full queue drops the entry and counts it. ``raw``: a
+        ``Raw``, or a plain tuple of its fields (see ``Raw``)."""
         if len(self._queue) >= self._limit:
             self.dropped += 1
             self.metrics.journal_dropped.inc()
@@ -153,19 +155,23 @@ class Journal:
         while True:
             await asyncio.sleep(self.settings.flush_seconds)
             try:
-                async with self._lock:
-                    await self._flush()
-                    if time.monotonic() - self._last_prune >= self.settings.prune_seconds:
-                        self._last_prune = time.monotonic()
-                        self._since_trim = 0
-                        await self.prune()
-                    elif self._since_trim >= max(100, self.settings.max_entries // 10):
-                        self._since_trim = 0
-                        await self._trim()
+                await self._turn()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("journal writer error", exc_info=True)
+
+    async def _turn(self) -> None:
+        """One turn of the background flusher: store the queue, then prune or trim if due."""
+        async with self._lock:
+            await self._flush()
+            if time.monotonic() - self._last_prune >= self.settings.prune_seconds:
+                self._last_prune = time.monotonic()
+                self._since_trim = 0
+                await self.prune()
+            elif self._since_trim >= max(100, self.settings.max_entries // 10):
+                self._since_trim = 0
+                await self._trim()
 
     async def flush(self) -> None:
         """Store everything queued so far (also called before a journal read, so a client
@@ -187,12 +193,13 @@ class Journal:
                 self._since_trim += stored
             await asyncio.sleep(0)  # let requests in between batches (p99)
 
-    async def _store(self, batch: list[Raw]) -> tuple[int, int]:
+    async def _store(self, batch: list[RawTuple]) -> tuple[int, int]:
         """(stored, dropped) of one batch."""
         max_body = self.settings.max_body_bytes
         if self._remote():
             try:
-                stored, failed = await self._writer.call("store", batch)
+                # plain tuples (marshal-able; ``tuple`` returns a plain one as it is)
+                stored, failed = await self._writer.call("store", list(map(tuple, batch)))
                 return int(stored), int(failed)
             except writer.WriterGone as exc:
                 log.warning(

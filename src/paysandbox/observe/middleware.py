@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..core.clock import real_now_us
 from .faults import Fault, FaultBook
-from .journal import Journal, Raw
+from .journal import Journal
 from .metrics import Metrics
 from .server import TRANSPORT_KEY
 from .spec import Exchange, ProviderObserve
@@ -219,25 +219,25 @@ class ObserveMiddleware:
             )
             if self.journal.enabled:
                 self.journal.put(
-                    Raw(
-                        id=rid,
-                        at_us=real_now_us() - int(elapsed * 1_000_000),
-                        provider=provider.name,
-                        method=method,
-                        route=route,
-                        path=scope["path"],
-                        path_params=params,
-                        query=scope.get("query_string", b""),
-                        request_headers=scope["headers"],
-                        request_body=b"".join(body_parts),
-                        status=produced,
-                        sent=sent,
-                        response_headers=answer["headers"],
-                        response_body=b"".join(answer["body"]),
-                        latency_ms=elapsed * 1000,
-                        fault_id=fault.id if fault else None,
-                        fault_kind=fault.spec.kind if fault else None,
-                        outcome=outcome,
+                    (  # a Raw's fields in its order, as a plain tuple (see ``Raw``)
+                        rid,  # id
+                        real_now_us() - int(elapsed * 1_000_000),  # at_us
+                        provider.name,  # provider
+                        method,  # method
+                        route,  # route
+                        scope["path"],  # path
+                        params,  # path_params
+                        scope.get("query_string", b""),  # query
+                        scope["headers"],  # request_headers
+                        b"".join(body_parts),  # request_body
+                        produced,  # status
+                        sent,  # sent
+                        answer["headers"],  # response_headers
+                        b"".join(answer["body"]),  # response_body
+                        elapsed * 1000,  # latency_ms
+                        fault.id if fault else None,  # fault_id
+                        fault.spec.kind if fault else None,  # fault_kind
+                        outcome,  # outcome
                     )
                 )
 

@@ -126,6 +126,8 @@ def parse_doc(body: bytes, content_type: str, query: str) -> dict[str, Any]:
             except (msgspec.DecodeError, RecursionError):
                 parsed = None
             if isinstance(parsed, dict):
+                if not doc:
+                    return parsed  # a new dict of the decoder's: no copy needed
                 doc.update(parsed)
         elif "x-www-form-urlencoded" in ct or not ct or ct.startswith("text/plain"):
             doc.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -206,6 +208,7 @@ class Redaction:
         self.headers = frozenset(s.lower() for s in self.headers) | ALWAYS_HIDDEN_HEADERS
         self._header_bytes = frozenset(h.encode("latin-1") for h in self.headers)
         self._names = tuple(n.lower() for n in names)
+        self._any_names = self._names + self._cvv_names  # what ``mentions`` looks for
         alternatives = "|".join(re.escape(n) for n in names)
         #: ``"name": "text"`` with no escape inside: the fast path of ``body``
         pair = rf'"({alternatives})"(\s*:\s*)"([^"\\]*)"'
@@ -213,19 +216,26 @@ class Redaction:
         self._pair = re.compile(pair, re.I)
 
     def _replace(self, m: re.Match[str]) -> str:
-        name, colon, value = m.group(1), m.group(2), m.group(3)
-        low = name.lower()
-        hidden = REDACTED if low in self.secrets else (mask_pan(value) if value else value)
+        name, colon, value = m.groups()
+        hidden = REDACTED if name.lower() in self.secrets else (mask_pan(value) if value else value)
         return f'"{name}"{colon}"{hidden}"'
 
     def mentions(self, text: str) -> bool:
         """Could ``text`` carry a declared field? (false positives only cost time)"""
-        if not self._names and not self._cvv_names:
+        return self._mentions(text, None)
+
+    def _mentions(self, text: str, low: str | None) -> bool:
+        """``mentions``; ``low``: ``text.lower()`` when the caller has it."""
+        if not self._any_names:
             return False
         if "\\u" in text or "%" in text:
             return True
-        low = text.lower()
-        return any(n in low for n in self._names) or any(n in low for n in self._cvv_names)
+        if low is None:
+            low = text.lower()
+        for name in self._any_names:  # noqa: SIM110 - a loop: no generator to make
+            if name in low:
+                return True
+        return False
 
     def value(self, key: str, value: Any) -> Any:
         low = key.lower()
@@ -257,28 +267,31 @@ class Redaction:
 
     def header_block(self, headers: RawHeaders) -> str:
         """Headers as one ``name: value`` line each, declared ones as ``***``."""
-        hidden = self._header_bytes
-        if hidden and any(k in hidden for k, _ in headers):
+        hidden = self._header_bytes  # never empty (ALWAYS_HIDDEN_HEADERS)
+        if not hidden.isdisjoint(dict(headers)):  # (all in C: no loop in Python)
             headers = [(k, b"***" if k in hidden else v) for k, v in headers]
-        return b"\n".join([k + b": " + v for k, v in headers]).decode("latin-1")
+        return b"\n".join(map(b": ".join, headers)).decode("latin-1")
 
     def body(self, body: str, content_type: str) -> str:
         """A body as text with the declared fields redacted (JSON object, form, or as is).
 
         A JSON body that mentions a declared field but cannot be parsed is not stored (its
         text is replaced by a note): there is no safe way to cut the secret out of it."""
-        if not self.mentions(body):
+        low = body.lower() if self._any_names else body
+        if not self._mentions(body, low):
             if self.pans and _LONG_DIGITS.search(body) and not _is_json(body):
                 return scrub_pans(body)  # a card number sent in a body we cannot read
             return body
         ct = content_type.lower()
         if "json" in ct or body.lstrip().startswith(("{", "[")):
-            low = body.lower()
-            if "\\" not in body and not any(n in low for n in self._cvv_names):
+            cvv = self._cvv_names
+            if "\\" not in body and not (cvv and any(n in low for n in cvv)):
                 # Fast path: every mention of a declared name is a "name": "text" pair that
                 # the pattern replaced; any other mention (a number value, a nested object,
                 # the name inside another key or a value) takes the parse below.
-                mentioned = sum(low.count(name) for name in self._names)
+                mentioned = 0
+                for name in self._names:
+                    mentioned += low.count(name)
                 out, n = self._pair_exact.subn(self._replace, body)
                 if n == mentioned:
                     return out
@@ -328,7 +341,10 @@ class ProviderObserve:
 
 def first_text(*values: Any) -> str | None:
     for v in values:
-        if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != "":
+        if type(v) is str:  # the usual case, first: str(v) is v
+            if v:
+                return v
+        elif isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != "":
             return str(v)
     return None
 
@@ -337,7 +353,9 @@ def collect_ids(values: Iterable[Any]) -> list[str]:
     """Distinct, non-empty ids in order."""
     out: list[str] = []
     for v in values:
-        text = first_text(v)
-        if text is not None and len(text) <= 128 and text not in out:
+        if v is None:
+            continue
+        text = v if type(v) is str else first_text(v)  # (a str: its own text, when not "")
+        if text and len(text) <= 128 and text not in out:
             out.append(text)
     return out

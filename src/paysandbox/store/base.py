@@ -4,7 +4,8 @@ the ``Database`` that runs it, and the spelling of PostgreSQL URLs."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -20,6 +21,20 @@ class Conn(Protocol):
     def one(self, sql: str, *args: Any) -> Row | None: ...
     def all(self, sql: str, *args: Any) -> list[Row]: ...
     def exec(self, sql: str, *args: Any) -> int: ...
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert ``rows`` (values in ``columns`` order) as cheaply as the driver allows:
+        SQLite and asyncpg run one prepared ``INSERT`` per row (``executemany``), psycopg
+        streams them with ``COPY … FROM STDIN``."""
+        ...
+
+
+@lru_cache(maxsize=64)
+def insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    """``INSERT INTO table (columns) VALUES (?, …)`` (names are code constants)."""
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 class Database(Protocol):

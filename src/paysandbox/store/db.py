@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .base import Conn, Database, Row, T, libpq_url
+from .base import Conn, Database, Row, T, insert_sql, libpq_url
 
 if TYPE_CHECKING:
     from .pg import PostgresDatabase
@@ -61,6 +61,11 @@ class _SqliteConn:
 
     def exec(self, sql: str, *args: Any) -> int:
         return self._c.execute(sql, args).rowcount
+
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        self._c.executemany(insert_sql(table, tuple(columns)), rows)
 
 
 # How long a starting process waits for another one's lock (migration, journal-mode switch).

@@ -26,14 +26,10 @@ JOURNAL_COLUMNS = (
 
 
 def insert_entries(conn: Conn, rows: Sequence[Sequence[Any]]) -> None:
-    """One multi-row INSERT per call (rows in ``JOURNAL_COLUMNS`` order)."""
-    if not rows:
-        return
-    one = "(" + ", ".join("?" for _ in JOURNAL_COLUMNS) + ")"
-    sql = f"INSERT INTO sandbox_requests ({', '.join(JOURNAL_COLUMNS)}) VALUES " + ", ".join(
-        one for _ in rows
-    )
-    conn.exec(sql, *(v for row in rows for v in row))
+    """Rows in ``JOURNAL_COLUMNS`` order (SQLite: one prepared INSERT run per row; PostgreSQL
+    through psycopg: one ``COPY``; see ``Conn.insert_many``)."""
+    if rows:
+        conn.insert_many("sandbox_requests", JOURNAL_COLUMNS, rows)
 
 
 def list_entries(

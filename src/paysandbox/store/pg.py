@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 import greenlet
 
-from .base import Row, libpq_url
+from .base import Row, insert_sql, libpq_url
 
 _QMARK = re.compile(r"\?")
 
@@ -73,11 +73,23 @@ class _PgConn:
         cur = self._c.execute(_pg_sql(sql), args, prepare=True)
         return int(cur.rowcount)
 
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        with self._c.cursor().copy(_copy_sql(table, tuple(columns))) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+@lru_cache(maxsize=64)
+def _copy_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+
 
 T = TypeVar("T")
 
 _QMARK = re.compile(r"\?")
-_ONE, _ALL, _EXEC = 0, 1, 2
+_ONE, _ALL, _EXEC, _MANY = 0, 1, 2, 4
 
 
 @lru_cache(maxsize=2048)
@@ -109,6 +121,11 @@ class _BridgeConn:
         n: int = self._parent.switch((_EXEC, sql, args))
         return n
 
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        self._parent.switch((_MANY, insert_sql(table, tuple(columns)), rows))
+
 
 async def _statement(c: Any, op: int, sql: str, args: Sequence[Any]) -> Any:
     q = _numbered(sql)
@@ -117,6 +134,9 @@ async def _statement(c: Any, op: int, sql: str, args: Sequence[Any]) -> Any:
         return None if r is None else dict(r.items())
     if op == _ALL:
         return [dict(r.items()) for r in await c.fetch(q, *args)]
+    if op == _MANY:  # args: the rows
+        await c.executemany(q, args)
+        return None
     status: str = await c.execute(q, *args)
     tail = status.rpartition(" ")[2]
     return int(tail) if tail.isdigit() else 0
