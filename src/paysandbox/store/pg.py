@@ -290,19 +290,24 @@ class PostgresDatabase:
         self._dsn = libpq_url(url)
         self.pool_size = pool_size
         self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
+        self._last: _LoopPool | None = None  # the pool ``_pool`` returned last
         self._sync: Any = None
         self._sync_lock = threading.Lock()
         self._closed = False
 
     def _pool(self) -> _LoopPool:
+        loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last.loop is loop:  # the usual case: one serving loop
+            return last
         if self._closed:
             raise RuntimeError("the database was closed")
-        loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
             for old in [lp for lp in self._pools if lp.is_closed()]:
                 self._pools.pop(old).terminate()
             pool = self._pools[loop] = _LoopPool(self._dsn, self.pool_size, loop)
+        self._last = pool
         return pool
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
@@ -379,6 +384,7 @@ class PostgresDatabase:
     def close(self) -> None:
         """Close every connection; the database is not usable afterwards (like SQLite's)."""
         self._closed = True
+        self._last = None
         for pool in self._pools.values():
             pool.terminate()
         self._pools.clear()
