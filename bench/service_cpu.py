@@ -8,7 +8,12 @@ per operation (found by ``application_name``). CPU per operation is the
 figure to compare on a shared machine; operations per second are shown for reference only.
 
     PYTHONPATH=src .venv/bin/python bench/service_cpu.py [--seconds 5] [--rounds 3]
-        [--pg URL | --pg none] [--only pg-generate,pg-inquire,sqlite-generate,sqlite-inquire]
+        [--pg URL | --pg none] [--only pg-generate,pg-inquire,sqlite-generate,sqlite-inquire,
+                                        pg-journal,sqlite-journal]
+
+``*-journal`` rows: the request journal's writer process's part (100-row INSERTs through
+``write_sync``, as ``observe/writer.py`` stores entries), per journal entry — one per request
+served.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import statistics
 import tempfile
 import time
+from typing import Any
 
 import msgspec
 import psycopg
@@ -30,7 +37,9 @@ from paysandbox.delivery.outbox import Outbox, RetryPolicy
 from paysandbox.providers.kplus import store as rows
 from paysandbox.providers.kplus.schemas import GenerateToken, InquireToken, Item
 from paysandbox.providers.kplus.service import KPlusService
+from paysandbox.store import observe as observe_rows
 from paysandbox.store.db import open_database
+from paysandbox.store.pg import PostgresDatabase
 
 PARTNER, SECRET = prefill.PARTNER, "bench-secret"
 GENERATE = GenerateToken(
@@ -94,11 +103,16 @@ async def measure(
     url: str, ops: list[str], args: argparse.Namespace, admin: str | None, app: str
 ) -> dict[str, tuple[float, ...]]:
     db = open_database(url)
+    if args.pool and isinstance(db, PostgresDatabase):
+        db.pool_size = args.pool
     svc = KPlusService(db, Outbox(RetryPolicy()), default_ttl_seconds=1800)
     uid = f"first-{secrets.token_hex(6)}"
     first = await svc.generate(msgspec.structs.replace(GENERATE, partnerTxnUid=uid))
     token = first.token_id
     out: dict[str, tuple[float, ...]] = {}
+    if "journal" in ops:
+        out["journal"] = journal_rows(db, args.seconds, admin, app)
+        ops = [op for op in ops if op != "journal"]
     for op in ops:
         await load(svc, op, 1, args.tasks, token)  # warm-up
         t0, times0 = time.monotonic(), os.times()
@@ -110,6 +124,31 @@ async def measure(
         out[op] = (n / wall, (user + system) / n * 1e6, dbcpu / n * 1e6, system / n * 1e6)
     db.close()
     return out
+
+
+def journal_rows(db: Any, seconds: float, admin: str | None, app: str) -> tuple[float, ...]:
+    """The journal writer's part: ``write_sync(insert_entries)`` of 100-row chunks (as the
+    writer process stores them), CPU per row."""
+    exchange = json.dumps({"request": {"body": "x" * 700}, "response": {"body": "y" * 600}})
+
+    def entry() -> tuple[Any, ...]:
+        at = time.time_ns() // 1000
+        ids = json.dumps(["KMCMPT" + "a" * 40 + "PMT"])
+        route = "/kplus/payment/inquire-token"
+        return (secrets.token_hex(12), at, "kplus", PARTNER, "POST", route, 200, 0.5, ids, None)
+
+    chunk = [(*entry(), exchange) for _ in range(100)]
+    db.write_sync(observe_rows.insert_entries, chunk)  # warm-up: the prepared statement
+    n, stop = 0, time.monotonic() + seconds
+    t0, times0 = time.monotonic(), os.times()
+    db0 = backend_ticks(admin, app) if admin else 0
+    while time.monotonic() < stop:
+        db.write_sync(observe_rows.insert_entries, chunk)
+        n += len(chunk)
+    wall, times1 = time.monotonic() - t0, os.times()
+    user, system = times1.user - times0.user, times1.system - times0.system
+    dbcpu = (backend_ticks(admin, app) - db0) / os.sysconf("SC_CLK_TCK") if admin else 0.0
+    return (n / wall, (user + system) / n * 1e6, dbcpu / n * 1e6, system / n * 1e6)
 
 
 def seed(url: str) -> None:
@@ -132,7 +171,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--tasks", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--only", default="pg-generate,pg-inquire,sqlite-generate,sqlite-inquire")
+    ap.add_argument(
+        "--only",
+        default="pg-generate,pg-inquire,sqlite-generate,sqlite-inquire,pg-journal,sqlite-journal",
+    )
+    ap.add_argument("--pool", type=int, default=0, help="PostgreSQL pool size (0: the default)")
     ap.add_argument("--loop", default="uvloop", choices=("uvloop", "asyncio"))
     args = ap.parse_args()
     loop_factory = asyncio.new_event_loop
