@@ -14,6 +14,8 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
   would inside ``BEGIN … COMMIT``. Should a read function write or lock (anything but a plain
   ``SELECT``), a transaction is opened before that statement and committed at the end, so it
   is still atomic.
+* ``read_one(fn)`` is ``read`` for a function of exactly one plain ``SELECT`` (anything more is
+  refused with ``RuntimeError``, as SQLite's ``read_one`` needs for its snapshot).
 * ``write_one(fn)`` is for a function whose change is ONE statement (e.g. a data-modifying
   ``WITH`` that claims and inserts together): all its statements run in autocommit, no
   ``BEGIN``/``COMMIT`` round trips; a second changing statement raises ``RuntimeError``.
@@ -40,7 +42,7 @@ from typing import Any, TypeVar
 
 import greenlet
 
-from .base import Row, libpq_url
+from .base import Row, libpq_url, plain_select
 
 _QMARK = re.compile(r"\?")
 
@@ -132,17 +134,7 @@ async def _statement(c: Any, op: int, sql: str, args: Sequence[Any]) -> Any:
     return int(tail) if tail.isdigit() else 0
 
 
-_LOCKING = (" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY SHARE", "PG_ADVISORY")
-
-
-@lru_cache(maxsize=2048)
-def _plain_select(sql: str) -> bool:
-    """A statement that only reads and locks nothing: it may run outside a transaction."""
-    s = sql.lstrip().upper()
-    return s.startswith("SELECT") and not any(word in s for word in _LOCKING)
-
-
-_AS_IS, _LAZY, _ONE_CHANGE = 0, 1, 2
+_AS_IS, _LAZY, _ONE_CHANGE, _ONE_READ = 0, 1, 2, 4
 _DONE = 3  # what a runner hands back when its function has returned or raised
 
 
@@ -179,6 +171,8 @@ async def _drive(
     still does so atomically, as on SQLite.
     ``_ONE_CHANGE``: autocommit throughout; a second statement that is not a plain ``SELECT``
     is refused with ``RuntimeError`` (see ``PostgresDatabase.write_one``).
+    ``_ONE_READ``: autocommit; one plain ``SELECT``, anything after it or any other statement
+    is refused with ``RuntimeError`` (see ``PostgresDatabase.read_one``).
 
     ``runners``: idle runner greenlets of this loop's thread; one is taken, and given back when
     its function has returned or raised (one left mid-function is never reused). An idle
@@ -198,7 +192,15 @@ async def _drive(
                 return result
             raise params
         try:
-            if mode and not _plain_select(sql):
+            if mode == _ONE_READ:
+                if changed or not plain_select(sql):
+                    raise RuntimeError(
+                        "read_one runs one plain SELECT (its own snapshot), not "
+                        f"{'a second statement' if changed else 'this one'}: {sql[:80]!r}; "
+                        "use Database.read"
+                    )
+                changed = True  # here: one statement has been run
+            elif mode and not plain_select(sql):
                 if mode == _LAZY:
                     if not c.is_in_transaction():
                         await c.execute("BEGIN")
@@ -332,6 +334,22 @@ class PostgresDatabase:
                 raise
             if c.is_in_transaction():
                 await c.execute("COMMIT")
+        except Exception:
+            pool.release(c, broken=c.is_closed() or c.is_in_transaction())
+            raise
+        except BaseException:  # cancelled mid-statement: the connection's state is unknown
+            pool.release(c, broken=True)
+            raise
+        pool.release(c)
+        return result
+
+    async def read_one(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn`` reads with one plain ``SELECT`` (autocommit, as ``read`` runs it); a second
+        statement or any other kind raises ``RuntimeError`` (the contract SQLite relies on)."""
+        pool = self._pool()
+        c = await pool.acquire()
+        try:
+            result = await _drive(c, fn, args, _ONE_READ, pool.runners)
         except Exception:
             pool.release(c, broken=c.is_closed() or c.is_in_transaction())
             raise
