@@ -9,7 +9,7 @@ from typing import Any
 
 from ...store import events
 from ...store.db import Conn, Row
-from ...store.sql import conditional_update, insert, insert_ignore, listing_where
+from ...store.sql import conditional_update, listing_where
 
 
 def get_partner(conn: Conn, partner_id: str) -> Row | None:
@@ -76,15 +76,30 @@ def upsert_partner(
 
 def claim_request_uid(conn: Conn, partner_id: str, uid: str, operation: str, at_us: int) -> bool:
     """Record ``uid`` as used; False when the partner already used it (a duplicate request)."""
-    return insert_ignore(
-        conn,
-        "kplus_request_uids",
-        {"partner_id": partner_id, "partner_txn_uid": uid, "operation": operation, "at_us": at_us},
-    )
+    return conn.exec(_CLAIM_UID, partner_id, uid, operation, at_us) == 1
+
+
+#: ``store.sql.insert_ignore`` of a ``kplus_request_uids`` row, as one constant string.
+_CLAIM_UID = (
+    "INSERT INTO kplus_request_uids (partner_id, partner_txn_uid, operation, at_us) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
 
 
 def insert_token(conn: Conn, values: Mapping[str, Any]) -> None:
-    insert(conn, "kplus_tokens", values)
+    """``store.sql.insert`` into ``kplus_tokens``, its SQL built once per set of columns."""
+    cols = tuple(values)
+    sql = _INSERT_TOKEN.get(cols)
+    if sql is None:
+        if len(_INSERT_TOKEN) >= 64:  # never expected: the service uses one set of columns
+            _INSERT_TOKEN.clear()
+        sql = _INSERT_TOKEN[cols] = (
+            f"INSERT INTO kplus_tokens ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+        )
+    conn.exec(sql, *values.values())
+
+
+_INSERT_TOKEN: dict[tuple[str, ...], str] = {}
 
 
 #: What ``create_token`` did.
