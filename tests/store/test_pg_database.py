@@ -200,6 +200,24 @@ def test_write_one_refuses_a_second_change(db: PostgresDatabase) -> None:
     assert len(seen) == 1 and "use Database.write" in seen[0]
 
 
+def test_read_one_refuses_a_second_statement_and_writes(db: PostgresDatabase) -> None:
+    def two_reads(conn: Conn) -> None:
+        keys(conn)
+        keys(conn)
+
+    async def main() -> tuple[list[str], list[str]]:
+        await db.write(put, "a", 1)
+        found = await db.read_one(keys)
+        for _ in range(3):  # more refusals than the pool has connections
+            with pytest.raises(RuntimeError, match=r"read_one runs one plain SELECT.*a second"):
+                await db.read_one(two_reads)
+            with pytest.raises(RuntimeError, match=r"read_one runs one plain SELECT.*this one"):
+                await db.read_one(put, "b", 2)
+        return found, await db.read_one(keys)
+
+    assert run_async(main) == (["a"], ["a"])  # the refused write never ran
+
+
 def test_write_one_a_failing_statement_leaves_nothing(db: PostgresDatabase) -> None:
     def claim(conn: Conn, key: str) -> bool:
         """One statement: two rows, the second conflicting — all or nothing."""

@@ -130,3 +130,26 @@ def test_write_one_is_write_on_sqlite(db: SqliteDatabase) -> None:
     a, b = run_async(main)
     assert a == "a" and isinstance(b, ValueError)
     assert run_async(lambda: db.read(keys)) == ["a"]
+
+
+def test_read_one_runs_one_select_without_a_transaction(db: SqliteDatabase) -> None:
+    """``read_one``: the one SELECT in autocommit (its own snapshot, no read lock left held);
+    a second statement, or a write, is refused before it runs."""
+
+    def two_reads(conn: Conn) -> None:
+        keys(conn)
+        keys(conn)
+
+    async def main() -> tuple[list[str], bool]:
+        await db.write(put, "a", 1)
+        found = await db.read_one(keys)
+        held = db._conn.in_transaction
+        with pytest.raises(RuntimeError, match=r"read_one runs one plain SELECT.*a second"):
+            await db.read_one(two_reads)
+        with pytest.raises(RuntimeError, match=r"read_one runs one plain SELECT.*this one"):
+            await db.read_one(put, "b", 2)
+        return found, held
+
+    found, held = run_async(main)
+    assert found == ["a"] and not held
+    assert run_async(lambda: db.read(keys)) == ["a"]  # the refused write never ran

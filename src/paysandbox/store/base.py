@@ -44,6 +44,12 @@ class Database(Protocol):
     url: str
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
+    async def read_one(self, fn: Callable[..., T], *args: Any) -> T:
+        """Like ``read`` for a function that reads with exactly ONE plain ``SELECT`` (its own
+        snapshot): on SQLite without ``BEGIN``/``COMMIT``; a second statement, or one that
+        is not a plain ``SELECT``, raises ``RuntimeError`` (see db.py)."""
+        ...
+
     async def write(self, fn: Callable[..., T], *args: Any) -> T: ...
     async def write_one(self, fn: Callable[..., T], *args: Any) -> T:
         """Like ``write`` for a function that changes the database with exactly ONE statement
@@ -56,3 +62,13 @@ class Database(Protocol):
 def libpq_url(url: str) -> str:
     """Accept SQLAlchemy-style ``postgresql+psycopg://`` as well as plain libpq URLs."""
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+
+
+_LOCKING = (" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY SHARE", "PG_ADVISORY")
+
+
+@lru_cache(maxsize=2048)
+def plain_select(sql: str) -> bool:
+    """A statement that only reads and locks nothing: it may run outside a transaction."""
+    s = sql.lstrip().upper()
+    return s.startswith("SELECT") and not any(word in s for word in _LOCKING)

@@ -18,6 +18,10 @@ interface. A ``Database`` runs them:
   ``SELECT`` raises ``RuntimeError`` (the first one is already committed).
 * ``read(fn)`` — the same, in a read transaction (SQLite: one snapshot for all its statements;
   PostgreSQL: each statement in autocommit, which under READ COMMITTED sees the same).
+* ``read_one(fn)`` — for a function that reads with exactly ONE plain ``SELECT`` (e.g.
+  inquire-token's hot read): one statement is its own snapshot, so SQLite runs it without
+  ``BEGIN``/``COMMIT`` (two ``execute`` calls fewer). A second statement, or one that is not a
+  plain ``SELECT``, raises ``RuntimeError`` before it runs (on both engines).
 
 Durability (SQLite): ``synchronous=NORMAL`` in WAL mode by default — a committed change survives
 a process crash or ``kill -9``; ``FULL`` adds safety against power loss at ~4x the commit cost.
@@ -33,7 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .base import Conn, Database, Row, T, insert_sql, libpq_url
+from .base import Conn, Database, Row, T, insert_sql, libpq_url, plain_select
 
 if TYPE_CHECKING:
     from .pg import PostgresDatabase
@@ -66,6 +70,44 @@ class _SqliteConn:
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         self._c.executemany(insert_sql(table, tuple(columns)), rows)
+
+
+class _SqliteOneRead(_SqliteConn):
+    """The ``Conn`` of ``read_one``: one plain ``SELECT``, then nothing more."""
+
+    __slots__ = ("_used",)
+
+    def __init__(self, c: sqlite3.Connection) -> None:
+        self._c = c
+        self._used = False
+
+    def _check(self, sql: str) -> None:
+        if self._used or not plain_select(sql):
+            raise RuntimeError(
+                "read_one runs one plain SELECT (its own snapshot), not "
+                f"{'a second statement' if self._used else 'this one'}: {sql[:80]!r}; "
+                "use Database.read"
+            )
+        self._used = True
+
+    def one(self, sql: str, *args: Any) -> Row | None:
+        self._check(sql)
+        row: Row | None = self._c.execute(sql, args).fetchone()
+        return row
+
+    def all(self, sql: str, *args: Any) -> list[Row]:
+        self._check(sql)
+        rows: list[Row] = self._c.execute(sql, args).fetchall()
+        return rows
+
+    def exec(self, sql: str, *args: Any) -> int:
+        self._check(sql)
+        return self._c.execute(sql, args).rowcount
+
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        self._check(f"INSERT INTO {table}")
 
 
 # How long a starting process waits for another one's lock (migration, journal-mode switch).
@@ -129,22 +171,26 @@ class SqliteDatabase:
         self._busy_since: float | None = None
         self._busy_delay = 0.0005
 
-    def _run(self, fn: Callable[..., T], args: Sequence[Any], begin: str) -> T:
+    def _run(
+        self, fn: Callable[..., T], args: Sequence[Any], begin: str, conn: type = _SqliteConn
+    ) -> T:
         c = self._conn
         c.execute(begin)
         try:
-            result = fn(_SqliteConn(c), *args)
+            result = fn(conn(c), *args)
         except BaseException:
             c.execute("ROLLBACK")
             raise
         c.execute("COMMIT")
         return result
 
-    async def _retrying(self, fn: Callable[..., T], args: Sequence[Any], begin: str) -> T:
+    async def _retrying(
+        self, fn: Callable[..., T], args: Sequence[Any], begin: str, conn: type = _SqliteConn
+    ) -> T:
         delay, waited = 0.0005, 0.0
         while True:
             try:
-                return self._run(fn, args, begin)
+                return self._run(fn, args, begin, conn)
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or waited >= self.lock_wait_seconds:
                     raise
@@ -239,6 +285,18 @@ class SqliteDatabase:
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._retrying(fn, args, "BEGIN")
+
+    async def read_one(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn`` reads with one plain ``SELECT``: run in autocommit, where that statement is
+        its own snapshot (as inside ``BEGIN … COMMIT``), and its read lock ends with it. When
+        another process holds a lock a read must wait for (rare in WAL mode), the call goes
+        the way of ``read``: retried after an asynchronous back-off."""
+        try:
+            return fn(_SqliteOneRead(self._conn), *args)
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+        return await self._retrying(fn, args, "BEGIN", _SqliteOneRead)
 
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """For start-up and tools outside the event loop (waits for other processes' locks)."""

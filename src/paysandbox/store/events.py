@@ -18,13 +18,11 @@ def row(
     object_type: str, object_id: str, kind: str, at_us: int, data: dict[str, Any] | None = None
 ) -> tuple[Any, ...]:
     """One event's values, in ``COLUMNS`` order (for ``append_rows`` and ``insert_where``)."""
-    return (
-        object_type,
-        object_id,
-        kind,
-        at_us,
-        json.dumps(data or {}, separators=(",", ":"), sort_keys=True),
-    )
+    return (object_type, object_id, kind, at_us, _encode(data or {}))
+
+
+#: ``json.dumps(…, separators=(",", ":"), sort_keys=True)`` without building an encoder per call.
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 
 
 def append(

@@ -14,6 +14,8 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
   would inside ``BEGIN … COMMIT``. Should a read function write or lock (anything but a plain
   ``SELECT``), a transaction is opened before that statement and committed at the end, so it
   is still atomic.
+* ``read_one(fn)`` is ``read`` for a function of exactly one plain ``SELECT`` (anything more is
+  refused with ``RuntimeError``, as SQLite's ``read_one`` needs for its snapshot).
 * ``write_one(fn)`` is for a function whose change is ONE statement (e.g. a data-modifying
   ``WITH`` that claims and inserts together): all its statements run in autocommit, no
   ``BEGIN``/``COMMIT`` round trips; a second changing statement raises ``RuntimeError``.
@@ -40,19 +42,26 @@ from typing import Any, TypeVar
 
 import greenlet
 
-from .base import Row, insert_sql, libpq_url
+from .base import Row, insert_sql, libpq_url, plain_select
 
 _QMARK = re.compile(r"\?")
 
 
 @lru_cache(maxsize=1024)
 def _pg_sql(sql: str) -> str:
-    """Rewrite ``?`` placeholders for psycopg (``%s``), escaping literal percent signs."""
+    """Rewrite ``?`` placeholders for psycopg's ordinary cursor (``%s``), escaping literal percent
+    signs (``bench/drivers.py``'s psycopg candidates; ``_PgConn`` uses a raw cursor)."""
     return _QMARK.sub("%s", sql.replace("%", "%%"))
 
 
 class _PgConn:
-    """A psycopg (synchronous) connection as a ``Conn``: start-up writes and tools."""
+    """A psycopg (synchronous) connection as a ``Conn``: start-up writes, tools and the
+    journal's writer process.
+
+    Statements go through a ``RawCursor`` with ``$n`` placeholders: psycopg then sends the
+    text as it is, where its ordinary cursor parses every query for ``%s`` — cached only for
+    texts up to 4 KB, so the journal's 100-row INSERTs were parsed anew each time (measured:
+    ~30 µs of the writer's CPU per journal entry on PostgreSQL)."""
 
     dialect = "postgresql"
 
@@ -61,17 +70,21 @@ class _PgConn:
     def __init__(self, c: Any) -> None:
         self._c = c
 
+    def _run(self, sql: str, args: Sequence[Any]) -> Any:
+        import psycopg
+
+        return psycopg.RawCursor(self._c).execute(_numbered(sql), args, prepare=True)
+
     def one(self, sql: str, *args: Any) -> Row | None:
-        row: Row | None = self._c.execute(_pg_sql(sql), args, prepare=True).fetchone()
+        row: Row | None = self._run(sql, args).fetchone()
         return row
 
     def all(self, sql: str, *args: Any) -> list[Row]:
-        rows: list[Row] = self._c.execute(_pg_sql(sql), args, prepare=True).fetchall()
+        rows: list[Row] = self._run(sql, args).fetchall()
         return rows
 
     def exec(self, sql: str, *args: Any) -> int:
-        cur = self._c.execute(_pg_sql(sql), args, prepare=True)
-        return int(cur.rowcount)
+        return int(self._run(sql, args).rowcount)
 
     def insert_many(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -88,7 +101,6 @@ def _copy_sql(table: str, columns: tuple[str, ...]) -> str:
 
 T = TypeVar("T")
 
-_QMARK = re.compile(r"\?")
 _ONE, _ALL, _EXEC, _MANY = 0, 1, 2, 4
 
 
@@ -142,17 +154,7 @@ async def _statement(c: Any, op: int, sql: str, args: Sequence[Any]) -> Any:
     return int(tail) if tail.isdigit() else 0
 
 
-_LOCKING = (" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY SHARE", "PG_ADVISORY")
-
-
-@lru_cache(maxsize=2048)
-def _plain_select(sql: str) -> bool:
-    """A statement that only reads and locks nothing: it may run outside a transaction."""
-    s = sql.lstrip().upper()
-    return s.startswith("SELECT") and not any(word in s for word in _LOCKING)
-
-
-_AS_IS, _LAZY, _ONE_CHANGE = 0, 1, 2
+_AS_IS, _LAZY, _ONE_CHANGE, _ONE_READ = 0, 1, 2, 4
 _DONE = 3  # what a runner hands back when its function has returned or raised
 
 
@@ -189,6 +191,8 @@ async def _drive(
     still does so atomically, as on SQLite.
     ``_ONE_CHANGE``: autocommit throughout; a second statement that is not a plain ``SELECT``
     is refused with ``RuntimeError`` (see ``PostgresDatabase.write_one``).
+    ``_ONE_READ``: autocommit; one plain ``SELECT``, anything after it or any other statement
+    is refused with ``RuntimeError`` (see ``PostgresDatabase.read_one``).
 
     ``runners``: idle runner greenlets of this loop's thread; one is taken, and given back when
     its function has returned or raised (one left mid-function is never reused). An idle
@@ -208,7 +212,15 @@ async def _drive(
                 return result
             raise params
         try:
-            if mode and not _plain_select(sql):
+            if mode == _ONE_READ:
+                if changed or not plain_select(sql):
+                    raise RuntimeError(
+                        "read_one runs one plain SELECT (its own snapshot), not "
+                        f"{'a second statement' if changed else 'this one'}: {sql[:80]!r}; "
+                        "use Database.read"
+                    )
+                changed = True  # here: one statement has been run
+            elif mode and not plain_select(sql):
                 if mode == _LAZY:
                     if not c.is_in_transaction():
                         await c.execute("BEGIN")
@@ -310,19 +322,24 @@ class PostgresDatabase:
         self._dsn = libpq_url(url)
         self.pool_size = pool_size
         self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
+        self._last: _LoopPool | None = None  # the pool ``_pool`` returned last
         self._sync: Any = None
         self._sync_lock = threading.Lock()
         self._closed = False
 
     def _pool(self) -> _LoopPool:
+        loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last.loop is loop:  # the usual case: one serving loop
+            return last
         if self._closed:
             raise RuntimeError("the database was closed")
-        loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
             for old in [lp for lp in self._pools if lp.is_closed()]:
                 self._pools.pop(old).terminate()
             pool = self._pools[loop] = _LoopPool(self._dsn, self.pool_size, loop)
+        self._last = pool
         return pool
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
@@ -337,6 +354,22 @@ class PostgresDatabase:
                 raise
             if c.is_in_transaction():
                 await c.execute("COMMIT")
+        except Exception:
+            pool.release(c, broken=c.is_closed() or c.is_in_transaction())
+            raise
+        except BaseException:  # cancelled mid-statement: the connection's state is unknown
+            pool.release(c, broken=True)
+            raise
+        pool.release(c)
+        return result
+
+    async def read_one(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn`` reads with one plain ``SELECT`` (autocommit, as ``read`` runs it); a second
+        statement or any other kind raises ``RuntimeError`` (the contract SQLite relies on)."""
+        pool = self._pool()
+        c = await pool.acquire()
+        try:
+            result = await _drive(c, fn, args, _ONE_READ, pool.runners)
         except Exception:
             pool.release(c, broken=c.is_closed() or c.is_in_transaction())
             raise
@@ -399,6 +432,7 @@ class PostgresDatabase:
     def close(self) -> None:
         """Close every connection; the database is not usable afterwards (like SQLite's)."""
         self._closed = True
+        self._last = None
         for pool in self._pools.values():
             pool.terminate()
         self._pools.clear()

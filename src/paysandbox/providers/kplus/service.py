@@ -178,7 +178,7 @@ class KPlusService:
 
     async def inquire(self, req: InquireToken) -> Token:
         rules.parse_request_dt(req.requestDt)
-        token = await self.db.read(self._inquire_tx, req)
+        token = await self.db.read_one(self._inquire_tx, req)  # one SELECT: its own snapshot
         if token.needs_expiry_recorded:
             await self.db.write(self._record_expiry_tx, token.token_id)
         return token

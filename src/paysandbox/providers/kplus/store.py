@@ -9,7 +9,7 @@ from typing import Any
 
 from ...store import events
 from ...store.db import Conn, Row
-from ...store.sql import conditional_update, insert, insert_ignore, listing_where
+from ...store.sql import conditional_update, listing_where
 
 
 def get_partner(conn: Conn, partner_id: str) -> Row | None:
@@ -76,15 +76,30 @@ def upsert_partner(
 
 def claim_request_uid(conn: Conn, partner_id: str, uid: str, operation: str, at_us: int) -> bool:
     """Record ``uid`` as used; False when the partner already used it (a duplicate request)."""
-    return insert_ignore(
-        conn,
-        "kplus_request_uids",
-        {"partner_id": partner_id, "partner_txn_uid": uid, "operation": operation, "at_us": at_us},
-    )
+    return conn.exec(_CLAIM_UID, partner_id, uid, operation, at_us) == 1
+
+
+#: ``store.sql.insert_ignore`` of a ``kplus_request_uids`` row, as one constant string.
+_CLAIM_UID = (
+    "INSERT INTO kplus_request_uids (partner_id, partner_txn_uid, operation, at_us) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
 
 
 def insert_token(conn: Conn, values: Mapping[str, Any]) -> None:
-    insert(conn, "kplus_tokens", values)
+    """``store.sql.insert`` into ``kplus_tokens``, its SQL built once per set of columns."""
+    cols = tuple(values)
+    sql = _INSERT_TOKEN.get(cols)
+    if sql is None:
+        if len(_INSERT_TOKEN) >= 64:  # never expected: the service uses one set of columns
+            _INSERT_TOKEN.clear()
+        sql = _INSERT_TOKEN[cols] = (
+            f"INSERT INTO kplus_tokens ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+        )
+    conn.exec(sql, *values.values())
+
+
+_INSERT_TOKEN: dict[tuple[str, ...], str] = {}
 
 
 #: What ``create_token`` did.
@@ -163,27 +178,49 @@ def _create_token_one_statement(
     event_rows: Sequence[tuple[Any, ...]],
     partner: Mapping[str, Any] | None,
 ) -> str:
-    won = "EXISTS (SELECT 1 FROM claim)"
-    events_sql, events_args = events.insert_where(event_rows, won)
-    unchanged = "EXISTS (SELECT 1 FROM unchanged)" if partner is not None else "TRUE"
+    shape = (tuple(claim), tuple(token), len(event_rows), partner is not None)
+    sql = _ONE_STATEMENT_SQL.get(shape)
+    if sql is None:
+        sql = _one_statement_sql(*shape)
+        if len(_ONE_STATEMENT_SQL) >= 64:  # never expected: the service uses one or two shapes
+            _ONE_STATEMENT_SQL.clear()
+        _ONE_STATEMENT_SQL[shape] = sql
     found = conn.one(
-        (f"WITH unchanged AS ({_PARTNER_UNCHANGED}), " if partner is not None else "WITH ")
-        + f"claim AS (INSERT INTO kplus_request_uids ({', '.join(claim)}) "
-        f"SELECT {', '.join('?' for _ in claim)} WHERE {unchanged} "
-        "ON CONFLICT DO NOTHING RETURNING 1), "
-        f"token AS (INSERT INTO kplus_tokens ({', '.join(token)}) "
-        f"SELECT {', '.join('?' for _ in token)} WHERE {won}), "
-        f"history AS ({events_sql}) "
-        f"SELECT (SELECT COUNT(*) FROM claim) AS won, {unchanged} AS unchanged",
+        sql,
         *(_unchanged_args(partner) if partner is not None else ()),
         *claim.values(),
         *token.values(),
-        *events_args,
+        *[v for values in event_rows for v in values],
     )
     assert found is not None
     if int(found["won"]) == 1:
         return CREATED
     return DUPLICATE if found["unchanged"] else PARTNER_CHANGED
+
+
+#: ``_one_statement_sql`` by its arguments: the text is built once per shape, and the same
+#: string object then finds the engine's prepared statement by its already computed hash.
+_ONE_STATEMENT_SQL: dict[tuple[Any, ...], str] = {}
+
+
+def _one_statement_sql(
+    claim_cols: tuple[str, ...], token_cols: tuple[str, ...], n_events: int, guarded: bool
+) -> str:
+    """The data-modifying ``WITH`` of ``_create_token_one_statement``; its parameters are the
+    partner as read (when ``guarded``), the claim's, the token's and the events' values."""
+    won = "EXISTS (SELECT 1 FROM claim)"
+    events_sql, _ = events.insert_where([(None,) * len(events.COLUMNS)] * n_events, won)
+    unchanged = "EXISTS (SELECT 1 FROM unchanged)" if guarded else "TRUE"
+    return (
+        (f"WITH unchanged AS ({_PARTNER_UNCHANGED}), " if guarded else "WITH ")
+        + f"claim AS (INSERT INTO kplus_request_uids ({', '.join(claim_cols)}) "
+        f"SELECT {', '.join('?' for _ in claim_cols)} WHERE {unchanged} "
+        "ON CONFLICT DO NOTHING RETURNING 1), "
+        f"token AS (INSERT INTO kplus_tokens ({', '.join(token_cols)}) "
+        f"SELECT {', '.join('?' for _ in token_cols)} WHERE {won}), "
+        f"history AS ({events_sql}) "
+        f"SELECT (SELECT COUNT(*) FROM claim) AS won, {unchanged} AS unchanged"
+    )
 
 
 def get_token(conn: Conn, token_id: str) -> Row | None:
@@ -242,17 +279,20 @@ def token_for_partner(conn: Conn, token_id: str, partner_id: str) -> Row | None:
     """The hot read of inquire-token in one statement: the partner's secret, the clock offset
     and the partner's token (token columns NULL when it has no such token); None when the
     partner does not exist."""
-    return conn.one(
-        "SELECT p.partner_secret AS partner_secret, "
-        "c.offset_us + COALESCE(a.offset_us, 0) AS clock_offset_us, "
-        f"{_INQUIRE_COLUMNS} "
-        "FROM kplus_partners p CROSS JOIN sandbox_clock c "
-        "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
-        "LEFT JOIN kplus_tokens t ON t.token_id = ? AND t.partner_id = p.partner_id "
-        "WHERE p.partner_id = ? AND c.id = 1",
-        token_id,
-        partner_id,
-    )
+    return conn.one(_TOKEN_FOR_PARTNER, token_id, partner_id)
+
+
+# Built once: the same string object each call, so every cache keyed on the SQL text (the
+# engines' statement caches) finds it by its already computed hash.
+_TOKEN_FOR_PARTNER = (
+    "SELECT p.partner_secret AS partner_secret, "
+    "c.offset_us + COALESCE(a.offset_us, 0) AS clock_offset_us, "
+    f"{_INQUIRE_COLUMNS} "
+    "FROM kplus_partners p CROSS JOIN sandbox_clock c "
+    "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
+    "LEFT JOIN kplus_tokens t ON t.token_id = ? AND t.partner_id = p.partner_id "
+    "WHERE p.partner_id = ? AND c.id = 1"
+)
 
 
 def list_tokens(conn: Conn, partner_id: str | None, limit: int) -> list[Row]:
