@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import secrets
@@ -33,6 +32,7 @@ import msgspec
 import psycopg
 
 import prefill
+from drivers import backend_ticks  # the same PostgreSQL backend CPU reading
 from paysandbox.delivery.outbox import Outbox, RetryPolicy
 from paysandbox.providers.kplus import store as rows
 from paysandbox.providers.kplus.schemas import GenerateToken, InquireToken, Item
@@ -57,22 +57,6 @@ GENERATE = GenerateToken(
     currencyCode="THB",
     currencyExponent="2",
 )
-
-
-def backend_ticks(admin: str, app: str) -> int:
-    with psycopg.connect(admin, autocommit=True) as c:
-        pids = [
-            r[0]
-            for r in c.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (app,)
-            )
-        ]
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
-            total += int(f[11]) + int(f[12])
-    return total
 
 
 async def load(svc: KPlusService, op: str, seconds: float, tasks: int, token: str) -> int:

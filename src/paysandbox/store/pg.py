@@ -367,10 +367,15 @@ class PostgresDatabase:
     async def read_one(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn`` reads with one plain ``SELECT`` (autocommit, as ``read`` runs it); a second
         statement or any other kind raises ``RuntimeError`` (the contract SQLite relies on)."""
+        return await self._autocommit(fn, args, _ONE_READ)
+
+    async def _autocommit(self, fn: Callable[..., T], args: tuple[Any, ...], mode: int) -> T:
+        """``fn`` on a pooled connection, each statement its own transaction (``mode``: what
+        ``_drive`` lets it run)."""
         pool = self._pool()
         c = await pool.acquire()
         try:
-            result = await _drive(c, fn, args, _ONE_READ, pool.runners)
+            result = await _drive(c, fn, args, mode, pool.runners)
         except Exception:
             pool.release(c, broken=c.is_closed() or c.is_in_transaction())
             raise
@@ -405,18 +410,7 @@ class PostgresDatabase:
         statement runs in autocommit, so the change is its own transaction — atomic, and
         durable when the statement returns — without the ``BEGIN`` and ``COMMIT`` round trips.
         A second statement that is not a plain ``SELECT`` raises ``RuntimeError``."""
-        pool = self._pool()
-        c = await pool.acquire()
-        try:
-            result = await _drive(c, fn, args, _ONE_CHANGE, pool.runners)
-        except Exception:
-            pool.release(c, broken=c.is_closed() or c.is_in_transaction())
-            raise
-        except BaseException:  # cancelled mid-statement: the connection's state is unknown
-            pool.release(c, broken=True)
-            raise
-        pool.release(c)
-        return result
+        return await self._autocommit(fn, args, _ONE_CHANGE)
 
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """For start-up and tools outside the event loop: one psycopg connection (kept), one
