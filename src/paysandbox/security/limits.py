@@ -97,6 +97,7 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
         _timer: asyncio.TimerHandle | None = None
         _in_body = False
         _in_headers = False  # some bytes of a request's head have arrived
+        _want: float | None = _KEEP  # the timer the chunk being parsed asks for
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -127,7 +128,7 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
         # pieces gets the same clocks as before: they restart when a piece arrives.
 
         def data_received(self, data: bytes) -> None:
-            self._want: float | None = _KEEP
+            self._want = _KEEP
             super().data_received(data)
             want = self._want
             if want is None:
