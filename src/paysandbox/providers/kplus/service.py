@@ -36,6 +36,11 @@ PROVIDER = "kplus"  # the name its accounts' clocks are kept under
 SlipRenderer = Callable[[Row, int, str, str], str | None]
 
 
+#: Partners whose last-read copy a process keeps for generate-token (a long-lived shared
+#: sandbox may see a throwaway partner per test run: the copy must not grow without end).
+PARTNERS_SEEN_MAX = 10_000
+
+
 def new_token_id() -> str:
     """``KMCMPT`` + 40 random lower-case letters/digits + ``PMT`` (~206 bits)."""
     return f"KMCMPT{random_string(40, LOWER_ALNUM)}PMT"
@@ -56,8 +61,10 @@ class KPlusService:
         self.default_ttl_seconds = default_ttl_seconds
         self.on_commit = on_commit
         self.slip_renderer = slip_renderer
-        #: generate-token: each partner as last read (only partners that exist), see below.
+        #: generate-token: each partner as last read (only partners that exist), see below;
+        #: at most ``partners_seen_max``, the longest unseen forgotten first.
         self._partners_seen: dict[str, dict[str, Any]] = {}
+        self.partners_seen_max = PARTNERS_SEEN_MAX
 
     # ------------------------------------------------------------ partner API
 
@@ -118,7 +125,7 @@ class KPlusService:
             assert found is not None
             partner = rows.partner_as_read(found)
             if not given:
-                self._partners_seen[req.partnerId] = partner
+                self._remember(req.partnerId, partner)
             seen = None
         now = sandbox_now_us(partner["clock_offset_us"])
         claim = {
@@ -175,6 +182,13 @@ class KPlusService:
             },
             now,
         )
+
+    def _remember(self, partner_id: str, partner: dict[str, Any]) -> None:
+        seen = self._partners_seen
+        seen.pop(partner_id, None)  # re-inserted last: the most recently read
+        while len(seen) >= self.partners_seen_max:
+            del seen[next(iter(seen))]
+        seen[partner_id] = partner
 
     async def inquire(self, req: InquireToken) -> Token:
         rules.parse_request_dt(req.requestDt)
