@@ -62,7 +62,8 @@ def test_bearer_guesses_are_refused_after_ten(make_server: Callable[..., LiveSer
         cookie = signed_in.headers["set-cookie"].split(";", 1)[0]
         c.cookies.clear()
         for _ in range(20):  # no token at all: not an attempt
-            assert c.get("/_sandbox/clock").status_code == 401
+            r = c.get("/_sandbox/clock")
+            assert r.status_code == 401 and r.json()["error"] == "unauthorized", r.text
         for _ in range(10):
             r = c.get("/_sandbox/clock", headers=WRONG)
             assert r.status_code == 401 and r.json()["error"] == "unauthorized", r.text
@@ -91,12 +92,15 @@ def test_sign_in_guesses_are_refused_after_ten(make_server: Callable[..., LiveSe
         assert "Too many wrong tokens from your address" in r.text
         assert 1 <= int(r.headers["retry-after"]) <= 60
         assert "set-cookie" not in r.headers
-        assert c.get("/_sandbox/clock", headers=BEARER).status_code == 429  # one count
+        r = c.get("/_sandbox/clock", headers=BEARER)  # one count for both ways in
+        assert r.status_code == 429 and r.json()["error"] == "too_many_attempts", r.text
 
 
 def test_the_limit_can_be_turned_off(make_server: Callable[..., LiveServer]) -> None:
     live = make_server(control_token=TOKEN, control_token_attempts=0)
     with live.client() as c:
         for _ in range(15):
-            assert c.get("/_sandbox/clock", headers=WRONG).status_code == 401
-        assert c.get("/_sandbox/clock", headers=BEARER).status_code == 200
+            r = c.get("/_sandbox/clock", headers=WRONG)
+            assert r.status_code == 401 and r.json()["error"] == "unauthorized", r.text
+        r = c.get("/_sandbox/clock", headers=BEARER)
+        assert r.status_code == 200 and r.json()["offsetSeconds"] == 0, r.text
