@@ -1,0 +1,110 @@
+"""The served protocol's ``Coalescing`` transport: the writes of one turn of the event loop
+leave in one send, at the end of the turn; a close sends what is held first; an abort drops it.
+Then the same over the real server: pipelined requests and ``Connection: close``."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+from paysandbox.observe.server import Coalescing
+
+from ..support import LiveServer
+
+
+class Recording(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[tuple[str, bytes]] = []
+
+    def write(self, data: Any) -> None:
+        self.events.append(("write", bytes(data)))
+
+    def close(self) -> None:
+        self.events.append(("close", b""))
+
+    def abort(self) -> None:
+        self.events.append(("abort", b""))
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def _turn() -> None:
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+def test_one_turns_writes_leave_joined_at_its_end() -> None:
+    async def go() -> list[tuple[str, bytes]]:
+        inner = Recording()
+        t = Coalescing(inner)
+        t.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        t.writelines([b"{", bytearray(b'"a"'), memoryview(b":1}")])
+        assert inner.events == []  # nothing sent inside the turn
+        assert t.get_write_buffer_size() == len(b'HTTP/1.1 200 OK\r\n\r\n{"a":1}')
+        await _turn()
+        t.write(b"second")
+        await _turn()
+        return inner.events
+
+    assert asyncio.run(go()) == [
+        ("write", b'HTTP/1.1 200 OK\r\n\r\n{"a":1}'),
+        ("write", b"second"),
+    ]
+
+
+def test_close_sends_what_is_held_first_and_abort_drops_it() -> None:
+    async def go() -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+        closed, aborted = Recording(), Recording()
+        a, b = Coalescing(closed), Coalescing(aborted)
+        a.write(b"answer")
+        a.close()
+        b.write(b"answer")
+        b.abort()
+        await _turn()  # the turn's own flush finds nothing left to send
+        return closed.events, aborted.events
+
+    closed, aborted = asyncio.run(go())
+    assert closed == [("write", b"answer"), ("close", b"")]
+    assert aborted == [("abort", b"")]
+
+
+def _inquire(uid: str, extra: str = "") -> bytes:
+    body = (
+        f'{{"partnerTxnUid":"{uid}","partnerId":"PTR1902369",'
+        '"partnerSecret":"7da57c4eb242435fa3e91bb7a69e2a28",'
+        '"requestDt":"2019-07-04T18:00:42.411","tokenId":"KMCMPTNONE"}'
+    ).encode()
+    head = (
+        "POST /kplus/payment/inquire-token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode()
+    return head + body
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_pipelined_requests_get_whole_answers_in_order(server: LiveServer) -> None:
+    port = int(server.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(_inquire("P1") + _inquire("P2") + _inquire("P3", "Connection: close\r\n"))
+        data = _read_all(s)  # the server closes after the third answer: all of it was sent
+    answers = data.split(b"HTTP/1.1 ")[1:]
+    assert len(answers) == 3
+    for uid, answer in zip(("P1", "P2", "P3"), answers, strict=True):
+        head, body = answer.split(b"\r\n\r\n", 1)
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        assert len(body) == length  # the whole body, head and body together
+        assert f'"partnerTxnUid":"{uid}"'.encode() in body
+        assert b'"errorCode"' in body
