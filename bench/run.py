@@ -5,6 +5,7 @@ See bench/README.md for what each figure means. Never part of the test suite.
     .venv/bin/python bench/run.py                 # all tables, 10 s per measurement
     .venv/bin/python bench/run.py --quick         # all tables, 3 s each, scale up to 100 000
     .venv/bin/python bench/run.py --only backends,workers --duration 20
+    .venv/bin/python bench/run.py --only backends,workers --repeat 3   # medians of 3 runs
     .venv/bin/python bench/run.py --only scale --scale-sizes 1000,1000000,10000000
 """
 
@@ -19,6 +20,7 @@ import re
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -490,10 +492,50 @@ def scale(args: argparse.Namespace, tmp: Path) -> list[Result]:
 
 
 def cell(v: float | None) -> str:
-    return "–" if v is None else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
+    if v is None:
+        return "–"
+    return f"{v:,.0f}" if abs(v) >= 100 or v.is_integer() else f"{v:.1f}"
 
 
 CPU_COLUMNS = ["server_cpu_us", "db_cpu_us"]
+
+
+def spread(results: list[Result]) -> list[str]:
+    """The repeat columns, when the rows are medians of repeats."""
+    return ["rps_min", "rps_max", "runs"] if any("runs" in r.extra for r in results) else []
+
+
+#: Tables ``--repeat`` runs again as a whole: each repeat starts every server afresh, so a
+#: drift of the machine (this 2-core VM's neighbours) falls on every row of the table alike.
+REPEATABLE = ("backends", "workers")
+
+
+def medians(runs: list[Result]) -> list[Result]:
+    """One row per target and operation: the median of each figure over the repeats, all the
+    requests and failures, and the lowest and highest req/s (``rps_min``, ``rps_max``)."""
+    groups: dict[tuple[str, str], list[Result]] = {}
+    for r in runs:
+        groups.setdefault((r.target, r.op), []).append(r)
+    out = []
+    for (target, op), rs in groups.items():
+        keys = sorted({k for r in rs for k in r.extra})
+        extra = {k: statistics.median(r.extra[k] for r in rs if k in r.extra) for k in keys}
+        extra["rps_min"] = min(r.rps for r in rs)
+        extra["rps_max"] = max(r.rps for r in rs)
+        extra["runs"] = float(len(rs))
+        out.append(
+            Result(
+                target=target,
+                op=op,
+                requests=sum(r.requests for r in rs),
+                rps=statistics.median(r.rps for r in rs),
+                p50_ms=statistics.median(r.p50_ms for r in rs),
+                p99_ms=statistics.median(r.p99_ms for r in rs),
+                failures=sum(r.failures for r in rs),
+                extra=extra,
+            )
+        )
+    return out
 
 
 def table(title: str, results: list[Result], extra: list[str] = ()) -> str:  # type: ignore[assignment]
@@ -530,11 +572,19 @@ def report(args: argparse.Namespace, tables: dict[str, list[Result]], loads: lis
         f"\nMachine: {os.cpu_count()} cores ({cpu}), Linux {platform.release()}, "
         f"Python {platform.python_version()}; load average before/after: {' → '.join(loads)}. "
         f"wrk -t1 -c{args.connections}, {args.duration:g} s per row after a {args.warmup:g} s "
-        "warm-up; server, database and wrk share the machine.",
+        "warm-up; server, database and wrk share the machine."
+        + (
+            f" Tables 1 and 2 ran {args.repeat} times, each time with fresh servers; every row "
+            "shows the medians, and the lowest and highest req/s."
+            if args.repeat > 1
+            else ""
+        ),
     ]
     if "backends" in tables:
         rs = tables["backends"]
-        out.append(table("1. One server process: SQLite beside PostgreSQL", rs, CPU_COLUMNS))
+        out.append(
+            table("1. One server process: SQLite beside PostgreSQL", rs, CPU_COLUMNS + spread(rs))
+        )
         for op in ("inquire-token", "generate-token"):
             out.append(f"\nPostgreSQL / SQLite, {op}: {ratio(rs, 'PostgreSQL', 'SQLite', op)}")
     if "workers" in tables:
@@ -543,7 +593,7 @@ def report(args: argparse.Namespace, tables: dict[str, list[Result]], loads: lis
             table(
                 f"2. --workers {args.workers} beside a WireMock static stub",
                 rs,
-                [*CPU_COLUMNS, "rss_mb"],
+                [*CPU_COLUMNS, "rss_mb", *spread(rs)],
             )
         )
         for name in (
@@ -611,6 +661,12 @@ def main() -> None:
     ap.add_argument("--pg-only", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3, help="journal on/off pairs (table 4)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run tables 1 and 2 this many times, interleaved; each row shows the medians",
+    )
     ap.add_argument("--no-wiremock", action="store_true")
     ap.add_argument("--scale-sizes", help="default 1000,1000000 (quick: 1000,100000)")
     ap.add_argument(
@@ -630,8 +686,12 @@ def main() -> None:
     tables: dict[str, list[Result]] = {}
     with tempfile.TemporaryDirectory(prefix="paysandbox-bench-") as tmpdir:
         for name in args.only.split(","):
-            print(f"{name}:", flush=True)
-            tables[name] = runners[name](args, Path(tmpdir))
+            times = args.repeat if name in REPEATABLE else 1
+            runs: list[Result] = []
+            for n in range(times):
+                print(f"{name}{f' (run {n + 1} of {times})' if times > 1 else ''}:", flush=True)
+                runs += runners[name](args, Path(tmpdir))
+            tables[name] = medians(runs) if times > 1 else runs
     loads.append(load_average())
     text = report(args, tables, loads)
     print("\n" + text)
