@@ -8,17 +8,21 @@ reset) the connection itself. Used by ``paysandbox serve`` and the tests' live s
 ``uvicorn.Config(http="paysandbox.observe.server:HttpToolsProtocol")``.
 
 uvicorn writes an answer's head and its body with two ``transport.write`` calls, so every
-answer costs two sends and wakes the client twice. ``Coalescing`` holds the writes of one
-turn of the event loop and sends them joined at the end of the turn (and before a ``close``).
+answer costs two sends and wakes the client twice. ``Coalescing`` holds a connection's writes
+during one turn of the event loop and sends them joined when the loop comes round again (and
+before a ``close``).
 
 Not at once when an answer completes: the answers that complete in one turn of the loop (one
-for each connection whose request arrived in the same poll) then leave back to back at the
-start of the next turn, so the client is woken once for all of them instead of once for each,
-and every wake-up between two answers costs the server a cross-CPU interrupt in the kernel's
-send path. Measured with ``wrk -t1 -c32`` on the 2-core machine (K PLUS inquire, SQLite, one
-process): the server's CPU per request fell from 115-146 to 81-112 µs and req/s rose 30-40 %
-(docs/design.md). An answer waits at most for the rest of its turn, which the requests of that
-turn would have taken anyway.
+for each connection whose request arrived in the same poll) then leave back to back, so a
+client reading many connections (a load generator, a connection pool) is woken once for all
+of them instead of once for each — and every wake-up of a sleeping reader costs the sender a
+cross-CPU interrupt in the kernel's send path (``perf``: ~10 % of the server's CPU).
+
+Measured with ``wrk -t1 -c32`` on the 2-core machine (K PLUS inquire, SQLite, one process,
+no journal): the server's CPU per request fell from 115-146 to 81-112 µs and req/s rose
+30-40 % (docs/design.md). The price: an answer waits for the rest of its turn and for the
+callbacks queued ahead of its send in the next one (a group commit of writes, say) — work the
+loop would have done before reading that client's next request anyway.
 """
 
 from __future__ import annotations
