@@ -494,7 +494,7 @@ def scale(args: argparse.Namespace, tmp: Path) -> list[Result]:
 def cell(v: float | None) -> str:
     if v is None:
         return "–"
-    return f"{v:,.0f}" if abs(v) >= 100 or v.is_integer() else f"{v:.1f}"
+    return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:.1f}"
 
 
 CPU_COLUMNS = ["server_cpu_us", "db_cpu_us"]

@@ -10,6 +10,7 @@ from typing import Any
 
 from paysandbox.observe.server import Coalescing
 
+from ..delivery.test_outbox import run_async  # asyncio.run off the browser tests' loop
 from ..support import LiveServer
 
 
@@ -49,7 +50,7 @@ def test_one_turns_writes_leave_joined_at_its_end() -> None:
         await _turn()
         return inner.events
 
-    assert asyncio.run(go()) == [
+    assert run_async(go) == [
         ("write", b'HTTP/1.1 200 OK\r\n\r\n{"a":1}'),
         ("write", b"second"),
     ]
@@ -66,7 +67,7 @@ def test_close_sends_what_is_held_first_and_abort_drops_it() -> None:
         await _turn()  # the turn's own flush finds nothing left to send
         return closed.events, aborted.events
 
-    closed, aborted = asyncio.run(go())
+    closed, aborted = run_async(go)
     assert closed == [("write", b"answer"), ("close", b"")]
     assert aborted == [("abort", b"")]
 

@@ -18,9 +18,9 @@ client reading many connections (a load generator, a connection pool) is woken o
 of them instead of once for each — and every wake-up of a sleeping reader costs the sender a
 cross-CPU interrupt in the kernel's send path (``perf``: ~10 % of the server's CPU).
 
-Measured with ``wrk -t1 -c32`` on the 2-core machine (K PLUS inquire, SQLite, one process,
-no journal): the server's CPU per request fell from 115-146 to 81-112 µs and req/s rose
-30-40 % (docs/design.md). The price: an answer waits for the rest of its turn and for the
+Measured with ``wrk -t1 -c32`` on the 2-core machine (a provider's one-read request, SQLite,
+one process, no journal): the server's CPU per request fell from 115-146 to 81-112 µs and
+req/s rose 30-40 % (docs/design.md). The price: an answer waits for the rest of its turn and for the
 callbacks queued ahead of its send in the next one (a group commit of writes, say) — work the
 loop would have done before reading that client's next request anyway.
 """
