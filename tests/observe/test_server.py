@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
+import threading
+from pathlib import Path
 from typing import Any
 
 from paysandbox.observe.server import Coalescing
 
 from ..delivery.test_outbox import run_async  # asyncio.run off the browser tests' loop
+from ..e2e.test_restart import _free_port, _start
 from ..support import LiveServer
 
 
@@ -30,6 +34,11 @@ class Recording(asyncio.Transport):
 
     def get_write_buffer_size(self) -> int:
         return 0
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    closed = False
 
 
 async def _turn() -> None:
@@ -72,6 +81,24 @@ def test_close_sends_what_is_held_first_and_abort_drops_it() -> None:
     assert aborted == [("abort", b"")]
 
 
+def test_what_is_held_for_a_connection_the_client_closed_is_dropped() -> None:
+    class Gone(Recording):
+        closed = True
+
+        def write(self, data: Any) -> None:
+            raise RuntimeError("unable to perform operation: the handler is closed")  # uvloop
+
+    async def go() -> list[tuple[str, bytes]]:
+        inner = Gone()
+        t = Coalescing(inner)
+        t.write(b"answer")
+        t.flush()  # no exception, nothing written
+        await _turn()
+        return inner.events
+
+    assert run_async(go) == []
+
+
 def _inquire(uid: str, extra: str = "") -> bytes:
     body = (
         f'{{"partnerTxnUid":"{uid}","partnerId":"PTR1902369",'
@@ -109,3 +136,35 @@ def test_pipelined_requests_get_whole_answers_in_order(server: LiveServer) -> No
         assert len(body) == length  # the whole body, head and body together
         assert f'"partnerTxnUid":"{uid}"'.encode() in body
         assert b'"errorCode"' in body
+
+
+def _hit_and_reset(port: int, connections: int) -> None:
+    """Send three pipelined requests and reset the connection at once (SO_LINGER 0)."""
+    for _ in range(connections):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(_inquire("R1") * 3)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def test_clients_that_reset_after_asking_leave_no_errors(fresh_db_url: str, tmp_path: Path) -> None:
+    """The real CLI (uvloop): answers held for the end of the turn to connections that were
+    reset meanwhile are dropped quietly — no "Exception in callback" in the server's output —
+    and the server keeps serving."""
+    port = _free_port()
+    proc = _start(fresh_db_url, port, tmp_path)
+    try:
+        threads = [threading.Thread(target=_hit_and_reset, args=(port, 100)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(_inquire("AFTER", "Connection: close\r\n"))
+            answer = _read_all(s)
+        assert answer.startswith(b"HTTP/1.1 ") and b'"partnerTxnUid":"AFTER"' in answer
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    text = out.decode("utf-8", "replace")
+    assert "Exception in callback" not in text, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]

@@ -58,7 +58,11 @@ class Coalescing(asyncio.Transport):
         parts = self._parts
         if parts:
             self._parts = []
-            self.inner.write(parts[0] if len(parts) == 1 else b"".join(parts))
+            # A connection the client closed (or reset) after its answer was made is gone by
+            # the time the turn ends: what was held for it is dropped, as a closed socket would
+            # (uvloop raises on a write to a closed transport).
+            if not self.inner.is_closing():
+                self.inner.write(parts[0] if len(parts) == 1 else b"".join(parts))
 
     def close(self) -> None:
         self.flush()
