@@ -8,6 +8,7 @@ import asyncio
 import socket
 import struct
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,41 @@ def test_pipelined_requests_get_whole_answers_in_order(server: LiveServer) -> No
         assert b'"errorCode"' in body
 
 
+def test_a_client_that_half_closes_after_asking_still_gets_the_answer(server: LiveServer) -> None:
+    port = int(server.base_url.rsplit(":", 1)[1])
+    for n in range(20):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(_inquire(f"H{n}"))
+            s.shutdown(socket.SHUT_WR)  # no more requests: the server sees the end of input
+            answer = _read_all(s)
+        assert answer.startswith(b"HTTP/1.1 "), answer
+        assert f'"partnerTxnUid":"H{n}"'.encode() in answer
+
+
+def test_half_closed_after_pipelined_requests_all_are_answered_then_closed(
+    server: LiveServer,
+) -> None:
+    port = int(server.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(_inquire("Q1") + _inquire("Q2") + _inquire("Q3"))
+        s.shutdown(socket.SHUT_WR)
+        data = _read_all(s)  # returns: the server closed after the third answer
+    answers = data.split(b"HTTP/1.1 ")[1:]
+    assert [a.split(b'"partnerTxnUid":"')[1][:2] for a in answers] == [b"Q1", b"Q2", b"Q3"]
+
+
+def test_a_request_cut_off_by_the_end_of_input_closes_at_once(server: LiveServer) -> None:
+    port = int(server.base_url.rsplit(":", 1)[1])
+    whole = _inquire("CUT")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(whole[: len(whole) - 20])  # the body is 20 bytes short
+        s.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        data = _read_all(s)
+    assert data == b""  # closed without an answer, as uvicorn does
+    assert time.monotonic() - started < 5  # not held until the body timeout (10 s)
+
+
 def _hit_and_reset(port: int, connections: int) -> None:
     """Send three pipelined requests and reset the connection at once (SO_LINGER 0)."""
     for _ in range(connections):
@@ -162,6 +198,11 @@ def test_clients_that_reset_after_asking_leave_no_errors(fresh_db_url: str, tmp_
             s.sendall(_inquire("AFTER", "Connection: close\r\n"))
             answer = _read_all(s)
         assert answer.startswith(b"HTTP/1.1 ") and b'"partnerTxnUid":"AFTER"' in answer
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(_inquire("HALF"))
+            s.shutdown(socket.SHUT_WR)  # uvloop: the answer still arrives after the end of input
+            answer = _read_all(s)
+        assert answer.startswith(b"HTTP/1.1 ") and b'"partnerTxnUid":"HALF"' in answer
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
