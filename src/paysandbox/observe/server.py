@@ -118,28 +118,10 @@ class HttpToolsProtocol(_Base):
         super().on_message_begin()
         self.scope[TRANSPORT_KEY] = self.transport  # type: ignore[literal-required]
 
-    #: The client half-closed after whole requests: close once the last of them is answered.
-    _close_when_answered = False
-
-    def eof_received(self) -> bool | None:  # type: ignore[override]
-        """The client sends nothing more (``shutdown(SHUT_WR)``) but may still read: what is
-        held goes out now, and requests it sent whole (the last one, and any pipelined before
-        it) are answered before the connection closes — on every database, not only when the
-        answer happened to be ready (uvicorn closes at once, and an answer still being made,
-        say behind a PostgreSQL round trip, was lost). A request cut off by the end of input
-        closes the connection at once, as before."""
+    def eof_received(self) -> None:
+        """The client sends nothing more (``shutdown(SHUT_WR)``, or it closed): uvicorn closes
+        the connection when this returns — the end of input is how a gone client is noticed
+        (``http.disconnect``, which the ``timeout`` fault waits for). What is held for it is
+        sent first, so an answer made before the end of input arrived still reaches a client
+        that only half-closed, as when each answer was sent at once."""
         self.transport.flush()  # type: ignore[attr-defined]
-        cycle = self.cycle
-        if cycle is not None and not cycle.response_complete and not cycle.more_body:
-            self._close_when_answered = True
-            return True  # keep the transport open for the answers
-        return None
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if (
-            self._close_when_answered
-            and self.cycle.response_complete  # the last request received is answered
-            and not self.transport.is_closing()
-        ):
-            self.transport.close()  # sends what is held first
