@@ -30,11 +30,14 @@ class Conn(Protocol):
         ...
 
 
-@lru_cache(maxsize=64)
-def insert_sql(table: str, columns: tuple[str, ...]) -> str:
-    """``INSERT INTO table (columns) VALUES (?, …)`` (names are code constants)."""
+@lru_cache(maxsize=256)
+def insert_sql(table: str, columns: tuple[str, ...], ignore_conflict: bool = False) -> str:
+    """``INSERT INTO table (columns) VALUES (?, …)`` [``ON CONFLICT DO NOTHING``] (names are
+    code constants). Cached: each shape's text is built once, and the same string object then
+    finds the engines' statement caches by its already computed hash."""
     marks = ", ".join("?" for _ in columns)
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    return sql + " ON CONFLICT DO NOTHING" if ignore_conflict else sql
 
 
 class Database(Protocol):

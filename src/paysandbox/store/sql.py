@@ -5,22 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .base import insert_sql
 from .db import Conn
 
 
 def insert(conn: Conn, table: str, values: Mapping[str, Any]) -> None:
-    cols = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    conn.exec(f"INSERT INTO {table} ({cols}) VALUES ({marks})", *values.values())
+    conn.exec(insert_sql(table, tuple(values)), *values.values())
 
 
 def insert_ignore(conn: Conn, table: str, values: Mapping[str, Any]) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING``: True when this call inserted the row (a claim that
     exactly one of several racing transactions wins)."""
-    cols = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-    return conn.exec(sql, *values.values()) == 1
+    return conn.exec(insert_sql(table, tuple(values), True), *values.values()) == 1
 
 
 def placeholders(n: int) -> str:

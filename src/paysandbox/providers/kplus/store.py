@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from ...store import events
 from ...store.db import Conn, Row
-from ...store.sql import conditional_update, listing_where
+from ...store.sql import conditional_update, insert, insert_ignore, listing_where
 
 
 def get_partner(conn: Conn, partner_id: str) -> Row | None:
@@ -76,30 +77,15 @@ def upsert_partner(
 
 def claim_request_uid(conn: Conn, partner_id: str, uid: str, operation: str, at_us: int) -> bool:
     """Record ``uid`` as used; False when the partner already used it (a duplicate request)."""
-    return conn.exec(_CLAIM_UID, partner_id, uid, operation, at_us) == 1
-
-
-#: ``store.sql.insert_ignore`` of a ``kplus_request_uids`` row, as one constant string.
-_CLAIM_UID = (
-    "INSERT INTO kplus_request_uids (partner_id, partner_txn_uid, operation, at_us) "
-    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
+    return insert_ignore(
+        conn,
+        "kplus_request_uids",
+        {"partner_id": partner_id, "partner_txn_uid": uid, "operation": operation, "at_us": at_us},
+    )
 
 
 def insert_token(conn: Conn, values: Mapping[str, Any]) -> None:
-    """``store.sql.insert`` into ``kplus_tokens``, its SQL built once per set of columns."""
-    cols = tuple(values)
-    sql = _INSERT_TOKEN.get(cols)
-    if sql is None:
-        if len(_INSERT_TOKEN) >= 64:  # never expected: the service uses one set of columns
-            _INSERT_TOKEN.clear()
-        sql = _INSERT_TOKEN[cols] = (
-            f"INSERT INTO kplus_tokens ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
-        )
-    conn.exec(sql, *values.values())
-
-
-_INSERT_TOKEN: dict[tuple[str, ...], str] = {}
+    insert(conn, "kplus_tokens", values)
 
 
 #: What ``create_token`` did.
@@ -178,15 +164,8 @@ def _create_token_one_statement(
     event_rows: Sequence[tuple[Any, ...]],
     partner: Mapping[str, Any] | None,
 ) -> str:
-    shape = (tuple(claim), tuple(token), len(event_rows), partner is not None)
-    sql = _ONE_STATEMENT_SQL.get(shape)
-    if sql is None:
-        sql = _one_statement_sql(*shape)
-        if len(_ONE_STATEMENT_SQL) >= 64:  # never expected: the service uses one or two shapes
-            _ONE_STATEMENT_SQL.clear()
-        _ONE_STATEMENT_SQL[shape] = sql
     found = conn.one(
-        sql,
+        _one_statement_sql(tuple(claim), tuple(token), len(event_rows), partner is not None),
         *(_unchanged_args(partner) if partner is not None else ()),
         *claim.values(),
         *token.values(),
@@ -198,16 +177,14 @@ def _create_token_one_statement(
     return DUPLICATE if found["unchanged"] else PARTNER_CHANGED
 
 
-#: ``_one_statement_sql`` by its arguments: the text is built once per shape, and the same
-#: string object then finds the engine's prepared statement by its already computed hash.
-_ONE_STATEMENT_SQL: dict[tuple[Any, ...], str] = {}
-
-
+@lru_cache(maxsize=64)
 def _one_statement_sql(
     claim_cols: tuple[str, ...], token_cols: tuple[str, ...], n_events: int, guarded: bool
 ) -> str:
     """The data-modifying ``WITH`` of ``_create_token_one_statement``; its parameters are the
-    partner as read (when ``guarded``), the claim's, the token's and the events' values."""
+    partner as read (when ``guarded``), the claim's, the token's and the events' values. Built
+    once per shape (the service uses one or two): the same string object then finds the
+    engine's prepared statement by its already computed hash."""
     won = "EXISTS (SELECT 1 FROM claim)"
     events_sql, _ = events.insert_where([(None,) * len(events.COLUMNS)] * n_events, won)
     unchanged = "EXISTS (SELECT 1 FROM unchanged)" if guarded else "TRUE"
