@@ -32,7 +32,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -48,9 +50,18 @@ from paysandbox.core.clock import sandbox_now_us
 from paysandbox.providers.kplus import store as rows
 from paysandbox.store import events
 from paysandbox.store.pg import PostgresDatabase as AsyncpgDatabase
-from paysandbox.store.pg import _BridgeConn, _drive, _LoopPool, _pg_sql, _PgConn
+from paysandbox.store.pg import _BridgeConn, _drive, _LoopPool, _PgConn
 
 T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=1024)
+def _pg_sql(sql: str) -> str:
+    """``?`` placeholders as psycopg's ordinary cursor takes them (``%s``), literal percent signs
+    escaped: the psycopg candidates below (paysandbox's own psycopg use takes ``$n``)."""
+    return re.sub(r"\?", "%s", sql.replace("%", "%%"))
+
+
 PARTNER = "PTR1902369"
 TOKENS = 20_000  # bulk-loaded and analyzed first, so the plans are those of a used sandbox
 

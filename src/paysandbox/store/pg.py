@@ -48,13 +48,6 @@ from .base import Row, insert_sql, libpq_url, plain_select
 _QMARK = re.compile(r"\?")
 
 
-@lru_cache(maxsize=1024)
-def _pg_sql(sql: str) -> str:
-    """Rewrite ``?`` placeholders for psycopg's ordinary cursor (``%s``), escaping literal percent
-    signs (``bench/drivers.py``'s psycopg candidates; ``_PgConn`` uses a raw cursor)."""
-    return _QMARK.sub("%s", sql.replace("%", "%%"))
-
-
 class _PgConn:
     """A psycopg (synchronous) connection as a ``Conn``: start-up writes, tools and the
     journal's writer process.
