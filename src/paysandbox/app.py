@@ -166,7 +166,12 @@ def create_app(
         if not document:  # built on first use, then kept
             names = ", ".join(p.title for p in providers)
             document.update(
-                openapi.build(ops, tags, f"paysandbox: {names} sandbox routes, and /_sandbox/.")
+                openapi.build(
+                    ops,
+                    tags,
+                    f"paysandbox: {names} sandbox routes, and /_sandbox/.",
+                    guard.OPENAPI_PATHS,
+                )
             )
         return json_response(document)
 

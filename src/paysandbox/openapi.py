@@ -8,7 +8,7 @@ that decode the requests.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -18,8 +18,15 @@ from .edge import Op
 VERSION = "0.1.0"
 
 
-def build(ops: Sequence[Op], tags: Sequence[tuple[str, str]], description: str) -> dict[str, Any]:
-    """``tags``: (path prefix, tag) pairs; the longest matching prefix names an op's tag."""
+def build(
+    ops: Sequence[Op],
+    tags: Sequence[tuple[str, str]],
+    description: str,
+    extra_paths: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """``tags``: (path prefix, tag) pairs; the longest matching prefix names an op's tag.
+    ``extra_paths``: routes served outside the ops (the guard's sign-in page), as documented
+    by their owner."""
     documented = [op for op in ops if not op.alias]
     types = sorted({op.request for op in documented if op.request is not None}, key=repr)
     schemas, components = msgspec.json.schema_components(
@@ -46,6 +53,8 @@ def build(ops: Sequence[Op], tags: Sequence[tuple[str, str]], description: str) 
                 "content": {op.content_type: {"schema": schema_of[op.request]}},
             }
         paths.setdefault(op.path, {})[op.method.lower()] = entry
+    for path, methods in (extra_paths or {}).items():
+        paths.setdefault(path, {}).update(methods)
     return {
         "openapi": "3.1.0",
         "info": {"title": "paysandbox", "version": VERSION, "description": description},

@@ -64,3 +64,15 @@ def test_request_schemas_carry_the_wire_names(client: httpx.Client) -> None:
         doc["paths"]["/_sandbox/kplus/tokens/{token_id}/pay"]["post"]["parameters"][0]["name"]
         == "token_id"
     )
+
+
+def test_the_sign_in_routes_are_documented(client: httpx.Client) -> None:
+    """The guard serves them (no route of the app): they are in the document all the same."""
+    paths = client.get("/_sandbox/openapi.json").json()["paths"]
+    login = paths["/_sandbox/login"]
+    assert set(login) == {"get", "post"}
+    form = login["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    assert form["schema"]["required"] == ["token"]
+    assert set(login["post"]["responses"]) == {"303", "401", "429"}
+    assert paths["/_sandbox/logout"]["post"]["tags"] == ["control"]
+    assert login["get"]["operationId"] != login["post"]["operationId"]

@@ -48,6 +48,8 @@ CONTROL_PREFIX = "/_sandbox"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _ID = re.compile(r"[A-Za-z0-9._~:@!$&()*+,;=-]{1,128}")
 _WANTED = frozenset({b"authorization", b"cookie", b"origin", b"sec-fetch-site", b"accept"})
+#: What the guard serves itself (sign-in, sign-out), for the OpenAPI document.
+OPENAPI_PATHS = login.OPENAPI_PATHS
 
 
 def valid_control_path(path: str) -> bool:

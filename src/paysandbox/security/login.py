@@ -41,6 +41,55 @@ HEADERS = {
 }
 
 
+#: The sign-in routes in the OpenAPI document (the guard serves them, not an ``edge.Op``).
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    LOGIN_PATH: {
+        "get": {
+            "operationId": "get_sandbox_login",
+            "summary": "The control plane's sign-in page (HTML); ?next= a /_sandbox/ path",
+            "tags": ["control"],
+            "parameters": [
+                {"name": "next", "in": "query", "required": False, "schema": {"type": "string"}}
+            ],
+            "responses": {"200": {"description": "the sign-in page"}},
+        },
+        "post": {
+            "operationId": "post_sandbox_login",
+            "summary": "Sign in with the control token: sets the session cookie, 303 to next",
+            "tags": ["control"],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "token": {"type": "string"},
+                                "next": {"type": "string"},
+                            },
+                            "required": ["token"],
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "303": {"description": "signed in: on to next"},
+                "401": {"description": "not the control token (the page again)"},
+                "429": {"description": "too many wrong tokens from this address; Retry-After"},
+            },
+        },
+    },
+    LOGOUT_PATH: {
+        "post": {
+            "operationId": "post_sandbox_logout",
+            "summary": "Sign out: clears the session cookie, 303 to the sign-in page",
+            "tags": ["control"],
+            "responses": {"303": {"description": "signed out"}},
+        }
+    },
+}
+
+
 def session_value(token: str) -> str:
     return hmac.new(token.encode(), b"paysandbox control session v1", hashlib.sha256).hexdigest()
 
