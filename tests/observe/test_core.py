@@ -201,6 +201,41 @@ def test_prune_by_count_and_age(journal_db: SqliteDatabase) -> None:
     assert [r["id"] for r in db.write_sync(rows.list_entries_all)] == ["req_9", "req_8"]
 
 
+def test_a_count_trim_starts_above_its_last_edge_and_prune_catches_the_rest(
+    fresh_db_url: str,
+) -> None:
+    """``trim_above`` (the writer's count trim on PostgreSQL) deletes only ``seq`` values above
+    the edge it returned last time; a row below that edge committed later (a concurrent
+    writer's late commit) is left for ``prune``, which trims without a bound."""
+    from paysandbox.store import migrate
+    from paysandbox.store.db import open_database
+
+    migrate.upgrade(fresh_db_url)
+    db = open_database(fresh_db_url)
+    try:
+        hooks = hooks_of(KPLUS)
+        db.write_sync(rows.insert_entries, [build_row(_raw(i), hooks, 1000) for i in range(10)])
+        seqs = lambda: [r["seq"] for r in db.write_sync(rows.list_entries_all)]  # noqa: E731
+        first = seqs()
+        assert db.write_sync(rows.trim_above, 6, None) == (4, first[0] - 6)
+        edge = first[0] - 6
+        assert seqs() == first[:6]
+        assert db.write_sync(rows.trim_above, 6, edge) == (0, edge)  # nothing new: no DELETE
+        more = [build_row(_raw(i), hooks, 1000) for i in range(10, 13)]
+        db.write_sync(rows.insert_entries, more)
+        # a late row below the edge (as a slower writer's commit would land)
+        late = (edge - 1, *build_row(_raw(99), hooks, 1000))
+        cols = ("seq", *rows.JOURNAL_COLUMNS)
+        db.write_sync(lambda c: c.insert_many("sandbox_requests", cols, [late]))
+        n, edge2 = db.write_sync(rows.trim_above, 6, edge)
+        assert (n, edge2) == (3, edge + 3)
+        assert sorted(seqs()) == [edge - 1, *range(edge + 4, edge + 10)]
+        db.write_sync(lambda c: rows.prune(c, max_entries=6, older_than_us=0))
+        assert sorted(seqs()) == list(range(edge + 4, edge + 10))
+    finally:
+        db.close()
+
+
 def test_stored_rows_come_back_exactly_through_every_connection(fresh_db_url: str) -> None:
     """``insert_entries`` (SQLite: executemany; psycopg: COPY; asyncpg: executemany) stores
     every value as given: text with COPY's special characters, NULLs, floats, big integers."""

@@ -198,6 +198,7 @@ class _Writer:
         self.max_body = 0
         self.db: Any = None
         self.chunk: int | None = CHUNK  # entries a transaction (None: all of a batch)
+        self.trimmed_to: int | None = None  # PostgreSQL: the edge of the last count trim
 
     def init(self, url: str, hooks: Any, max_body: int) -> None:
         self.url, self.hooks, self.max_body = url, hooks, max_body
@@ -221,8 +222,9 @@ class _Writer:
             self.db.write_sync(rows.insert_entries, built[i : i + step])
 
     def trim(self, max_entries: int) -> int:
-        if self.chunk is None:
-            return int(self.db.write_sync(rows.trim, max_entries))
+        if self.chunk is None:  # PostgreSQL: one DELETE, from the last edge on
+            n, self.trimmed_to = self.db.write_sync(rows.trim_above, max_entries, self.trimmed_to)
+            return int(n)
         total = 0
         while n := int(self.db.write_sync(rows.trim, max_entries, self.chunk)):
             total += n

@@ -100,6 +100,27 @@ def trim(conn: Conn, max_entries: int, at_most: int | None = None) -> int:
     return conn.exec("DELETE FROM sandbox_requests WHERE seq <= ?", edge)
 
 
+def trim_above(conn: Conn, max_entries: int, above: int | None) -> tuple[int, int | None]:
+    """``trim`` that deletes only ``seq`` values above ``above`` (the edge of this caller's
+    previous trim): (entries deleted, the edge, to pass next time).
+
+    On PostgreSQL a deleted row stays in the table and its index until a vacuum, and the
+    autovacuum comes at most once a minute: ``seq <= edge`` alone walks every dead index entry
+    from the start, each time (24 ms per trim after 120,000 dead rows, measured; more than
+    the insert of the thousand entries it trims). Starting above the previous edge skips
+    them. A row below that edge that committed after it was trimmed (a concurrent writer's
+    late commit) is left to ``prune``, which trims without a bound."""
+    top = conn.one("SELECT MAX(seq) AS top FROM sandbox_requests")
+    if top is None or top["top"] is None:
+        return 0, above
+    edge = int(top["top"]) - max_entries
+    if above is None or int(top["top"]) < above:  # (a ``seq`` that started over: unbounded)
+        return conn.exec("DELETE FROM sandbox_requests WHERE seq <= ?", edge), edge
+    if edge <= above:
+        return 0, above
+    return conn.exec("DELETE FROM sandbox_requests WHERE seq > ? AND seq <= ?", above, edge), edge
+
+
 # ---------------------------------------------------------------- faults
 
 
