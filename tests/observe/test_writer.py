@@ -158,3 +158,40 @@ def test_a_stopping_journal_keeps_every_entry_it_was_given(journal_db: SqliteDat
     _run(scenario())
     assert len(db.write_sync(rows.list_entries_all)) == 3_000
     assert journal.dropped == 0
+
+
+def test_a_writer_whose_server_is_gone_ends_quietly(fresh_db_url: str) -> None:
+    """The server went away (killed, or forced out by a second Ctrl-C) while the writer was
+    storing a batch: the answer finds no reader, and the writer ends without a traceback."""
+    import subprocess
+    import sys
+
+    from paysandbox.observe import writer
+    from paysandbox.observe.entries import hooks_of
+    from paysandbox.store import migrate
+
+    migrate.upgrade(fresh_db_url)
+    frames = b""
+    for message in (
+        ("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000)),
+        ("store", ([tuple(_raw(1))],)),
+    ):
+        data = writer.encode(message)
+        frames += len(data).to_bytes(4, "big") + data
+    env = {**os.environ, "PYTHONPATH": str(Path(writer.__file__).resolve().parents[2])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paysandbox.observe.writer"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # nobody will read the answers
+    proc.stdin.write(frames)
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert "Traceback" not in err, err
+    assert err == ""

@@ -270,8 +270,11 @@ def main() -> None:
             log.warning("%s failed", op, exc_info=True)
             answer = (False, f"{type(exc).__name__}: {exc}")
         data = encode(answer)
-        out.write(_LEN.pack(len(data)) + data)
-        out.flush()
+        try:
+            out.write(_LEN.pack(len(data)) + data)
+            out.flush()
+        except OSError:  # the server is gone (killed, or forced out): nobody to answer
+            break
     if w.db is not None:
         with contextlib.suppress(Exception):
             w.db.close()
