@@ -31,6 +31,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import workers
+
 if TYPE_CHECKING:
     from .settings import Settings
 
@@ -95,8 +97,10 @@ def check_db_url(url: str) -> None:
         raise StartupError(f"--db {url}: folder {folder} is not writable", ENVIRONMENT)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0: a free one)."""
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: a free one). ``reuse_port``: open to
+    ``SO_REUSEPORT`` (``--workers``: each worker then listens on the same port with a socket
+    of its own, and the kernel spreads connections over them; see ``workers.py``)."""
     if not 0 <= port <= 65535:
         raise StartupError(f"--port {port} is not between 0 and 65535")
     try:
@@ -108,6 +112,8 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         if os.name != "nt":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port and workers.BALANCED:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         sock.listen(2048)
     except OSError as exc:
@@ -189,7 +195,7 @@ def serve(
             Path(args.ready_file).unlink(missing_ok=True)
             if not Path(args.ready_file).absolute().parent.is_dir():
                 raise StartupError(f"--ready-file {args.ready_file}: its folder does not exist")
-        sock = bind(settings.host, settings.port)
+        sock = bind(settings.host, settings.port, reuse_port=args.workers > 1)
         settings.port = sock.getsockname()[1]
         check_postgres(settings.db_url)
         from .app import create_app
@@ -229,8 +235,6 @@ def serve(
     }
     try:
         if args.workers > 1:
-            from . import workers
-
             app.state.sandbox.ctx.db.close()
             del app
 

@@ -1,13 +1,21 @@
-"""``paysandbox serve --workers N``: N server processes on one listening socket, one sandbox.
+"""``paysandbox serve --workers N``: N server processes on one port, one sandbox.
 
 The parent migrates and seeds the database once (``create_app``), binds the socket once (so
 ``--port 0`` picks one free port that every worker shares), prints the banner, then starts N
-worker processes (``spawn``) that each build the app and serve on the inherited socket; the
-kernel hands each new connection to one of them. Every worker is a full server (its own
-delivery sender included): they share nothing but the database, which is what already makes
-several servers one sandbox — the clock is a row, races are settled by conditional updates
-and ``ON CONFLICT`` claims, and delivery claims are exclusive (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite).
+worker processes (``spawn``) that each build the app and serve. On Linux the first worker
+serves on the parent's socket and every other one listens on the same address with a socket
+of its own (``SO_REUSEPORT``, set on all of them): the kernel then hands each new connection
+to one socket by a hash of its addresses, so a burst of connections is spread over the
+workers. On one shared socket it was not: every idle worker is woken, and the first takes
+what is queued — 32 connections opened at once by ``wrk`` split 31/1, 4/28, 1/31, 2/30 and
+32/0 between two workers (five runs, 2026-11-28), so one core served nearly all of them.
+Connections that arrive before the other workers listen wait on the first socket, as they
+did on the shared one. Elsewhere, one shared socket, as before.
+
+Every worker is a full server (its own delivery sender included): they share nothing but the
+database, which is what already makes several servers one sandbox — the clock is a row, races
+are settled by conditional updates and ``ON CONFLICT`` claims, and delivery claims are
+exclusive (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite).
 
 SIGINT/SIGTERM stop the workers (each finishes its requests) and then the parent. When a worker
 dies on its own, the others are stopped too and the parent exits with status 1: a sandbox that
@@ -30,14 +38,42 @@ from .settings import Settings
 log = logging.getLogger("paysandbox")
 
 
+#: Does the kernel spread connections over sockets that share a port (``SO_REUSEPORT``)?
+#: Linux does, by a hash; other systems either lack the option or give them all to one socket.
+BALANCED = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+BACKLOG = 2048
+
+
 def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound once in the parent and inherited by every worker."""
+    """The listening socket, bound once in the parent (open to ``SO_REUSEPORT`` where the
+    kernel balances it)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if BALANCED:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
+    sock.listen(BACKLOG)
     sock.set_inheritable(True)
+    return sock
+
+
+def _balanced(sock: socket.socket) -> bool:
+    """Can other workers listen beside ``sock`` (it was bound with ``SO_REUSEPORT``)?"""
+    return BALANCED and bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
+
+
+def _listen_beside(family: int, address: Any) -> socket.socket:
+    """A worker's own listening socket on the parent's address (``SO_REUSEPORT``)."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
@@ -62,10 +98,13 @@ def serve(
     del app
 
     ctx = multiprocessing.get_context("spawn")
+    # the first worker serves on our socket; the others beside it, where the kernel balances
+    own = _balanced(sock)
+    where = (int(sock.family), sock.getsockname())
     procs = [
         ctx.Process(
             target=_worker,
-            args=(settings, sock, uvicorn_options),
+            args=(settings, None if own and n else sock, where, uvicorn_options),
             name=f"paysandbox-worker-{n}",
             daemon=False,
         )
@@ -101,7 +140,14 @@ def serve(
         sock.close()
 
 
-def _worker(settings: Settings, sock: socket.socket, uvicorn_options: dict[str, Any]) -> None:
+def _worker(
+    settings: Settings,
+    sock: socket.socket | None,
+    where: tuple[int, Any],
+    uvicorn_options: dict[str, Any],
+) -> None:
+    """One worker: serves on ``sock``, or (None) on a socket of its own at ``where`` (the
+    parent socket's family and address), beside the others."""
     import uvicorn
 
     from .app import create_app
@@ -115,6 +161,8 @@ def _worker(settings: Settings, sock: socket.socket, uvicorn_options: dict[str, 
     from .security import limits
 
     app = create_app(settings)
+    if sock is None:  # listen only once the app is built: until then the others take all
+        sock = _listen_beside(*where)
     config = uvicorn.Config(app, **uvicorn_options, **limits.uvicorn_options(settings))
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
