@@ -113,6 +113,8 @@ def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
         if os.name != "nt":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port and workers.BALANCED:
+            if port:  # taken by anyone, another paysandbox's SO_REUSEPORT workers included?
+                workers.check_free(family, address)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         sock.listen(2048)

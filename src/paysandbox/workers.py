@@ -48,14 +48,34 @@ def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound once in the parent (open to ``SO_REUSEPORT`` where the
     kernel balances it)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if BALANCED and port:
+        check_free(family, (host, port))
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if BALANCED:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(BACKLOG)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if BALANCED:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
+
+
+def check_free(family: int, address: Any) -> None:
+    """Raise ``EADDRINUSE`` when something listens on ``address``. A socket bound with
+    ``SO_REUSEPORT`` would otherwise join another server of the same user that listens there
+    with it (a second ``serve --workers`` on the same port) and share its connections; a
+    plain bind, as this probe's, is refused instead. (Port 0 needs no probe: the kernel never
+    picks a port someone holds.)"""
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+    finally:
+        probe.close()
 
 
 def _balanced(sock: socket.socket) -> bool:

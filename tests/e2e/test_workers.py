@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -214,3 +215,25 @@ def test_connections_opened_at_once_are_spread_over_the_workers(serve: Served) -
             c.close()
     counts = sorted(prefixes.count(p) for p in set(prefixes))
     assert len(counts) == 2 and counts[0] >= 5, counts
+
+
+def test_a_second_server_on_the_same_port_is_refused(serve: Served, fresh_db_url: str) -> None:
+    """The workers' sockets carry ``SO_REUSEPORT``, which would let a second server of the same
+    user listen beside them and take a share of their connections: it is refused instead,
+    with or without ``--workers``, and the first one keeps every connection."""
+    port = serve.base.rsplit(":", 1)[1]
+    for extra in (["--workers", "2"], []):
+        cmd = [str(BIN), "serve", *extra, "--port", port, "--db", fresh_db_url]
+        second = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            out, _ = second.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(second.pid, signal.SIGKILL)  # its workers too (they hold the pipe)
+            second.communicate()
+            raise AssertionError(f"a second server started on port {port} ({extra})") from None
+        assert second.returncode != 0, out
+        assert b"the port is already in use" in out, out
+    with serve.client() as c:
+        assert c.get("/_sandbox/clock").status_code == 200
