@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -59,6 +60,32 @@ def test_random_string_alphabet_length_and_spread() -> None:
     assert len(hexes) == 32 and set(hexes) <= set(ids.UPPER_HEX)
     assert ids.random_digits(12).isdigit()
     assert ids.internal_id("dlv").startswith("dlv_")
+
+
+def test_time_ordered_ids_sort_by_the_time_they_were_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first characters are the wall clock's microseconds in the alphabet's sorted order;
+    the rest is random. An id made a microsecond later sorts after, whatever its random part."""
+    now = [1_795_836_635_249_000_000]
+    monkeypatch.setattr(ids.time, "time_ns", lambda: now[0])
+    made = []
+    for step in (0, 1_000, 35_000, 36_000, 10**12):  # ns: 0, 1, 35, 36 µs, then 1,000 s
+        now[0] += step
+        made.append(ids.time_ordered_string(40))
+    assert made == sorted(made) and len(set(made)) == 5
+    assert all(len(v) == 40 and set(v) <= set(ids.LOWER_ALNUM) for v in made)
+    assert int(made[1][:11], 36) - int(made[0][:11], 36) == 1  # base 36, 0-9 then a-z
+    assert int(made[3][:11], 36) - int(made[0][:11], 36) == 72
+    randoms = {ids.time_ordered_string(40)[11:] for _ in range(200)}
+    assert len(randoms) == 200 and set("".join(randoms)) == set(ids.LOWER_ALNUM)
+    # K PLUS token ids keep their wire shape and sort as they were made
+    from paysandbox.providers.kplus.service import new_token_id
+
+    first = new_token_id()
+    now[0] += 1_000
+    second = new_token_id()
+    assert re.fullmatch(r"KMCMPT[a-z0-9]{40}PMT", first) and first < second
 
 
 def test_clock_round_trip() -> None:
