@@ -117,7 +117,7 @@ def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
                 workers.check_free(family, address)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
-        sock.listen(2048)
+        sock.listen(workers.BACKLOG)
     except OSError as exc:
         sock.close()
         where = f"{host}:{port}"

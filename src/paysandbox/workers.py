@@ -44,26 +44,6 @@ BALANCED = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 BACKLOG = 2048
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound once in the parent (open to ``SO_REUSEPORT`` where the
-    kernel balances it)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    if BALANCED and port:
-        check_free(family, (host, port))
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if BALANCED:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-        sock.listen(BACKLOG)
-    except BaseException:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
 def check_free(family: int, address: Any) -> None:
     """Raise ``EADDRINUSE`` when something listens on ``address``. A socket bound with
     ``SO_REUSEPORT`` would otherwise join another server of the same user that listens there
@@ -103,13 +83,12 @@ def serve(
     uvicorn_options: dict[str, Any],
     announce: Callable[[Settings, list[str]], None],
     *,
-    sock: socket.socket | None = None,
+    sock: socket.socket,
 ) -> int:
-    """Run ``workers`` processes on ``sock`` (bound here when not given); the exit status."""
+    """Run ``workers`` processes on ``sock`` (``startup.bind``'s, with ``reuse_port``); the
+    exit status."""
     from .app import create_app
 
-    if sock is None:
-        sock = bind(settings.host, settings.port)
     sock.set_inheritable(True)
     settings.port = int(sock.getsockname()[1])  # the real port when --port 0 was asked for
     app = create_app(settings)  # migrate and seed once, before any worker starts
