@@ -36,7 +36,7 @@ from .security import guard
 from .settings import Settings
 from .store import admin, migrate
 from .store import observe as observe_rows
-from .store.db import Conn, open_database
+from .store.db import PG_POOL_SIZE, Conn, open_database
 from .web import json_response
 
 log = logging.getLogger("paysandbox")
@@ -86,7 +86,11 @@ def create_app(
 ) -> App:
     """Build the ASGI app. Migrates the schema and opens the database now (synchronously)."""
     migrate.upgrade(settings.db_url, [p.migrations for p in providers])
-    db = open_database(settings.db_url, synchronous=settings.sqlite_synchronous)
+    db = open_database(
+        settings.db_url,
+        synchronous=settings.sqlite_synchronous,
+        pg_pool_size=settings.pg_pool_size or PG_POOL_SIZE,
+    )
     rules = with_rules({k: v for p in providers for k, v in p.success_rules.items()})
     outbox = Outbox(settings.retry, rules)
     sender = (

@@ -34,6 +34,7 @@ class ServerSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     db: Annotated[str, Meta(min_length=1)] | None = None
     public_url: str | None = None
     sqlite_synchronous: str | None = None
+    pg_pool_size: Annotated[int, Meta(ge=1, le=1000)] | None = None
     max_body_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] | None = None
     control_token: str | None = None
     allowed_hosts: list[Annotated[str, Meta(min_length=1, max_length=255)]] = []
@@ -159,6 +160,7 @@ def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]
                 "server.sqlite_synchronous must be NORMAL or FULL", "server.sqlite_synchronous"
             )
         s.sqlite_synchronous = mode
+    s.pg_pool_size = server.pg_pool_size or s.pg_pool_size
     s.max_body_bytes = server.max_body_bytes or s.max_body_bytes
     if server.control_token is not None:
         try:

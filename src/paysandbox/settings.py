@@ -32,6 +32,9 @@ class Settings:
     public_url: str | None = None
     #: SQLite ``synchronous``: NORMAL survives a process crash, FULL also a power loss.
     sqlite_synchronous: str = "NORMAL"
+    #: PostgreSQL connections each server process pools (None: ``store.db.PG_POOL_SIZE``,
+    #: shared out between the processes of ``serve --workers N``; see ``workers.py``).
+    pg_pool_size: int | None = None
     max_body_bytes: int = 1_048_576
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     delivery_poll_seconds: float = 0.5

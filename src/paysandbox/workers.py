@@ -20,10 +20,18 @@ exclusive (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLi
 SIGINT/SIGTERM stop the workers (each finishes its requests) and then the parent. When a worker
 dies on its own, the others are stopped too and the parent exits with status 1: a sandbox that
 quietly lost a worker would be harder to notice than one that stopped.
+
+On PostgreSQL the workers share one server's pool of connections (``store.db.PG_POOL_SIZE``,
+16) unless ``server.pg_pool_size`` says how many each one pools (``worker_settings``). With
+16 each, ``--workers 8`` could open 128 connections plus a journal writer's each, past
+PostgreSQL's default ``max_connections`` of 100; under ``wrk -c64`` two workers held 36 where
+they now hold 20 (2 × 8, a journal writer's and a start-up one each). Throughput did not
+move beyond the noise (docs/design.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import signal
@@ -34,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .settings import Settings
+from .store.db import PG_POOL_SIZE
 
 log = logging.getLogger("paysandbox")
 
@@ -42,6 +51,18 @@ log = logging.getLogger("paysandbox")
 #: Linux does, by a hash; other systems either lack the option or give them all to one socket.
 BALANCED = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 BACKLOG = 2048
+#: The fewest PostgreSQL connections a worker pools when the pool is shared out.
+MIN_WORKER_POOL = 4
+
+
+def worker_settings(settings: Settings, workers: int) -> Settings:
+    """What each of ``workers`` processes runs with: the configured settings, with the
+    PostgreSQL pool shared out between them when none was configured."""
+    if settings.pg_pool_size is not None:
+        return settings
+    return dataclasses.replace(
+        settings, pg_pool_size=max(MIN_WORKER_POOL, PG_POOL_SIZE // max(workers, 1))
+    )
 
 
 def check_free(family: int, address: Any) -> None:
@@ -100,10 +121,11 @@ def serve(
     # the first worker serves on our socket; the others beside it, where the kernel balances
     own = _balanced(sock)
     where = (int(sock.family), sock.getsockname())
+    each = worker_settings(settings, workers)
     procs = [
         ctx.Process(
             target=_worker,
-            args=(settings, None if own and n else sock, where, uvicorn_options),
+            args=(each, None if own and n else sock, where, uvicorn_options),
             name=f"paysandbox-worker-{n}",
             daemon=False,
         )

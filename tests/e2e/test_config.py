@@ -67,6 +67,11 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     assert (site.site_id, site.notification_url) == (2020, "http://127.0.0.1:9000/s2p")
 
 
+def test_the_postgresql_pool_size_is_read(tmp_path: Path) -> None:
+    assert _load(tmp_path, "[server]\npg_pool_size = 6\n").pg_pool_size == 6  # type: ignore[attr-defined]
+    assert _load(tmp_path, "[server]\n").pg_pool_size is None  # type: ignore[attr-defined]
+
+
 def test_docs_config_md_holds_the_same_example() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "config.md").read_text("utf-8")
     assert FULL.strip() in doc
@@ -88,6 +93,10 @@ def test_docs_config_md_holds_the_same_example() -> None:
         ("[server]\nport = 99999\n", "paysandbox.toml:2: server.port: Expected `int` <= 65535"),
         ("[sever]\nport = 1\n", "paysandbox.toml:1: unknown section [sever]"),
         ('[server]\nsqlite_synchronous = "fast"\n', "server.sqlite_synchronous must be NORMAL"),
+        (
+            "[server]\npg_pool_size = 0\n",
+            "paysandbox.toml:2: server.pg_pool_size: Expected `int` >= 1",
+        ),
         (
             '[[smart2pay.sites]]\nsite_id = 1\napi_key = "k"\nnotification_url = "ftp://x"\n',
             "paysandbox.toml:4: smart2pay.sites.notification_url must be an absolute http(s) URL",

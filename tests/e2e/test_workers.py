@@ -237,3 +237,20 @@ def test_a_second_server_on_the_same_port_is_refused(serve: Served, fresh_db_url
         assert b"the port is already in use" in out, out
     with serve.client() as c:
         assert c.get("/_sandbox/clock").status_code == 200
+
+
+def test_the_workers_share_one_servers_postgresql_pool_unless_told() -> None:
+    """``--workers N`` without ``server.pg_pool_size``: each worker pools PG_POOL_SIZE / N
+    connections (at least MIN_WORKER_POOL), so N workers open no more than one server
+    would; a configured size is each worker's own."""
+    from paysandbox import workers
+    from paysandbox.settings import Settings
+    from paysandbox.store.db import PG_POOL_SIZE
+
+    assert PG_POOL_SIZE == 16
+    sizes = {n: workers.worker_settings(Settings(), n).pg_pool_size for n in (1, 2, 3, 4, 8)}
+    assert sizes == {1: 16, 2: 8, 3: 5, 4: 4, 8: workers.MIN_WORKER_POOL}
+    told = Settings(pg_pool_size=3, port=9999)
+    assert workers.worker_settings(told, 2) is told
+    shared = workers.worker_settings(Settings(port=9999, db_url="postgresql://x/y"), 2)
+    assert (shared.port, shared.db_url) == (9999, "postgresql://x/y")  # the rest as given

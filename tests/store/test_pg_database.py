@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from paysandbox.store.db import Conn
+from paysandbox.store.db import PG_POOL_SIZE, Conn
 from paysandbox.store.pg import PostgresDatabase
 
 from ..support import BACKEND, drop_pg_schema, is_postgres, new_pg_schema
@@ -282,3 +282,20 @@ def test_interleaved_functions_keep_their_own_state(db: PostgresDatabase) -> Non
             assert isinstance(answer, ValueError) and str(answer) == f"refused {n}"
         else:
             assert answer == [n, n + 1, n + 2]
+
+
+def test_the_app_pools_as_many_connections_as_the_settings_say() -> None:
+    from paysandbox.app import create_app
+    from paysandbox.settings import Settings
+
+    schema, url = new_pg_schema(BACKEND)
+    try:
+        for size, expected in ((None, PG_POOL_SIZE), (3, 3)):
+            app = create_app(Settings(db_url=url, pg_pool_size=size, run_sender=False))
+            db = app.state.sandbox.ctx.db
+            try:
+                assert isinstance(db, PostgresDatabase) and db.pool_size == expected
+            finally:
+                db.close()
+    finally:
+        drop_pg_schema(BACKEND, schema)

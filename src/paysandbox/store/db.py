@@ -320,11 +320,18 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
 
 
-def open_database(url: str, *, synchronous: str = "NORMAL") -> SqliteDatabase | PostgresDatabase:
+#: PostgreSQL connections a server pools (per event loop; see ``store/pg.py``). Measured
+#: against 8 and 32 for one process; ``serve --workers N`` shares it out (``workers.py``).
+PG_POOL_SIZE = 16
+
+
+def open_database(
+    url: str, *, synchronous: str = "NORMAL", pg_pool_size: int = PG_POOL_SIZE
+) -> SqliteDatabase | PostgresDatabase:
     """``sqlite:///path``, a bare file path, or ``postgresql://…``."""
     if url.startswith(("postgresql:", "postgres:", "postgresql+")):
         from .pg import PostgresDatabase
 
-        return PostgresDatabase(url)
+        return PostgresDatabase(url, pool_size=pg_pool_size)
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
     return SqliteDatabase(path or "paysandbox.db", synchronous=synchronous)

@@ -25,8 +25,8 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
   LOCKED`` in the repository SQL, exactly as before.
 * Statements are prepared once per connection (asyncpg's statement cache).
 * A small pool per event loop (``pool_size`` connections, default 16: measured against 8 and
-  32 in docs/design.md). A connection whose transaction was interrupted is closed, never
-  reused.
+  32 in docs/design.md; ``server.pg_pool_size``, shared out by ``serve --workers``). A
+  connection whose transaction was interrupted is closed, never reused.
 """
 
 from __future__ import annotations
@@ -311,7 +311,6 @@ class PostgresDatabase:
     dialect = "postgresql"
 
     def __init__(self, url: str, *, pool_size: int = 16) -> None:
-
         self.url = url
         self._dsn = libpq_url(url)
         self.pool_size = pool_size
