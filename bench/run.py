@@ -189,6 +189,18 @@ class CpuMeter:
         return sum(t - before.get(p, 0) for p, t in after.items()) / _TICK
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time so far (``/proc/stat``'s first line: user, nice, system, idle,
+    iowait, irq, softirq, steal …), in ticks."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def steal_pct(before: list[int], after: list[int]) -> float:
+    """The share of the machine's CPU time the hypervisor gave to someone else (steal)."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return 100.0 * spent[7] / max(sum(spent), 1)
+
+
 def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -369,7 +381,9 @@ def measure(
     results = []
     for op in ops:
         before = meter.snapshot() if meter else None
+        machine = cpu_times()
         r = run_wrk(args, target, base, op, args.duration, {**env, "BENCH_PREFIX": f"{op[0]}{tag}"})
+        r.extra["steal_pct"] = steal_pct(machine, cpu_times())
         if meter and before and r.requests:
             after = meter.snapshot()
             r.extra["server_cpu_us"] = meter.spent(before[0], after[0]) / r.requests * 1e6
@@ -532,7 +546,7 @@ def cell(v: float | None) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:.1f}"
 
 
-CPU_COLUMNS = ["server_cpu_us", "db_cpu_us"]
+CPU_COLUMNS = ["server_cpu_us", "db_cpu_us", "steal_pct"]
 
 
 def spread(results: list[Result]) -> list[str]:
