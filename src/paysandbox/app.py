@@ -118,6 +118,7 @@ def create_app(
         observer.seed(conn)
 
     db.write_sync(seed)
+    db.end_startup()
     tables = [
         *(t for p in providers for t in p.object_tables),
         *admin.CORE_OBJECT_TABLES,

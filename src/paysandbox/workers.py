@@ -23,10 +23,11 @@ quietly lost a worker would be harder to notice than one that stopped.
 
 On PostgreSQL the workers share one server's pool of connections (``store.db.PG_POOL_SIZE``,
 16) unless ``server.pg_pool_size`` says how many each one pools (``worker_settings``). With
-16 each, ``--workers 8`` could open 128 connections plus a journal writer's each, past
-PostgreSQL's default ``max_connections`` of 100; under ``wrk -c64`` two workers held 36 where
-they now hold 20 (2 × 8, a journal writer's and a start-up one each). Throughput did not
-move beyond the noise (docs/design.md).
+16 each, ``--workers 8`` could open 128 connections plus a journal writer's and a start-up
+one each, past PostgreSQL's default ``max_connections`` of 100; under ``wrk -c64`` two
+workers held 36 where they now hold 18 (2 × 8 and a journal writer's each; the start-up one
+is closed once the app is built). Throughput did not move beyond the noise
+(docs/design.md).
 """
 
 from __future__ import annotations

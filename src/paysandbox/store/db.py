@@ -309,6 +309,9 @@ class SqliteDatabase:
                     raise
                 time.sleep(0.01)
 
+    def end_startup(self) -> None:
+        """Start-up is over (``write_sync`` has one connection with the rest: nothing to do)."""
+
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

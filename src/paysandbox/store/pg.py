@@ -416,6 +416,15 @@ class PostgresDatabase:
             with self._sync.transaction():
                 return fn(_PgConn(self._sync), *args)
 
+    def end_startup(self) -> None:
+        """Start-up is over: close ``write_sync``'s connection (a later call opens one again).
+        A serving process would otherwise keep it idle for good, one more connection per
+        worker of ``serve --workers``."""
+        with self._sync_lock:
+            if self._sync is not None:
+                self._sync.close()
+                self._sync = None
+
     def close(self) -> None:
         """Close every connection; the database is not usable afterwards (like SQLite's)."""
         self._closed = True
@@ -423,7 +432,4 @@ class PostgresDatabase:
         for pool in self._pools.values():
             pool.terminate()
         self._pools.clear()
-        with self._sync_lock:
-            if self._sync is not None:
-                self._sync.close()
-                self._sync = None
+        self.end_startup()
