@@ -13,6 +13,11 @@ T = TypeVar("T")
 Row = Mapping[str, Any]
 
 
+#: PostgreSQL connections a server pools (per event loop; see ``store/pg.py``). Measured
+#: against 8 and 32 for one process; ``serve --workers N`` shares it out (``workers.py``).
+PG_POOL_SIZE = 16
+
+
 class Conn(Protocol):
     """What repository functions may do with a connection."""
 

@@ -37,12 +37,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .base import Conn, Database, Row, T, insert_sql, libpq_url, plain_select
+from .base import PG_POOL_SIZE, Conn, Database, Row, T, insert_sql, libpq_url, plain_select
 
 if TYPE_CHECKING:
     from .pg import PostgresDatabase
 
-__all__ = ["Conn", "Database", "Row", "SqliteDatabase", "libpq_url", "open_database"]
+__all__ = [
+    "PG_POOL_SIZE",
+    "Conn",
+    "Database",
+    "Row",
+    "SqliteDatabase",
+    "libpq_url",
+    "open_database",
+]
 
 # ---------------------------------------------------------------- SQLite
 
@@ -321,11 +329,6 @@ class SqliteDatabase:
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
-
-
-#: PostgreSQL connections a server pools (per event loop; see ``store/pg.py``). Measured
-#: against 8 and 32 for one process; ``serve --workers N`` shares it out (``workers.py``).
-PG_POOL_SIZE = 16
 
 
 def open_database(

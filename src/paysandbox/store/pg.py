@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 
 import greenlet
 
-from .base import Row, insert_sql, libpq_url, plain_select
+from .base import PG_POOL_SIZE, Row, insert_sql, libpq_url, plain_select
 
 _QMARK = re.compile(r"\?")
 
@@ -310,7 +310,7 @@ class PostgresDatabase:
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int = 16) -> None:
+    def __init__(self, url: str, *, pool_size: int = PG_POOL_SIZE) -> None:
         self.url = url
         self._dsn = libpq_url(url)
         self.pool_size = pool_size
