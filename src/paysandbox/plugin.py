@@ -140,8 +140,12 @@ class Provider(Generic[C]):
         raise NotImplementedError
 
     def owns(self, path: str) -> int:
-        """Length of the longest of this provider's prefixes that ``path`` starts with (0: none)."""
-        return max((len(p) for p in self.prefixes if path.startswith(p)), default=0)
+        """Length of the longest of this provider's prefixes that ``path`` starts with, or is
+        without its last ``/`` (``/nicepay`` for ``/nicepay/``); 0: none."""
+        return max(
+            (len(p) for p in self.prefixes if path.startswith(p) or path == p.rstrip("/")),
+            default=0,
+        )
 
 
 AnyProvider = Provider[Any]

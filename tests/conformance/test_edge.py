@@ -101,6 +101,8 @@ def test_unknown_route(client: httpx.Client, provider: AnyProvider) -> None:
         path = prefix.rstrip("/") + "/no/such/route"
         assert_owner_error(client.post(path, json={}), provider, "not_found")
         assert_owner_error(client.get(path), provider, "not_found")
+        if prefix.endswith("/"):  # the prefix without its slash (``/nicepay``: the base URL)
+            assert_owner_error(client.get(prefix.rstrip("/")), provider, "not_found")
 
 
 def test_wrong_method_names_the_allowed_ones(client: httpx.Client, provider: AnyProvider) -> None:

@@ -29,6 +29,10 @@ def test_clock_advance_rejects_bad_bodies(client: httpx.Client) -> None:
         "/_sandbox/clock/advance", content=b"{", headers={"Content-Type": "application/json"}
     )
     assert r.status_code == 400 and r.json()["error"] == "bad_request"
+    for headers in ({}, {"Content-Type": "application/json"}):  # no body: seconds is required
+        r = client.post("/_sandbox/clock/advance", content=b"", headers=headers)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == "bad_request" and "seconds" in r.json()["message"]
     r = client.post(
         "/_sandbox/clock/advance", content=b"seconds=5", headers={"Content-Type": "text/plain"}
     )

@@ -86,6 +86,8 @@ def test_lookup_and_parse_doc() -> None:
     assert lookup(doc, "a.B.0.c") == "1" and lookup(doc, "a.b.5.c") is None
     assert parse_doc(b"x=1&y=2", "application/x-www-form-urlencoded", "") == {"x": "1", "y": "2"}
     assert parse_doc(b"{", "application/json", "") == {}
+    # invalid UTF-8 inside a string: msgspec raises UnicodeDecodeError, not a DecodeError
+    assert parse_doc(b'{"a":"\xff"}', "application/json", "") == {}
 
 
 PROVIDERS: dict[str, Any] = {
@@ -146,6 +148,22 @@ def test_build_row_redacts_and_finds_account_and_ids() -> None:
     assert row[3] == "P1" and row[8] == " T1 "
     short = build_row(_raw(2), hooks_of(KPLUS), 10)
     assert json.loads(short[-1])["request"]["truncated"] is True
+
+
+def test_an_unreadable_body_is_stored_without_a_hook_failing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A body with invalid UTF-8 inside a JSON string (a client's 400): the hooks find no
+    account or ids in it, quietly, and the secret beside it is still not kept."""
+    raw = _raw(3)._replace(
+        request_body=b'{"partnerId":"P1","partnerSecret":"s3cr3t","x":"\xff"}',
+        response_body=b'{"tokenId":"\xfe"}',
+    )
+    with caplog.at_level("WARNING", logger="paysandbox.journal"):
+        row = build_row(raw, hooks_of(KPLUS), 65536)
+    assert caplog.records == []  # no "journal hook failed" with its traceback
+    assert row[3] is None and row[8] == ""
+    assert "s3cr3t" not in repr(row)
 
 
 def _run(coro: Any) -> Any:

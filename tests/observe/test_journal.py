@@ -214,6 +214,7 @@ def test_filters(client: httpx.Client) -> None:
     assert entries(client, since="2999-01-01T00:00:00Z") == []
     assert len(entries(client, since="2000-01-01T00:00:00+07:00")) == 5
     assert len(entries(client, since="0")) == 5
+    assert entries(client, since="253402300799999") == []  # the last millisecond of 9999
     assert entries(client, objectId="KMCMPT%") == []  # LIKE wildcards are literal
 
 
@@ -222,7 +223,11 @@ def test_filters(client: httpx.Client) -> None:
     [
         ({"status": "abc"}, "status"),
         ({"status": "700"}, "status"),
+        ({"status": "9" * 5000}, "status"),  # past Python's 4300 digits for int()
         ({"since": "yesterday"}, "since"),
+        ({"since": "9223372036854776"}, "since"),  # × 1000 is past SQLite's 64-bit integers
+        ({"since": "253402300800000"}, "since"),  # 10000-01-01
+        ({"since": "1" * 5000}, "since"),  # past Python's 4300 digits for int()
         ({"limit": "x"}, "limit"),
         ({"provider": "paypal"}, "provider"),
         ({"objectid": "x"}, "objectid"),

@@ -267,6 +267,24 @@ def test_deeply_nested_json_is_invalid_data(
     assert_unauthorized(r, root)
 
 
+@pytest.mark.parametrize(("path", "root"), JSON_ROUTES)
+def test_a_number_past_any_range_is_invalid_data(
+    client: httpx.Client, path: str, root: str
+) -> None:
+    """A JSON integer of thousands of digits: msgspec refuses it (ValidationError, even
+    untyped) — a 400 / 1 like any unreadable body, not a 500 / 18, and nothing is stored."""
+    pid = pay(client)["ID"]
+    before = client.get("/v1/payments", headers=AUTH).json()
+    huge = b"1" + b"0" * 5000
+    content = b'{"' + root.encode() + b'":{"Amount":' + huge + b',"Currency":"EUR"}}'
+    r = client.post(
+        path.format(pid=pid), content=content, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert_invalid_data(r, root)
+    assert "out of range" in r.json()[root]["Status"]["Reasons"][0]["Info"]
+    assert client.get("/v1/payments", headers=AUTH).json() == before
+
+
 def test_body_too_large(client: httpx.Client) -> None:
     big = b'{"Payment": {"Description": "' + b"x" * 2_000_000 + b'"}}'
     r = client.post("/v1/payments", content=big, headers=AUTH)

@@ -118,10 +118,10 @@ async def decode_optional(request: Request, struct: type[T], limit: int) -> T:
     """Decode an optional JSON body into ``struct`` (an empty body means all defaults)."""
     body = await read_body(request, limit)
     decoder = msgspec.json.Decoder(struct)
-    if not body.strip():
-        return decoder.decode(b"{}")
-    require_json(request)
     try:
+        if not body.strip():
+            return decoder.decode(b"{}")  # a struct with a required field refuses it
+        require_json(request)
         return decode_json(decoder, body)
     except msgspec.ValidationError as exc:
         raise ControlError("bad_request", f"invalid body: {exc}") from None

@@ -45,9 +45,13 @@ def parse_status(value: str | None) -> tuple[int, int] | None:
     if m:
         first = int(m.group(1)) * 100
         return first, first + 99
-    if value.isdigit() and 100 <= int(value) <= 599:
+    if len(value) == 3 and value.isdigit() and 100 <= int(value) <= 599:
         return int(value), int(value)
     raise ControlError("bad_request", "status must be an HTTP status (404) or a class (4xx)")
+
+
+#: 9999-12-31T23:59:59.999Z in Unix milliseconds: the last ``since`` an ISO date can spell.
+_LAST_MS = 253_402_300_799_999
 
 
 def parse_since(value: str | None) -> int | None:
@@ -55,6 +59,8 @@ def parse_since(value: str | None) -> int | None:
     if value is None:
         return None
     if value.isdigit():
+        if len(value) > len(str(_LAST_MS)) or int(value) > _LAST_MS:
+            raise ControlError("bad_request", "since is after the year 9999")
         return int(value) * 1000
     try:
         return from_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))

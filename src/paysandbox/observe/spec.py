@@ -105,7 +105,7 @@ class Exchange:
             return None
         try:
             parsed = _JSON.decode(self.answer_body)
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return None
         return parsed if isinstance(parsed, dict) else None
 
@@ -123,8 +123,8 @@ def parse_doc(body: bytes, content_type: str, query: str) -> dict[str, Any]:
         if "json" in ct or (not ct and body[:1] == b"{"):
             try:
                 parsed = _JSON.decode(body)
-            except (msgspec.DecodeError, RecursionError):
-                parsed = None
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                parsed = None  # invalid UTF-8 inside a string raises UnicodeDecodeError
             if isinstance(parsed, dict):
                 if not doc:
                     return parsed  # a new dict of the decoder's: no copy needed

@@ -67,6 +67,8 @@ async def root_object(request: Request, root: str, max_body: int) -> Body:
         doc = decode_json(_JSON, body)
     except BodyError as exc:
         return Smart2PayError([reason("1", f"Invalid data - {exc}")], http_status=exc.http_status)
+    except msgspec.ValidationError as exc:  # untyped: only a number past msgspec's range
+        return Smart2PayError([reason("1", f"Invalid data - {exc}")])
     obj: Any = None
     if isinstance(doc, dict):
         for key, value in doc.items():
