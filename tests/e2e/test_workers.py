@@ -241,8 +241,8 @@ def test_a_second_server_on_the_same_port_is_refused(serve: Served, fresh_db_url
 
 def test_the_workers_share_one_servers_postgresql_pool_unless_told() -> None:
     """``--workers N`` without ``server.pg_pool_size``: each worker pools PG_POOL_SIZE / N
-    connections (at least MIN_WORKER_POOL), so N workers open no more than one server
-    would; a configured size is each worker's own."""
+    connections (at least MIN_WORKER_POOL), so a few workers open about as many as one
+    server; a configured size is each worker's own."""
     from paysandbox import workers
     from paysandbox.settings import Settings
     from paysandbox.store.db import PG_POOL_SIZE
