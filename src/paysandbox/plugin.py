@@ -141,7 +141,7 @@ class Provider(Generic[C]):
 
     def owns(self, path: str) -> int:
         """Length of the longest of this provider's prefixes that ``path`` starts with, or is
-        without its last ``/`` (``/nicepay`` for ``/nicepay/``); 0: none."""
+        without its last ``/`` (``/pay`` for ``/pay/``: a base URL as written); 0: none."""
         return max(
             (len(p) for p in self.prefixes if path.startswith(p) or path == p.rstrip("/")),
             default=0,
