@@ -174,9 +174,19 @@ def test_a_bad_action_value_is_refused_with_a_message(client: httpx.Client) -> N
     assert r.status_code == 400
     assert "4 to 32 characters" in r.text
     t_xid = register(client)["tXid"]
-    r = submit(client, f"/_sandbox/ui/nicepay/transactions/{t_xid}/pay", amount="ten")
-    assert r.status_code == 400 and "whole number" in r.text
+    for amount in ("ten", "²"):  # "²" is a digit to str.isdigit, not to int()
+        r = submit(client, f"/_sandbox/ui/nicepay/transactions/{t_xid}/pay", amount=amount)
+        assert r.status_code == 400 and "whole number" in r.text
     assert client.get(f"/_sandbox/nicepay/transactions/{t_xid}").json()["state"] == "UNPAID"
+    pid = s2p_pay(client, amount=2000, capture=False)["ID"]
+    for action in ("capture", "refund"):
+        r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/{action}", amount="²")
+        assert r.status_code == 400 and "whole number" in r.text, r.text
+    for kind in ("payments", "tokens"):  # a site filter that is no number matches nothing
+        page = client.get(f"/_sandbox/ui/smart2pay/{kind}", params={"account": "²"})
+        assert page.status_code == 200 and 'data-testid="empty"' in page.text
+    wire = client.get(f"/v1/payments/{pid}", headers={"Authorization": "Basic MTAxMDpnYWJp"})
+    assert wire.json()["Payment"]["Status"]["Info"] == "Authorized"
 
 
 def test_live_fragment_is_only_the_live_block(client: httpx.Client) -> None:

@@ -190,6 +190,29 @@ def test_payment_method_00_is_redirect_only_and_page_errors(client: httpx.Client
     assert_error(r, "paymethod")
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("cardExpYymm", "31x2", "card_exp"),  # was a 500: int("x2") in the month check
+        ("cardExpYymm", "31", "card_exp"),
+        ("cardExpYymm", "\u0663\u0661\u0661\u0662", "card_exp"),  # Arabic-Indic 3112
+        ("cardExpYymm", "3113", "card_exp"),
+        ("cardNo", "ABCDEFGHIJKLMNOP", "card_param"),
+        ("cardCvv", "abc", "card_param"),
+    ],
+)
+def test_the_redirect_card_form_is_checked_like_the_direct_payment(
+    client: httpx.Client, field: str, value: str, error: str
+) -> None:
+    """The page's form reaches the payment session as typed: the same refusals as Direct's
+    /direct/v2/payment (8027 / 9160), no session opened, the transaction still unpaid."""
+    reg = register_redirect(client, "01")
+    card = {"cardNo": "4571986230549173", "cardExpYymm": "3112", "cardCvv": "851"}
+    r = client.post(RPAY, data={"tXid": reg["tXid"], "action": "pay", **card, field: value})
+    assert_error(r, error)
+    assert client.post(INQ, json=inquiry(reg["tXid"], reg["referenceNo"])).json()["status"] == "9"
+
+
 # ------------------------------------------------------------------ userIP (choice 9)
 
 

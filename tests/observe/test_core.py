@@ -11,7 +11,14 @@ import pytest
 
 from paysandbox.core.clock import real_now_us
 from paysandbox.observe.faults import FaultError, FaultSpec, latency_range, parse
-from paysandbox.observe.journal import Journal, JournalSettings, Raw, build_row, hooks_of
+from paysandbox.observe.journal import (
+    Journal,
+    JournalSettings,
+    Raw,
+    build_row,
+    hooks_of,
+    mask_userinfo,
+)
 from paysandbox.observe.metrics import Metrics
 from paysandbox.observe.spec import REDACTED, UNPARSEABLE, Redaction, lookup, mask_pan, parse_doc
 from paysandbox.providers.kplus.observe import OBSERVE as KPLUS
@@ -84,6 +91,7 @@ def test_lookup_and_parse_doc() -> None:
     doc = parse_doc(b'{"A":{"b":[{"c":"1"}]}}', "application/json", "q=2")
     assert doc["q"] == "2"
     assert lookup(doc, "a.B.0.c") == "1" and lookup(doc, "a.b.5.c") is None
+    assert lookup(doc, "a.b.².c") is None  # "²" is a digit to str.isdigit, not a list index
     assert parse_doc(b"x=1&y=2", "application/x-www-form-urlencoded", "") == {"x": "1", "y": "2"}
     assert parse_doc(b"{", "application/json", "") == {}
     # invalid UTF-8 inside a string: msgspec raises UnicodeDecodeError, not a DecodeError
@@ -139,6 +147,29 @@ def _raw(i: int, at_us: int | None = None) -> Raw:
         fault_kind=None,
         outcome="answered",
     )
+
+
+def test_userinfo_masking_keeps_the_scheme_and_is_linear_in_the_body() -> None:
+    """A password in a URL is masked, however many letters are glued before the scheme; and
+    a 1 MiB body of letters with an ``@`` or ``%40`` is scanned once (the scheme's pattern was
+    unbounded: quadratic, 20 KB took 0.8 s and 4 s, and one 200 KB request held the journal
+    writer for over a minute). The alarm only turns a regression into a failure instead of a
+    suite that hangs: linear is a fraction of a second here, quadratic hours."""
+    import signal
+
+    assert mask_userinfo('{"u":"https://me:pw@h/x","v":"http:\\/\\/me:pw@h"}') == (
+        '{"u":"https://***@h/x","v":"http:\\/\\/***@h"}'
+    )
+    assert mask_userinfo("cb=https%3A%2F%2Fme%3Apw%40h&x=1") == "cb=https%3A%2F%2F***%40h&x=1"
+    assert mask_userinfo("x" * 40 + "https://me:pw@h") == "x" * 40 + "https://***@h"
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("mask_userinfo is not linear"))
+    signal.alarm(60)
+    try:
+        for tail in ("@", "%40"):
+            body = "A" * (1 << 20) + tail
+            assert mask_userinfo(body) == body
+    finally:
+        signal.alarm(0)
 
 
 def test_build_row_redacts_and_finds_account_and_ids() -> None:

@@ -224,6 +224,8 @@ def test_filters(client: httpx.Client) -> None:
         ({"status": "abc"}, "status"),
         ({"status": "700"}, "status"),
         ({"status": "9" * 5000}, "status"),  # past Python's 4300 digits for int()
+        ({"status": "²²²"}, "status"),  # digits to str.isdigit, not to int()
+        ({"since": "²"}, "since"),
         ({"since": "yesterday"}, "since"),
         ({"since": "9223372036854776"}, "since"),  # × 1000 is past SQLite's 64-bit integers
         ({"since": "253402300800000"}, "since"),  # 10000-01-01

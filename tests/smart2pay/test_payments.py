@@ -258,6 +258,13 @@ def test_partial_capture_forms(client: httpx.Client, query: str) -> None:
         ("?amount=12.5", 400, "1012"),
         ("?amount=", 400, "1012"),
         ("?amount=abc", 400, "1012"),
+        # not one of the two forms: refused, never taken as "no amount" (a full capture)
+        ("?-5", 400, "1012"),
+        ("?45.00", 400, "1012"),
+        ("?1e3", 400, "1012"),
+        ("?amt=4500", 400, "1012"),
+        ("?4500&x=1", 400, "1012"),
+        ("?%D9%A4%D9%A5%D9%A0%D9%A0", 400, "1012"),  # Arabic-Indic 4500
     ],
 )
 def test_bad_capture_amounts(client: httpx.Client, query: str, status: int, code: str) -> None:

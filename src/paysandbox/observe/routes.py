@@ -45,7 +45,7 @@ def parse_status(value: str | None) -> tuple[int, int] | None:
     if m:
         first = int(m.group(1)) * 100
         return first, first + 99
-    if len(value) == 3 and value.isdigit() and 100 <= int(value) <= 599:
+    if len(value) == 3 and value.isascii() and value.isdigit() and 100 <= int(value) <= 599:
         return int(value), int(value)
     raise ControlError("bad_request", "status must be an HTTP status (404) or a class (4xx)")
 
@@ -58,7 +58,7 @@ def parse_since(value: str | None) -> int | None:
     """ISO-8601 date-time (with an offset or ``Z``; without one it is UTC) or Unix ms."""
     if value is None:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # ("²" is a digit to isdigit, not to int)
         if len(value) > len(str(_LAST_MS)) or int(value) > _LAST_MS:
             raise ControlError("bad_request", "since is after the year 9999")
         return int(value) * 1000

@@ -136,7 +136,8 @@ def part(service: NicepayService, db: Database) -> DashboardPart:
             text = form.get("amount", "").strip().replace(".", "")
             amount = None
             if text:
-                if not text.isdigit() or not 1 <= int(text) <= 999_999_999_999:
+                digits = text.isascii() and text.isdigit()  # not "²": int() refuses it
+                if not digits or not 1 <= int(text) <= 999_999_999_999:
                     raise Refused("The amount must be a whole number of rupiah, at least 1.")
                 amount = int(text)
             await service.pay(t_xid, amount)

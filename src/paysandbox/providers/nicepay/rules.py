@@ -396,6 +396,9 @@ def mask_card(card_no: str) -> str:
 
 
 def check_card_exp(value: str) -> str:
+    """``YYMM``: four ASCII digits, month 01–12 (the redirect page's form sends it unchecked)."""
+    if not (len(value) == 4 and value.isascii() and value.isdigit()):
+        raise NicepayError("card_exp", "cardExpYymm must be YYMM")
     if not 1 <= int(value[2:]) <= 12:
         raise NicepayError("card_exp", "cardExpYymm month must be 01–12")
     return value

@@ -56,14 +56,15 @@ def _site(account: str | None) -> int | None:
     """A site id filter; an id that is not a number matches nothing (-1)."""
     if not account:
         return None
-    return int(account) if account.isdigit() and len(account) <= 12 else -1
+    return int(account) if account.isascii() and account.isdigit() and len(account) <= 12 else -1
 
 
 def _whole(text: str, what: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= 999_999_999_999:
+    # ASCII digits only: str.isdigit() is also true for "²", which int() refuses
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 999_999_999_999:
         raise Refused(f"The {what} must be a whole number of minor units, at least 1.")
     return int(text)
 

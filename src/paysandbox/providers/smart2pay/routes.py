@@ -94,25 +94,27 @@ def _id(request: Request, name: str, *, refund: bool = False) -> int:
 
 def capture_amount(request: Request) -> int | None:
     """Partial capture: ``?amount=N`` (Smart2Pay's .NET SDK) or ``?N`` (the capture page's
-    ``capture?{amount}``); no amount = full capture."""
+    ``capture?{amount}``); no query = full capture. Any other query (``?amt=4500``,
+    ``?-5``, ``?4500&x=1``) is refused with 1012: a mistyped partial capture must not
+    capture the whole amount."""
     query = request.url.query
     if not query:
         return None
-    found = (
-        query
-        if query.isdigit()
-        else next(
-            (v for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() == "amount"), None
-        )
-    )
-    if found is None:
-        return None
-    raw: str = found
-    if not re.fullmatch(r"\d{1,12}", raw, re.ASCII):
+    pairs = parse_qsl(query, keep_blank_values=True)
+    found = next((v for k, v in pairs if k.lower() == "amount"), None)
+    if found is None and "=" not in query and "&" not in query:
+        found = query  # the ``?N`` form: the whole query is the amount
+    if found is None or not re.fullmatch(r"\d{1,12}", found, re.ASCII):
         raise Smart2PayError(
-            [reason("1012", "Payment.AmountToCapture format is invalid - digits expected")]
+            [
+                reason(
+                    "1012",
+                    "Payment.AmountToCapture format is invalid - a partial capture is "
+                    "?amount=N or ?N, N digits",
+                )
+            ]
         )
-    return int(raw)
+    return int(found)
 
 
 def answer(body: dict[str, Any], status: int = 200) -> Response:
