@@ -104,15 +104,19 @@ def capture_amount(request: Request) -> int | None:
     found = next((v for k, v in pairs if k.lower() == "amount"), None)
     if found is None and "=" not in query and "&" not in query:
         found = query  # the ``?N`` form: the whole query is the amount
-    if found is None or not re.fullmatch(r"\d{1,12}", found, re.ASCII):
+    if found is None:
         raise Smart2PayError(
             [
                 reason(
                     "1012",
                     "Payment.AmountToCapture format is invalid - a partial capture is "
-                    "?amount=N or ?N, N digits",
+                    "?amount=N or ?N",
                 )
             ]
+        )
+    if not re.fullmatch(r"\d{1,12}", found, re.ASCII):
+        raise Smart2PayError(
+            [reason("1012", "Payment.AmountToCapture format is invalid - digits expected")]
         )
     return int(found)
 
