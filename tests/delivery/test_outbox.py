@@ -109,11 +109,12 @@ def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(main())).result()
 
 
-def run(env: Env, merchant: Merchant, steps: Callable[[Sender], Any]) -> Any:
-    """Run ``steps(sender)`` (a coroutine function) on an event loop, then close the sender."""
+def run(env: Env, merchant: Merchant, steps: Callable[[Sender], Any], **kw: Any) -> Any:
+    """Run ``steps(sender)`` (a coroutine function) on an event loop, then close the sender
+    (``kw``: for the ``Sender``, e.g. other ``rules``)."""
 
     async def main() -> Any:
-        sender = merchant.sender(env.db)
+        sender = merchant.sender(env.db, **kw)
         try:
             return await steps(sender)
         finally:

@@ -11,7 +11,7 @@ from paysandbox.delivery.urls import BadUrl, check_callback_url, redact_url
 from paysandbox.store import clock as clock_rows
 from paysandbox.store import outbox as rows
 
-from .test_outbox import POLICY, Env, Merchant, message, run
+from .test_outbox import POLICY, RULES, Env, Merchant, message, run
 
 
 def test_an_unusable_url_is_a_recorded_failure_not_a_wedged_sender(env: Env) -> None:
@@ -86,3 +86,63 @@ def test_check_callback_url_accepts_and_redacts() -> None:
     assert redact_url("http://user:pa55@merchant.example/cb") == "http://***@merchant.example/cb"
     assert redact_url("http://merchant.example/cb") == "http://merchant.example/cb"
     assert redact_url(None) is None
+
+
+def test_an_answer_nested_absurdly_deep_is_a_settled_failure(env: Env) -> None:
+    """K PLUS's rule parses the answer: 60,000 ``[`` raised RecursionError outside the
+    sender's guard, so the attempt stayed in flight until its lease ran out, was recorded as a
+    crash, and was retried without end."""
+    (dlv,) = env.enqueue()
+    deep = b"[" * 60_000  # under MAX_READ_ANSWER: the rule sees all of it
+    run(env, Merchant(script=[(200, deep)]), lambda s: s.run_once())
+    row = env.delivery(dlv)
+    assert (row["state"], row["attempts"]) == ("pending", 1)
+    assert row["lease_token"] is None  # settled, not left to the lease
+    [attempt] = env.attempts(dlv)
+    assert attempt["http_status"] == 200 and attempt["succeeded"] in (0, False)
+    assert attempt["error"] == "merchant answer not accepted (rule kplus_status00)"
+
+
+def test_a_success_rule_that_fails_is_a_recorded_failure(env: Env) -> None:
+    def broken(status: int, body: bytes) -> bool:
+        raise KeyError("a bug in a provider's rule")
+
+    (dlv,) = env.enqueue(message(rule="http_2xx"))
+    merchant = Merchant()
+    rules = {**RULES, "http_2xx": broken}
+    run(env, merchant, lambda s: s.run_once(), rules=rules)
+    [attempt] = env.attempts(dlv)
+    assert attempt["error"] == "success rule http_2xx failed: KeyError"
+    assert env.delivery(dlv)["state"] == "pending"
+
+
+def test_only_the_first_64_kib_of_an_answer_are_read(env: Env) -> None:
+    """A receiver may answer hundreds of megabytes (a server read them all into memory and
+    parsed them on the event loop): the rule judges at most MAX_READ_ANSWER bytes."""
+    from paysandbox.delivery.sender import MAX_READ_ANSWER, MAX_RECORDED_ANSWER
+
+    seen: list[int] = []
+
+    def measuring(status: int, body: bytes) -> bool:
+        seen.append(len(body))
+        return False
+
+    huge = b'{"statusCode":"00","x":"' + b"A" * 5_000_000 + b'"}'
+    (dlv,) = env.enqueue(message(rule="http_2xx"))
+    rules = {**RULES, "http_2xx": measuring}
+    run(env, Merchant(script=[(200, huge)]), lambda s: s.run_once(), rules=rules)
+    assert seen == [MAX_READ_ANSWER]
+    [attempt] = env.attempts(dlv)
+    assert attempt["error"] == (
+        "merchant answer not accepted (rule http_2xx); "
+        f"only its first {MAX_READ_ANSWER} bytes were read"
+    )
+    assert len(attempt["response_body"]) == MAX_RECORDED_ANSWER
+    # K PLUS's rule on the cut answer: not JSON any more, so not accepted (and retried)
+    (other,) = env.enqueue(message(object_id="tok2"))
+    run(env, Merchant(script=[(200, huge)]), lambda s: s.run_once())
+    assert env.delivery(other)["state"] == "pending"
+    small = b'{"statusCode":"00","x":"' + b"A" * 1000 + b'"}'
+    (third,) = env.enqueue(message(object_id="tok3"))
+    run(env, Merchant(script=[(200, small)]), lambda s: s.run_once())
+    assert env.delivery(third)["state"] == "succeeded"

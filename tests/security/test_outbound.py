@@ -98,6 +98,19 @@ METADATA = [
         "http://[::ffff:169.254.169.254]/latest/",
         "::ffff:169.254.169.254 is in 169.254.0.0/16 (link-local / cloud metadata)",
     ),
+    # IPv6 forms that reach an IPv4 address through translation (NAT64, compatible, 6to4)
+    (
+        "http://[64:ff9b::a9fe:a9fe]/latest/",
+        "64:ff9b::a9fe:a9fe is in 169.254.0.0/16 (link-local / cloud metadata)",
+    ),
+    (
+        "http://[::169.254.169.254]/latest/",
+        "::169.254.169.254 is in 169.254.0.0/16 (link-local / cloud metadata)",
+    ),
+    (
+        "http://[2002:a9fe:a9fe::1]/latest/",
+        "2002:a9fe:a9fe::1 is in 169.254.0.0/16 (link-local / cloud metadata)",
+    ),
 ]
 
 

@@ -6,7 +6,8 @@ answered, so an unchecked URL is a server-side request forgery with the reply re
 default paysandbox never connects to link-local and cloud-metadata destinations:
 
 * addresses ``169.254.0.0/16`` and ``fe80::/10`` (link-local, where AWS/GCP/Azure/OpenStack
-  metadata lives), ``fd00:ec2::254`` (AWS over IPv6), ``100.100.100.200`` (Alibaba Cloud);
+  metadata lives), ``fd00:ec2::254`` (AWS over IPv6), ``100.100.100.200`` (Alibaba Cloud),
+  and IPv6 addresses that carry a denied IPv4 one (mapped, NAT64, compatible, 6to4);
 * host names ``metadata.google.internal``, ``metadata.goog``, ``metadata``,
   ``instance-data``, ``instance-data.ec2.internal``, ``metadata.azure.internal``.
 
@@ -64,13 +65,27 @@ def _host(entry: str) -> str:
     return entry.strip().strip("[]").lower().rstrip(".")
 
 
+#: IPv6 addresses that reach an IPv4 address through translation, the IPv4 address in their
+#: last 32 bits: NAT64's well-known prefix (RFC 6052; ``64:ff9b::169.254.169.254`` is the
+#: metadata service on a network with NAT64) and the old IPv4-compatible form (``::a.b.c.d``).
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
 def _address(value: str) -> IPAddress | None:
+    """The address a connection to ``value`` reaches, as far as the policy can tell: an IPv6
+    form that carries an IPv4 address (mapped, NAT64, compatible, 6to4) is that IPv4 address."""
     try:
         addr = ipaddress.ip_address(value.split("%", 1)[0])
     except ValueError:
         return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return addr.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
+        if addr in _NAT64 or (addr in _IPV4_COMPATIBLE and int(addr) > 1):  # not :: or ::1
+            return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+        if addr.sixtofour is not None:
+            return addr.sixtofour  # 2002:a9fe:a9fe:: is 169.254.169.254 through 6to4
     return addr
 
 

@@ -36,6 +36,10 @@ from .urls import redact_url
 log = logging.getLogger("paysandbox.delivery")
 
 MAX_RECORDED_ANSWER = 4096
+#: The most of a merchant's answer that is read (what a success rule judges): a receiver that
+#: answers hundreds of megabytes held them all in memory and, parsed on the event loop,
+#: stopped the server for seconds. The rest of a longer answer is never read.
+MAX_READ_ANSWER = 65_536
 
 
 # Real seconds a lease outlives the attempt's hard timeout: room for the settling write.
@@ -181,16 +185,22 @@ class Sender:
         answer: bytes = b""
         error: str | None = None
         started_real = time.perf_counter()
+        cut = False  # the answer was longer than MAX_READ_ANSWER
         try:
             async with asyncio.timeout(timeout):
-                resp = await self._client.request(
+                request = self._client.build_request(
                     row["method"],
                     row["url"],
                     content=row["body"].encode("utf-8"),
                     headers=headers,
                     timeout=timeout,
                 )
-            status, answer = resp.status_code, resp.content
+                resp = await self._client.send(request, stream=True)
+                try:
+                    answer, cut = await _read_at_most(resp, MAX_READ_ANSWER)
+                finally:
+                    await resp.aclose()
+                status = resp.status_code  # once the answer is read: a cut-off one has none
         except (TimeoutError, httpx.TimeoutException):
             error = f"timeout after {self.policy.timeout_seconds:g}s"
         except httpx.HTTPError as exc:
@@ -200,11 +210,19 @@ class Sender:
         except Exception as exc:  # e.g. httpx.InvalidURL: still a recorded, failed attempt
             error = f"{type(exc).__name__}: {exc}"
         latency_ms = (time.perf_counter() - started_real) * 1000
-        ok = status is not None and self.rules[row["success_rule"]](status, answer)
+        ok = False
+        if status is not None and error is None:
+            try:
+                ok = self.rules[row["success_rule"]](status, answer)
+            except Exception as exc:  # a rule's bug must not leave the attempt unsettled
+                log.warning("success rule %s failed", row["success_rule"], exc_info=True)
+                error = f"success rule {row['success_rule']} failed: {type(exc).__name__}"
         if self.on_attempt is not None:
             self.on_attempt(row["provider"], ok, status, latency_ms / 1000)
         if status is not None and not ok and error is None:
             error = f"merchant answer not accepted (rule {row['success_rule']})"
+            if cut:
+                error += f"; only its first {MAX_READ_ANSWER} bytes were read"
         attempt: dict[str, Any] = {
             "number": number,
             "http_status": status,
@@ -235,6 +253,18 @@ class Sender:
             completed_at_us=done,
         ):
             log.warning("delivery %s: lease lost before the attempt was settled", row["id"])
+
+
+async def _read_at_most(resp: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of a streamed answer, and whether there was more (unread)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in resp.aiter_bytes():  # decoded (a gzip answer is judged as text)
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(parts)[:limit], True
+    return b"".join(parts), False
 
 
 STOPPED = "the server stopped during this attempt; outcome unknown, not charged"

@@ -26,7 +26,7 @@ def partner_accepted(status: int, body: bytes) -> bool:
         return False
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: an answer nested absurdly deep
         return False
     return isinstance(doc, dict) and doc.get("statusCode") == "00"
 
