@@ -399,9 +399,9 @@ def measure(
     return results
 
 
-#: WireMock's warm-up: wrk windows of WARM_WINDOW seconds until PLATEAU windows in a row
-#: beat the best one before by no more than STEADY (after at least ``--warmup`` seconds, at
-#: most WARM_MAX).
+#: WireMock's warm-up: wrk windows of WARM_WINDOW seconds until PLATEAU windows in a row are
+#: within STEADY of the best one before (after at least ``--warmup`` seconds, at most
+#: WARM_MAX). A window below that (a dip: the machine, not the JIT) starts the count again.
 WARM_WINDOW = 3.0
 STEADY = 0.05
 PLATEAU = 2
@@ -428,7 +428,8 @@ def warm_until_steady(args: argparse.Namespace, base: str, env: dict[str, str]) 
             {**env, "BENCH_PREFIX": prefix},
         )
         spent += WARM_WINDOW
-        flat = flat + 1 if seen and r.rps <= max(seen) * (1 + STEADY) else 0
+        best = max(seen, default=0.0)
+        flat = flat + 1 if seen and abs(r.rps - best) <= STEADY * best else 0
         seen.append(r.rps)
         if flat >= PLATEAU and spent >= args.warmup:
             break

@@ -102,7 +102,9 @@ def test_unknown_route(client: httpx.Client, provider: AnyProvider) -> None:
         assert_owner_error(client.post(path, json={}), provider, "not_found")
         assert_owner_error(client.get(path), provider, "not_found")
         if prefix.endswith("/"):  # the prefix without its slash (``/nicepay``: the base URL)
-            assert_owner_error(client.get(prefix.rstrip("/")), provider, "not_found")
+            r = client.get(prefix.rstrip("/"))
+            assert_owner_error(r, provider, "not_found")
+            assert r.headers["x-sandbox-request-id"].startswith("req_")  # journaled as its own
 
 
 def test_wrong_method_names_the_allowed_ones(client: httpx.Client, provider: AnyProvider) -> None:
@@ -197,6 +199,10 @@ def test_every_route_is_in_the_openapi_document(client: httpx.Client, server: Li
 def test_control_plane_edge(client: httpx.Client) -> None:
     assert_owner_error(client.get("/_sandbox/no/such/route"), CONTROL, "not_found")
     assert_owner_error(client.get("/nowhere-at-all"), CONTROL, "not_found")
+    for near in ("/v1", "/v1/", "/v1/payment", "/kplusx", "/nicepay2"):  # no provider's prefix
+        r = client.get(near)
+        assert_owner_error(r, CONTROL, "not_found")
+        assert "x-sandbox-request-id" not in r.headers  # not a provider request: not journaled
     r = client.get("/_sandbox/reset")
     assert_owner_error(r, CONTROL, "method_not_allowed")
     assert r.headers["allow"] == "POST"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -82,11 +82,23 @@ def message(object_id: str = "tok1", rule: str = "kplus_status00", **extra: Any)
     )
 
 
+class _Pieces(httpx.AsyncByteStream):
+    """A body handed over in 64 KiB pieces, as a network transport does (not read yet)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for i in range(0, len(self.body), 65_536):
+            yield self.body[i : i + 65_536]
+
+
 @dataclass
 class Merchant:
     """A scripted in-process merchant: answers (status, body) in turn, then ``default``."""
 
-    script: list[tuple[int, bytes] | Exception] = field(default_factory=list)
+    #: (status, body) or (status, body, headers), or an exception to raise
+    script: list[tuple[Any, ...] | Exception] = field(default_factory=list)
     default: tuple[int, bytes] | Exception = OK_00
     seen: list[httpx.Request] = field(default_factory=list)
 
@@ -95,6 +107,8 @@ class Merchant:
         answer = self.script.pop(0) if self.script else self.default
         if isinstance(answer, Exception):
             raise answer
+        if len(answer) > 2:  # with headers: streamed in 64 KiB pieces, as from a socket
+            return httpx.Response(answer[0], headers=answer[2], stream=_Pieces(answer[1]))
         return httpx.Response(answer[0], content=answer[1])
 
     def sender(self, db: Database, **kw: Any) -> Sender:

@@ -130,7 +130,7 @@ def test_only_the_first_64_kib_of_an_answer_are_read(env: Env) -> None:
     huge = b'{"statusCode":"00","x":"' + b"A" * 5_000_000 + b'"}'
     (dlv,) = env.enqueue(message(rule="http_2xx"))
     rules = {**RULES, "http_2xx": measuring}
-    run(env, Merchant(script=[(200, huge)]), lambda s: s.run_once(), rules=rules)
+    run(env, Merchant(script=[(200, huge, {})]), lambda s: s.run_once(), rules=rules)
     assert seen == [MAX_READ_ANSWER]
     [attempt] = env.attempts(dlv)
     assert attempt["error"] == (
@@ -146,3 +146,47 @@ def test_only_the_first_64_kib_of_an_answer_are_read(env: Env) -> None:
     (third,) = env.enqueue(message(object_id="tok3"))
     run(env, Merchant(script=[(200, small)]), lambda s: s.run_once())
     assert env.delivery(third)["state"] == "succeeded"
+
+
+def test_a_gzip_answer_is_decoded_with_its_output_bounded(env: Env) -> None:
+    """A gzip bomb (50 MB of zeros in ~50 KB): httpx would inflate a whole network chunk at
+    once; the sender inflates at most MAX_READ_ANSWER + 1 bytes of it. A small gzip answer is
+    read as text, as before; a broken one is a recorded decoding error."""
+    import gzip
+    import tracemalloc
+
+    from paysandbox.delivery.sender import ACCEPT_ENCODING, MAX_READ_ANSWER
+
+    seen: list[int] = []
+
+    def measuring(status: int, body: bytes) -> bool:
+        seen.append(len(body))
+        return False
+
+    bomb = gzip.compress(b"\0" * 50_000_000)
+    assert len(bomb) < 100_000
+    gz = {"Content-Encoding": "gzip"}
+    merchant = Merchant(script=[(200, bomb, gz)])
+    (dlv,) = env.enqueue(message(rule="http_2xx"))
+    tracemalloc.start()
+    try:
+        run(env, merchant, lambda s: s.run_once(), rules={**RULES, "http_2xx": measuring})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16_000_000  # httpx's own decoding of one 64 KiB piece: ~64 MB
+    assert seen == [MAX_READ_ANSWER]
+    assert merchant.seen[0].headers["accept-encoding"] == ACCEPT_ENCODING
+    assert env.attempts(dlv)[0]["error"].endswith(
+        f"only its first {MAX_READ_ANSWER} bytes were read"
+    )
+
+    ok = gzip.compress(b'{"statusCode":"00"}')
+    (good,) = env.enqueue(message(object_id="tok2"))
+    run(env, Merchant(script=[(200, ok, gz)]), lambda s: s.run_once())
+    assert env.delivery(good)["state"] == "succeeded"
+
+    (bad,) = env.enqueue(message(object_id="tok3"))
+    run(env, Merchant(script=[(200, b"not gzip at all", gz)]), lambda s: s.run_once())
+    [attempt] = env.attempts(bad)
+    assert attempt["http_status"] is None and attempt["error"].startswith("DecodingError: gzip")

@@ -213,6 +213,17 @@ def test_the_redirect_card_form_is_checked_like_the_direct_payment(
     assert client.post(INQ, json=inquiry(reg["tXid"], reg["referenceNo"])).json()["status"] == "9"
 
 
+def test_the_redirect_card_form_takes_a_number_as_typed(client: httpx.Client) -> None:
+    """Spaces or dashes inside the card number and spaces around the fields are a person's
+    typing, not an error: the payment session opens with the digits."""
+    reg = register_redirect(client, "01")
+    card = {"cardNo": " 4571 9862-3054 9173 ", "cardExpYymm": " 3112 ", "cardCvv": "851 "}
+    r = client.post(RPAY, data={"tXid": reg["tXid"], "action": "pay", **card})
+    assert r.status_code == 303, r.text
+    threeds = client.get(path_of(r.headers["location"]))
+    assert "457198******9173" in threeds.text
+
+
 # ------------------------------------------------------------------ userIP (choice 9)
 
 

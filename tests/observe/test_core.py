@@ -92,6 +92,7 @@ def test_lookup_and_parse_doc() -> None:
     assert doc["q"] == "2"
     assert lookup(doc, "a.B.0.c") == "1" and lookup(doc, "a.b.5.c") is None
     assert lookup(doc, "a.b.².c") is None  # "²" is a digit to str.isdigit, not a list index
+    assert lookup(doc, "a.b." + "9" * 5000 + ".c") is None  # past int()'s 4300 digits
     assert parse_doc(b"x=1&y=2", "application/x-www-form-urlencoded", "") == {"x": "1", "y": "2"}
     assert parse_doc(b"{", "application/json", "") == {}
     # invalid UTF-8 inside a string: msgspec raises UnicodeDecodeError, not a DecodeError
@@ -162,14 +163,19 @@ def test_userinfo_masking_keeps_the_scheme_and_is_linear_in_the_body() -> None:
     )
     assert mask_userinfo("cb=https%3A%2F%2Fme%3Apw%40h&x=1") == "cb=https%3A%2F%2F***%40h&x=1"
     assert mask_userinfo("x" * 40 + "https://me:pw@h") == "x" * 40 + "https://***@h"
-    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("mask_userinfo is not linear"))
+    assert mask_userinfo("a" + "1" * 40 + "://me:pw@h") == "a" + "1" * 40 + "://***@h"
+    before = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("mask_userinfo is not linear"))
     signal.alarm(60)
     try:
         for tail in ("@", "%40"):
             body = "A" * (1 << 20) + tail
             assert mask_userinfo(body) == body
+        many = ("A" * 32 + "%3A%2F%2F" + "x" * 5000) * 200 + "%40"
+        masked = mask_userinfo(many)  # only the last "user" reaches a %40 before a %2F
+        assert masked == many[: -(5000 + 3)] + "***%40"
     finally:
         signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
 
 
 def test_build_row_redacts_and_finds_account_and_ids() -> None:

@@ -211,6 +211,26 @@ def test_policy_entries_are_checked() -> None:
     assert p.refuse_address("x", "192.168.1.10") is None  # private: allowed by default
 
 
+def test_ipv6_forms_of_an_ipv4_address_match_as_either() -> None:
+    """NAT64, IPv4-compatible and 6to4 addresses carry an IPv4 one: denied when either form
+    is denied, allowed when either form is allowed (an IPv6 entry still matches itself)."""
+    p = OutboundPolicy.build(deny=["64:ff9b::/96", "2002::/16"])
+    why = "x resolves to 64:ff9b::a00:1, which is in 64:ff9b::/96 (outbound deny list)"
+    assert p.refuse_address("x", "64:ff9b::a00:1") == why
+    assert p.refuse_address("x", "2002:a00:1::1") is not None
+    assert p.refuse_address("x", "::1") is None and p.refuse_address("x", "::") is None
+    nat64 = OutboundPolicy.build(allow=["64:ff9b::/96"])
+    assert nat64.refuse_address("x", "64:ff9b::cb00:7105") is None
+    assert nat64.refuse_address("x", "203.0.113.5") is not None
+    by_v4 = OutboundPolicy.build(allow=["203.0.113.0/24"])
+    assert by_v4.refuse_address("x", "64:ff9b::cb00:7105") is None
+    default = OutboundPolicy.build()
+    for carried in ("64:ff9b::a9fe:a9fe", "::169.254.169.254", "2002:a9fe:a9fe::1"):
+        assert "169.254.0.0/16" in (default.refuse_address("x", carried) or ""), carried
+    for fine in ("::1", "::127.0.0.1", "::ffff:127.0.0.1", "2002:7f00:1::", "64:ff9b::a00:1"):
+        assert default.refuse_address("x", fine) is None, fine
+
+
 def test_unix_sockets_are_never_used() -> None:
     from paysandbox.delivery.policy import DestinationRefused, GuardedBackend
 

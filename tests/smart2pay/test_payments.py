@@ -12,6 +12,7 @@ import pytest
 from .builders import (
     AUTH,
     authenticate,
+    basic,
     cancel,
     capture,
     codes,
@@ -272,6 +273,9 @@ def test_bad_capture_amounts(client: httpx.Client, query: str, status: int, code
     r = capture(client, p["ID"], query)
     assert r.status_code == status and codes(r.json(), "Payment") == [code]
     assert status_of(client, p["ID"]) == (9, "Authorized")
+    # a wrong key is told so first, whatever the query (the amount is judged after the key)
+    wrong = client.post(f"/v1/payments/{p['ID']}/capture{query}", headers=basic(1010, "nope"))
+    assert wrong.status_code == 401 and codes(wrong.json(), "Payment") == ["0"], wrong.text
 
 
 def test_cancel(client: httpx.Client) -> None:

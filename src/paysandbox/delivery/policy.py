@@ -73,20 +73,25 @@ _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
 def _address(value: str) -> IPAddress | None:
-    """The address a connection to ``value`` reaches, as far as the policy can tell: an IPv6
-    form that carries an IPv4 address (mapped, NAT64, compatible, 6to4) is that IPv4 address."""
     try:
         addr = ipaddress.ip_address(value.split("%", 1)[0])
     except ValueError:
         return None
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return addr.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
-        if addr in _NAT64 or (addr in _IPV4_COMPATIBLE and int(addr) > 1):  # not :: or ::1
-            return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
-        if addr.sixtofour is not None:
-            return addr.sixtofour  # 2002:a9fe:a9fe:: is 169.254.169.254 through 6to4
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
     return addr
+
+
+def _forms(addr: IPAddress) -> tuple[IPAddress, ...]:
+    """``addr``, and the IPv4 address an IPv6 one carries (NAT64, compatible, 6to4): a
+    destination is denied when any form is, and allowed when any form is."""
+    if not isinstance(addr, ipaddress.IPv6Address):
+        return (addr,)
+    if addr in _NAT64 or (addr in _IPV4_COMPATIBLE and int(addr) > 1):  # not :: or ::1
+        return addr, ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    if addr.sixtofour is not None:  # 2002:a9fe:a9fe:: is 169.254.169.254 through 6to4
+        return addr, addr.sixtofour
+    return (addr,)
 
 
 @dataclass(frozen=True)
@@ -140,13 +145,14 @@ class OutboundPolicy:
         if addr is None:
             return f"{host} resolved to something that is not an IP address"
         shown = host if _address(host) is not None else f"{host} resolves to {addr}, which"
+        forms = _forms(addr)
         for net in self.deny_networks:
-            if addr in net:
+            if any(a in net for a in forms):
                 why = "link-local / cloud metadata" if str(net) in DEFAULT_DENY_NETWORKS else None
                 return f"{shown} is in {net} ({why or 'outbound deny list'})"
         if self.allow_networks or self.allow_hosts:
             by_name = self._matches(_host(host), self.allow_hosts)
-            if not by_name and not any(addr in net for net in self.allow_networks):
+            if not by_name and not any(a in net for a in forms for net in self.allow_networks):
                 return f"{host} ({addr}) is not on the outbound allow list"
         return None
 

@@ -18,6 +18,7 @@ import json
 import logging
 import secrets
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -174,6 +175,7 @@ class Sender:
 
     async def _attempt(self, row: Row, token: str) -> None:
         headers: dict[str, str] = json.loads(row["headers"])
+        headers.setdefault("Accept-Encoding", ACCEPT_ENCODING)
         number = int(row["attempts"])
         # The whole exchange must end before the lease does (minus the margin for settling).
         budget = (int(row["lease_until_real_us"]) - real_now_us()) / US - LEASE_MARGIN_SECONDS
@@ -200,7 +202,7 @@ class Sender:
                     answer, cut = await _read_at_most(resp, MAX_READ_ANSWER)
                 finally:
                     await resp.aclose()
-                status = resp.status_code  # once the answer is read: a cut-off one has none
+                status = resp.status_code  # an answer broken off by an error records none
         except (TimeoutError, httpx.TimeoutException):
             error = f"timeout after {self.policy.timeout_seconds:g}s"
         except httpx.HTTPError as exc:
@@ -256,15 +258,30 @@ class Sender:
 
 
 async def _read_at_most(resp: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """The first ``limit`` bytes of a streamed answer, and whether there was more (unread)."""
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in resp.aiter_bytes():  # decoded (a gzip answer is judged as text)
-        parts.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(parts)[:limit], True
-    return b"".join(parts), False
+    """The first ``limit`` bytes of a streamed answer (gzip and deflate decoded here, with the
+    output bounded: httpx would inflate a whole network chunk, ~64 MB of a gzip bomb), and
+    whether there was more (unread)."""
+    if resp.is_stream_consumed:  # read already (an in-process transport hands answers so)
+        return resp.content[:limit], len(resp.content) > limit
+    encoding = resp.headers.get("content-encoding", "").strip().lower()
+    inflate = zlib.decompressobj(wbits=47) if encoding in _INFLATED else None  # gzip or zlib
+    out = bytearray()
+    async for chunk in resp.aiter_raw():
+        if inflate is not None:
+            try:
+                chunk = inflate.decompress(chunk, limit + 1 - len(out))
+            except zlib.error as exc:
+                raise httpx.DecodingError(f"{encoding} answer: {exc}") from None
+        out += chunk
+        if len(out) > limit:
+            return bytes(out[:limit]), True
+    return bytes(out), False
+
+
+_INFLATED = frozenset({"gzip", "x-gzip", "deflate"})
+#: What the sender accepts (it decodes these itself, bounded): pinned, so an installed brotli or
+#: zstandard package does not make httpx offer encodings ``_read_at_most`` cannot read.
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 STOPPED = "the server stopped during this attempt; outcome unknown, not charged"

@@ -22,23 +22,21 @@ from .spec import Exchange, ProviderObserve, Redaction, header_value
 log = logging.getLogger("paysandbox.journal")
 
 #: ``scheme://user:password@`` in any text (also JSON's ``http:\/\/``): a callback URL with a
-#: password, sent in a request body, is stored with ``***@`` instead. A scheme is at most 32
-#: characters: unbounded, a long run of letters was scanned from each of its characters to
-#: its end (quadratic — a 200 KB body held the journal writer for over a minute); bounded,
-#: each character starts at most 32 steps. (The 32 before ``://`` are taken as the scheme
-#: even when more letters are glued before them, so the password is still masked.)
-_SCHEME = r"[a-zA-Z][a-zA-Z0-9+.-]{0,31}"
-_USERINFO = re.compile(r"(" + _SCHEME + r":(?:\\?/){2})[^\s/@\"'<>]+@")
+#: password, sent in a request body, is stored with ``***@`` instead. The patterns start
+#: behind the ``://`` (a lookbehind, as ``logs.py``'s): one that matched the scheme too was
+#: tried from every letter of a long run of them (quadratic: one 200 KB request held the
+#: journal writer for over a minute), and a bounded scheme missed ``a111…://``.
+_USERINFO = re.compile(r"(?:(?<=://)|(?<=:\\/\\/))[^\s/@\"'<>]+@")
 
 
-_USERINFO_ENCODED = re.compile(r"(" + _SCHEME + r"%3A%2F%2F)(?:(?!%2F|&|\s).)+?%40", re.I)
+_USERINFO_ENCODED = re.compile(r"(?<=%3A%2F%2F)(?:(?!%2F|&|\s).)+?%40", re.I)
 
 
 def mask_userinfo(text: str) -> str:
     if "@" in text:
-        text = _USERINFO.sub(r"\1***@", text)
+        text = _USERINFO.sub("***@", text)
     if "%40" in text:
-        text = _USERINFO_ENCODED.sub(r"\1***%40", text)
+        text = _USERINFO_ENCODED.sub("***%40", text)
     return text
 
 

@@ -122,8 +122,10 @@ class ObserveMiddleware:
         self.ids = _Ids()
 
     def provider_for(self, path: str) -> Provider | None:
+        """The provider of the longest prefix ``path`` starts with, or is without its last
+        ``/`` (``Provider.owns``' rule: ``/pay`` belongs where ``/pay/`` does)."""
         for prefix, p in self.prefixes:
-            if path.startswith(prefix):
+            if path.startswith(prefix) or (prefix[-1] == "/" and path == prefix[:-1]):
                 return p
         return None
 

@@ -139,7 +139,7 @@ def lookup(doc: Mapping[str, Any], dotted: str) -> Any:
     without regard to case; a number picks a list item."""
     cur: Any = doc
     for part in dotted.split("."):
-        if isinstance(cur, list) and part.isascii() and part.isdigit():
+        if isinstance(cur, list) and part.isascii() and part.isdigit() and len(part) <= 18:
             cur = cur[int(part)] if int(part) < len(cur) else None
             continue
         if not isinstance(cur, Mapping):

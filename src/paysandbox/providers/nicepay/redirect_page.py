@@ -11,6 +11,7 @@ Direct payment page does.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -114,10 +115,10 @@ def ops(service: NicepayService, *, public_url: str | None) -> list[Op]:
         if action == "choose":
             txn = await service.redirect_choose(t_xid, form.get("method", ""), form.get("code", ""))
         elif action == "pay":
-            card = {
-                k: (form.get(k) or None)
-                for k in ("cardNo", "cardExpYymm", "cardCvv", "cardHolderNm")
-            }
+            # as a person types them: spaces around, and spaces or dashes inside a card number
+            card = {k: (form.get(k, "").strip() or None) for k in ("cardExpYymm", "cardCvv")}
+            card["cardNo"] = re.sub(r"[ -]", "", form.get("cardNo", "")) or None
+            card["cardHolderNm"] = form.get("cardHolderNm") or None
             txn, session, decided = await service.redirect_session(t_xid, card)
             if decided is not None:
                 return to_callback(decided)

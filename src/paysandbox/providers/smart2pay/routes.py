@@ -216,7 +216,11 @@ def ops(
 
     async def capture(request: Request, creds: Credentials) -> Response:
         payment_id = _id(request, "pid")
-        amount = capture_amount(request)
+        amount: int | Smart2PayError | None
+        try:
+            amount = capture_amount(request)
+        except Smart2PayError as refused:  # answered after the key is checked (else 401)
+            amount = refused
         status, body = await service.capture(creds, payment_id, amount)
         return answer(body, status)
 

@@ -25,6 +25,7 @@ from typing import Any
 from ....delivery.outbox import Outbox
 from ....store.db import Database, Row
 from .. import views
+from ..errors import Smart2PayError
 from ..listing import ListQuery
 from ..model import Payment
 from . import cancels, captures, hosted, on_behalf, payments, queues, refunds, requests, tokens
@@ -105,7 +106,9 @@ class Smart2PayService:
     async def list_payments(self, creds: Credentials, query: ListQuery) -> list[Payment]:
         return await self.db.read(payments.list_tx, creds, query)
 
-    async def capture(self, creds: Credentials, payment_id: int, amount: int | None) -> Answer:
+    async def capture(
+        self, creds: Credentials, payment_id: int, amount: int | Smart2PayError | None
+    ) -> Answer:
         return await self._once(
             creds, _payment_answer, captures.capture_tx, self.outbox, creds, payment_id, amount
         )

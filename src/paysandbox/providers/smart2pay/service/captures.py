@@ -28,9 +28,17 @@ from .queues import locked_payment, step_values
 
 
 def capture_tx(
-    conn: Conn, outbox: Outbox, creds: Credentials, payment_id: int, amount: int | None
+    conn: Conn,
+    outbox: Outbox,
+    creds: Credentials,
+    payment_id: int,
+    amount: int | Smart2PayError | None,
 ) -> tuple[Payment, int]:
+    """``amount``: None for a full capture, or the request's refusal of its amount, raised
+    once the credentials are checked (a wrong key always gets 401)."""
     site = site_for(conn, creds)
+    if isinstance(amount, Smart2PayError):
+        raise amount
     now = now_for(conn, site["site_id"])
     payment = locked_payment(conn, payment_id, int(site["site_id"]), now)
     require_authorized(payment, "capture")
