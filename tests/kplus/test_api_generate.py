@@ -249,6 +249,20 @@ def test_duplicate_partner_txn_uid(client: httpx.Client) -> None:
     assert "partnerTxnUid" in err["errorDesc"]
 
 
+def test_a_nul_character_in_a_field_is_no_server_error(client: httpx.Client) -> None:
+    """JSON's "\u0000" in the claim and in stored text: a 500 on PostgreSQL (its text holds no
+    NUL) until the store took it as U+FFFD; the claim still holds, the answer echoes it."""
+    body = generate_body(partnerTxnUid="nul\u0000uid", reference1="r\u0000", shopName="s\u0000")
+    r = client.post(GEN, json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["partnerTxnUid"] == "nul\u0000uid" and r.json()["statusCode"] == "00"
+    assert_error(
+        client.post(GEN, json=body), 409, "duplicate_request", partnerTxnUid="nul\u0000uid"
+    )
+    found = client.get("/_sandbox/requests", params={"objectId": "x\u0000"})
+    assert found.status_code == 200 and found.json()["requests"] == []
+
+
 def stored(server: LiveServer, txn_uid: str) -> dict[str, int]:
     """What the database holds: all K PLUS tokens, uid claims and token events, and those of
     one partnerTxnUid."""

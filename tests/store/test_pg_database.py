@@ -330,3 +330,22 @@ def test_the_start_up_connection_is_closed_once_the_app_is_built(app_name: str) 
         assert connections() == 0
     finally:
         drop_pg_schema(BACKEND, schema)
+
+
+def test_a_nul_character_is_stored_and_found_as_u_fffd(db: PostgresDatabase) -> None:
+    """PostgreSQL text holds no U+0000 (a client's JSON "\\u0000" or a query's %00; SQLite keeps
+    it): every statement, on both drivers and in COPY, takes it as U+FFFD instead of failing
+    (the driver's error was a 500 for any request carrying one)."""
+
+    async def main() -> list[str]:
+        await db.write(put, "a\x00b", 1)
+        await db.write(lambda c: c.insert_many("t", ("k", "v"), [("c\x00d", 2)]))
+        found = await db.read(lambda c: c.one("SELECT v FROM t WHERE k = ?", "a\x00b"))
+        assert found == {"v": 1}
+        return await db.read(keys)
+
+    assert run_async(main) == ["a\ufffdb", "c\ufffdd"]
+    db.write_sync(put, "e\x00f", 3)
+    db.write_sync(lambda c: c.insert_many("t", ("k", "v"), [("g\x00h", 4)]))  # COPY
+    assert db.write_sync(lambda c: c.one("SELECT v FROM t WHERE k = ?", "g\x00h")) == {"v": 4}
+    assert db.write_sync(keys) == ["a\ufffdb", "c\ufffdd", "e\ufffdf", "g\ufffdh"]

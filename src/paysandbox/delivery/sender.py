@@ -228,7 +228,10 @@ class Sender:
         attempt: dict[str, Any] = {
             "number": number,
             "http_status": status,
-            "response_body": answer[:MAX_RECORDED_ANSWER].decode("utf-8", "replace"),
+            # NUL is no character PostgreSQL stores in text: shown as U+FFFD, like bad UTF-8
+            "response_body": answer[:MAX_RECORDED_ANSWER]
+            .decode("utf-8", "replace")
+            .replace("\x00", "\ufffd"),
             "error": error,
             "latency_ms": round(latency_ms, 3),
             "succeeded": ok,

@@ -144,6 +144,9 @@ def build_row(raw: RawTuple, hooks: Hooks, max_body: int) -> tuple[Any, ...]:
     except Exception:  # a hook must never lose the entry
         log.exception("journal hook failed for %s %s", method, path)
         account, ids = None, []
+    if account is not None and "\x00" in account:  # a client's "\u0000": no PostgreSQL text
+        account = account.replace("\x00", "\ufffd")
+    ids = [i.replace("\x00", "\ufffd") if "\x00" in i else i for i in ids]
     # Redaction sees the whole body (a secret cut in half by the size cap would survive).
     req_text = red.body(request_body.decode("utf-8", "replace"), exchange.content_type)
     resp_type = header_value(response_headers, b"content-type") or ""

@@ -67,7 +67,7 @@ class _PgConn:
     def _run(self, sql: str, args: Sequence[Any]) -> Any:
         import psycopg
 
-        return psycopg.RawCursor(self._c).execute(_numbered(sql), args, prepare=True)
+        return psycopg.RawCursor(self._c).execute(_numbered(sql), _text(args), prepare=True)
 
     def one(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = self._run(sql, args).fetchone()
@@ -85,7 +85,17 @@ class _PgConn:
     ) -> None:
         with self._c.cursor().copy(_copy_sql(table, tuple(columns))) as copy:
             for row in rows:
-                copy.write_row(row)
+                copy.write_row(_text(row))
+
+
+def _text(args: Sequence[Any]) -> Sequence[Any]:
+    """``args`` as PostgreSQL can take them: its text holds no U+0000, which a client may send
+    (JSON's ``"\\u0000"``, a query's ``%00``) and SQLite keeps; here it is stored, and looked
+    up, as U+FFFD — one answer for every statement instead of a driver error (a 500)."""
+    for a in args:
+        if type(a) is str and "\x00" in a:
+            return [v.replace("\x00", "\ufffd") if type(v) is str else v for v in args]
+    return args
 
 
 @lru_cache(maxsize=64)
@@ -135,14 +145,15 @@ class _BridgeConn:
 
 async def _statement(c: Any, op: int, sql: str, args: Sequence[Any]) -> Any:
     q = _numbered(sql)
+    if op == _MANY:  # args: the rows
+        await c.executemany(q, [_text(row) for row in args])
+        return None
+    args = _text(args)
     if op == _ONE:
         r = await c.fetchrow(q, *args)
         return None if r is None else dict(r.items())
     if op == _ALL:
         return [dict(r.items()) for r in await c.fetch(q, *args)]
-    if op == _MANY:  # args: the rows
-        await c.executemany(q, args)
-        return None
     status: str = await c.execute(q, *args)
     tail = status.rpartition(" ")[2]
     return int(tail) if tail.isdigit() else 0
