@@ -303,3 +303,20 @@ def test_count_cap_holds_under_a_burst(fresh_db_url: str) -> None:
             assert first.headers["x-sandbox-request-id"] not in kept
     finally:
         live.stop()
+
+
+def test_an_overlong_account_is_stored_cut_not_dropped_with_its_batch(
+    client: httpx.Client,
+) -> None:
+    """A client's partnerId of 300 characters (refused, 400) is the entry's account: on
+    PostgreSQL the column's 128 characters refused it, and the writer dropped the whole batch
+    — every client's entries of that moment. It is stored cut to the column's size."""
+    from paysandbox.observe.entries import ACCOUNT_CHARS
+
+    client.delete("/_sandbox/requests")
+    long_id = "P" * 300
+    client.post("/kplus/payment/generate-token", json=generate_body(partnerId=long_id))
+    token = kplus_generate(client)["tokenId"]
+    found = entries(client)
+    assert [e["account"] for e in found] == ["PTR1902369", long_id[:ACCOUNT_CHARS]]
+    assert found[0]["objectIds"] == [token]

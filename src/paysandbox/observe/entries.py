@@ -40,6 +40,10 @@ def mask_userinfo(text: str) -> str:
     return text
 
 
+#: ``sandbox_requests.account``'s size (a client's own partner or merchant id, any length).
+ACCOUNT_CHARS = 128
+
+
 class Raw(NamedTuple):
     """One exchange as seen by the middleware, untouched. Wherever a ``Raw`` is taken, a plain
     tuple of its fields in this order is taken too (``RawTuple``): that is what the middleware
@@ -144,8 +148,11 @@ def build_row(raw: RawTuple, hooks: Hooks, max_body: int) -> tuple[Any, ...]:
     except Exception:  # a hook must never lose the entry
         log.exception("journal hook failed for %s %s", method, path)
         account, ids = None, []
-    if account is not None and "\x00" in account:  # a client's "\u0000": no PostgreSQL text
-        account = account.replace("\x00", "\ufffd")
+    if account is not None:
+        if "\x00" in account:  # a client's "\u0000": no PostgreSQL text
+            account = account.replace("\x00", "\ufffd")
+        # the column's size: PostgreSQL refuses a longer value, and with it the whole batch
+        account = account[:ACCOUNT_CHARS]
     ids = [i.replace("\x00", "\ufffd") if "\x00" in i else i for i in ids]
     # Redaction sees the whole body (a secret cut in half by the size cap would survive).
     req_text = red.body(request_body.decode("utf-8", "replace"), exchange.content_type)
