@@ -136,8 +136,7 @@ def part(service: NicepayService, db: Database) -> DashboardPart:
             text = form.get("amount", "").strip().replace(".", "")
             amount = None
             if text:
-                digits = text.isascii() and text.isdigit()  # not "²": int() refuses it
-                if not digits or not 1 <= int(text) <= 999_999_999_999:
+                if not rules.digits(text) or not 1 <= int(text) <= 999_999_999_999:
                     raise Refused("The amount must be a whole number of rupiah, at least 1.")
                 amount = int(text)
             await service.pay(t_xid, amount)

@@ -107,9 +107,14 @@ class Field:
     pad: bool = False
 
 
+def digits(value: str) -> bool:
+    """NICEPay's ``N`` class: ASCII digits only (``str.isdigit`` also takes "²" and "٣")."""
+    return bool(_DIGITS.fullmatch(value))
+
+
 def _check_class(cls: str, value: str) -> bool:
     if cls == "N":
-        return bool(_DIGITS.fullmatch(value))
+        return digits(value)
     if cls == "PHONE":
         return bool(_PHONE.fullmatch(value))
     if cls == "ACODE":
@@ -397,7 +402,7 @@ def mask_card(card_no: str) -> str:
 
 def check_card_exp(value: str) -> str:
     """``YYMM``: four ASCII digits, month 01–12 (the redirect page's form sends it unchecked)."""
-    if not (len(value) == 4 and value.isascii() and value.isdigit()):
+    if not (len(value) == 4 and digits(value)):
         raise NicepayError("card_exp", "cardExpYymm must be YYMM")
     if not 1 <= int(value[2:]) <= 12:
         raise NicepayError("card_exp", "cardExpYymm month must be 01–12")

@@ -185,10 +185,6 @@ def _require_payable(txn: Txn) -> None:
         raise NicepayError("tx_expired")
 
 
-def _digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
 def _check_card(v: dict[str, str | None]) -> tuple[str, str]:
     """Card fields of a credit-card payment; returns (masked number, expiry). The full number
     and the CVV go no further than this function. Checked here in full (ASCII digits, sizes),
@@ -197,12 +193,12 @@ def _check_card(v: dict[str, str | None]) -> tuple[str, str]:
     card_no, exp, cvv = v["cardNo"], v["cardExpYymm"], v["cardCvv"]
     if card_no is None:
         raise NicepayError("card_param", "cardNo is mandatory")
-    if not (12 <= len(card_no) <= 19 and _digits(card_no)):
+    if not (12 <= len(card_no) <= 19 and rules.digits(card_no)):
         raise NicepayError("card_param", "cardNo must be 12–19 digits")
     if exp is None:
         raise NicepayError("card_exp", "cardExpYymm is mandatory")
     rules.check_card_exp(exp)
-    if cvv is None or not (3 <= len(cvv) <= 4 and _digits(cvv)):
+    if cvv is None or not (3 <= len(cvv) <= 4 and rules.digits(cvv)):
         raise NicepayError("card_param", "cardCvv must be 3 or 4 digits")
     return rules.mask_card(card_no), exp
 
