@@ -508,3 +508,20 @@ def test_control_payment_route(client: httpx.Client) -> None:
     for bad in ("999", "x"):
         r = client.get(f"/_sandbox/smart2pay/payments/{bad}")
         assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_control_ids_and_site_filter_take_ascii_digits_only(client: httpx.Client) -> None:
+    """A payment id or ``siteId`` that is not 1-18 (12) ASCII digits is a not-found or a
+    refusal in the control API's format, never a 500 (``"²"`` is a digit to ``str.isdigit``
+    but not to ``int``; non-ASCII path ids are refused by the path guard first)."""
+    pid = _authorized(client)
+    for raw in ("12a", "9" * 19, "-1"):
+        r = client.get(f"/_sandbox/smart2pay/payments/{raw}")
+        assert r.status_code == 404 and r.json()["error"] == "not_found", r.text
+    for raw in ("²", "1²", "١٢", "x", "1" * 13):
+        r = client.get("/_sandbox/smart2pay/payments", params={"siteId": raw})
+        assert r.status_code == 400 and r.json()["error"] == "bad_request", r.text
+        assert "siteId" in r.json()["message"]
+    assert client.get(f"/_sandbox/smart2pay/payments/{pid}").json()["payment"]["ID"] == pid
+    listed = client.get("/_sandbox/smart2pay/payments", params={"siteId": "1010"}).json()
+    assert pid in [p["id"] for p in listed["payments"]]

@@ -26,8 +26,8 @@ from ...edge import Op
 from ...store import clock as clock_rows
 from ...store.db import Conn, Database, Row
 from ...web import json_response
+from . import rules, views
 from . import store as rows
-from . import views
 from .config import site_id
 from .model import STATUS_IDS, Payment
 from .schemas import CaptureBody, RefundBody, SiteBody
@@ -60,9 +60,10 @@ def save_site(conn: Conn, site: int, body: SiteBody) -> Row:
 def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
     def _payment_id(request: Request) -> int:
         raw = request.path_params["payment_id"]
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        payment_id = rules.whole_number(raw, 18)
+        if payment_id is None:
             raise ControlError("not_found", f"no Smart2Pay payment {raw[:40]}")
-        return int(raw)
+        return payment_id
 
     async def show_payment(payment_id: int) -> Response:
         payment, refunds, history = await service.inspect_payment(payment_id)
@@ -75,7 +76,7 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
         if state is not None and state not in STATUS_IDS:
             raise ControlError("bad_request", f"state must be one of {', '.join(STATUS_IDS)}")
         raw = q.get("siteId")
-        if raw is not None and (not raw.isascii() or not raw.isdigit() or len(raw) > 12):
+        if raw is not None and rules.whole_number(raw, 12) is None:
             raise ControlError("bad_request", "siteId must be a number of at most 12 digits")
 
         def _list(conn: Conn) -> list[dict[str, Any]]:

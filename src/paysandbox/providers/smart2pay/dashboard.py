@@ -25,8 +25,8 @@ from ...dashboard.parts import (
 )
 from ...store import clock as clock_rows
 from ...store.db import Conn, Database
+from . import rules, views
 from . import store as rows
-from . import views
 from .config import site_id
 from .control import check_site, save_site
 from .errors import Smart2PayError
@@ -56,17 +56,18 @@ def _site(account: str | None) -> int | None:
     """A site id filter; an id that is not a number matches nothing (-1)."""
     if not account:
         return None
-    return int(account) if account.isascii() and account.isdigit() and len(account) <= 12 else -1
+    site = rules.whole_number(account, 12)
+    return -1 if site is None else site
 
 
 def _whole(text: str, what: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    # ASCII digits only: str.isdigit() is also true for "²", which int() refuses
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 999_999_999_999:
+    value = rules.whole_number(text, 12)
+    if value is None or value < 1:
         raise Refused(f"The {what} must be a whole number of minor units, at least 1.")
-    return int(text)
+    return value
 
 
 def part(service: Smart2PayService, db: Database) -> DashboardPart:
@@ -108,10 +109,11 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         return await db.read(tx)
 
     async def payment_detail(object_id: str) -> Detail | None:
-        if not object_id.isascii() or not object_id.isdigit() or len(object_id) > 18:
+        payment_id = rules.whole_number(object_id, 18)
+        if payment_id is None:
             return None
         try:
-            payment, refunds, history = await service.inspect_payment(int(object_id))
+            payment, refunds, history = await service.inspect_payment(payment_id)
         except Smart2PayError:
             return None
         view = views.control_payment(payment, refunds, history)
@@ -167,9 +169,9 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         )
 
     async def act(object_id: str, action: str, form: Mapping[str, str]) -> str:
-        if not object_id.isascii() or not object_id.isdigit() or len(object_id) > 18:
+        payment_id = rules.whole_number(object_id, 18)
+        if payment_id is None:
             raise NotFound(f"no payment {object_id[:40]}")
-        payment_id = int(object_id)
         if action == "capture":
             await service.capture_for_site(payment_id, _whole(form.get("amount", ""), "amount"))
             return "captured"

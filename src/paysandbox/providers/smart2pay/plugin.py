@@ -14,7 +14,7 @@ from ...delivery.urls import BadUrl, check_callback_url, redact_url
 from ...edge import Failure, WireError
 from ...plugin import AppContext, Example, Mounted, Provider
 from ...store.db import Conn
-from . import config, control, dashboard, page, routes
+from . import config, control, dashboard, page, routes, rules
 from . import store as rows
 from .callbacks import basic_auth
 from .config import DEMO_API_KEY, DEMO_SITE_ID, Smart2PayConfig
@@ -145,7 +145,7 @@ class Smart2Pay(Provider[Smart2PayConfig]):
 
 
 def _site_id(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+    return rules.whole_number(raw, 12)
 
 
 provider = Smart2Pay()

@@ -251,6 +251,15 @@ def _missing_code(group: str, name: str) -> str:
 # ------------------------------------------------------------------ card numbers
 
 
+def whole_number(text: str, max_digits: int) -> int | None:
+    """``text`` as a whole number when it is 1 to ``max_digits`` ASCII digits, else None (the
+    control API's, dashboard's and config's ids and amounts; ``str.isdigit()`` alone is also
+    true for ``"²"``, which ``int`` refuses)."""
+    if text.isascii() and text.isdigit() and len(text) <= max_digits:
+        return int(text)
+    return None
+
+
 def luhn_ok(number: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(number)):
