@@ -121,6 +121,43 @@ def capture_amount(request: Request) -> int | None:
     return int(found)
 
 
+def _names_amount(doc: Any, depth: int = 0) -> bool:
+    """Does a JSON document have a key with "amount" in its name, at any depth (bounded)?"""
+    if depth > 32:
+        return True  # nested past any real request: not read as a full capture either
+    if isinstance(doc, dict):
+        return any(
+            "amount" in str(k).lower() or _names_amount(v, depth + 1) for k, v in doc.items()
+        )
+    if isinstance(doc, list):
+        return any(_names_amount(v, depth + 1) for v in doc)
+    return False
+
+
+def body_amount_refused(body: bytes) -> Smart2PayError | None:
+    """A capture's amount travels in the query only (``capture_amount``); Smart2Pay's SDKs send
+    no body. A JSON body naming an amount (``{"Amount": 100}``, ``{"Payment": {"Amount":
+    100}}``) is a partial capture asked the wrong way: refused with 1012 rather than read as
+    a full capture. Any other body (``{}``, text) is ignored, as before."""
+    if not body.strip():
+        return None
+    try:
+        doc = msgspec.json.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+        return None
+    if not _names_amount(doc):
+        return None
+    return Smart2PayError(
+        [
+            reason(
+                "1012",
+                "Payment.AmountToCapture format is invalid - a partial capture's amount is "
+                "sent as ?amount=N or ?N, not in the body",
+            )
+        ]
+    )
+
+
 def answer(body: dict[str, Any], status: int = 200) -> Response:
     return json_response(body, status, media=MEDIA)
 
@@ -221,6 +258,8 @@ def ops(
             amount = capture_amount(request)
         except Smart2PayError as refused:  # answered after the key is checked (else 401)
             amount = refused
+        if amount is None or isinstance(amount, int):
+            amount = body_amount_refused(await read_body(request, max_body)) or amount
         status, body = await service.capture(creds, payment_id, amount)
         return answer(body, status)
 
