@@ -111,6 +111,15 @@ METADATA = [
         "http://[2002:a9fe:a9fe::1]/latest/",
         "2002:a9fe:a9fe::1 is in 169.254.0.0/16 (link-local / cloud metadata)",
     ),
+    # NAT64's local-use prefix (RFC 8215) and SIIT's IPv4-translated form (RFC 2765)
+    (
+        "http://[64:ff9b:1::a9fe:a9fe]/latest/",
+        "64:ff9b:1::a9fe:a9fe is in 169.254.0.0/16 (link-local / cloud metadata)",
+    ),
+    (
+        "http://[::ffff:0:a9fe:a9fe]/latest/",
+        "::ffff:0:a9fe:a9fe is in 169.254.0.0/16 (link-local / cloud metadata)",
+    ),
 ]
 
 
@@ -229,6 +238,41 @@ def test_ipv6_forms_of_an_ipv4_address_match_as_either() -> None:
         assert "169.254.0.0/16" in (default.refuse_address("x", carried) or ""), carried
     for fine in ("::1", "::127.0.0.1", "::ffff:127.0.0.1", "2002:7f00:1::", "64:ff9b::a00:1"):
         assert default.refuse_address("x", fine) is None, fine
+
+
+def test_this_host_addresses_are_judged_as_loopback() -> None:
+    """Linux connects 0.0.0.0 (``0``, ``::ffff:0.0.0.0``) and ``::`` to the machine itself: a
+    deny of loopback covers them (found by a review: they reached a loopback-only service past
+    ``--outbound-deny 127.0.0.0/8``); where loopback is allowed, as by default, so are they."""
+    no_loopback = OutboundPolicy.build(deny=["127.0.0.0/8", "::1/128"])
+    for addr in ("0.0.0.0", "0.1.2.3", "::ffff:0.0.0.0", "::ffff:0:0", "::ffff:0:7f00:1"):
+        assert "127.0.0.0/8 (outbound deny list)" in (
+            no_loopback.refuse_address("x", addr) or ""
+        ), addr
+    assert "::1/128" in (no_loopback.refuse_address("x", "::") or "")
+    assert no_loopback.refuse_address("x", "10.0.0.1") is None
+    default = OutboundPolicy.build()
+    for addr in ("0.0.0.0", "::", "::ffff:0.0.0.0", "127.0.0.1"):
+        assert default.refuse_address("x", addr) is None, addr
+    only_loopback = OutboundPolicy.build(allow=["127.0.0.1/32"])
+    assert only_loopback.refuse_address("x", "0.0.0.0") is None
+
+
+def test_a_denied_loopback_is_not_reached_through_0_0_0_0(
+    make_server: Callable[..., LiveServer], receiver: Receiver
+) -> None:
+    """Over HTTP: with loopback denied, a notification to ``http://0.0.0.0:port/`` (``0``,
+    ``[::ffff:0.0.0.0]``) is refused and recorded, and the loopback-only receiver hears
+    nothing."""
+    live = make_server(outbound_deny=["127.0.0.0/8", "::1/128"])
+    port = receiver.url.rsplit(":", 1)[1]
+    with live.client() as c:
+        for host in ("0.0.0.0", "0", "[::ffff:0.0.0.0]"):
+            object_id = SENDERS["nicepay"](c, f"http://{host}:{port}/zero")
+            [attempt] = first_attempt(c, "nicepay", object_id)["attemptLog"]
+            assert attempt["error"].startswith(REFUSED), attempt
+            assert "127.0.0.0/8 (outbound deny list)" in attempt["error"], attempt
+    assert receiver.requests == []
 
 
 def test_unix_sockets_are_never_used() -> None:

@@ -70,6 +70,16 @@ def _host(entry: str) -> str:
 #: metadata service on a network with NAT64) and the old IPv4-compatible form (``::a.b.c.d``).
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+#: More prefixes that carry an IPv4 address in their last 32 bits: NAT64's local-use prefix
+#: (RFC 8215, ``64:ff9b:1::/48``) and SIIT's IPv4-translated form (RFC 2765,
+#: ``::ffff:0:a.b.c.d``).
+_CARRIERS = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("::ffff:0:0:0/96"))
+#: "This host" addresses: Linux connects ``0.0.0.0`` (``0``, ``::ffff:0.0.0.0``) and ``::`` to
+#: the machine itself, so they are judged as loopback too (a deny of 127.0.0.0/8 or ::1 covers
+#: them; by default, where loopback is allowed, they still work).
+_THIS_HOST_V4 = ipaddress.IPv4Network("0.0.0.0/8")
+_LOOPBACK_V4 = ipaddress.IPv4Address("127.0.0.1")
+_LOOPBACK_V6 = ipaddress.IPv6Address("::1")
 
 
 def _address(value: str) -> IPAddress | None:
@@ -83,14 +93,22 @@ def _address(value: str) -> IPAddress | None:
 
 
 def _forms(addr: IPAddress) -> tuple[IPAddress, ...]:
-    """``addr``, and the IPv4 address an IPv6 one carries (NAT64, compatible, 6to4): a
-    destination is denied when any form is, and allowed when any form is."""
+    """``addr``, and the IPv4 address an IPv6 one carries (NAT64, compatible, translated,
+    6to4), and loopback for a "this host" address: a destination is denied when any form is,
+    and allowed when any form is."""
     if not isinstance(addr, ipaddress.IPv6Address):
-        return (addr,)
-    if addr in _NAT64 or (addr in _IPV4_COMPATIBLE and int(addr) > 1):  # not :: or ::1
-        return addr, ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+        return (addr, _LOOPBACK_V4) if addr in _THIS_HOST_V4 else (addr,)
+    if addr.is_unspecified:  # ::
+        return addr, _LOOPBACK_V6
+    carried = (
+        addr in _NAT64
+        or (addr in _IPV4_COMPATIBLE and int(addr) > 1)  # not :: or ::1
+        or any(addr in net for net in _CARRIERS)
+    )
+    if carried:
+        return (addr, *_forms(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)))
     if addr.sixtofour is not None:  # 2002:a9fe:a9fe:: is 169.254.169.254 through 6to4
-        return addr, addr.sixtofour
+        return (addr, *_forms(addr.sixtofour))
     return (addr,)
 
 
