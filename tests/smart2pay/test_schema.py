@@ -337,6 +337,41 @@ def test_payment_field_invalid(client: httpx.Client, key: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(document.domain)//",
+        "JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "//shop.example/back",
+        "/back",
+        "ftp://shop.example/back",
+        "http:///back",
+        "http://shop.example/a b",
+        "https://" + "h" * 2041,
+    ],
+)
+def test_return_url_must_be_an_absolute_http_url(client: httpx.Client, url: str) -> None:
+    """The browser is sent to ReturnURL and the done page links to it: anything but an
+    absolute http(s) URL of at most 2048 characters is refused with 1003 (a ``javascript:``
+    link would run on the sandbox's own origin, the dashboard's)."""
+    body = _with(payment_body(), "Payment", "Payment.ReturnURL", url)
+    r = client.post("/v1/payments", json=body, headers=AUTH)
+    assert r.status_code == 400 and codes(r.json(), "Payment") == ["1003"], r.text
+    assert client.get("/v1/payments", headers=AUTH).json() == {"Payments": []}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["", "HTTPS://Shop.Example/back?x=1#f", "http://127.0.0.1:8000/r", "https://" + "h" * 2040],
+)
+def test_return_url_accepted_forms(client: httpx.Client, url: str) -> None:
+    body = _with(payment_body(), "Payment", "Payment.ReturnURL", url)
+    r = client.post("/v1/payments", json=body, headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert r.json()["Payment"]["ReturnURL"] == url
+
+
+@pytest.mark.parametrize(
     ("drop", "code"), [("MerchantTransactionID", "1000"), ("Amount", "1001"), ("Currency", "1002")]
 )
 def test_payment_mandatory_fields(client: httpx.Client, drop: str, code: str) -> None:

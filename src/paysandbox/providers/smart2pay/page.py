@@ -48,8 +48,8 @@ def _amount(p: Payment) -> str:
 def return_url(p: Payment) -> str | None:
     """``ReturnURL`` with ``data`` (status id) and ``MerchantTransactionID`` added."""
     url = p["return_url"]
-    if not url:
-        return None
+    if not url or not str(url).lower().startswith(("http://", "https://")):
+        return None  # (rows stored before ReturnURL had to be http(s))
     parts = urlsplit(str(url))
     query = parse_qsl(parts.query, keep_blank_values=True)
     query += [

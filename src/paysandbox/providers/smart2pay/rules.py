@@ -106,7 +106,11 @@ FIELDS: dict[str, Rule] = {
     "Payment.OriginatorTransactionID": Rule("string", _MTID, "1011"),
     "Payment.Amount": Rule("int", r"^\d{1,12}$", "1001"),
     "Payment.Currency": Rule("string", r"^[A-Z]{3}$", "1002"),
-    "Payment.ReturnURL": Rule("string", "", "1003", max_length=2048),
+    # own: an absolute http(s) URL of at most 2048 characters (the browser is sent there and
+    # the done page links to it: a javascript: or data: URL would run on the sandbox's origin)
+    "Payment.ReturnURL": Rule(
+        "string", r"^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#][^\s]{0,2039})?$", "1003"
+    ),
     "Payment.Description": Rule("string", r"^(.{1,255})?$", "1004"),
     "Payment.StatementDescriptor": Rule("string", r"^(.{1,255})?$", "1005"),
     "Payment.ClientIP": Rule("string", r"^(\d{1,3}\.){3}\d{1,3}$", "2"),
