@@ -277,3 +277,53 @@ def test_a_fault_made_on_its_page_shows_in_the_journal(
     page.goto(f"{server.base_url}/_sandbox/ui/journal")
     text = page.content()
     assert "/kplus/payment/inquire-token" in text and "404" in text
+
+
+class _Shop:
+    """A merchant's site on another origin (another port): answers every GET with a page."""
+
+    def __enter__(self) -> _Shop:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append(self.path)
+                body = b"<!doctype html><title>shop</title><p id=back>back at the shop</p>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def test_smart2pay_page_sends_the_browser_back_to_the_shop(
+    client: httpx.Client, server: LiveServer, page: Any
+) -> None:
+    """The 3-D Secure page's form answers 303 to ReturnURL on the merchant's origin: the
+    page's Content-Security-Policy must let the browser follow it (``form-action`` covers a
+    form's redirects in Chromium)."""
+    from ..smart2pay.builders import AUTH, payment_body
+
+    with _Shop() as shop:
+        body = payment_body(2000, ReturnURL=f"{shop.url}/return?o=1", **{"3DSecure": True})
+        p = client.post("/v1/payments", json=body, headers=AUTH).json()["Payment"]
+        page.goto(p["RedirectURL"])
+        page.click("#authenticate")
+        page.wait_for_url(f"{shop.url}/return?**", timeout=10_000)
+        assert page.locator("#back").inner_text() == "back at the shop"
+        assert shop.seen and "data=11" in shop.seen[0] and "o=1" in shop.seen[0]
