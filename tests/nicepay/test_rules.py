@@ -36,7 +36,8 @@ def test_validity_in_wib() -> None:
     us = rules.parse_validity("20180306", "091309", 0, 86400, "va_expiry")
     from datetime import datetime
 
-    assert us == from_datetime(datetime(2018, 3, 6, 2, 13, 9))  # 09:13:09 WIB = 02:13:09 UTC
+    # 09:13:09 WIB = 02:13:09 UTC; the stated second is valid to its end (its last µs)
+    assert us == from_datetime(datetime(2018, 3, 6, 2, 13, 10)) - 1
     assert rules.parse_validity(None, None, 1_000_000, 60, "va_expiry") == 61_000_000
     assert rules.wib_stamp(us) == "20180306091309"
     with pytest.raises(NicepayError) as info:

@@ -127,6 +127,34 @@ def test_expiry_by_sandbox_clock(client: httpx.Client) -> None:
     assert view["storedState"] == "EXPIRED" and view["events"][-1]["kind"] == "expired"
 
 
+def test_the_last_valid_second_is_valid_to_its_end(client: httpx.Client) -> None:
+    """vacctValidTm HH:MM:SS is the last second the VA can be paid in, whole: unpaid half a
+    second into it, expired half a second after it."""
+    from datetime import UTC, datetime, timedelta
+
+    now_ms = client.get("/_sandbox/clock").json()["nowUnixMs"]
+    wib = datetime.fromtimestamp(now_ms / 1000, UTC) + timedelta(hours=7, seconds=120)
+    end = wib.replace(microsecond=0)
+    doc = registration(
+        "02", vacctValidDt=end.strftime("%Y%m%d"), vacctValidTm=end.strftime("%H%M%S")
+    )
+    reg = client.post(REG, json=doc).json()
+    assert (reg["vacctValidDt"], reg["vacctValidTm"]) == (doc["vacctValidDt"], doc["vacctValidTm"])
+    end_ms = (end - timedelta(hours=7)).replace(tzinfo=UTC).timestamp() * 1000
+
+    def advance_to(target_ms: float) -> None:
+        now = client.get("/_sandbox/clock").json()["nowUnixMs"]
+        r = client.post("/_sandbox/clock/advance", json={"seconds": (target_ms - now) / 1000})
+        assert r.status_code == 200, r.text
+
+    advance_to(end_ms + 500)  # inside the stated second
+    inq = client.post(INQ, json=inquiry(reg["tXid"], reg["referenceNo"])).json()
+    assert (inq["status"], inq["resultMsg"]) == ("3", "unpaid")
+    advance_to(end_ms + 1_500)  # past it
+    inq = client.post(INQ, json=inquiry(reg["tXid"], reg["referenceNo"])).json()
+    assert (inq["status"], inq["resultMsg"]) == ("4", "expired")
+
+
 def test_validity_from_request_and_past_dates(client: httpx.Client) -> None:
     doc = registration("02", vacctValidDt="20180306", vacctValidTm="091309")
     reg = client.post(REG, json=doc).json()

@@ -378,8 +378,11 @@ def parse_validity(
     dt: str | None, tm: str | None, now_us: int, default_seconds: int, invalid: str
 ) -> int:
     """Absolute end of validity from YYYYMMDD + HH24MISS (WIB). Neither given → now + default;
-    only the time → today; only the date → 23:59:59 that day. A moment in the past is kept
-    (the documents' own examples carry 2018 dates): the number is then expired at once."""
+    only the time → today; only the date → 23:59:59 that day. The stated second is the last
+    valid one, whole: a VA valid until 23:59:59 can still be paid at 23:59:59.9 and is expired
+    from 00:00:00 (the stored end is that second's last microsecond; answers show the second).
+    A moment in the past is kept (the documents' own examples carry 2018 dates): the number is
+    then expired at once."""
     if dt is None and tm is None:
         return now_us + default_seconds * US
     date = dt or wib(now_us).strftime("%Y%m%d")
@@ -387,7 +390,7 @@ def parse_validity(
         naive = datetime.strptime(date + (tm or "235959"), "%Y%m%d%H%M%S")
     except ValueError:
         raise NicepayError(invalid, "validity date/time is not a real YYYYMMDD HH24MISS") from None
-    return from_datetime(naive.replace(tzinfo=WIB))
+    return from_datetime(naive.replace(tzinfo=WIB)) + US - 1
 
 
 # ------------------------------------------------------------------ cards
