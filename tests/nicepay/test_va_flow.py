@@ -112,6 +112,26 @@ def test_over_and_under_payment(client: httpx.Client, receiver: Receiver) -> Non
     assert cvs["merchantToken"] == notification_token(under["tXid"], "10000")
 
 
+def test_only_transfers_can_be_over_or_under_paid(client: httpx.Client) -> None:
+    """An e-wallet (05) or ClickPay (04) payment is for its amt: the control API refuses
+    another amount (a state probe paid 1 of 15000, was notified 15000 and refunded 15000), and
+    nothing changes; the amt itself, or no amount, pays."""
+    for pm in ("05", "04"):
+        reg = register(client, pm)
+        before = client.post(INQ, json=inquiry(reg["tXid"], reg["referenceNo"])).json()
+        assert before["status"] in ("3", "9"), before  # unpaid / initialised
+        for amount in (1, 12000):
+            r = client.post(
+                f"/_sandbox/nicepay/transactions/{reg['tXid']}/pay", json={"amount": amount}
+            )
+            assert r.status_code == 400 and r.json()["error"] == "bad_request", r.text
+            assert "only a VA transfer or a CVS payment" in r.json()["message"]
+            inq = client.post(INQ, json=inquiry(reg["tXid"], reg["referenceNo"])).json()
+            assert inq == before
+        r = client.post(f"/_sandbox/nicepay/transactions/{reg['tXid']}/pay", json={"amount": 10000})
+        assert r.status_code == 200 and r.json()["status"] == "0", r.text
+
+
 def test_expiry_by_sandbox_clock(client: httpx.Client) -> None:
     reg = register(client, "02")  # default validity: 24 hours
     t_xid, ref = reg["tXid"], reg["referenceNo"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ....core.errors import Conflict
+from ....core.errors import Conflict, InvalidInput
 from ....core.events import Event
 from ....core.ids import UPPER_HEX, random_string
 from ....delivery.outbox import Outbox
@@ -31,6 +31,14 @@ def pay_tx(conn: Conn, t_xid: str, amount: int | None, outbox: Outbox) -> Txn:
     if txn.status not in (INIT, UNPAID):
         raise Conflict(f"the transaction is {STATUS_WORD[txn.status]}", txn.status)
     amt = int(txn["amt"])
+    if amount is not None and amount != amt and txn.pay_method not in (VA, CVS):
+        # matchCl (over / under payment) is a transfer's: an e-wallet, ClickPay or Payloan
+        # payment is for its amt, and a partial one would be paid, notified and refundable in full
+        raise InvalidInput(
+            f"amount {amount} differs from amt {amt}: only a VA transfer or a CVS payment "
+            "can be over or under the amount (matchCl 2 / 3)",
+            "amount",
+        )
     paid = amount if amount is not None else amt
     match_cl = "1" if paid == amt else "2" if paid > amt else "3"
     values: dict[str, Any] = {
