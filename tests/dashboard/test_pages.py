@@ -98,6 +98,10 @@ def test_listing_filters_and_pages(client: httpx.Client) -> None:
 
     found = client.get("/_sandbox/ui/kplus/tokens", params={"q": "REF-013"}).text
     assert found.count('data-testid="object-row"') == 1 and ids[13] in found
+    # without regard to case, on both engines (PostgreSQL's LIKE is exact: ILIKE there)
+    for q in ("ref-013", ids[13].upper()):
+        found = client.get("/_sandbox/ui/kplus/tokens", params={"q": q}).text
+        assert found.count('data-testid="object-row"') == 1 and ids[13] in found, q
     # LIKE wildcards are taken literally
     none = client.get("/_sandbox/ui/kplus/tokens", params={"q": "REF-0_3"}).text
     assert 'data-testid="empty"' in none

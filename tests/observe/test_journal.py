@@ -216,6 +216,12 @@ def test_filters(client: httpx.Client) -> None:
     assert len(entries(client, since="0")) == 5
     assert entries(client, since="253402300799999") == []  # the last millisecond of 9999
     assert entries(client, objectId="KMCMPT%") == []  # LIKE wildcards are literal
+    # an id is matched whole and exactly, case included, on both engines (SQLite's LIKE
+    # ignored ASCII case: the lower-cased id found entries there, none on PostgreSQL)
+    assert entries(client, objectId=token.lower()) == []
+    assert entries(client, objectId=token[:-3]) == []
+    assert entries(client, objectId="kmcmptnosuchpmt") == []
+    assert len(entries(client, objectId="KMCMPTnosuchPMT")) == 1
 
 
 @pytest.mark.parametrize(

@@ -58,9 +58,11 @@ def list_entries(
         where.append("status BETWEEN ? AND ?")
         args.extend(status)
     if object_id is not None:
-        where.append("object_ids LIKE ? ESCAPE '!'")
-        escaped = object_id.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-        args.append(f"% {escaped} %")
+        # exact and case-sensitive on both engines (SQLite's LIKE ignored ASCII case, so a
+        # lower-cased id found an entry there and nothing on PostgreSQL)
+        find = "strpos(object_ids, ?)" if conn.dialect == "postgresql" else "instr(object_ids, ?)"
+        where.append(f"{find} > 0")
+        args.append(f" {object_id} ")
     if since_us is not None:
         where.append("at_us >= ?")
         args.append(since_us)

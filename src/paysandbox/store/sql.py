@@ -60,6 +60,7 @@ def contains_pattern(text: str) -> str:
 def listing_where(
     state_expr: str,
     *,
+    dialect: str,
     account_col: str,
     search_cols: tuple[str, ...],
     account: str | int | None,
@@ -69,7 +70,11 @@ def listing_where(
     until_us: int | None,
 ) -> tuple[str, list[Any]]:
     """The ``WHERE`` of a dashboard listing and its parameters. ``state_expr`` is the SQL of
-    the effective state, without parameters (a time in it is an inlined integer)."""
+    the effective state, without parameters (a time in it is an inlined integer).
+
+    The search matches without regard to case on both engines: SQLite's ``LIKE`` ignores the
+    case of ASCII letters, PostgreSQL's is exact, so there it is ``ILIKE`` (which also folds
+    non-ASCII letters, SQLite's ``LIKE`` does not)."""
     where: list[str] = ["1 = 1"]
     args: list[Any] = []
     if account:
@@ -79,8 +84,9 @@ def listing_where(
         where.append(f"{state_expr} = ?")
         args.append(state)
     if search:
+        like = "ILIKE" if dialect == "postgresql" else "LIKE"
         where.append(
-            "(" + " OR ".join(f"CAST({c} AS TEXT) LIKE ? ESCAPE '\\'" for c in search_cols) + ")"
+            "(" + " OR ".join(f"CAST({c} AS TEXT) {like} ? ESCAPE '\\'" for c in search_cols) + ")"
         )
         args += [contains_pattern(search)] * len(search_cols)
     if since_us is not None:

@@ -322,6 +322,7 @@ def page_tokens(
     """A page of tokens, newest first (without the large image columns)."""
     where, args = listing_where(
         _state_expr(now_us),
+        dialect=conn.dialect,
         account_col="partner_id",
         search_cols=("token_id", "reference1", "partner_txn_uid"),
         account=account,

@@ -204,6 +204,7 @@ def page_transactions(
 ) -> list[Row]:
     where, args = listing_where(
         _state_expr(now_us),
+        dialect=conn.dialect,
         account_col="imid",
         search_cols=("t_xid", "reference_no"),
         account=account,

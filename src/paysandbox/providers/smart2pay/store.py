@@ -343,6 +343,7 @@ def page_payments(
 ) -> list[Row]:
     where, args = listing_where(
         _payment_state(now_us),
+        dialect=conn.dialect,
         account_col="site_id",
         search_cols=("id", "merchant_transaction_id"),
         account=site_id,
@@ -378,6 +379,7 @@ def page_tokens(
 ) -> list[Row]:
     where, args = listing_where(
         "status",
+        dialect=conn.dialect,
         account_col="site_id",
         search_cols=("value", "last4", "holder_name"),
         account=site_id,
