@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from ..kplus.builders import generate_body
 from ..nicepay.builders import PAY, page_action, payment_params, register
@@ -378,3 +381,47 @@ def test_throwaway_accounts_are_created_through_the_control_checks(client: httpx
     assert again.status_code == 400 and "already exists" in again.text
     # no such form for a provider whose accounts come only from the configuration
     assert "/_sandbox/ui/accounts/nicepay/new" not in client.get("/_sandbox/ui/accounts").text
+
+
+@pytest.mark.parametrize(
+    ("provider", "ident", "secret_field"),
+    [
+        ("kplus", {"partnerId": "PTRRACE01"}, "partnerSecret"),
+        ("smart2pay", {"siteId": "4343"}, "apiKey"),
+    ],
+)
+def test_racing_new_account_forms_create_it_once(
+    client: httpx.Client, provider: str, ident: dict[str, str], secret_field: str
+) -> None:
+    """Twelve forms creating the same partner / site at once: one is told "created" and its
+    secret is the one that works; the others are told it exists (on PostgreSQL each used to
+    see no account, "create" it and overwrite the secret before)."""
+    start = threading.Barrier(12)
+
+    def create(n: int) -> tuple[int, str]:
+        secret = f"secret-number-{n:02d}"
+        with httpx.Client(base_url=client.base_url, timeout=30) as c:
+            token = csrf(c)
+            start.wait()
+            r = c.post(
+                f"/_sandbox/ui/accounts/{provider}/new",
+                data={"csrf": token, **ident, secret_field: secret},
+                headers={"Origin": str(c.base_url).rstrip("/"), "Sec-Fetch-Site": "same-origin"},
+            )
+            return r.status_code, secret
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(create, range(12)))
+    assert sorted(status for status, _ in results) == [303] + [400] * 11, results
+    [winner] = [secret for status, secret in results if status == 303]
+    for _, secret in results:
+        if provider == "kplus":
+            body = generate_body(partnerId="PTRRACE01", partnerSecret=secret)
+            works = client.post("/kplus/payment/generate-token", json=body).json()["statusCode"]
+            assert (works == "00") == (secret == winner), (secret, works)
+        else:
+            basic = base64.b64encode(f"4343:{secret}".encode()).decode()
+            r = client.post(
+                "/v1/payments", json=payment_body(), headers={"Authorization": f"Basic {basic}"}
+            )
+            assert (r.status_code == 201) == (secret == winner), (secret, r.status_code)

@@ -28,7 +28,7 @@ from ...store import clock as clock_rows
 from ...store.db import Conn, Database
 from . import store as rows
 from . import views
-from .control import PartnerBody, check_partner, save_partner
+from .control import PartnerBody, check_partner
 from .errors import KPlusError
 from .model import REQUESTED, TOKEN_STATES
 from .service import KPlusService
@@ -153,9 +153,17 @@ def part(service: KPlusService, db: Database, *, default_ttl_seconds: int) -> Da
         check_partner(partner_id, body)
 
         def tx(conn: Conn) -> str:
-            if rows.get_partner(conn, partner_id) is not None:
+            # insert-if-absent, not check-then-upsert: on PostgreSQL concurrent forms each saw
+            # no partner, and each "created" it with its own secret over the previous one
+            created = rows.insert_partner(
+                conn,
+                partner_id,
+                secret=secret,
+                callback_url=body.callbackUrl,
+                token_ttl_seconds=default_ttl_seconds,
+            )
+            if not created:
                 raise Refused(f"Partner {partner_id} already exists.")
-            save_partner(conn, partner_id, body, default_ttl_seconds)
             return partner_id
 
         return await db.write(tx)

@@ -75,6 +75,24 @@ def upsert_partner(
     return row
 
 
+def insert_partner(
+    conn: Conn, partner_id: str, *, secret: str, callback_url: str | None, token_ttl_seconds: int
+) -> bool:
+    """Create a partner that does not exist yet; False when it does (one statement: of
+    concurrent creations exactly one inserts, on either engine)."""
+    return insert_ignore(
+        conn,
+        "kplus_partners",
+        {
+            "partner_id": partner_id,
+            "partner_secret": secret,
+            "callback_url": callback_url or None,
+            "token_ttl_seconds": token_ttl_seconds,
+            "faults": "{}",
+        },
+    )
+
+
 def claim_request_uid(conn: Conn, partner_id: str, uid: str, operation: str, at_us: int) -> bool:
     """Record ``uid`` as used; False when the partner already used it (a duplicate request)."""
     return insert_ignore(

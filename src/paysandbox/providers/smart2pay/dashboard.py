@@ -271,9 +271,10 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         check_site(body)
 
         def tx(conn: Conn) -> str:
-            if rows.get_site(conn, site) is not None:
+            # insert-if-absent first (see the K PLUS dashboard): one creator wins on either engine
+            if not rows.insert_site(conn, site, key):
                 raise Refused(f"Site {site} already exists.")
-            return str(save_site(conn, site, body)["site_id"])
+            return str(save_site(conn, site, body)["site_id"])  # its notification URL
 
         return await db.write(tx)
 
