@@ -4,6 +4,8 @@ control routes that simulate the customer."""
 from __future__ import annotations
 
 import base64
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -283,6 +285,31 @@ def test_seed_001_cancel_v1_with_headers(client: httpx.Client) -> None:
         headers={**JSON, "Partner-Id": KPLUS_ID, "Partner-Secret": KPLUS_SECRET},
     )
     assert r.status_code == 200 and r.json()["tokenList"][0]["status"] == "CANCELLED"
+
+
+def test_racing_fixtures_of_one_token_id_make_it_once(client: httpx.Client) -> None:
+    """Twelve control-API fixtures with the same chosen tokenId at once: one 200, eleven 409
+    duplicate_request, never a 500 (on PostgreSQL 3-5 of them were a unique-key error)."""
+    start = threading.Barrier(12)
+
+    def make(n: int) -> httpx.Response:
+        with httpx.Client(base_url=client.base_url, timeout=30) as c:
+            start.wait()
+            body = {"tokenId": "KMCMPTracefixture01PMT", "partnerTxnUid": f"race-{n}"}
+            return c.post("/_sandbox/kplus/tokens", json=body)
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(make, range(12)))
+    assert sorted(r.status_code for r in answers) == [200] + [409] * 11, [r.text for r in answers]
+    for r in answers:
+        if r.status_code == 409:
+            assert r.json()["detail"] == "duplicate_request" and "tokenId" in r.json()["message"]
+    [won] = [r for r in answers if r.status_code == 200]
+    # the losers' partnerTxnUids were not burned: each can still be used
+    loser_uids = {f"race-{n}" for n in range(12)} - {won.json()["partnerTxnUid"]}
+    uid = sorted(loser_uids)[0]
+    r = client.post("/kplus/payment/generate-token", json=generate_body(partnerTxnUid=uid))
+    assert r.status_code == 200, r.text
 
 
 def test_fixture_token_id_cannot_be_reused(client: httpx.Client, server: LiveServer) -> None:

@@ -174,6 +174,8 @@ class KPlusService:
             raise _PartnerChanged
         if created == rows.DUPLICATE:
             raise _duplicate_uid()
+        if created == rows.ID_TAKEN:  # raised: the write's transaction undoes the claim
+            raise KPlusError("duplicate_request", f"tokenId {token_id} already exists")
         return Token(
             {
                 **row,

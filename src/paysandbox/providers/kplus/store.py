@@ -108,6 +108,8 @@ def insert_token(conn: Conn, values: Mapping[str, Any]) -> None:
 
 #: What ``create_token`` did.
 CREATED, DUPLICATE, PARTNER_CHANGED = "created", "duplicate", "partner changed"
+#: ``create_token`` without a claim (a control-API fixture's chosen tokenId): the id is taken.
+ID_TAKEN = "id taken"
 
 #: The partner's secret, TTL and clock offset are still those a request was checked against.
 _PARTNER_UNCHANGED = (
@@ -141,7 +143,8 @@ def create_token(
     ``CREATED``; ``DUPLICATE`` when the partner already used that uid; with
     ``partner_as_read`` (see ``partner_as_read()``: the partner as an earlier statement or
     request saw it), ``PARTNER_CHANGED`` when its secret, TTL or clock offset is no longer
-    so. Whenever it is not ``CREATED``, nothing at all is written.
+    so; without a claim (a chosen tokenId), ``ID_TAKEN`` when the id exists. Whenever it
+    is not ``CREATED``, this call wrote nothing (the caller's transaction undoes the rest).
 
     On PostgreSQL, with a claim, this is ONE statement (the service runs it through
     ``Database.write_one``: no ``BEGIN``/``COMMIT`` round trips): a data-modifying ``WITH``
@@ -161,7 +164,13 @@ def create_token(
         conn, claim["partner_id"], claim["partner_txn_uid"], claim["operation"], claim["at_us"]
     ):
         return DUPLICATE
-    insert_token(conn, token)
+    if claim is None:
+        # a chosen tokenId: the caller checked it is free, but on PostgreSQL a racing fixture
+        # may take it after that read — the insert decides (it was a unique-key error: a 500)
+        if not insert_ignore(conn, "kplus_tokens", token):
+            return ID_TAKEN
+    else:
+        insert_token(conn, token)
     events.append_rows(conn, event_rows)
     return CREATED
 
