@@ -136,6 +136,25 @@ def test_card_authentication_field_invalid(client: httpx.Client, key: str) -> No
     assert client.get("/_sandbox/deliveries").json()["deliveries"] == []
 
 
+def test_text_with_a_pattern_is_still_bounded(client: httpx.Client) -> None:
+    """Seed 004's HolderName pattern (``^[^\\d]*$``) has no length: 255 characters is the
+    limit there too, on every route that takes a card (PostgreSQL refused a longer one: 500)."""
+    for name, ok in (("J" * 255, True), ("J" * 256, False), ("J" * 5000, False)):
+        body = _with(auth_body(), "CardAuthentication", "Card.HolderName", name)
+        r = client.post("/v1/card/authenticate", json=body, headers=AUTH)
+        if ok:
+            assert_accepted(r, "CardAuthentication", "Success")
+        else:
+            assert r.status_code == 400, r.text
+            [why] = r.json()["CardAuthentication"]["Status"]["Reasons"]
+            assert why["Code"] == rules.FIELDS["Card.HolderName"].code
+            assert why["Info"] == "Card.HolderName is invalid - is longer than 255 characters"
+        pay = _with(payment_body(), "Payment", "Card.HolderName", name)
+        pay["Payment"]["GenerateCreditCardToken"] = True
+        r = client.post("/v1/payments", json=pay, headers=AUTH)
+        assert r.status_code == (201 if ok else 400), r.text
+
+
 def test_calendar_date_and_trailing_newline(client: httpx.Client) -> None:
     for key, value in [
         ("Customer.DateOfBirth", "19800230"),
