@@ -199,6 +199,9 @@ def test_payment_method_00_is_redirect_only_and_page_errors(client: httpx.Client
         ("cardExpYymm", "3113", "card_exp"),
         ("cardNo", "ABCDEFGHIJKLMNOP", "card_param"),
         ("cardCvv", "abc", "card_param"),
+        # was stored unchecked: past 50 characters a 500 on PostgreSQL (varchar(50))
+        ("cardHolderNm", "J" * 51, "payment_params"),
+        ("cardHolderNm", "J0hn", "payment_params"),
     ],
 )
 def test_the_redirect_card_form_is_checked_like_the_direct_payment(
@@ -222,6 +225,14 @@ def test_the_redirect_card_form_takes_a_number_as_typed(client: httpx.Client) ->
     assert r.status_code == 303, r.text
     threeds = client.get(path_of(r.headers["location"]))
     assert "457198******9173" in threeds.text
+
+
+def test_the_redirect_card_form_takes_a_50_character_holder_name(client: httpx.Client) -> None:
+    reg = register_redirect(client, "01")
+    card = {"cardNo": "4571986230549173", "cardExpYymm": "3112", "cardCvv": "851"}
+    name = "Ñame O'Brien-" + "x" * 37
+    r = client.post(RPAY, data={"tXid": reg["tXid"], "action": "pay", **card, "cardHolderNm": name})
+    assert r.status_code == 303, r.text
 
 
 # ------------------------------------------------------------------ userIP (choice 9)

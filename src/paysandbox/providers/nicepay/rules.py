@@ -403,6 +403,14 @@ def mask_card(card_no: str) -> str:
     return card_no[:6] + "*" * (len(card_no) - 10) + card_no[-4:]
 
 
+def check_holder_name(value: str) -> str:
+    """``cardHolderNm`` as the Direct payment's field rule takes it (class ``A``, at most 50
+    characters); the Redirect page's form sends it unchecked."""
+    if len(value) > 50 or not _check_class("A", value):
+        raise NicepayError("payment_params", f"cardHolderNm must be at most 50 {_CLASS_WORDS['A']}")
+    return value
+
+
 def check_card_exp(value: str) -> str:
     """``YYMM``: four ASCII digits, month 01–12 (the redirect page's form sends it unchecked)."""
     if not (len(value) == 4 and digits(value)):

@@ -128,6 +128,9 @@ def open_session_tx(
     masked = exp = None
     if txn.pay_method == CC:
         masked, exp = _check_card(card)
+    holder = card.get("cardHolderNm")
+    if holder is not None:  # stored with the session (a longer one: a 500 on PostgreSQL)
+        rules.check_holder_name(holder)
     session_id = random_string(40)
     rows.insert_session(
         conn,
