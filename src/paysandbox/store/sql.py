@@ -9,6 +9,13 @@ from .base import insert_sql
 from .db import Conn
 
 
+def bytewise(conn: Conn, column: str) -> str:
+    """``column`` for an ``ORDER BY`` that sorts text the same on both engines: by its bytes
+    (SQLite's only way); a PostgreSQL database's own collation (``en_US``, ICU) would put
+    ``ab AB alpha Alpha`` and punctuation elsewhere."""
+    return f'{column} COLLATE "C"' if conn.dialect == "postgresql" else column
+
+
 def insert(conn: Conn, table: str, values: Mapping[str, Any]) -> None:
     conn.exec(insert_sql(table, tuple(values)), *values.values())
 

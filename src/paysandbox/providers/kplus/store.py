@@ -10,7 +10,7 @@ from typing import Any
 
 from ...store import events
 from ...store.db import Conn, Row
-from ...store.sql import conditional_update, insert, insert_ignore, listing_where
+from ...store.sql import bytewise, conditional_update, insert, insert_ignore, listing_where
 
 
 def get_partner(conn: Conn, partner_id: str) -> Row | None:
@@ -30,7 +30,7 @@ def partner_with_clock(conn: Conn, partner_id: str) -> Row | None:
 
 
 def list_partners(conn: Conn) -> list[Row]:
-    return conn.all("SELECT * FROM kplus_partners ORDER BY partner_id")
+    return conn.all(f"SELECT * FROM kplus_partners ORDER BY {bytewise(conn, 'partner_id')}")
 
 
 def upsert_partner(
@@ -361,7 +361,7 @@ def page_tokens(
     return conn.all(
         f"SELECT token_id, partner_id, reference1, total_amount, created_at_us, "
         f"{_state_expr(now_us)} AS state FROM kplus_tokens WHERE {where} "
-        "ORDER BY created_at_us DESC, token_id LIMIT ? OFFSET ?",
+        f"ORDER BY created_at_us DESC, {bytewise(conn, 'token_id')} LIMIT ? OFFSET ?",
         *args,
         limit,
         offset,
@@ -414,7 +414,8 @@ def control_list_tokens(
     sql = "SELECT * FROM kplus_tokens"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    return conn.all(sql + " ORDER BY created_at_us DESC, token_id LIMIT ?", *args, limit)
+    order = f" ORDER BY created_at_us DESC, {bytewise(conn, 'token_id')} LIMIT ?"
+    return conn.all(sql + order, *args, limit)
 
 
 def count_objects(conn: Conn) -> list[tuple[str, str, int]]:

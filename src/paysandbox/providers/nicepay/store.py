@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...store.db import Conn, Row
-from ...store.sql import conditional_update, insert_ignore, listing_where
+from ...store.sql import bytewise, conditional_update, insert_ignore, listing_where
 
 
 def get_merchant(conn: Conn, imid: str) -> Row | None:
@@ -15,7 +15,7 @@ def get_merchant(conn: Conn, imid: str) -> Row | None:
 
 
 def list_merchants(conn: Conn) -> list[Row]:
-    return conn.all("SELECT imid FROM nicepay_merchants ORDER BY imid")
+    return conn.all(f"SELECT imid FROM nicepay_merchants ORDER BY {bytewise(conn, 'imid')}")
 
 
 def upsert_merchant(conn: Conn, imid: str, merchant_key: str) -> None:
@@ -123,7 +123,9 @@ def insert_cancel(conn: Conn, values: Mapping[str, Any]) -> bool:
 
 def cancels_of(conn: Conn, t_xid: str) -> list[Row]:
     return conn.all(
-        "SELECT * FROM nicepay_cancels WHERE t_xid = ? ORDER BY at_us, cancel_txid", t_xid
+        f"SELECT * FROM nicepay_cancels WHERE t_xid = ? "
+        f"ORDER BY at_us, {bytewise(conn, 'cancel_txid')}",
+        t_xid,
     )
 
 
@@ -147,20 +149,18 @@ def finish_session(conn: Conn, session_id: str, state: str, now_us: int) -> bool
 
 
 def list_transactions(conn: Conn, imid: str | None, limit: int) -> list[Row]:
+    # a tie-breaker: two transactions of one microsecond come back in one order on both engines
+    order = f"ORDER BY created_at_us DESC, {bytewise(conn, 't_xid')} LIMIT ?"
     if imid:
-        return conn.all(
-            "SELECT * FROM nicepay_transactions WHERE imid = ? ORDER BY created_at_us DESC LIMIT ?",
-            imid,
-            limit,
-        )
-    return conn.all("SELECT * FROM nicepay_transactions ORDER BY created_at_us DESC LIMIT ?", limit)
+        return conn.all(f"SELECT * FROM nicepay_transactions WHERE imid = ? {order}", imid, limit)
+    return conn.all(f"SELECT * FROM nicepay_transactions {order}", limit)
 
 
 def sessions_of(conn: Conn, t_xid: str) -> list[Row]:
     """The payment-page sessions of a transaction, newest first."""
     return conn.all(
         "SELECT session_id, state, created_at_us, finished_at_us FROM nicepay_sessions "
-        "WHERE t_xid = ? ORDER BY created_at_us DESC, session_id",
+        f"WHERE t_xid = ? ORDER BY created_at_us DESC, {bytewise(conn, 'session_id')}",
         t_xid,
     )
 
@@ -216,7 +216,7 @@ def page_transactions(
     return conn.all(
         "SELECT t_xid, imid, pay_method, reference_no, amt, created_at_us, "
         f"{_state_expr(now_us)} AS state FROM nicepay_transactions WHERE {where} "
-        "ORDER BY created_at_us DESC, t_xid LIMIT ? OFFSET ?",
+        f"ORDER BY created_at_us DESC, {bytewise(conn, 't_xid')} LIMIT ? OFFSET ?",
         *args,
         limit,
         offset,

@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...store.db import Conn, Row
-from ...store.sql import conditional_update, insert, insert_ignore, listing_where, placeholders
+from ...store.sql import (
+    bytewise,
+    conditional_update,
+    insert,
+    insert_ignore,
+    listing_where,
+    placeholders,
+)
 
 # ------------------------------------------------------------------ sites
 
@@ -390,8 +397,8 @@ def page_tokens(
     )
     return conn.all(
         "SELECT value, site_id, status, brand, last4, holder_name, created_at_us "
-        f"FROM smart2pay_tokens WHERE {where} ORDER BY created_at_us DESC, value "
-        "LIMIT ? OFFSET ?",
+        f"FROM smart2pay_tokens WHERE {where} "
+        f"ORDER BY created_at_us DESC, {bytewise(conn, 'value')} LIMIT ? OFFSET ?",
         *args,
         limit,
         offset,
