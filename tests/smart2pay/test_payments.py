@@ -554,3 +554,18 @@ def test_control_ids_and_site_filter_take_ascii_digits_only(client: httpx.Client
     assert client.get(f"/_sandbox/smart2pay/payments/{pid}").json()["payment"]["ID"] == pid
     listed = client.get("/_sandbox/smart2pay/payments", params={"siteId": "1010"}).json()
     assert pid in [p["id"] for p in listed["payments"]]
+
+
+def test_ids_are_never_handed_out_again_after_a_reset(client: httpx.Client) -> None:
+    """The request journal keeps its entries through a reset: a payment ID (or refund ID) that
+    came again would show two payments under one ID there. SQLite took the largest id still
+    stored plus one (so 1 again after a reset); its id tables are AUTOINCREMENT now, as
+    PostgreSQL's sequences are."""
+    first = pay(client, 2000)
+    ref = refund(client, first["ID"], 500).json()["Refund"]
+    assert client.post("/_sandbox/reset").status_code == 200
+    again = pay(client, 2000)
+    assert again["ID"] > first["ID"]
+    assert refund(client, again["ID"], 500).json()["Refund"]["ID"] > ref["ID"]
+    assert client.post("/_sandbox/smart2pay/sites/1010/reset").status_code == 200
+    assert pay(client, 2000)["ID"] > again["ID"]

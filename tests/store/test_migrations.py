@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import sqlalchemy as sa
 
 from paysandbox.providers import REGISTERED
@@ -122,3 +123,50 @@ def test_a_provider_branch_never_chains_after_another() -> None:
             ]
             if values.get("down_revision") == "0001":
                 assert labels and p.name in ast.literal_eval(labels[0]), f
+
+
+@pytest.mark.sqlite_only
+def test_smart2pay_ids_keep_counting_from_the_rows_kept(fresh_db_url: str) -> None:
+    """s0006 rebuilds Smart2Pay's id tables as AUTOINCREMENT ones with their rows: a payment
+    stored before is kept, the next id follows it, and a reset does not bring ids back."""
+    locations = [p.migrations for p in REGISTERED]
+    before = tuple(sorted((_heads() - {"s0006"}) | {"s0005"}))
+    migrate.upgrade(fresh_db_url, locations, targets=before)
+    engine = sa.create_engine(migrate.sqlalchemy_url(fresh_db_url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as c:
+            c.execute(
+                sa.text(
+                    "INSERT INTO smart2pay_sites (site_id, api_key, notification_url, faults) "
+                    "VALUES (1010, 'gabi', NULL, '{}')"
+                )
+            )
+            c.execute(
+                sa.text(
+                    "INSERT INTO smart2pay_payments (id, site_id, merchant_transaction_id, "
+                    "amount, currency, captured_amount, refunded_amount, open_refund_amount, "
+                    "status, reasons, capture_flag, generate_token, moto, card, created_at_us, "
+                    "updated_at_us) VALUES (41, 1010, 'made-before', 2000, 'EUR', 2000, 0, 0, "
+                    "'Captured', '[]', 1, 0, 0, '{}', 1, 1)"
+                )
+            )
+    finally:
+        engine.dispose()
+    live = LiveServer(test_settings(fresh_db_url, run_sender=False))
+    try:
+        with live.client() as c:
+            auth = {"Authorization": "Basic MTAxMDpnYWJp"}
+            kept = c.get("/v1/payments/41", headers=auth)
+            assert kept.status_code == 200 and kept.json()["Payment"]["Amount"] == 2000, kept.text
+            body = {
+                "Payment": {"MerchantTransactionID": "after-1", "Amount": 100, "Currency": "EUR"}
+            }
+            made = c.post("/v1/payments", json=body, headers=auth)
+            assert made.status_code == 201 and made.json()["Payment"]["ID"] == 42, made.text
+            assert c.post("/_sandbox/reset").status_code == 200
+            body["Payment"]["MerchantTransactionID"] = "after-2"
+            again = c.post("/v1/payments", json=body, headers=auth)
+            assert again.status_code == 201 and again.json()["Payment"]["ID"] == 43, again.text
+    finally:
+        live.stop()
+    assert _versions(fresh_db_url) == _heads()
