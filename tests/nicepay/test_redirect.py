@@ -100,6 +100,29 @@ def test_card_checkout_end_to_end(client: httpx.Client, receiver: Receiver) -> N
     assert client.post(INQ, json=inquiry(t_xid, ref)).json()["status"] == "2"
 
 
+def test_a_checkout_of_payment_method_00_cancels_with_00_or_the_chosen_method(
+    client: httpx.Client,
+) -> None:
+    """The merchant registered payMethod 00 and may not know what the customer chose: a
+    cancel with 00 is taken (as with the chosen 02); another method is still refused."""
+    for given in ("00", "02"):
+        reg = register_redirect(client, "00")
+        t_xid = reg["tXid"]
+        r = client.post(
+            RPAY, data={"tXid": t_xid, "action": "choose", "method": "02", "code": "BMRI"}
+        )
+        assert r.status_code == 200, r.text
+        wrong = client.post(CAN, json=cancel(t_xid, "10000", pay_method="03")).json()
+        assert wrong["resultCd"] == "8061" and "(02)" in wrong["resultMsg"] + str(wrong), wrong
+        c = client.post(CAN, json=cancel(t_xid, "10000", pay_method=given)).json()
+        assert c["resultCd"] == "0000", (given, c)
+        assert client.post(INQ, json=inquiry(t_xid, reg["referenceNo"])).json()["status"] == "2"
+    # a registration of 02 (not 00) is not cancelled with 00
+    reg = register_redirect(client, "02", bankCd="CENA")
+    c = client.post(CAN, json=cancel(reg["tXid"], "10000", pay_method="00")).json()
+    assert c["resultCd"] == "8061", c
+
+
 def test_registration_for_one_method_skips_the_choice(client: httpx.Client) -> None:
     reg = register_redirect(client, "01", userIP="127.0.0.1")
     page = client.get(RPAY, params={"tXid": reg["tXid"]})

@@ -114,7 +114,10 @@ def _try_cancel(
         )
     txn = Txn(row, now)
     pm = txn.pay_method
-    if v["payMethod"] != pm:
+    # a Redirect registration of payMethod 00 (the customer chooses on the page) may be
+    # cancelled with the 00 it was registered with, or with the method the customer chose
+    registered_all = v["payMethod"] == rules.ALL and txn.request.get("payMethod") == rules.ALL
+    if v["payMethod"] != pm and not registered_all:
         raise NicepayError(op, f"payMethod does not match the transaction ({pm})")
     status = txn.status
     if status in (CANCELED, EXPIRED, FAILED):
