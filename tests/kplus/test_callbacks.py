@@ -127,6 +127,13 @@ def test_retried_until_the_partner_answers_00(client: httpx.Client, receiver: Re
     # In the control API: the secret is redacted, in the delivery and in every attempt.
     assert KPLUS_SECRET not in str(view)
     assert '"partnerSecret":"***"' in view["request"]["body"]
+    # and otherwise exactly as sent: the amount's text too (it was re-encoded as a float: 500.0)
+    raw = receiver.requests[0].body.decode()
+    assert (
+        raw.replace(f'"partnerSecret":"{KPLUS_SECRET}"', '"partnerSecret":"***"')
+        == view["request"]["body"]
+    )
+    assert '"totalAmount":500.00' in view["request"]["body"]
     # Each attempt sent the delivery's body, shown once (not the ~50 KB slip again per attempt).
     assert all(a["request"]["bodyAsDelivery"] is True for a in log)
     assert all("body" not in a["request"] for a in log)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode
 
+import msgspec
+
 REDACTED = "***"
+_ENCODE = msgspec.json.Encoder(decimal_format="number")
 
 
 def redact_body(body: str, content_type: str, secret_keys: Iterable[str]) -> str:
@@ -15,14 +19,15 @@ def redact_body(body: str, content_type: str, secret_keys: Iterable[str]) -> str
         return body
     if "json" in content_type:
         try:
-            doc = json.loads(body)
-        except ValueError:
+            # numbers as their text (77.70 stays 77.70, not the float 77.7)
+            doc = json.loads(body, parse_float=Decimal, parse_int=Decimal)
+        except (ValueError, RecursionError):
             return body
-        if isinstance(doc, dict):
+        if isinstance(doc, dict) and keys & doc.keys():
             for k in keys & doc.keys():
                 doc[k] = REDACTED
-            return json.dumps(doc, separators=(",", ":"))
-        return body
+            return _ENCODE.encode(doc).decode()
+        return body  # nothing to hide: shown exactly as sent
     if "x-www-form-urlencoded" in content_type:
         pairs = [(k, REDACTED if k in keys else v) for k, v in parse_qsl(body, True)]
         return urlencode(pairs)
