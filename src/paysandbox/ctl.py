@@ -30,6 +30,7 @@ import re
 import sys
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 PROVIDERS = ("kplus", "nicepay", "smart2pay")
@@ -59,24 +60,32 @@ def seconds(text: str) -> float:
 Call = tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]
 
 
+def _seg(value: str) -> str:
+    """An id as one path segment: percent-encoded, so ``/``, ``?``, ``#`` or ``..`` in it can
+    never reach another route (``--account ../..`` became a global reset)."""
+    if value in ("", ".", ".."):
+        raise CtlError(f"{value!r} is not an id", 2)
+    return quote(value, safe="")
+
+
 def _pay(a: argparse.Namespace) -> Call:
     body: dict[str, Any] = {}
     if a.provider == "kplus" and a.account:
         body["paymentAccount"] = a.account
     if a.provider == "nicepay" and a.amount is not None:
         body["amount"] = a.amount
-    return "POST", f"{OBJECTS[a.provider][0]}/{a.id}/pay", None, body
+    return "POST", f"{OBJECTS[a.provider][0]}/{_seg(a.id)}/pay", None, body
 
 
 def _action(verb: str) -> Callable[[argparse.Namespace], Call]:
     def call(a: argparse.Namespace) -> Call:
-        return "POST", f"{OBJECTS[a.provider][0]}/{a.id}/{verb}", None, None
+        return "POST", f"{OBJECTS[a.provider][0]}/{_seg(a.id)}/{verb}", None, None
 
     return call
 
 
 def _show(a: argparse.Namespace) -> Call:
-    return "GET", f"{OBJECTS[a.provider][0]}/{a.id}", None, None
+    return "GET", f"{OBJECTS[a.provider][0]}/{_seg(a.id)}", None, None
 
 
 def _list(a: argparse.Namespace) -> Call:
@@ -86,11 +95,15 @@ def _list(a: argparse.Namespace) -> Call:
 
 
 def _account_prefix(a: argparse.Namespace) -> str:
-    if a.account is None:
+    """The whole sandbox's control prefix, or with ``--provider`` and ``--account`` one
+    account's. One of the two alone is refused: ``reset --provider kplus`` reset everything."""
+    if a.account is None and a.provider is None:
         return "/_sandbox"
     if a.provider is None:
         raise CtlError("--account needs --provider", 2)
-    return f"/_sandbox/{OBJECTS[a.provider][2]}/{a.account}"
+    if a.account is None:
+        raise CtlError("--provider needs --account (without both, the whole sandbox)", 2)
+    return f"/_sandbox/{OBJECTS[a.provider][2]}/{_seg(a.account)}"
 
 
 def _clock(a: argparse.Namespace) -> Call:
@@ -117,11 +130,11 @@ def _deliveries(a: argparse.Namespace) -> Call:
 
 
 def _delivery(a: argparse.Namespace) -> Call:
-    return "GET", f"/_sandbox/deliveries/{a.id}", None, None
+    return "GET", f"/_sandbox/deliveries/{_seg(a.id)}", None, None
 
 
 def _retry(a: argparse.Namespace) -> Call:
-    return "POST", f"/_sandbox/deliveries/{a.id}/retry", None, None
+    return "POST", f"/_sandbox/deliveries/{_seg(a.id)}/retry", None, None
 
 
 def add_commands(sub: Any) -> None:
@@ -184,14 +197,29 @@ def add_commands(sub: Any) -> None:
     p.add_argument("id")
 
 
+def _token(token: str) -> str:
+    """The control token as sent: surrounding white space (a token file's line end) dropped;
+    anything else not printable ASCII is refused without showing it (it is a secret)."""
+    token = token.strip()
+    if not token or not token.isascii() or not token.isprintable():
+        raise CtlError("the control token must be printable ASCII (not shown)", 2)
+    return token
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one control command; the exit status."""
     import httpx
 
     try:
         method, path, query, body = args.ctl(args)
-        headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-        with httpx.Client(base_url=args.url.rstrip("/"), headers=headers, timeout=30) as c:
+        headers = {"Authorization": f"Bearer {_token(args.token)}"} if args.token else {}
+        try:
+            base = httpx.URL(args.url.rstrip("/"))
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise CtlError(f"--url {args.url!r} is not a URL", 2) from None
+        if base.scheme not in ("http", "https") or not base.host:
+            raise CtlError(f"--url {args.url!r} is not an http(s) URL", 2)
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
             r = c.request(method, path, params=query, json=body)
     except CtlError as exc:
         print(f"paysandbox: {exc}", file=sys.stderr)

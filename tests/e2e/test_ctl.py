@@ -140,3 +140,61 @@ def test_unreachable_server_is_one_line() -> None:
     assert got.stderr.strip().splitlines() == [
         f"paysandbox: cannot reach http://127.0.0.1:{port}: [Errno 111] Connection refused"
     ]
+
+
+def test_a_narrowing_flag_is_never_dropped(server: LiveServer, client: httpx.Client) -> None:
+    """``reset``/``advance``/``clock`` with ``--provider`` but no ``--account`` are refused
+    (they acted on the whole sandbox); ids cannot climb to another route (``..``, ``?``)."""
+    token = generate(client)
+    for args in (
+        ("reset", "--provider", "kplus"),
+        ("advance", "1h", "--provider", "kplus"),
+        ("clock", "--provider", "nicepay"),
+    ):
+        got = subprocess.run(
+            [*CLI, *args, "--url", server.base_url], capture_output=True, text=True, check=False
+        )
+        assert got.returncode == 2 and got.stdout == "", (args, got)
+        assert (
+            got.stderr.strip()
+            == "paysandbox: --provider needs --account (without both, the whole sandbox)"
+        )
+    for args in (
+        ("reset", "--provider", "kplus", "--account", ".."),
+        ("reset", "--provider", "kplus", "--account", ""),
+        ("pay", "kplus", ".."),
+    ):
+        assert ctl(server, *args, code=2) == f"paysandbox: {args[-1]!r} is not an id"
+    for args in (
+        ("reset", "--provider", "kplus", "--account", "../.."),
+        ("advance", "1h", "--provider", "kplus", "--account", "../.."),
+        ("pay", "kplus", "../../reset?"),
+        ("show", "kplus", "x#y"),
+    ):
+        line = ctl(server, *args, code=1)
+        assert line.startswith(("paysandbox: 404 not_found", "paysandbox: 400 bad_request")), line
+    assert client.get(f"/_sandbox/kplus/tokens/{token}").status_code == 200  # nothing reset
+    assert client.get("/_sandbox/clock").json()["offsetSeconds"] == 0  # nor moved
+
+
+def test_bad_token_and_url_are_one_line_without_the_token(receiver: Receiver) -> None:
+    def run(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": ""} | ({"PAYSANDBOX_CONTROL_TOKEN": token} if token is not None else {})
+        return subprocess.run(
+            [*CLI, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+
+    # a token file's line end is dropped, the token sent
+    got = run("reset", "--url", receiver.url, token="t0ken-from-a-file\r\n")
+    assert got.returncode == 0, got.stderr
+    assert receiver.wait_for(1)[0].headers["Authorization"] == "Bearer t0ken-from-a-file"
+    for token in ("SECRETTOKEN\u00e9", "SECRET\rTOKEN", "SECRET\x7fTOKEN"):
+        got = run("reset", "--url", receiver.url, token=token)
+        assert got.returncode == 2 and got.stdout == ""
+        assert got.stderr == "paysandbox: the control token must be printable ASCII (not shown)\n"
+        assert "SECRET" not in got.stderr
+    for url in ("http://[::1", "ftp://127.0.0.1:1", "nonsense"):
+        got = run("clock", "--url", url)
+        assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1, got.stderr
+        assert "Traceback" not in got.stderr and "is not" in got.stderr
+    assert len(receiver.requests) == 1
