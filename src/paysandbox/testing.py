@@ -210,7 +210,7 @@ class Account:
 
 @dataclass
 class KPlusPartner(Account):
-    partner_secret: str = ""
+    partner_secret: str = field(default="", repr=False)  # never in a failing test's output
 
     @property
     def partner_id(self) -> str:
@@ -248,7 +248,7 @@ class KPlusPartner(Account):
 
 @dataclass
 class NicepayMerchant(Account):
-    merchant_key: str = ""
+    merchant_key: str = field(default="", repr=False)
 
     @property
     def imid(self) -> str:
@@ -275,7 +275,7 @@ class NicepayMerchant(Account):
 
 @dataclass
 class Smart2PaySite(Account):
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)
 
     @property
     def site_id(self) -> int:
@@ -350,6 +350,11 @@ def sandbox(
     unless ``db_url`` is given; ``settings`` override ``Settings`` fields) and stopped on
     exit, or the one already running at ``url``. ``token``: the control token, if the server
     wants one."""
+    if token is not None:
+        token = token.strip()  # a token file's line end
+        if not token.isascii() or not token.isprintable():
+            # never in the message: a CR in it made httpx print the whole header
+            raise SandboxError("the control token must be printable ASCII (not shown)")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with contextlib.ExitStack() as stack:
         if url is None:

@@ -69,3 +69,26 @@ def test_plugin_reports_a_failing_merchant_test(project: Path) -> None:
     got = run_pytest(project, "tests/test_wrong.py")
     assert got.returncode == 1
     assert "SandboxError" in got.stdout and "404" in got.stdout and "not_found" in got.stdout
+
+
+def test_secrets_stay_out_of_reprs_and_errors() -> None:
+    """A failing test prints its fixtures' values: an account's secret is not in them; a
+    control token that cannot be sent is refused without being shown."""
+    from paysandbox.testing import (
+        KPlusPartner,
+        NicepayMerchant,
+        SandboxError,
+        Smart2PaySite,
+        sandbox,
+    )
+
+    for account in (
+        KPlusPartner(None, "kplus", "kplus/partners", "PTR1", partner_secret="s3cret-value"),  # type: ignore[arg-type]
+        NicepayMerchant(None, "nicepay", "nicepay/merchants", "IM1", merchant_key="s3cret-value"),  # type: ignore[arg-type]
+        Smart2PaySite(None, "smart2pay", "smart2pay/sites", "1", api_key="s3cret-value"),  # type: ignore[arg-type]
+    ):
+        assert "s3cret-value" not in repr(account), repr(account)
+    for token in ("TOKEN-s3cret\rX", "TOKEN-s3cret\u00e9"):
+        with pytest.raises(SandboxError) as info, sandbox(url="http://127.0.0.1:9", token=token):
+            pass
+        assert "s3cret" not in str(info.value) and "printable ASCII" in str(info.value)
