@@ -201,3 +201,26 @@ def test_account_clocks_are_shared_by_processes(fresh_db_url: str) -> None:
     finally:
         one.stop()
         two.stop()
+
+
+@pytest.mark.parametrize("path", ["/_sandbox/reset", "/_sandbox/kplus/partners/PTR1902369/reset"])
+def test_a_reset_refuses_input_it_cannot_honour(client: httpx.Client, path: str) -> None:
+    """A reset takes no parameters: a narrowing it would drop (``{"account": …}``,
+    ``?account=``), a body that is not JSON or not an empty object is refused, and nothing is
+    forgotten (each of these reset the whole sandbox before)."""
+    token = client.post("/kplus/payment/generate-token", json=generate_body()).json()["tokenId"]
+    refused = [
+        ({"json": {"account": "PTR1902369"}}, 400, "unknown field"),
+        ({"params": {"account": "PTR1902369"}}, 400, "takes no query parameters (account)"),
+        ({"content": b"garbage", "headers": {"Content-Type": "application/json"}}, 400, ""),
+        ({"content": b"x", "headers": {"Content-Type": "text/plain"}}, 415, ""),
+    ]
+    for kwargs, status, words in refused:
+        r = client.post(path, **kwargs)  # type: ignore[arg-type]
+        assert r.status_code == status, (kwargs, r.text)
+        assert r.json()["error"] in ("bad_request", "unsupported_media_type"), r.text
+        assert words in r.json()["message"], r.text
+        assert client.get(f"/_sandbox/kplus/tokens/{token}").status_code == 200
+    for kwargs in ({}, {"json": {}}):
+        assert client.post(path, **kwargs).status_code == 200  # type: ignore[arg-type]
+    assert client.get(f"/_sandbox/kplus/tokens/{token}").status_code == 404

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from ..support import LiveServer, Receiver, test_settings, wait_until
+from ..support import KPLUS_ID, LiveServer, Receiver, test_settings, wait_until
 from .helpers import add_fault, creds, entries, generate_body, kplus_generate, nb, sb
 
 
@@ -420,6 +420,38 @@ def test_config_faults_are_seeded_and_restored_by_reset(fresh_db_url: str) -> No
             c.post("/_sandbox/reset")
             (f,) = c.get("/_sandbox/faults").json()["faults"]
             assert (f["id"], f["remaining"], f["hits"]) == ("cfg-1", 1, 0)
+    finally:
+        live.stop()
+
+
+def test_an_account_reset_gives_its_config_faults_their_uses_back(fresh_db_url: str) -> None:
+    """An account's reset forgets its API faults and restores the config file's ones naming
+    it (it deleted them: only a global reset or a restart brought them back)."""
+    spec = {
+        "provider": "kplus",
+        "account": KPLUS_ID,
+        "route": "/kplus/payment/inquire-token",
+        "kind": "error",
+        "error": "token_not_found",
+        "times": 2,
+    }
+    live = LiveServer(test_settings(fresh_db_url, faults=[spec]))
+    try:
+        with live.client() as c:
+            token = kplus_generate(c)["tokenId"]
+            inquire = creds(tokenId=token)
+            assert c.post("/kplus/payment/inquire-token", json=inquire).status_code == 404
+            made = c.post("/_sandbox/faults", json={**spec, "times": 5}).json()
+            c.post(f"/_sandbox/kplus/partners/{KPLUS_ID}/reset")
+            faults = c.get("/_sandbox/faults").json()["faults"]
+            assert [(f["id"], f["remaining"], f["hits"]) for f in faults] == [("cfg-1", 2, 0)]
+            assert c.get(f"/_sandbox/faults/{made['id']}").status_code == 404
+            token = kplus_generate(c)["tokenId"]
+            inquire = creds(tokenId=token)
+            codes = [
+                c.post("/kplus/payment/inquire-token", json=inquire).status_code for _ in range(3)
+            ]
+            assert codes == [404, 404, 200]
     finally:
         live.stop()
 

@@ -252,6 +252,11 @@ def test_unknown_entry_and_delete(client: httpx.Client) -> None:
     r = client.get("/_sandbox/requests/req_nope")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     kplus_generate(client)
+    # a filter it cannot honour is refused, nothing deleted (?account= emptied everything)
+    for params in ({"account": "nobody"}, {"provider": "kplus"}):
+        r = client.delete("/_sandbox/requests", params=params)
+        assert r.status_code == 400 and "takes no query parameters" in r.json()["message"]
+        assert len(entries(client)) >= 1
     d = client.delete("/_sandbox/requests")
     assert d.status_code == 200 and d.json()["deleted"] >= 1
     assert entries(client) == []

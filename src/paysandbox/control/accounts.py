@@ -28,7 +28,7 @@ from ..store import admin
 from ..store import clock as clock_rows
 from ..store.db import Conn, Database
 from ..web import decode_json, json_response, read_body, require_json
-from .errors import ControlError, decode_optional
+from .errors import ControlError, decode_optional, no_input
 from .routes import Advance
 
 #: Extra per-account forgetting registered by other core parts (e.g. the request journal).
@@ -169,6 +169,7 @@ def _provider_ops(
 
     async def reset(request: Request) -> Response:
         account_id = request.path_params["account_id"]
+        await no_input(request, max_body)
         await db.write(_reset, account_id)
         if after_reset is not None:
             await after_reset()

@@ -127,6 +127,20 @@ async def decode_optional(request: Request, struct: type[T], limit: int) -> T:
         raise ControlError("bad_request", f"invalid body: {exc}") from None
 
 
+class _Nothing(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of a route that takes none: empty, or ``{}``."""
+
+
+async def no_input(request: Request, limit: int) -> None:
+    """Refuse any query parameter or body field on a route that takes none (a reset): a
+    narrowing that cannot be honoured (``?account=``, ``{"account": …}``) is a 400, never
+    quietly dropped while the route acts on everything."""
+    if request.url.query:
+        names = ", ".join(sorted({k for k, _ in request.query_params.multi_items()})) or "?"
+        raise ControlError("bad_request", f"this route takes no query parameters ({names})")
+    await decode_optional(request, _Nothing, limit)
+
+
 def parse_limit(query: Mapping[str, str], default: int = 100, most: int = 1000) -> int:
     """The ``?limit=`` of a listing route, clamped to 1…``most``."""
     try:

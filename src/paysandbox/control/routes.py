@@ -26,7 +26,7 @@ from ..store import admin, outbox
 from ..store import clock as clock_rows
 from ..store.db import Conn, Database, Row
 from ..web import json_response
-from .errors import ControlError, decode_optional, parse_limit
+from .errors import ControlError, decode_optional, no_input, parse_limit
 
 DELIVERY_STATES = ("pending", "succeeded", "failed")
 
@@ -152,6 +152,7 @@ def ops(
         return json_response(clock_view(offset))
 
     async def reset(request: Request) -> Response:
+        await no_input(request, max_body)  # {"account": …} or ?account= reset everything
         await db.write(admin.reset, tables, reseed)
         if after_reset is not None:  # e.g. the fault book re-reads what the reset removed
             await after_reset()

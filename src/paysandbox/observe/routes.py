@@ -17,7 +17,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..control.errors import ControlError, parse_limit
+from ..control.errors import ControlError, no_input, parse_limit
 from ..core.clock import from_datetime, real_now_us
 from ..edge import Op
 from ..store import observe as rows
@@ -151,6 +151,9 @@ def make_ops(
         return json_response(journal_views.view(row))
 
     async def delete_requests(request: Request) -> Response:
+        # no filters: ?account= emptied every team member's journal (one account's entries go
+        # with that account's reset, POST /_sandbox/<accounts>/{id}/reset)
+        await no_input(request, max_body)
         await journal.flush()
         n = await db.write(rows.delete_entries)
         return json_response({"deleted": n})

@@ -67,14 +67,19 @@ class Observer:
         self.max_body = settings.max_body_bytes
 
     def forget_account(self, conn: Conn, provider: str, account: str) -> None:
-        """An account reset: its journal entries and the faults that name it."""
+        """An account reset: its journal entries and the faults made through the API that name
+        it are forgotten; a config-file fault that names it gets its uses back, as a global
+        reset does (it was deleted, and only a global reset or a restart brought it back)."""
         from ..store import observe as rows
 
         rows.forget_account_entries(conn, provider, account)
         for row in rows.list_faults(conn):
             spec = json.loads(row["spec"])
             if spec.get("provider") == provider and spec.get("account") == account:
-                rows.delete_fault(conn, row["id"])
+                if row["source"] == "config":
+                    rows.restore_fault(conn, row["id"], spec.get("times"))
+                else:
+                    rows.delete_fault(conn, row["id"])
 
     def seed(self, conn: Conn) -> None:
         self.book.seed(conn, self.config_faults)
