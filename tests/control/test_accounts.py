@@ -224,3 +224,15 @@ def test_a_reset_refuses_input_it_cannot_honour(client: httpx.Client, path: str)
     for kwargs in ({}, {"json": {}}):
         assert client.post(path, **kwargs).status_code == 200  # type: ignore[arg-type]
     assert client.get(f"/_sandbox/kplus/tokens/{token}").status_code == 404
+
+
+def test_an_account_id_is_taken_only_as_written(client: httpx.Client) -> None:
+    """A Smart2Pay site's id with a leading zero is not that site (it found the site, but
+    moved a clock of its own and left the deleted payments' deliveries to be sent)."""
+    site = client.post("/_sandbox/smart2pay/sites").json()["siteId"]
+    for path in ("clock", "clock/advance", "reset"):
+        method = client.get if path == "clock" else client.post
+        kwargs = {"json": {"seconds": 60}} if path == "clock/advance" else {}
+        r = method(f"/_sandbox/smart2pay/sites/0{site}/{path}", **kwargs)  # type: ignore[operator]
+        assert r.status_code == 404 and r.json()["error"] == "not_found", (path, r.text)
+    assert client.get(f"/_sandbox/smart2pay/sites/{site}/clock").json()["offsetSeconds"] == 0

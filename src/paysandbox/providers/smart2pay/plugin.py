@@ -57,7 +57,10 @@ class Smart2Pay(Provider[Smart2PayConfig]):
     accounts = "sites"
 
     def account_exists(self, conn: Conn, account_id: str) -> bool:
-        return _site_id(account_id) is not None and rows.site_exists(conn, int(account_id))
+        # the id as the site's clock, deliveries and journal entries carry it: "0472807350"
+        # found site 472807350 but moved a clock and kept deliveries of its own
+        site = _site_id(account_id)
+        return site is not None and str(site) == account_id and rows.site_exists(conn, site)
 
     def forget_account(self, conn: Conn, account_id: str) -> None:
         rows.forget_site_objects(conn, int(account_id))
