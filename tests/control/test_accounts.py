@@ -236,3 +236,24 @@ def test_an_account_id_is_taken_only_as_written(client: httpx.Client) -> None:
         r = method(f"/_sandbox/smart2pay/sites/0{site}/{path}", **kwargs)  # type: ignore[operator]
         assert r.status_code == 404 and r.json()["error"] == "not_found", (path, r.text)
     assert client.get(f"/_sandbox/smart2pay/sites/{site}/clock").json()["offsetSeconds"] == 0
+
+
+def test_no_clock_moves_past_the_year_9000(client: httpx.Client) -> None:
+    """Advances add up: the one that would carry the sandbox or an account past 9000-01-01 is
+    a 400 and changes nothing (past 9999 no date can be written: it was a 500)."""
+    decade = 10 * 365 * 86400
+    partner = client.post("/_sandbox/kplus/partners").json()["partnerId"]
+    own = f"/_sandbox/kplus/partners/{partner}/clock"
+    for path in ("/_sandbox/clock", own):
+        while True:
+            r = client.post(f"{path}/advance", json={"seconds": decade})
+            if r.status_code != 200:
+                break
+        assert r.status_code == 400 and r.json()["error"] == "bad_request", r.text
+        assert "past the year 9000" in r.json()["message"]
+        now = client.get(path).json()["now"]
+        assert "8990" <= now[:4] < "9000", now
+    # an account's clock rides on the sandbox's: neither can push the other past it
+    r = client.post("/_sandbox/clock/advance", json={"seconds": decade})
+    assert r.status_code == 400
+    assert client.post("/_sandbox/reset").status_code == 200

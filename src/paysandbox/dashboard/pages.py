@@ -29,7 +29,7 @@ from starlette.responses import Response
 from ..control.errors import to_control
 from ..control.routes import clock_view, delivery_tx, delivery_view, retry_tx
 from ..core.clock import US, from_datetime, sandbox_now_us
-from ..core.errors import SandboxError
+from ..core.errors import InvalidInput, SandboxError
 from ..edge import Op, WireError
 from ..store import clock as clock_rows
 from ..store import outbox
@@ -175,7 +175,10 @@ def ops(
             return await html(
                 request, "message.html", 400, message="Seconds must be between 0 and 10 years."
             )
-        await db.write(clock_rows.advance, int(seconds * US))
+        try:
+            await db.write(clock_rows.advance, int(seconds * US))
+        except InvalidInput as exc:  # past the latest time a clock may show
+            return await html(request, "message.html", 400, message=f"{exc}.")
         wake()
         back = form.get("back", "")
         return render.see_other(back if back.startswith("/_sandbox/") else "/_sandbox/")

@@ -9,7 +9,24 @@ and delivery schedules), so parallel tests on one sandbox do not step on each ot
 from __future__ import annotations
 
 from ..core.clock import sandbox_now_us
+from ..core.errors import InvalidInput
 from .db import Conn
+
+#: The latest time the sandbox clock (and any account's) may be moved to: 9000-01-01 UTC. Past
+#: the year 9999 no date can be written (an advance there was a 500); the margin leaves room
+#: for what is reckoned from "now" (expiry times, validity, retry schedules).
+LATEST_US = 221_845_392_000_000_000
+
+
+def _check_latest(conn: Conn) -> None:
+    """Raise ``InvalidInput`` (the write is then rolled back) when the sandbox clock or some
+    account's has been moved past ``LATEST_US``."""
+    row = conn.one(
+        "SELECT c.offset_us + COALESCE((SELECT MAX(offset_us) FROM account_clocks), 0) AS o "
+        "FROM sandbox_clock c WHERE c.id = 1"
+    )
+    if row is not None and sandbox_now_us(max(int(row["o"]), int(offset_us(conn)))) > LATEST_US:
+        raise InvalidInput("the clock cannot be moved past the year 9000", "seconds")
 
 
 def offset_us(conn: Conn) -> int:
@@ -25,6 +42,7 @@ def now_us(conn: Conn) -> int:
 def advance(conn: Conn, delta_us: int) -> int:
     """Move the clock forward by ``delta_us``; returns the new offset."""
     conn.exec("UPDATE sandbox_clock SET offset_us = offset_us + ? WHERE id = 1", delta_us)
+    _check_latest(conn)
     return offset_us(conn)
 
 
@@ -76,6 +94,7 @@ def advance_account(conn: Conn, provider: str, account_id: str, delta_us: int) -
         account_id,
         delta_us,
     )
+    _check_latest(conn)
     return own_offset_us(conn, provider, account_id)
 
 

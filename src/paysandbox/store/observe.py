@@ -162,9 +162,7 @@ def get_fault(conn: Conn, fault_id: str) -> Row | None:
 
 def restore_fault(conn: Conn, fault_id: str, remaining: int | None) -> None:
     """A config-file fault as a reset leaves it: all its uses back, no hits."""
-    conn.exec(
-        "UPDATE sandbox_faults SET remaining = ?, hits = 0 WHERE id = ?", remaining, fault_id
-    )
+    conn.exec("UPDATE sandbox_faults SET remaining = ?, hits = 0 WHERE id = ?", remaining, fault_id)
 
 
 def delete_fault(conn: Conn, fault_id: str) -> bool:
