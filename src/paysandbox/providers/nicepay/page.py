@@ -79,6 +79,25 @@ def to_callback(result: PaymentResult) -> Response:
     )
 
 
+def continue_page(result: PaymentResult) -> Response:
+    """The payment API's answer when a test card decided at once: 200 HTML that sends the
+    browser on to callBackUrl (a refresh, and a link). NICEPay's clients pass the payment
+    call's body to the browser, and their HTTP helpers take a 2xx only: the PHP library threw
+    on a 303, the Node and Java ones followed it from the merchant's server."""
+    url = views.callback_url(
+        result.call_back_url,
+        views.callback_fields(result.txn, result.result_cd, result.result_msg),
+    )
+    paid = result.result_cd == "0000"
+    context = {
+        "url": url,
+        "word": "approved" if paid else "declined",
+        "message": result.result_msg,
+        "amount": _idr(int(result.txn["amt"])),
+    }
+    return HTMLResponse(_ENV.get_template("continue.html").render(**context), headers=_HEADERS)
+
+
 def ops(service: NicepayService, *, public_url: str | None) -> list[Op]:
     async def show(request: Request) -> Response:
         txn, session = await service.get_session(request.path_params["session_id"])

@@ -99,7 +99,7 @@ def ops(service: NicepayService, *, max_body: int, public_url: str | None) -> li
         req = await _payment_request(request, decoders[Payment], max_body)
         txn, session, decided = await service.start_payment(req)
         if decided is not None:  # one of paysandbox's test cards: no 3-D Secure page
-            return page.to_callback(decided)
+            return page.continue_page(decided)
         return page.render(txn, session, page.base_url(request, public_url))
 
     return [
