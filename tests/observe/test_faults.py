@@ -269,6 +269,29 @@ def test_nicepay_error_by_result_code_and_nothing_registered(client: httpx.Clien
     assert client.get("/_sandbox/nicepay/transactions").json()["transactions"] == before
 
 
+def test_a_nicepay_payment_call_has_its_merchant_as_account(client: httpx.Client) -> None:
+    """The card ``payment`` call carries only the tXid: its account is the iMid the tXid begins
+    with, so the journal's ``?account=`` finds it and a fault limited to the merchant applies
+    (its entry had no account, and such a fault never fired)."""
+    reg = client.post(nb.REG, json=nb.registration("01")).json()
+    t_xid, ref = reg["tXid"], reg["referenceNo"]
+    fault = add_fault(
+        client,
+        provider="nicepay",
+        account="IONPAYTEST",
+        route="/nicepay/direct/v2/payment",
+        kind="error",
+        error="9011",
+        times=1,
+    )
+    r = client.post(nb.PAY, data=nb.payment_params(t_xid, ref))
+    assert r.json()["resultCd"] == "9011", r.text
+    assert client.get(f"/_sandbox/faults/{fault['id']}").json()["hits"] == 1
+    mine = entries(client, account="IONPAYTEST", route="/nicepay/direct/v2/payment")
+    assert [e["objectIds"] for e in mine] == [[t_xid]]
+    assert entries(client, account="OTHERMID01", route="/nicepay/direct/v2/payment") == []
+
+
 def test_smart2pay_error_keeps_the_route_root(client: httpx.Client) -> None:
     paid = sb.pay(client)
     add_fault(

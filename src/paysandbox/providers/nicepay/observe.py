@@ -1,6 +1,7 @@
 """NICEPay in the request journal and fault injection.
 
-* account: ``iMid`` of the JSON body, the form body or the query string;
+* account: ``iMid`` of the JSON body, the form body or the query string, else the iMid a
+  ``tXid`` there begins with (the card ``payment`` call, the Redirect page);
 * redacted: ``merchantKey`` (should a client ever send it), ``cardCvv`` (removed) and
   ``cardNo`` (→ last four digits) in bodies and in the query strings of the browser routes.
   ``merchantToken`` is kept: it is a one-way SHA-256 over the request's own fields and the key,
@@ -28,8 +29,23 @@ for _name, _code in CODES.items():
 ERROR_CODES = frozenset(n for n in CODES if n != "success") | frozenset(_BY_RESULT_CD)
 
 
+#: A tXid after its iMid: payMethod (2), yyyyMMddHHmmss (14), four digits.
+_TXID_TAIL = 20
+
+
 def account(ex: Exchange) -> str | None:
-    return first_text(ex.doc.get("iMid"))
+    """The request's ``iMid``; else the one its ``tXid`` begins with (the card ``payment``
+    call and the Redirect page's forms carry only the tXid: their entries had no account, and
+    a fault limited to the merchant never applied to them)."""
+    imid = first_text(ex.doc.get("iMid"))
+    if imid is not None:
+        return imid
+    t_xid = first_text(ex.doc.get("tXid"))
+    if t_xid is not None and _TXID_TAIL < len(t_xid) <= _TXID_TAIL + 10:
+        tail = t_xid[-_TXID_TAIL:]
+        if tail.isascii() and tail.isdigit() and t_xid[:-_TXID_TAIL].isalnum():
+            return t_xid[:-_TXID_TAIL]
+    return None
 
 
 def object_ids(ex: Exchange) -> list[str]:
