@@ -200,3 +200,36 @@ def test_nicepay_merchant_put(client: httpx.Client) -> None:
     r = client.put("/_sandbox/nicepay/merchants/MYSHOP0002", json={})
     assert r.status_code == 400 and r.json()["error"] == "bad_request"
     assert "merchantKey" in r.json()["message"]
+
+
+def test_listings_refuse_filters_they_do_not_know(client: httpx.Client) -> None:
+    """A mistyped filter is a 400 naming the route's own, never every account's objects; the
+    NICEPay listing's ``state`` filters (it was ignored)."""
+    for path, wrong in (
+        ("/_sandbox/deliveries", "account"),
+        ("/_sandbox/kplus/tokens", "account"),
+        ("/_sandbox/nicepay/transactions", "imid"),
+        ("/_sandbox/smart2pay/payments", "site"),
+    ):
+        r = client.get(path, params={wrong: "nobody"})
+        assert r.status_code == 400 and r.json()["error"] == "bad_request", (path, r.text)
+        assert f"unknown query parameter {wrong}" in r.json()["message"]
+
+
+def test_nicepay_listing_by_state(client: httpx.Client) -> None:
+    from ..nicepay.builders import register
+
+    paid, unpaid = register(client, "02")["tXid"], register(client, "02")["tXid"]
+    assert client.post(f"/_sandbox/nicepay/transactions/{paid}/pay").status_code == 200
+
+    def listed(state: str) -> list[str]:
+        r = client.get("/_sandbox/nicepay/transactions", params={"state": state})
+        assert r.status_code == 200, r.text
+        return [t["tXid"] for t in r.json()["transactions"]]
+
+    assert listed("PAID") == [paid]
+    assert listed("UNPAID") == [unpaid]
+    client.post("/_sandbox/clock/advance", json={"seconds": 2 * 86400})  # past the validity
+    assert listed("UNPAID") == [] and listed("EXPIRED") == [unpaid]
+    r = client.get("/_sandbox/nicepay/transactions", params={"state": "NOSUCH"})
+    assert r.status_code == 400 and "state must be one of" in r.json()["message"]

@@ -141,6 +141,17 @@ async def no_input(request: Request, limit: int) -> None:
     await decode_optional(request, _Nothing, limit)
 
 
+def only_params(query: Mapping[str, str], *names: str) -> None:
+    """Refuse a query parameter a listing does not know: a mistyped filter (``?account=``
+    where the route takes ``accountId``) showed every account's objects."""
+    unknown = sorted(set(query) - set(names))
+    if unknown:
+        raise ControlError(
+            "bad_request",
+            f"unknown query parameter {', '.join(unknown)}; this route takes {', '.join(names)}",
+        )
+
+
 def parse_limit(query: Mapping[str, str], default: int = 100, most: int = 1000) -> int:
     """The ``?limit=`` of a listing route, clamped to 1…``most``."""
     try:

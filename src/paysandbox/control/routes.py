@@ -26,7 +26,7 @@ from ..store import admin, outbox
 from ..store import clock as clock_rows
 from ..store.db import Conn, Database, Row
 from ..web import json_response
-from .errors import ControlError, decode_optional, no_input, parse_limit
+from .errors import ControlError, decode_optional, no_input, only_params, parse_limit
 
 DELIVERY_STATES = ("pending", "succeeded", "failed")
 
@@ -160,6 +160,7 @@ def ops(
 
     async def list_deliveries(request: Request) -> Response:
         q = request.query_params
+        only_params(q, "provider", "objectId", "accountId", "state", "limit")
         limit = parse_limit(q)
         provider = _choice(q, "provider", providers)
         state = _choice(q, "state", DELIVERY_STATES)

@@ -19,7 +19,7 @@ from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...control.errors import ControlError, decode_optional, parse_limit
+from ...control.errors import ControlError, decode_optional, only_params, parse_limit
 from ...control.schemas import FaultsBody
 from ...core.clock import US, real_now_us
 from ...core.ids import random_string
@@ -118,6 +118,7 @@ def ops(
 
     async def list_tokens(request: Request) -> Response:
         q = request.query_params
+        only_params(q, "partnerId", "state", "limit")
         limit = parse_limit(q)
         state = q.get("state")
         if state is not None and state not in TOKEN_STATES.states:

@@ -18,7 +18,7 @@ from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...control.errors import ControlError, decode_optional, parse_limit
+from ...control.errors import ControlError, decode_optional, only_params, parse_limit
 from ...core.clock import iso
 from ...edge import Op
 from ...store import clock as clock_rows
@@ -26,7 +26,7 @@ from ...store.db import Conn, Database
 from ...web import json_response
 from . import store as rows
 from . import views
-from .model import Txn
+from .model import STATES, Txn
 from .schemas import PayTransaction
 from .service import NicepayService
 from .service._common import PROVIDER
@@ -60,12 +60,19 @@ def ops(service: NicepayService, db: Database, *, max_body: int) -> list[Op]:
 
     async def list_transactions(request: Request) -> Response:
         q = request.query_params
+        only_params(q, "iMid", "state", "limit")
         limit = parse_limit(q)
+        state = q.get("state")
+        if state is not None and state not in STATES.states:
+            # it was ignored: every transaction came back
+            raise ControlError(
+                "bad_request", f"state must be one of {', '.join(sorted(STATES.states))}"
+            )
 
         def _list(conn: Conn) -> list[dict[str, object]]:
             base = clock_rows.now_us(conn)
             own = clock_rows.own_offsets(conn, PROVIDER)
-            found = rows.list_transactions(conn, q.get("iMid"), limit)
+            found = rows.list_transactions(conn, q.get("iMid"), limit, state=state, now_us=base)
             out: list[dict[str, object]] = []
             for r in found:
                 t = Txn(r, base + own.get(str(r["imid"]), 0))

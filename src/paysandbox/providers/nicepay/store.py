@@ -148,12 +148,25 @@ def finish_session(conn: Conn, session_id: str, state: str, now_us: int) -> bool
     )
 
 
-def list_transactions(conn: Conn, imid: str | None, limit: int) -> list[Row]:
+def list_transactions(
+    conn: Conn, imid: str | None, limit: int, *, state: str | None = None, now_us: int = 0
+) -> list[Row]:
+    """The newest transactions, of one merchant and / or in one state as it is at ``now_us``
+    (the sandbox time; each merchant's own offset is added in the statement)."""
+    where: list[str] = []
+    args: list[Any] = []
+    if imid:
+        where.append("imid = ?")
+        args.append(imid)
+    if state:
+        where.append(f"{_state_expr(now_us)} = ?")
+        args.append(state)
     # a tie-breaker: two transactions of one microsecond come back in one order on both engines
     order = f"ORDER BY created_at_us DESC, {bytewise(conn, 't_xid')} LIMIT ?"
-    if imid:
-        return conn.all(f"SELECT * FROM nicepay_transactions WHERE imid = ? {order}", imid, limit)
-    return conn.all(f"SELECT * FROM nicepay_transactions {order}", limit)
+    sql = "SELECT * FROM nicepay_transactions"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return conn.all(f"{sql} {order}", *args, limit)
 
 
 def sessions_of(conn: Conn, t_xid: str) -> list[Row]:

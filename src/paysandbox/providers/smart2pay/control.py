@@ -20,7 +20,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...control.errors import ControlError, decode_optional, parse_limit
+from ...control.errors import ControlError, decode_optional, only_params, parse_limit
 from ...delivery.urls import BadUrl, check_callback_url
 from ...edge import Op
 from ...store import clock as clock_rows
@@ -71,6 +71,7 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
 
     async def list_payments(request: Request) -> Response:
         q = request.query_params
+        only_params(q, "siteId", "state", "limit")
         limit = parse_limit(q)
         state = q.get("state")
         if state is not None and state not in STATUS_IDS:
