@@ -61,18 +61,24 @@ def paysandbox(pytestconfig: pytest.Config) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def paysandbox_kplus(paysandbox: Sandbox) -> KPlusPartner:
+def paysandbox_kplus(paysandbox: Sandbox) -> Iterator[KPlusPartner]:
     """A fresh K PLUS partner of this test (``partner_id``, ``partner_secret``)."""
-    return paysandbox.kplus_partner()
+    account = paysandbox.kplus_partner()
+    yield account
+    account.forget()  # its objects and retrying deliveries do not outlive the test
 
 
 @pytest.fixture
-def paysandbox_nicepay(paysandbox: Sandbox) -> NicepayMerchant:
+def paysandbox_nicepay(paysandbox: Sandbox) -> Iterator[NicepayMerchant]:
     """A fresh NICEPay merchant of this test (``imid``, ``merchant_key``)."""
-    return paysandbox.nicepay_merchant()
+    account = paysandbox.nicepay_merchant()
+    yield account
+    account.forget()  # its objects and retrying deliveries do not outlive the test
 
 
 @pytest.fixture
-def paysandbox_smart2pay(paysandbox: Sandbox) -> Smart2PaySite:
+def paysandbox_smart2pay(paysandbox: Sandbox) -> Iterator[Smart2PaySite]:
     """A fresh Smart2Pay site of this test (``site_id``, ``api_key``, ``authorization``)."""
-    return paysandbox.smart2pay_site()
+    account = paysandbox.smart2pay_site()
+    yield account
+    account.forget()  # its objects and retrying deliveries do not outlive the test

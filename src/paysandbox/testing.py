@@ -179,6 +179,14 @@ class Account:
         own = self._own_clock
         return dict(_check(self.sandbox.client.get(own))) if own else self.sandbox.clock()
 
+    def forget(self) -> None:
+        """Forget this account's objects, deliveries (no retries left running), journal
+        entries and faults; the account stays (the fixtures call it when their test ends,
+        so a shared sandbox does not fill with every test's leftovers)."""
+        path = f"/_sandbox/{self.accounts}/{{id}}/reset"
+        if self.sandbox.offers("POST", path):
+            _check(self.sandbox.client.post(f"/_sandbox/{self.accounts}/{self.id}/reset"))
+
     def deliveries(self, state: str | None = None) -> list[dict[str, Any]]:
         """This account's callbacks/notifications, newest first."""
         filters = {"provider": self.provider, "accountId": self.id}
@@ -311,11 +319,22 @@ class _Thread:
         import uvicorn
 
         from .app import create_app
-        from .startup import bind
+        from .startup import StartupError, bind, check_db_url
 
+        try:
+            check_db_url(settings.db_url)  # as `paysandbox serve` does: one line, not a traceback
+        except StartupError as exc:
+            raise SandboxError(str(exc)) from None
         sock = bind("127.0.0.1", 0)
         settings.port = sock.getsockname()[1]
-        app = create_app(settings)
+        try:
+            app = create_app(settings)
+        except Exception as exc:  # an unreachable database: say which, close the socket
+            sock.close()
+            raise SandboxError(
+                f"paysandbox could not start on its database: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from exc
         from .security.limits import uvicorn_options
 
         config = uvicorn.Config(  # the protocol `paysandbox serve` runs (limits, one send)
@@ -370,4 +389,8 @@ def sandbox(
         client = stack.enter_context(
             httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=30)
         )
+        try:  # one clear failure at the start, not a ConnectError in every test
+            client.get("/_sandbox/health")
+        except httpx.HTTPError as exc:
+            raise SandboxError(f"paysandbox at {url} is unreachable: {exc}") from None
         yield Sandbox(url.rstrip("/"), client)

@@ -92,3 +92,57 @@ def test_secrets_stay_out_of_reprs_and_errors() -> None:
         with pytest.raises(SandboxError) as info, sandbox(url="http://127.0.0.1:9", token=token):
             pass
         assert "s3cret" not in str(info.value) and "printable ASCII" in str(info.value)
+
+
+def test_a_sandbox_that_cannot_be_had_is_one_clear_error(tmp_path: Path) -> None:
+    """An unreachable ``url`` fails once, at the start, naming it (every test failed with a
+    ConnectError that did not); a database URL ``serve`` would refuse is refused the same way
+    (``mysql://`` was opened as a SQLite file, a traceback)."""
+    import socket
+
+    from paysandbox.testing import SandboxError, sandbox
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with (
+        pytest.raises(
+            SandboxError, match=rf"paysandbox at http://127\.0\.0\.1:{port} is unreachable"
+        ),
+        sandbox(url=f"http://127.0.0.1:{port}"),
+    ):
+        pass
+    for db_url, words in (
+        ("mysql://x/y", "unsupported database 'mysql'"),
+        (f"sqlite:///{tmp_path}/no/such/folder/x.db", "does not exist"),
+    ):
+        with pytest.raises(SandboxError, match=words), sandbox(db_url):
+            pass
+
+
+def test_an_account_fixture_forgets_its_objects_when_its_test_ends(tmp_path: Path) -> None:
+    """On a shared sandbox a test's tokens and retrying deliveries do not outlive it."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+    (tmp_path / "test_leftovers.py").write_text(
+        "import httpx\n"
+        "SEEN = {}\n"
+        "def test_makes_a_token(paysandbox, paysandbox_kplus):\n"
+        "    p = paysandbox_kplus\n"
+        "    body = {'partnerTxnUid': 'U1', 'partnerId': p.partner_id,\n"
+        "            'partnerSecret': p.partner_secret, 'requestDt': '2019-07-04T18:00:42.411',\n"
+        "            'reference1': 'R1', 'totalAmount': '500', 'shopName': 'S',\n"
+        "            'shippingFee': '0',\n"
+        "            'shopImageUrl': 'https://shop.example/a.png', 'osPlatform': 'IOS',\n"
+        "            'items': [], 'currencyCode': 'THB', 'currencyExponent': '2'}\n"
+        "    r = httpx.post(paysandbox.url + '/kplus/payment/generate-token', json=body)\n"
+        "    assert r.json()['statusCode'] == '00', r.text\n"
+        "    assert len(p.tokens()) == 1\n"
+        "    SEEN['partner'] = p.partner_id\n"
+        "def test_nothing_is_left(paysandbox):\n"
+        "    r = paysandbox.client.get('/_sandbox/kplus/tokens',\n"
+        "                              params={'partnerId': SEEN['partner']})\n"
+        "    assert r.json()['tokens'] == []\n"
+    )
+    got = run_pytest(tmp_path)
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "2 passed" in got.stdout, got.stdout
