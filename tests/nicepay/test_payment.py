@@ -176,6 +176,25 @@ def test_payment_refusals(client: httpx.Client) -> None:
     assert client.get(f"/_sandbox/nicepay/transactions/{t_xid}").json()["status"] == "9"
 
 
+def test_encrypted_card_fields_are_refused_saying_why(client: httpx.Client) -> None:
+    """NICEPay's Java library can RSA-encrypt the card fields (``encrypted=1``): paysandbox
+    cannot read them, and says so (the refusal was "cardNo must be at most 20 characters")."""
+    cc = register(client, "01")
+    blob = "A" * 344  # the size of a base64 RSA-2048 block
+    params = {
+        **payment_params(cc["tXid"], cc["referenceNo"]),
+        "cardNo": blob,
+        "cardCvv": blob,
+        "cardExpYymm": blob,
+        "encrypted": "1",
+    }
+    r = client.post(PAY, data=params)
+    assert_error(r, "card_param")
+    assert "cannot read RSA-encrypted card fields" in r.json()["resultMsg"]
+    ok = client.post(PAY, data={**payment_params(cc["tXid"], cc["referenceNo"]), "encrypted": "0"})
+    assert ok.status_code == 200 and "3-D Secure" in ok.text
+
+
 def test_page_expires_after_30_minutes(client: httpx.Client) -> None:
     reg = register(client, "05")
     r = client.post(PAY, data=payment_params(reg["tXid"], reg["referenceNo"]))

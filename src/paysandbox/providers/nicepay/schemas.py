@@ -121,6 +121,7 @@ class Payment(msgspec.Struct, kw_only=True):
     clickPayNo: Loose = None
     dataField3: Loose = None
     clickPayToken: Loose = None
+    encrypted: Loose = None  # "1": RSA-encrypted card fields (NICEPay's Java library)
 
 
 class PayTransaction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -41,6 +41,15 @@ class PaymentResult:
 
 def check(req: Payment) -> dict[str, str | None]:
     """The field values, with callBackUrl checked and normalised."""
+    if str(req.encrypted or "").strip() == "1":
+        # NICEPay's Java library can send the card fields RSA-encrypted with NICEPay's public
+        # key; without NICEPay's private key they cannot be read (they were refused as a
+        # "cardNo must be at most 20 characters", which said nothing of why)
+        raise NicepayError(
+            "card_param",
+            "encrypted=1: paysandbox cannot read RSA-encrypted card fields (it has no "
+            "NICEPay private key); send the card in clear (encrypted=0, isEncryptedCard=0)",
+        )
     values = rules.check_fields(rules.PAYMENT, req, "payment_params")
     values["callBackUrl"] = callback_url(
         given(values["callBackUrl"]), "callback_url_invalid", "callBackUrl"
