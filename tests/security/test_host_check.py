@@ -31,3 +31,18 @@ def test_a_specific_bind_address_is_a_served_host() -> None:
         assert check.allows(host, None), host
     assert not check.allows(b"\xff\xfe", None)
     assert HostCheck("127.0.0.1", None, ["*"]).allows(b"anything.example", None)
+
+
+def test_what_follows_the_name_must_be_a_port() -> None:
+    """``127.0.0.1:80@evil.example`` and ``[::1]evil.example`` named an allowed host."""
+    check = HostCheck("127.0.0.1", None, [])
+    for bad in (
+        b"127.0.0.1:18500@evil.example",
+        b"localhost:x",
+        b"[::1]evil.example",
+        b"[::1]:80x",
+        b"127.0.0.1:123456",
+    ):
+        assert not check.allows(bad, None), bad
+    for good in (b"127.0.0.1", b"127.0.0.1:8080", b"[::1]", b"[::1]:8080", b"localhost:"):
+        assert check.allows(good, None), good

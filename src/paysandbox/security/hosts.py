@@ -25,14 +25,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _port_ok(port: str) -> bool:
+    return port == "" or (port.isascii() and port.isdigit() and len(port) <= 5)
+
+
 def host_name(value: str) -> str:
-    """The name part of a ``Host`` header value: no port, no brackets, lower case, no final dot."""
+    """The name part of a ``Host`` header value: no port, no brackets, lower case, no final dot;
+    ``""`` (never allowed) when what follows the name is not a port (``127.0.0.1:80@evil``,
+    ``[::1]evil``: they named an allowed host before)."""
     v = value.strip().lower()
     if v.startswith("["):
         end = v.find("]")
-        return v[1:end] if end > 0 else v
+        if end <= 0:
+            return v
+        rest = v[end + 1 :]
+        if rest and not (rest.startswith(":") and _port_ok(rest[1:])):
+            return ""
+        return v[1:end]
     if v.count(":") == 1:
-        v = v.split(":", 1)[0]
+        v, port = v.split(":", 1)
+        if not _port_ok(port):
+            return ""
     return v.rstrip(".")
 
 
