@@ -327,3 +327,50 @@ def test_smart2pay_page_sends_the_browser_back_to_the_shop(
         page.wait_for_url(f"{shop.url}/return?**", timeout=10_000)
         assert page.locator("#back").inner_text() == "back at the shop"
         assert shop.seen and "data=11" in shop.seen[0] and "o=1" in shop.seen[0]
+
+
+def test_live_updates_leave_an_unchanged_page_alone(
+    client: httpx.Client, server: LiveServer, page: Any
+) -> None:
+    """A detail page's live block is swapped only when what it shows changed: the focus, a typed
+    value and the "Done" notice survive the polls (every poll rebuilt the block before, and the
+    notice went with the first), and a change made elsewhere still shows up."""
+    token_id = client.post("/kplus/payment/generate-token", json=cafe_order()).json()["tokenId"]
+    other = client.post("/kplus/payment/generate-token", json=cafe_order()).json()["tokenId"]
+    client.post(f"/_sandbox/kplus/tokens/{other}/decline")
+    page.goto(f"{server.base_url}/_sandbox/ui/kplus/tokens/{token_id}?done=decline")
+    assert page.get_by_test_id("done").is_visible()
+    page.fill("input[name=paymentAccount]", "0011230055")
+    page.get_by_test_id("action-pay").focus()
+    page.wait_for_timeout(7_000)  # two polls and the baseline
+    assert page.get_by_test_id("done").is_visible()  # not swapped away
+    assert page.evaluate("document.activeElement.dataset.testid") == "action-pay"
+    assert page.input_value("input[name=paymentAccount]") == "0011230055"
+    page.evaluate("document.activeElement.blur()")
+    client.post(f"/_sandbox/kplus/tokens/{token_id}/expire")  # a change made elsewhere
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=state]').innerText.includes('EXPIRED')",
+        timeout=15_000,
+        polling=500,
+    )
+    assert page.locator("input[name=paymentAccount]").count() == 0  # swapped: no pay form
+
+
+def test_lists_stay_readable_at_phone_width(
+    client: httpx.Client, server: LiveServer, browser: Any
+) -> None:
+    """At 390 px the Id column wrapped a character a line (a row ~1,000 px tall); a long id
+    now stays whole and the table scrolls inside its box, never the page."""
+    for _ in range(3):
+        client.post("/kplus/payment/generate-token", json=cafe_order())
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base_url}/_sandbox/ui/kplus/tokens")
+        heights = page.eval_on_selector_all(
+            "[data-testid=object-row]", "rows => rows.map(r => r.getBoundingClientRect().height)"
+        )
+        assert len(heights) == 3 and max(heights) < 150, heights
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        context.close()

@@ -13,6 +13,7 @@ Cross-site protection of every state-changing form (``check_form``):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Mapping
@@ -121,11 +122,20 @@ def page(request: Request, template: str, http_status: int = 200, **values: Any)
         **values,
     }
     body = _ENV.get_template(template).render(context)
-    if request.query_params.get("fragment") == "live":
-        start, end = body.find(LIVE_START), body.find(LIVE_END)
-        if 0 <= start < end:
-            body = body[start + len(LIVE_START) : end]
-    response = HTMLResponse(body, http_status, headers=_security_headers(nonce))
+    headers = _security_headers(nonce)
+    start, end = body.find(LIVE_START), body.find(LIVE_END)
+    if 0 <= start < end:
+        # the live block's version: the polling script swaps the block only when the version
+        # it fetches differs from the one it shows (comparing HTML text could never match, so
+        # every poll rebuilt the block: the focus, typed values and open sections went)
+        live = body[start + len(LIVE_START) : end]
+        version = hashlib.sha256(live.encode()).hexdigest()[:20]
+        if request.query_params.get("fragment") == "live":
+            body = live
+            headers["X-Live-Version"] = version
+        else:
+            body = body.replace(" data-live>", f' data-live data-live-version="{version}">', 1)
+    response = HTMLResponse(body, http_status, headers=headers)
     if new:
         response.set_cookie(
             COOKIE,
