@@ -181,10 +181,15 @@ def test_a_bad_action_value_is_refused_with_a_message(client: httpx.Client) -> N
     assert r.status_code == 400
     assert "4 to 32 characters" in r.text
     t_xid = register(client)["tXid"]
-    for amount in ("ten", "²"):  # "²" is a digit to str.isdigit, not to int()
+    # "²" is a digit to str.isdigit, not to int(); "1.5" was read as 15 rupiah and paid
+    for amount in ("ten", "²", "1.5", "15.00", "1.2345"):
         r = submit(client, f"/_sandbox/ui/nicepay/transactions/{t_xid}/pay", amount=amount)
-        assert r.status_code == 400 and "whole number" in r.text
+        assert r.status_code == 400 and "whole number" in r.text, amount
     assert client.get(f"/_sandbox/nicepay/transactions/{t_xid}").json()["state"] == "UNPAID"
+    r = submit(client, f"/_sandbox/ui/nicepay/transactions/{t_xid}/pay", amount="12.000")
+    assert r.status_code == 303  # Indonesian thousands dots: twelve thousand
+    paid = client.get(f"/_sandbox/nicepay/transactions/{t_xid}").json()
+    assert paid["state"] == "PAID" and paid["paidAmt"] == 12000, paid
     pid = s2p_pay(client, amount=2000, capture=False)["ID"]
     for action in ("capture", "refund"):
         r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/{action}", amount="²")

@@ -5,6 +5,7 @@ approval page) and merchants.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
@@ -41,6 +42,10 @@ def _method(code: object) -> str:
 
 def _idr(amount: int) -> str:
     return f"{amount:,}".replace(",", ".") + " IDR"
+
+
+#: an amount written with thousands dots: 15.000, 1.250.000
+_GROUPED = re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+")
 
 
 def part(service: NicepayService, db: Database) -> DashboardPart:
@@ -133,11 +138,17 @@ def part(service: NicepayService, db: Database) -> DashboardPart:
 
     async def act(t_xid: str, action: str, form: Mapping[str, str]) -> str:
         if action == "pay":
-            text = form.get("amount", "").strip().replace(".", "")
+            text = form.get("amount", "").strip()
+            # "15.000" is Indonesian for fifteen thousand: dots only between groups of three
+            # ("1.5" was read as 15 and paid)
+            if _GROUPED.fullmatch(text):
+                text = text.replace(".", "")
             amount = None
             if text:
                 if not rules.digits(text) or not 1 <= int(text) <= 999_999_999_999:
-                    raise Refused("The amount must be a whole number of rupiah, at least 1.")
+                    raise Refused(
+                        "The amount must be a whole number of rupiah, at least 1 (15000 or 15.000)."
+                    )
                 amount = int(text)
             await service.pay(t_xid, amount)
             return "paid"
