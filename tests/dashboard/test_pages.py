@@ -113,6 +113,12 @@ def test_listing_filters_and_pages(client: httpx.Client) -> None:
     assert 'data-testid="empty"' in other
     later = client.get("/_sandbox/ui/kplus/tokens", params={"since": "2999-01-01"}).text
     assert 'data-testid="empty"' in later
+    # a day as both ends takes in that whole day (until meant its first moment: nothing)
+    today = client.get("/_sandbox/clock").json()["now"][:10]
+    one_day = client.get(
+        "/_sandbox/ui/kplus/tokens", params={"since": today, "until": today, "page": "2"}
+    ).text
+    assert one_day.count('data-testid="object-row"') == 2, one_day
     earlier = client.get("/_sandbox/ui/kplus/tokens", params={"until": "2000-01-01"}).text
     assert 'data-testid="empty"' in earlier
 

@@ -60,6 +60,15 @@ def _page_number(params: Mapping[str, str]) -> int:
         return 1
 
 
+def _until(text: str | None) -> int | None:
+    """The end of an "until" filter: a date alone means to the end of that day (from 28 Nov
+    until 28 Nov showed nothing: until was that day's first moment)."""
+    end = _instant(text)
+    if end is not None and text is not None and len(text.strip()) == 10:
+        end += 86_400 * 1_000_000
+    return end
+
+
 def _instant(text: str | None) -> int | None:
     """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS]`` (UTC) → µs; None when empty or unreadable."""
     if not text:
@@ -208,7 +217,7 @@ def ops(
                 state=filters["state"] or None,
                 search=filters["q"][:100] or None,
                 since_us=_instant(filters["since"]),
-                until_us=_instant(filters["until"]),
+                until_us=_until(filters["until"]),
                 offset=(number - 1) * PAGE_SIZE,
                 limit=PAGE_SIZE,
             )
