@@ -177,13 +177,8 @@ def banner(settings: Settings, lines: Sequence[str]) -> str:
 
 
 def _safe_db(settings: Settings) -> str:
-    """The database URL without a password."""
-    url = settings.db_url
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
-    return url
+    """The database URL without a password (user-info or ``?password=``)."""
+    return startup.safe_url(settings.db_url)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -132,12 +132,31 @@ def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
-def _safe_url(url: str) -> str:
-    """A database URL without its password."""
+_PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&#]*")
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password: the user-info's (``u:pw@``) and a libpq
+    ``?password=`` parameter's (which the banner and the start-up errors printed)."""
     m = re.match(r"^([^:/]+://)([^@/]*)@(.*)$", url)
-    if not m:
-        return url
-    return f"{m.group(1)}{m.group(2).split(':', 1)[0]}@{m.group(3)}"
+    if m:
+        url = f"{m.group(1)}{m.group(2).split(':', 1)[0]}@{m.group(3)}"
+    return _PASSWORD_PARAM.sub(r"\1***", url)
+
+
+_safe_url = safe_url
+
+
+def _without(text: str, url: str) -> str:
+    """``text`` (a driver's message) with the URL it may repeat, and its password, hidden."""
+    text = text.replace(url, safe_url(url))
+    m = re.match(r"^[^:/]+://[^:@/]*:([^@/]*)@", url)
+    if m and m.group(1):
+        text = text.replace(m.group(1), "***")
+    for found in re.finditer(r"(?i)[?&]password=([^&#]*)", url):
+        if found.group(1):
+            text = text.replace(found.group(1), "***")
+    return text
 
 
 def _one_line(exc: BaseException) -> str:
@@ -157,7 +176,8 @@ def check_postgres(url: str, timeout_seconds: int = 5) -> None:
             pass
     except psycopg.Error as exc:
         raise StartupError(
-            f"cannot reach PostgreSQL at {_safe_url(url)}: {_one_line(exc)}", ENVIRONMENT
+            f"cannot reach PostgreSQL at {safe_url(url)}: {_without(_one_line(exc), url)}",
+            ENVIRONMENT,
         ) from None
 
 

@@ -81,6 +81,13 @@ def test_unreachable_postgresql() -> None:
     )
     assert "Connection refused" in line or "connection refused" in line.lower()
     assert "s3cret-pw" not in line
+    # a libpq ?password= parameter, and a URL libpq cannot parse (its message repeats the URL)
+    for url, shown in (
+        (f"postgresql://someone@127.0.0.1:{port}/db?password=s3cret-pw", "?password=***"),
+        ("postgresql://someone:s3cret-pw@[::1/db", "postgresql://someone@[::1/db"),
+    ):
+        line = one_line_failure(run_cli("serve", "--port", "0", "--db", url), 1)
+        assert "s3cret-pw" not in line and shown in line, line
 
 
 def test_bad_flag_value_is_one_line() -> None:
