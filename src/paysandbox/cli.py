@@ -10,8 +10,8 @@ import os
 from collections.abc import Sequence
 
 from . import ctl, startup
+from .config import check_public_url, load
 from .config import control_token as check_token
-from .config import load
 from .delivery.policy import OutboundPolicy
 from .providers import REGISTERED
 from .settings import ConfigError, Settings
@@ -105,7 +105,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
     if args.db:
         settings.db_url = args.db
     if args.public_url:
-        settings.public_url = args.public_url
+        settings.public_url = check_public_url(args.public_url, "--public-url")
     if args.sqlite_synchronous:
         settings.sqlite_synchronous = args.sqlite_synchronous
     settings.seed_demo = settings.seed_demo and not args.no_demo
@@ -125,8 +125,8 @@ def _journal_flags(args: argparse.Namespace, settings: Settings) -> None:
             raise ConfigError("--journal-max-entries must be at least 1")
         settings.journal_max_entries = args.journal_max_entries
     if args.journal_max_age is not None:
-        if args.journal_max_age <= 0:
-            raise ConfigError("--journal-max-age must be positive")
+        if not 0 < args.journal_max_age <= 10 * 365 * 86400:  # also refuses nan and inf
+            raise ConfigError("--journal-max-age must be more than 0 and at most ten years")
         settings.journal_max_age_seconds = args.journal_max_age
 
 

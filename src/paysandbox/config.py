@@ -50,7 +50,8 @@ class JournalSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     enabled: bool | None = None
     max_entries: Annotated[int, Meta(ge=1)] | None = None
-    max_age_seconds: Annotated[float, Meta(gt=0)] | None = None
+    # at most ten years: inf / nan made every age prune fail (a traceback a minute)
+    max_age_seconds: Annotated[float, Meta(gt=0, le=10 * 365 * 86400)] | None = None
     queue_size: Annotated[int, Meta(ge=1)] | None = None
 
 
@@ -62,7 +63,11 @@ class OutboundSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class DeliverySection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    schedule: list[Annotated[float, Meta(ge=0)]] | None = None
+    # each pause at most 30 days, at least one (inf / 1e300 stuck the first failed delivery
+    # "in flight" with an OverflowError; [] used every attempt up in three seconds)
+    schedule: (
+        Annotated[list[Annotated[float, Meta(ge=0, le=30 * 86400)]], Meta(min_length=1)] | None
+    ) = None
     max_attempts: Annotated[int, Meta(ge=1, le=1000)] | None = None
     timeout_seconds: Annotated[float, Meta(gt=0, le=600)] | None = None
     poll_seconds: Annotated[float, Meta(gt=0, le=60)] | None = None
@@ -140,6 +145,21 @@ def load(
     return s
 
 
+def check_public_url(value: str, name: str) -> str:
+    """The sandbox's own base URL (pages, links, callBackAppUrl): an absolute http(s) URL with a
+    host, no query or fragment. Unchecked, ``javascript:alert(1)//`` became every token's
+    ``callBackAppUrl``."""
+    from .delivery.urls import BadUrl, check_callback_url
+
+    try:
+        check_callback_url(value, field=name)
+    except BadUrl as exc:
+        raise ConfigError(str(exc), name) from None
+    if "?" in value or "#" in value:
+        raise ConfigError(f"{name} must not carry a query or a fragment", name)
+    return value
+
+
 def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]) -> None:
     by_name = {p.name: p for p in providers}
     for key in raw:
@@ -152,7 +172,8 @@ def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]
     s.host = server.host or s.host
     s.port = s.port if server.port is None else server.port
     s.db_url = server.db or s.db_url
-    s.public_url = server.public_url or s.public_url
+    if server.public_url:
+        s.public_url = check_public_url(server.public_url, "server.public_url")
     if server.sqlite_synchronous is not None:
         mode = server.sqlite_synchronous.upper()
         if mode not in ("NORMAL", "FULL"):

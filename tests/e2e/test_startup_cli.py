@@ -157,3 +157,42 @@ def test_port_0_ready_line_and_ready_file(served: tuple[subprocess.Popen[str], P
     assert f"paysandbox ready url={url} pid={proc.pid}" in lines
     assert lines.index(f"paysandbox ready url={url} pid={proc.pid}") > 0
     assert not ready.exists()  # removed on the way out: a stale file never misleads
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--public-url", "javascript:alert(1)//"], "--public-url must be an absolute http(s) URL"),
+        (["--public-url", "http://x/base?q=1"], "--public-url must not carry a query"),
+        (["--journal-max-age", "inf"], "--journal-max-age must be more than 0"),
+        (["--journal-max-age", "nan"], "--journal-max-age must be more than 0"),
+    ],
+)
+def test_values_that_cannot_work_are_refused_at_start(
+    tmp_path: Path, args: list[str], words: str
+) -> None:
+    """A public URL that would become every token's callBackAppUrl (javascript:…), a journal
+    age that made every prune fail (inf, nan): one line, exit 2."""
+    got = run_cli("serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", *args)
+    assert words in one_line_failure(got, 2)
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        ("[delivery]\nschedule = [inf]\n", "delivery.schedule"),
+        ("[delivery]\nschedule = [1e300]\n", "delivery.schedule"),
+        ("[delivery]\nschedule = []\n", "delivery.schedule"),
+        ("[journal]\nmax_age_seconds = inf\n", "journal.max_age_seconds"),
+        ('[server]\npublic_url = "not a url"\n', "server.public_url"),
+    ],
+)
+def test_config_values_that_cannot_work_are_refused(tmp_path: Path, toml: str, words: str) -> None:
+    """A retry schedule of inf / 1e300 stuck a failed delivery in flight (OverflowError); []
+    used every attempt up at once."""
+    config = tmp_path / "c.toml"
+    config.write_text(toml)
+    got = run_cli(
+        "serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", "--config", str(config)
+    )
+    assert words in one_line_failure(got, 2)
