@@ -184,5 +184,10 @@ def _safe_db(settings: Settings) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return startup.serve(args, build_settings, banner)
+        try:
+            return startup.serve(args, build_settings, banner)
+        except KeyboardInterrupt:
+            # Ctrl-C, the usual way to stop `dev.py serve`: uvicorn has shut down cleanly and
+            # re-raises SIGINT (or it came during start-up) — no traceback, the shell's 130
+            return 130
     return ctl.run(args)

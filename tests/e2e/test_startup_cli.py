@@ -196,3 +196,41 @@ def test_config_values_that_cannot_work_are_refused(tmp_path: Path, toml: str, w
         "serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", "--config", str(config)
     )
     assert words in one_line_failure(got, 2)
+
+
+def test_ctrl_c_stops_quietly(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C (SIGINT to the whole process group, the journal writer included):
+    the server stops with the shell's 130 and no traceback, from the server or its writer."""
+    import os
+    import signal
+
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            f"sqlite:///{tmp_path}/a.db",
+            "--ready-file",
+            str(ready),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no ready file"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err

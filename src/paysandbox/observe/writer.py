@@ -28,6 +28,7 @@ import logging
 import marshal
 import os
 import pickle
+import signal
 import struct
 import sys
 from collections.abc import Sequence
@@ -105,6 +106,10 @@ class WriterClient:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 env=env,
+                # its own session: a terminal's Ctrl-C (SIGINT to the foreground process group)
+                # reached it even while it started, a traceback beside the server's clean stop;
+                # it ends when the server closes its stdin, after the last flush
+                start_new_session=sys.platform != "win32",
             )
         )
         try:
@@ -249,6 +254,9 @@ def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="paysandbox journal writer: %(levelname)s %(message)s"
     )
+    # A terminal's Ctrl-C reaches the whole process group: the writer ends when the server
+    # closes its stdin (after the last flush), not on SIGINT (a traceback, and a batch lost)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     w = _Writer()
     while True:
