@@ -326,6 +326,19 @@ def test_merchant_text_is_escaped(client: httpx.Client) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail
 
 
+def test_smart2pay_actions_that_fail_are_not_done(client: httpx.Client) -> None:
+    """A capture the scenario fails (10005: reason 104) and a refund past what is left (stored
+    as Failed) say they failed, not "Done"."""
+    failing = s2p_pay(client, amount=10005, capture=False)["ID"]
+    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{failing}/capture")
+    assert r.status_code == 400 and "The capture failed" in r.text, r.text
+    pid = s2p_pay(client, amount=2000)["ID"]  # captured
+    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/refund", amount="2500")
+    assert r.status_code == 400 and "recorded as Failed" in r.text, r.text
+    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/refund", amount="500")
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=refund")
+
+
 def test_smart2pay_buttons_follow_the_state(client: httpx.Client) -> None:
     pid = s2p_pay(client, amount=2000, capture=False)["ID"]
     base = f"/_sandbox/ui/smart2pay/payments/{pid}"

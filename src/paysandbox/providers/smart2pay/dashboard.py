@@ -173,7 +173,10 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         if payment_id is None:
             raise NotFound(f"no payment {object_id[:40]}")
         if action == "capture":
-            await service.capture_for_site(payment_id, _whole(form.get("amount", ""), "amount"))
+            amount = _whole(form.get("amount", ""), "amount")
+            payment, status = await service.capture_for_site(payment_id, amount)
+            if status >= 400:  # the scenario failed it (10005: reason 104): not "Done"
+                raise Refused(f"The capture failed: the payment is {payment.status}.")
             return "captured"
         if action == "cancel":
             await service.cancel_for_site(payment_id)
@@ -185,7 +188,9 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
                 amount = int(payment["captured_amount"]) - int(payment["refunded_amount"])
                 if amount < 1:
                     raise Refused("Nothing is left to refund.")
-            await service.refund_for_site(payment_id, amount)
+            _, status = await service.refund_for_site(payment_id, amount)
+            if status >= 400:  # stored as a Failed refund (more than is left, 2206): not "Done"
+                raise Refused(f"The refund of {amount} failed and is recorded as Failed.")
             return "refunded"
         raise Refused(f"no action {action}")
 
