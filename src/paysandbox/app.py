@@ -21,6 +21,7 @@ from .control import accounts as control_accounts
 from .control import errors as control_errors
 from .control import routes as control_routes
 from .dashboard import pages as dashboard
+from .dashboard import render as dashboard_render
 from .dashboard.extras import Extras as DashboardExtras
 from .delivery.outbox import Outbox
 from .delivery.policy import OutboundPolicy
@@ -43,6 +44,7 @@ log = logging.getLogger("paysandbox")
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 CONTROL_PREFIX = "/_sandbox/"
+DASHBOARD_PREFIX = "/_sandbox/ui/"
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Sandbox:
     def owner_of(self, path: str) -> Owner:
         """The control plane for ``/_sandbox/…``, else the provider with the longest prefix of
         ``path``, else the control plane (paths nobody claims get its JSON error)."""
+        if path == CONTROL_PREFIX or path.startswith(DASHBOARD_PREFIX):
+            return dashboard_render.DASHBOARD  # pages: their errors are pages too
         if path.startswith(CONTROL_PREFIX):
             return control_errors.CONTROL
         best = max(self.providers, key=lambda p: p.owns(path), default=None)
@@ -163,7 +167,8 @@ def create_app(
     ops += dashboard.ops(db, sections, wake=ctx.wake_sender, extras=extras)
     sandbox = Sandbox(ctx, providers, mounted, ops)
 
-    tags = [(CONTROL_PREFIX, "control")] + [(pre, p.name) for p in providers for pre in p.prefixes]
+    tags = [(CONTROL_PREFIX.rstrip("/"), "control")]
+    tags += [(pre, p.name) for p in providers for pre in p.prefixes]
     tags += [(f"{CONTROL_PREFIX}{p.name}/", f"control: {p.name}") for p in providers]
     document: dict[str, object] = {}
 

@@ -449,3 +449,22 @@ def test_racing_new_account_forms_create_it_once(
                 "/v1/payments", json=payment_body(), headers={"Authorization": f"Basic {basic}"}
             )
             assert (r.status_code == 201) == (secret == winner), (secret, r.status_code)
+
+
+def test_dashboard_addresses_answer_with_pages(client: httpx.Client) -> None:
+    """A person's mistakes on dashboard paths get a page in the dashboard's style, not the
+    control API's JSON: an unknown page, a GET of an action's address, ``/_sandbox``."""
+    for path, status in (
+        ("/_sandbox/ui/", 404),
+        ("/_sandbox/ui/nope", 404),
+        ("/_sandbox/ui/clock/advance", 405),
+    ):
+        r = client.get(path)
+        assert r.status_code == status, (path, r.text)
+        assert r.headers["content-type"].startswith("text/html"), path
+        assert 'data-testid="message"' in r.text and 'href="/_sandbox/"' in r.text
+    r = client.get("/_sandbox", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/_sandbox/"
+    # the control API keeps its JSON
+    r = client.get("/_sandbox/nope")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"

@@ -192,8 +192,12 @@ def ops(
         back = form.get("back", "")
         return render.see_other(back if back.startswith("/_sandbox/") else "/_sandbox/")
 
+    async def to_overview(request: Request) -> Response:
+        return render.see_other("/_sandbox/")  # a typed "/_sandbox" got the API's JSON 404
+
     result: list[Op] = [
         Op("GET", "/_sandbox/", overview, "Dashboard: overview (HTML)"),
+        Op("GET", "/_sandbox", to_overview, "Dashboard: to the overview (303 to /_sandbox/)"),
         Op(
             "POST",
             "/_sandbox/ui/clock/advance",

@@ -26,6 +26,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ..edge import Failure, WireError
 from ..web import BodyError, media_type, read_body
 
 COOKIE = "paysandbox_dashboard"
@@ -192,3 +193,39 @@ async def check_form(request: Request) -> dict[str, str]:
             403, "This form has expired or was not sent by the dashboard. Reload and try again."
         )
     return fields
+
+
+class PageError(WireError):
+    """An edge failure on a dashboard path, answered as a page in the dashboard's style (a
+    person reading it in a browser got the control API's JSON)."""
+
+    def __init__(self, http_status: int, heading: str, message: str) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.heading = heading
+
+    def render(self, request: Request) -> Response:
+        return page(
+            request, "edge_error.html", self.http_status, heading=self.heading, message=str(self)
+        )
+
+
+class DashboardOwner:
+    """The owner of the dashboard's paths (``/_sandbox/`` and ``/_sandbox/ui/…``) for the
+    request edge: unknown paths, a wrong method (a GET of an action's URL), a bad id are pages."""
+
+    name = "dashboard"
+
+    def edge_error(self, failure: Failure, message: str) -> WireError:
+        if failure == "not_found":
+            return PageError(404, "Not found", f"There is no page at {message}.")
+        if failure == "method_not_allowed":
+            return PageError(
+                405, "Not here", "This address takes a form's button, not a visit: go back."
+            )
+        if failure == "internal":
+            return PageError(500, "Sorry", "Something went wrong inside paysandbox.")
+        return PageError(400, "Sorry", message)
+
+
+DASHBOARD = DashboardOwner()
