@@ -77,6 +77,10 @@ def check_log_level(level: str) -> str:
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
+#: ``--workers`` at most (each is a server process with its own journal writer and pool).
+MAX_WORKERS = 64
+
+
 def check_db_url(url: str) -> None:
     """``sqlite:///path`` (or a bare path) whose folder exists, or ``postgresql://…``."""
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
@@ -181,6 +185,27 @@ def check_postgres(url: str, timeout_seconds: int = 5) -> None:
         ) from None
 
 
+def _remove_stale_ready_file(target: Path) -> None:
+    """Remove a ready file left by a server that is gone (``kill -9``): it must not announce
+    this one before it is ready. One whose ``pid=`` still runs is left alone: that server is
+    up, and this start will either fail (its port) or replace the file once ready."""
+    try:
+        text = target.read_text("utf-8", errors="replace")
+    except OSError:
+        return
+    m = re.search(r"\bpid=(\d{1,9})\b", text)
+    if m:
+        try:
+            os.kill(int(m.group(1)), 0)
+            return  # alive (or not ours to signal): leave it
+        except ProcessLookupError:
+            pass
+        except OSError:
+            return
+    with contextlib.suppress(OSError):
+        target.unlink()
+
+
 def write_ready_file(path: str, line: str) -> None:
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -205,8 +230,8 @@ def serve(
         logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations log only problems
         try:
             settings = build_settings(args)
-            if args.workers < 1:
-                raise ConfigError("--workers wants a number ≥ 1")
+            if not 1 <= args.workers <= MAX_WORKERS:
+                raise ConfigError(f"--workers wants a number from 1 to {MAX_WORKERS}")
         except ConfigError as exc:
             raise StartupError(str(exc)) from None
         from .security import guard, limits
@@ -214,9 +239,18 @@ def serve(
         generated = guard.ensure_control_token(settings)
         check_db_url(settings.db_url)
         if args.ready_file:
-            Path(args.ready_file).unlink(missing_ok=True)
-            if not Path(args.ready_file).absolute().parent.is_dir():
+            # checked, not removed: a start that fails (the port in use) must not delete the
+            # ready file of the server already running there; writing it replaces it atomically
+            target = Path(args.ready_file).absolute()
+            if not target.parent.is_dir():
                 raise StartupError(f"--ready-file {args.ready_file}: its folder does not exist")
+            if target.is_dir():
+                raise StartupError(f"--ready-file {args.ready_file}: is a folder")
+            if not os.access(target.parent, os.W_OK):
+                raise StartupError(
+                    f"--ready-file {args.ready_file}: its folder is not writable", ENVIRONMENT
+                )
+            _remove_stale_ready_file(target)
         sock = bind(settings.host, settings.port, reuse_port=args.workers > 1)
         settings.port = sock.getsockname()[1]
         check_postgres(settings.db_url)
@@ -224,6 +258,8 @@ def serve(
 
         try:
             app = create_app(settings)
+        except ConfigError as exc:  # e.g. a [[faults]] entry: a config value, not the database
+            raise StartupError(f"config: {exc}") from None
         except Exception as exc:
             log.debug("database start-up failed", exc_info=True)
             raise StartupError(
@@ -272,7 +308,8 @@ def serve(
         _run(app, sock, options, ready, args.ready_file)
     finally:
         if args.ready_file:
-            Path(args.ready_file).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                Path(args.ready_file).unlink(missing_ok=True)
     return 0
 
 

@@ -234,3 +234,42 @@ def test_ctrl_c_stops_quietly(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+def test_ready_file_mistakes_and_a_failed_start_keep_a_running_servers_file(
+    tmp_path: Path, served: tuple[subprocess.Popen[str], Path]
+) -> None:
+    """A folder as --ready-file is one line (a traceback before); a second start that fails
+    (its port taken) leaves the running server's ready file alone (it deleted it); a stale
+    file of a dead server is removed at start."""
+    folder = tmp_path / "isdir"
+    folder.mkdir()
+    got = run_cli(
+        "serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", "--ready-file", str(folder)
+    )
+    assert "is a folder" in one_line_failure(got, 2)
+
+    proc, ready = served
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    url = dict(p.split("=", 1) for p in ready.read_text().split()[2:])["url"]
+    port = url.rsplit(":", 1)[1]
+    got = run_cli(
+        "serve", "--port", port, "--db", f"sqlite:///{tmp_path}/b.db", "--ready-file", str(ready)
+    )
+    assert "already in use" in one_line_failure(got, 1)
+    assert ready.exists() and f"pid={proc.pid}" in ready.read_text()
+
+
+def test_too_many_workers_and_a_bad_config_fault_are_config_mistakes(tmp_path: Path) -> None:
+    got = run_cli("serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", "--workers", "1000")
+    assert "--workers wants a number from 1 to 64" in one_line_failure(got, 2)
+    config = tmp_path / "c.toml"
+    config.write_text('[[faults]]\nprovider = "kplus"\nkind = "explode"\n')
+    got = run_cli(
+        "serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", "--config", str(config)
+    )
+    line = one_line_failure(got, 2)  # was "cannot open the database …", exit 1
+    assert line.startswith("paysandbox: config: faults[0]") and "database" not in line, line
