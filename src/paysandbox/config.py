@@ -86,6 +86,16 @@ def _dotted(section: str, at: str, leaf: str | None = None) -> str:
     return ".".join(parts)
 
 
+def no_repeats(ids: Sequence[str], key: str) -> None:
+    """Refuse an account given twice in the file (a copied block whose id was not changed: the
+    last one silently won)."""
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ConfigError(f"{key} {i!r} is given twice", key)
+        seen.add(i)
+
+
 def convert(section: str, raw: Any, struct: type[T]) -> T:
     """``raw`` (a TOML table) as ``struct``; any problem is a ``ConfigError`` naming the key."""
     try:
@@ -131,7 +141,7 @@ def load(
     path: str | Path, providers: Sequence[AnyProvider], settings: Settings | None = None
 ) -> Settings:
     try:
-        text = Path(path).read_text("utf-8")
+        text = Path(path).read_text("utf-8").removeprefix("\ufeff")  # a BOM (Windows editors)
         raw = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -273,3 +273,41 @@ def test_too_many_workers_and_a_bad_config_fault_are_config_mistakes(tmp_path: P
     )
     line = one_line_failure(got, 2)  # was "cannot open the database …", exit 1
     assert line.startswith("paysandbox: config: faults[0]") and "database" not in line, line
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        (
+            '[[kplus.partners]]\npartner_id = "PTR0000001"\npartner_secret = "a"\n'
+            '[[kplus.partners]]\npartner_id = "PTR0000001"\npartner_secret = "b"\n',
+            "kplus.partners.partner_id 'PTR0000001' is given twice",
+        ),
+        (
+            '[[nicepay.merchants]]\nimid = "IONPAYTEST"\nmerchant_key = "k1"\n'
+            '[[nicepay.merchants]]\nimid = "IONPAYTEST"\nmerchant_key = "k2"\n',
+            "nicepay.merchants.imid 'IONPAYTEST' is given twice",
+        ),
+        (
+            '[[smart2pay.sites]]\nsite_id = 2020\napi_key = "a"\n'
+            '[[smart2pay.sites]]\nsite_id = 2020\napi_key = "b"\n',
+            "smart2pay.sites.site_id '2020' is given twice",
+        ),
+    ],
+)
+def test_an_account_given_twice_in_the_config_is_refused(
+    tmp_path: Path, toml: str, words: str
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(toml)
+    got = run_cli(
+        "serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", "--config", str(config)
+    )
+    assert words in one_line_failure(got, 2)
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_bytes(b"\xef\xbb\xbf[server]\nport = 0\n[journal]\nmax_age_seconds = nan\n")
+    got = run_cli("serve", "--db", f"sqlite:///{tmp_path}/a.db", "--config", str(config))
+    assert "journal.max_age_seconds" in one_line_failure(got, 2)  # read past the BOM

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from ...config import callback_url, convert
+from ...config import callback_url, convert, no_repeats
 from ...delivery.urls import BadUrl, check_callback_url
 from ...settings import ConfigError
 
@@ -70,6 +70,7 @@ def parse_section(section: Mapping[str, Any], config: KPlusConfig) -> None:
     parsed = convert("kplus", section, _Section)
     if parsed.token_ttl_seconds is not None:
         config.token_ttl_seconds = parsed.token_ttl_seconds
+    no_repeats([p.partner_id for p in parsed.partners], "kplus.partners.partner_id")
     for p in parsed.partners:
         config.partners.append(
             Partner(

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from ...config import convert
+from ...config import convert, no_repeats
 from ...settings import ConfigError
 
 DEMO_IMID = "IONPAYTEST"
@@ -54,7 +54,9 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def parse_section(section: Mapping[str, Any], config: NicepayConfig) -> None:
-    for m in convert("nicepay", section, _Section).merchants:
+    merchants = convert("nicepay", section, _Section).merchants
+    no_repeats([m.imid for m in merchants], "nicepay.merchants.imid")
+    for m in merchants:
         config.merchants.append(Merchant(m.imid, m.merchant_key))
 
 

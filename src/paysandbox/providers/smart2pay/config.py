@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from ...config import callback_url, convert
+from ...config import callback_url, convert, no_repeats
 from ...delivery.urls import BadUrl, check_callback_url
 from ...settings import ConfigError
 
@@ -72,6 +72,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 def parse_section(section: Mapping[str, Any], config: Smart2PayConfig) -> None:
     parsed = convert("smart2pay", section, _Section)
+    no_repeats([str(site.site_id) for site in parsed.sites], "smart2pay.sites.site_id")
     for site in parsed.sites:
         url = callback_url(site.notification_url, "smart2pay.sites.notification_url")
         config.sites.append(Site(site.site_id, site.api_key, url))
