@@ -32,7 +32,10 @@ def test_overview_is_a_strict_html_page(client: httpx.Client) -> None:
     nonce = re.search(r"script-src 'nonce-([^']+)'", csp).group(1)  # type: ignore[union-attr]
     assert f'<script nonce="{nonce}">' in r.text and f'<style nonce="{nonce}">' in r.text
     # no external assets, nothing inline without the nonce
-    assert "<link" not in r.text and "<script src" not in r.text and "url(http" not in r.text
+    # (the one <link> is the empty icon, "data:,": no /favicon.ico request)
+    links = re.findall(r"<link[^>]*>", r.text)
+    assert links == ['<link rel="icon" href="data:,">'], links
+    assert "<script src" not in r.text and "url(http" not in r.text
     assert "onclick=" not in r.text
     cookie = r.headers["set-cookie"]
     assert "paysandbox_dashboard=" in cookie and "HttpOnly" in cookie
@@ -297,6 +300,16 @@ def test_journal_and_faults_are_wired_on_this_server(client: httpx.Client) -> No
         assert 'data-testid="unavailable"' not in r.text, r.text
     r = submit(client, "/_sandbox/ui/faults", kind="x")
     assert r.status_code == 400 and "invalid fault" in r.text
+    # a person's words, not Python's conversion errors
+    for field, value, words in (
+        ("latencyMs", "abc", "Latency must be a number of milliseconds."),
+        ("times", "1.5", "Times must be a whole number."),
+    ):
+        r = submit(
+            client, "/_sandbox/ui/faults", kind="latency", provider="kplus", **{field: value}
+        )
+        assert r.status_code == 400 and words in r.text, r.text
+        assert "could not convert" not in r.text and "invalid literal" not in r.text
 
 
 def test_nicepay_card_page_links_its_open_3ds_page(client: httpx.Client) -> None:

@@ -127,11 +127,17 @@ class FaultSource:
         for key in ("provider", "account", "route", "error"):
             if form.get(key, "").strip():
                 raw[key] = form[key].strip()
+        times, latency = form.get("times", "").strip(), form.get("latencyMs", "").strip()
+        if times:
+            if not (times.isascii() and times.isdigit() and len(times) <= 7):
+                raise Refused("Times must be a whole number.")  # not Python's int() message
+            raw["times"] = int(times)
+        if latency:
+            try:
+                raw["latencyMs"] = float(latency)
+            except ValueError:
+                raise Refused("Latency must be a number of milliseconds.") from None
         try:
-            if form.get("times", "").strip():
-                raw["times"] = int(form["times"])
-            if form.get("latencyMs", "").strip():
-                raw["latencyMs"] = float(form["latencyMs"])
             spec = fault_specs.parse(raw, self.providers)
         except (ValueError, FaultError) as exc:
             raise Refused(f"invalid fault: {exc}") from None
