@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
+import multiprocessing.connection
 import signal
 import socket
 import sys
@@ -187,5 +188,20 @@ def _worker(
         sock = _listen_beside(*where)
     config = uvicorn.Config(app, **uvicorn_options, **limits.uvicorn_options(settings))
     server = uvicorn.Server(config)
+    _stop_with_the_parent(server)
     server.run(sockets=[sock])
     sys.exit(0)
+
+
+def _stop_with_the_parent(server: Any) -> None:
+    """A worker whose parent is gone (``kill -9``) stops, gracefully, as on SIGTERM: orphaned
+    workers went on serving and sending callbacks, and a restart found the port taken."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        server.should_exit = True  # uvicorn's own graceful stop: answers finish, lifespan ends
+
+    threading.Thread(target=watch, daemon=True, name="paysandbox-parent-watch").start()

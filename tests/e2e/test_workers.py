@@ -254,3 +254,25 @@ def test_the_workers_share_one_servers_postgresql_pool_unless_told() -> None:
     assert workers.worker_settings(told, 2) is told
     shared = workers.worker_settings(Settings(port=9999, db_url="postgresql://x/y"), 2)
     assert (shared.port, shared.db_url) == (9999, "postgresql://x/y")  # the rest as given
+
+
+def test_workers_stop_when_the_parent_is_killed(serve: Served) -> None:
+    """``kill -9`` of the parent: its workers stop too (they went on serving and sending
+    callbacks as orphans, and a restart found the port taken)."""
+    import os
+
+    workers = _workers_of(serve.proc.pid)
+    assert len(workers) == 2
+    serve.proc.kill()
+    serve.proc.wait(timeout=30)
+
+    def gone() -> bool:
+        for pid in workers:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue
+            return False
+        return True
+
+    wait_until(gone, timeout=30)

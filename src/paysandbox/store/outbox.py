@@ -122,8 +122,8 @@ def claim_due(
         "AND d.next_attempt_at_us <= ? + COALESCE((SELECT a.offset_us FROM account_clocks a "
         "WHERE a.provider = d.provider AND a.account_id = d.account_id), 0) "
         "AND d.lease_token IS NULL AND NOT EXISTS (SELECT 1 "
-        "FROM deliveries b WHERE b.state = 'pending' AND b.lease_token IS NOT NULL "
-        "AND b.account_id = d.account_id AND b.url = d.url)) due "
+        "FROM deliveries b WHERE b.account_id = d.account_id AND b.url = d.url "
+        "AND b.state = 'pending' AND b.lease_token IS NOT NULL)) due "
         "WHERE rn = 1 ORDER BY next_attempt_at_us, created_at_us, id LIMIT ?",
         now_us,
         limit,
