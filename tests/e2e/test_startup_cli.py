@@ -187,15 +187,20 @@ def test_values_that_cannot_work_are_refused_at_start(
         ('[server]\npublic_url = "not a url"\n', "server.public_url"),
     ],
 )
-def test_config_values_that_cannot_work_are_refused(tmp_path: Path, toml: str, words: str) -> None:
-    """A retry schedule of inf / 1e300 stuck a failed delivery in flight (OverflowError); []
-    used every attempt up at once."""
+def refused_config(tmp_path: Path, toml: str) -> str:
+    """The one line a start with this config file is refused with (exit 2)."""
     config = tmp_path / "c.toml"
     config.write_text(toml)
     got = run_cli(
         "serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", "--config", str(config)
     )
-    assert words in one_line_failure(got, 2)
+    return one_line_failure(got, 2)
+
+
+def test_config_values_that_cannot_work_are_refused(tmp_path: Path, toml: str, words: str) -> None:
+    """A retry schedule of inf / 1e300 stuck a failed delivery in flight (OverflowError); []
+    used every attempt up at once."""
+    assert words in refused_config(tmp_path, toml)
 
 
 def test_ctrl_c_stops_quietly(tmp_path: Path) -> None:
@@ -298,12 +303,7 @@ def test_too_many_workers_and_a_bad_config_fault_are_config_mistakes(tmp_path: P
 def test_an_account_given_twice_in_the_config_is_refused(
     tmp_path: Path, toml: str, words: str
 ) -> None:
-    config = tmp_path / "c.toml"
-    config.write_text(toml)
-    got = run_cli(
-        "serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", "--config", str(config)
-    )
-    assert words in one_line_failure(got, 2)
+    assert words in refused_config(tmp_path, toml)
 
 
 def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
