@@ -177,16 +177,6 @@ def test_values_that_cannot_work_are_refused_at_start(
     assert words in one_line_failure(got, 2)
 
 
-@pytest.mark.parametrize(
-    ("toml", "words"),
-    [
-        ("[delivery]\nschedule = [inf]\n", "delivery.schedule"),
-        ("[delivery]\nschedule = [1e300]\n", "delivery.schedule"),
-        ("[delivery]\nschedule = []\n", "delivery.schedule"),
-        ("[journal]\nmax_age_seconds = inf\n", "journal.max_age_seconds"),
-        ('[server]\npublic_url = "not a url"\n', "server.public_url"),
-    ],
-)
 def refused_config(tmp_path: Path, toml: str) -> str:
     """The one line a start with this config file is refused with (exit 2)."""
     config = tmp_path / "c.toml"
@@ -197,6 +187,16 @@ def refused_config(tmp_path: Path, toml: str) -> str:
     return one_line_failure(got, 2)
 
 
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        ("[delivery]\nschedule = [inf]\n", "delivery.schedule"),
+        ("[delivery]\nschedule = [1e300]\n", "delivery.schedule"),
+        ("[delivery]\nschedule = []\n", "delivery.schedule"),
+        ("[journal]\nmax_age_seconds = inf\n", "journal.max_age_seconds"),
+        ('[server]\npublic_url = "not a url"\n', "server.public_url"),
+    ],
+)
 def test_config_values_that_cannot_work_are_refused(tmp_path: Path, toml: str, words: str) -> None:
     """A retry schedule of inf / 1e300 stuck a failed delivery in flight (OverflowError); []
     used every attempt up at once."""
