@@ -159,8 +159,6 @@ def check_public_url(value: str, name: str) -> str:
     """The sandbox's own base URL (pages, links, callBackAppUrl): an absolute http(s) URL with a
     host, no query or fragment. Unchecked, ``javascript:alert(1)//`` became every token's
     ``callBackAppUrl``."""
-    from .delivery.urls import BadUrl, check_callback_url
-
     try:
         check_callback_url(value, field=name)
     except BadUrl as exc:

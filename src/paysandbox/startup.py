@@ -88,7 +88,7 @@ def check_db_url(url: str) -> None:
     m = _SCHEME.match(url)
     if m and m.group(1).lower() != "sqlite" and len(m.group(1)) > 1:  # "C:" is a drive
         raise StartupError(
-            f"--db {_safe_url(url)}: unsupported database {m.group(1)!r}; "
+            f"--db {safe_url(url)}: unsupported database {m.group(1)!r}; "
             "use sqlite:///PATH or postgresql://USER@HOST/DB"
         )
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://") or "paysandbox.db"
@@ -148,10 +148,7 @@ def safe_url(url: str) -> str:
     return _PASSWORD_PARAM.sub(r"\1***", url)
 
 
-_safe_url = safe_url
-
-
-def _without(text: str, url: str) -> str:
+def without_password(text: str, url: str) -> str:
     """``text`` (a driver's message) with the URL it may repeat, and its password, hidden."""
     text = text.replace(url, safe_url(url))
     m = re.match(r"^[^:/]+://[^:@/]*:([^@/]*)@", url)
@@ -180,7 +177,7 @@ def check_postgres(url: str, timeout_seconds: int = 5) -> None:
             pass
     except psycopg.Error as exc:
         raise StartupError(
-            f"cannot reach PostgreSQL at {safe_url(url)}: {_without(_one_line(exc), url)}",
+            f"cannot reach PostgreSQL at {safe_url(url)}: {without_password(_one_line(exc), url)}",
             ENVIRONMENT,
         ) from None
 
@@ -263,7 +260,7 @@ def serve(
         except Exception as exc:
             log.debug("database start-up failed", exc_info=True)
             raise StartupError(
-                f"cannot open the database {_safe_url(settings.db_url)}: {_one_line(exc)}",
+                f"cannot open the database {safe_url(settings.db_url)}: {_one_line(exc)}",
                 ENVIRONMENT,
             ) from None
     except StartupError as exc:

@@ -319,7 +319,7 @@ class _Thread:
         import uvicorn
 
         from .app import create_app
-        from .startup import StartupError, bind, check_db_url
+        from .startup import StartupError, bind, check_db_url, without_password
 
         try:
             check_db_url(settings.db_url)  # as `paysandbox serve` does: one line, not a traceback
@@ -331,10 +331,12 @@ class _Thread:
             app = create_app(settings)
         except Exception as exc:  # an unreachable database: say which, close the socket
             sock.close()
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            # not chained: a driver's message may repeat the URL, password and all
             raise SandboxError(
-                f"paysandbox could not start on its database: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}"
-            ) from exc
+                "paysandbox could not start on its database: "
+                f"{type(exc).__name__}: {without_password(first, settings.db_url)}"
+            ) from None
         from .security.limits import uvicorn_options
 
         config = uvicorn.Config(  # the protocol `paysandbox serve` runs (limits, one send)

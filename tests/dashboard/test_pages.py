@@ -476,6 +476,14 @@ def test_dashboard_addresses_answer_with_pages(client: httpx.Client) -> None:
         assert r.status_code == status, (path, r.text)
         assert r.headers["content-type"].startswith("text/html"), path
         assert 'data-testid="message"' in r.text and 'href="/_sandbox/"' in r.text
+    big = client.post(
+        "/_sandbox/ui/clock/advance",
+        content=b"seconds=1&csrf=" + b"x" * 2_000_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert big.status_code == 413 and big.headers["content-type"].startswith("text/html"), big.text[
+        :200
+    ]
     r = client.get("/_sandbox", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/_sandbox/"
     # the control API keeps its JSON

@@ -115,6 +115,15 @@ def test_version() -> None:
     assert got.stdout.strip() == "paysandbox 0.1.0"
 
 
+def wait_ready(proc: subprocess.Popen[str], ready: Path) -> None:
+    """Until the server wrote its ready file (it must not have exited before)."""
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no ready file"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     ready = tmp_path / "ready"
@@ -137,11 +146,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
 
 def test_port_0_ready_line_and_ready_file(served: tuple[subprocess.Popen[str], Path]) -> None:
     proc, ready = served
-    deadline = time.monotonic() + 60
-    while not ready.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no ready file"
-        time.sleep(0.05)
+    wait_ready(proc, ready)
     text = ready.read_text()
     assert text.endswith("\n") and text.count("\n") == 1
     fields = dict(part.split("=", 1) for part in text.split()[2:])
@@ -227,11 +232,7 @@ def test_ctrl_c_stops_quietly(tmp_path: Path) -> None:
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
     try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no ready file"
-            time.sleep(0.05)
+        wait_ready(proc, ready)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -255,10 +256,7 @@ def test_ready_file_mistakes_and_a_failed_start_keep_a_running_servers_file(
     assert "is a folder" in one_line_failure(got, 2)
 
     proc, ready = served
-    deadline = time.monotonic() + 60
-    while not ready.exists():
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_ready(proc, ready)
     url = dict(p.split("=", 1) for p in ready.read_text().split()[2:])["url"]
     port = url.rsplit(":", 1)[1]
     got = run_cli(

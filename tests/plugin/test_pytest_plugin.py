@@ -118,6 +118,11 @@ def test_a_sandbox_that_cannot_be_had_is_one_clear_error(tmp_path: Path) -> None
     ):
         with pytest.raises(SandboxError, match=words), sandbox(db_url):
             pass
+    # a database that cannot be opened: one error, its password hidden and nothing chained
+    with pytest.raises(SandboxError) as info, sandbox("postgresql://u:s3cret-pw@[::1/db"):
+        pass
+    assert "could not start on its database" in str(info.value)
+    assert "s3cret-pw" not in str(info.value) and info.value.__cause__ is None
 
 
 def test_an_account_fixture_forgets_its_objects_when_its_test_ends(tmp_path: Path) -> None:

@@ -225,7 +225,8 @@ class DashboardOwner:
             )
         if failure == "internal":
             return PageError(500, "Sorry", "Something went wrong inside paysandbox.")
-        return PageError(400, "Sorry", message)
+        status = {"too_large": 413, "content_type": 415}.get(failure, 400)
+        return PageError(status, "Sorry", message)
 
 
 DASHBOARD = DashboardOwner()
