@@ -178,3 +178,41 @@ def test_readme_banner_lines_are_the_real_banner(fresh_db_url: str) -> None:
             continue
         assert line in real[at:], line
         at = real.index(line, at) + 1
+
+
+# ------------------------------------------------------------------ links and file names
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors of a Markdown file (fenced code left out)."""
+    text = re.sub(r"^```.*?^```", "", path.read_text("utf-8"), flags=re.S | re.M)
+    seen: dict[str, int] = {}
+    found = set()
+    for m in re.finditer(r"^#{1,6}\s+(.*)$", text, re.M):
+        slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+        n = seen.get(slug, -1) + 1
+        seen[slug] = n
+        found.add(slug if n == 0 else f"{slug}-{n}")
+    return found
+
+
+def test_links_and_file_names_in_the_docs_exist() -> None:
+    """Relative links reach a file (and its heading); a path in backticks that starts at the
+    repository's top (`src/…`, `tests/…`, `docs/…`, `bench/…`) names a file that exists."""
+    broken = []
+    for doc in DOCS:
+        text = doc.read_text("utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (doc.parent / path) if path else doc
+            if not file.exists() or (anchor and anchor not in _anchors(file)):
+                broken.append(f"{doc.name}: {target}")
+        for name in re.findall(r"`((?:src|tests|docs|bench)/[\w./-]+)`", text):
+            if "<" not in name and not (ROOT / name).exists():
+                broken.append(f"{doc.name}: {name}")
+    assert not broken
