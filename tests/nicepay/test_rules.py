@@ -96,8 +96,9 @@ def test_payment_params_tolerate_real_clients() -> None:
 
 def test_docs_result_code_table_matches_codes() -> None:
     text = DOCS.read_text()
-    documented = set(re.findall(r"^\| `(\d{4})` \| (\d{3}) \| `(\w+)` \|", text, re.M))
-    expected = {(c.result_cd, str(c.http_status), name) for name, c in CODES.items()}
+    rows = re.findall(r"^\| `(\d{4})` \| (\d{3}) \| `(\w+)` \| ([^|]*) \|", text, re.M)
+    documented = {(cd, status, name, msg.strip()) for cd, status, name, msg in rows}
+    expected = {(c.result_cd, str(c.http_status), name, c.message) for name, c in CODES.items()}
     assert documented == expected
 
 
