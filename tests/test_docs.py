@@ -216,3 +216,21 @@ def test_links_and_file_names_in_the_docs_exist() -> None:
             if "<" not in name and not (ROOT / name).exists():
                 broken.append(f"{doc.name}: {name}")
     assert not broken
+
+
+def test_control_md_names_every_control_command_and_option() -> None:
+    """docs/control.md's "From a shell" block names every command of ``paysandbox`` but
+    ``serve``, and every option each takes (``--url`` / ``--token`` are in the text above it)."""
+    part = (ROOT / "docs" / "control.md").read_text().split("## From a shell", 1)[1]
+    block = part.split("```", 2)[1]
+    sub = _parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    for name, parser in sub.choices.items():  # type: ignore[attr-defined]
+        if name == "serve":
+            continue
+        assert f"paysandbox {name}" in block or f"| {name}" in block, name
+        for action in parser._actions:
+            for opt in action.option_strings:
+                if opt in ("-h", "--help"):
+                    continue
+                where = block if opt not in ("--url", "--token") else part
+                assert opt in where, (name, opt)
