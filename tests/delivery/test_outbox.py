@@ -73,7 +73,7 @@ def message(object_id: str = "tok1", rule: str = "kplus_status00", **extra: Any)
         provider=extra.pop("provider", "kplus"),
         account_id=extra.pop("account_id", "PTR1"),
         object_id=object_id,
-        event="confirm-payment",
+        event=extra.pop("event", "confirm-payment"),
         url=extra.pop("url", "http://merchant.test/callback"),
         body=json.dumps(body),
         secret_keys=("partnerSecret",),
@@ -519,3 +519,39 @@ def test_fault_switches_from_the_partner_settings() -> None:
         duplicate=True, delay_seconds=7, out_of_order=True, reorder_window_seconds=0
     )  # an explicit 0 window is kept
     assert Faults.from_mapping({"outOfOrder": True}).reorder_window_seconds == 5
+
+
+# ------------------------------------------------------------------ withdrawing a queued message
+
+
+def test_withdraw_takes_back_only_what_no_sender_has_touched(env: Env) -> None:
+    """A message queued ahead of time (due later) is taken back whole — duplicates included —
+    while it is untouched; one a sender has attempted stays, and is counted as gone."""
+    later = Faults(duplicate=True, delay_seconds=600)
+    ahead = env.enqueue(message("tok1", event="expired"), later)
+    other_event = env.enqueue(message("tok1"), Faults(delay_seconds=600))
+    other_object = env.enqueue(
+        message("tok2", event="expired", url="http://merchant.test/other"), later
+    )
+
+    def withdraw(object_id: str) -> Any:
+        return env.db.write_sync(
+            lambda c: env.outbox.withdraw(
+                c, provider="kplus", account_id="PTR1", object_id=object_id, event="expired"
+            )
+        )
+
+    taken = withdraw("tok1")
+    assert sorted(taken.withdrawn) == sorted(ahead) and taken.gone == 0
+    assert env.db.write_sync(rows.get_delivery, ahead[0]) is None
+    assert env.delivery(other_event[0])["state"] == "pending"  # another event of the object
+    assert withdraw("tok1").withdrawn == []  # nothing left to take
+
+    env.advance(601)
+    merchant = Merchant(default=(500, b"no"))
+    # one delivery per endpoint at a time: one of tok2's twins is attempted (and failed)
+    assert run(env, merchant, lambda s: s.run_once()) == 2
+    [attempted] = [d for d in other_object if env.delivery(d)["attempts"] == 1]
+    again = withdraw("tok2")
+    assert again.withdrawn == [d for d in other_object if d != attempted] and again.gone == 1
+    assert env.delivery(attempted)["state"] == "pending"  # it stays, to be retried

@@ -124,3 +124,23 @@ class Outbox:
             # Everything older that has not gone out yet now waits until after this one.
             rows.push_back_unsent(conn, msg.provider, msg.account_id, due + US, ids[-1])
         return ids
+
+    def withdraw(
+        self, conn: Conn, *, provider: str, account_id: str, object_id: str, event: str
+    ) -> Withdrawal:
+        """Take back, in the caller's transaction, the deliveries of one object's ``event``
+        that were queued ahead of time (due later) and that no sender has touched yet: the
+        change they announce will not happen after all. ``Withdrawal.gone`` counts those a
+        sender had already claimed or attempted — the merchant has, or may have, seen them,
+        so the caller must let the announced change stand instead of its own."""
+        taken, left = rows.withdraw_unsent(conn, provider, account_id, object_id, event)
+        return Withdrawal(taken, left)
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """What ``Outbox.withdraw`` did: the delivery ids taken back, and how many of that event
+    were already out of reach (claimed by a sender, attempted, or done)."""
+
+    withdrawn: list[str]
+    gone: int

@@ -44,6 +44,30 @@ def push_back_unsent(
     )
 
 
+def withdraw_unsent(
+    conn: Conn, provider: str, account_id: str, object_id: str, event: str
+) -> tuple[list[str], int]:
+    """Take back an object's deliveries of one ``event`` that no sender has touched (pending,
+    never attempted, not claimed): they are deleted, as if never queued. Returns the ids taken
+    back and how many of that event are left — claimed, attempted or done, so the merchant has
+    (or may have) seen them. A claim that races this waits for the row (PostgreSQL) or the
+    database (SQLite); whichever commits first decides."""
+    where = (
+        "provider = ? AND account_id = ? AND object_id = ? AND event = ? AND state = 'pending' "
+        "AND attempts = 0 AND lease_token IS NULL"
+    )
+    args = (provider, account_id, object_id, event)
+    taken = [
+        str(r["id"]) for r in conn.all(f"DELETE FROM deliveries WHERE {where} RETURNING id", *args)
+    ]
+    row = conn.one(
+        "SELECT COUNT(*) AS n FROM deliveries WHERE provider = ? AND account_id = ? "
+        "AND object_id = ? AND event = ?",
+        *args,
+    )
+    return taken, int(row["n"]) if row else 0
+
+
 def release_stale(conn: Conn, real_now_us: int) -> int:
     """Return deliveries whose lease ran out (their sender died or stalled) to the queue.
 

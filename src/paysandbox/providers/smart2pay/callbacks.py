@@ -15,6 +15,8 @@ from ...delivery.outbox import OutboundMessage
 from ...store.db import Row
 from ...web import JSON_ENCODER
 
+PROVIDER = "smart2pay"
+
 
 def basic_auth(site_id: int, api_key: str) -> str:
     return "Basic " + base64.b64encode(f"{site_id}:{api_key}".encode()).decode("ascii")
@@ -23,7 +25,7 @@ def basic_auth(site_id: int, api_key: str) -> str:
 def notification(site: Row, payment_id: int, kind: str, body: dict[str, Any]) -> OutboundMessage:
     """``kind`` is ``payment`` or ``refund``; ``body`` the full ``{"Payment": …}`` document."""
     return OutboundMessage(
-        provider="smart2pay",
+        provider=PROVIDER,
         account_id=str(site["site_id"]),
         object_id=str(payment_id),
         event=kind,

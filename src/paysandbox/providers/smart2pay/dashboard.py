@@ -44,6 +44,7 @@ PAYMENT_STATE_ORDER = (
     "QueuedForCanceling",
     "Cancelled",
     "Failed",
+    "Expired",  # Open past its PaymentTokenLifetime
     "PartiallyRefunded",
     "Refunded",
 )

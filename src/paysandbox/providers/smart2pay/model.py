@@ -38,7 +38,7 @@ STATUS_IDS: dict[str, int] = {
 }
 
 AUTHORIZED, CAPTURED, PARTIALLY_CAPTURED = "Authorized", "Captured", "PartiallyCaptured"
-CANCELLED, FAILED = "Cancelled", "Failed"
+CANCELLED, FAILED, EXPIRED = "Cancelled", "Failed", "Expired"
 QUEUED_CAPTURE, CAPTURE_REQUESTED, QUEUED_CANCEL = (
     "QueuedForCapturing",
     "CaptureRequested",
@@ -46,6 +46,7 @@ QUEUED_CAPTURE, CAPTURE_REQUESTED, QUEUED_CANCEL = (
 )
 PARTIALLY_REFUNDED, REFUNDED = "PartiallyRefunded", "Refunded"
 #: Waiting on the customer: paysandbox's 3-D Secure page or hosted card form (RedirectURL).
+#: Its ``PaymentTokenLifetime`` is a pending transition to Expired (``hosted``).
 OPEN = "Open"
 
 PAYMENT_STATES = StateMachine.build(
@@ -79,6 +80,7 @@ PAYMENT_STATES = StateMachine.build(
                 CAPTURE_REQUESTED,
                 FAILED,
                 CANCELLED,
+                EXPIRED,
             )
         ),
         *(

@@ -124,6 +124,8 @@ FIELDS: dict[str, Rule] = {
     "Payment.Retry": Rule("bool", "", "2"),
     "Payment.3DSecure": Rule("bool", "", "2"),
     "Payment.Articles": Rule("array", "", "2"),
+    # minutes; SDK-PHP's regexp. No return code of its own is documented: 2 (Validation failed)
+    "Payment.PaymentTokenLifetime": Rule("int", r"^\d{1,12}$", "2"),
     # --- Refund request (Smart2Pay refund schema)
     "Refund.MerchantTransactionID": Rule("string", _MTID, "2200"),
     "Refund.OriginatorTransactionID": Rule("string", _MTID, "2209"),
@@ -133,6 +135,24 @@ FIELDS: dict[str, Rule] = {
     "Refund.StatementDescriptor": Rule("string", r"^(.{1,255})?$", "2204"),
     "Refund.Details": Rule("object", "", "2"),
 }
+
+#: ``PaymentTokenLifetime`` (minutes a payment waiting on the customer stays payable). The
+#: default is the hosted-card-form example's: its request sends none, its answer shows 10. The
+#: bounds are our own (the documents give none): at least a minute, at most a year.
+TOKEN_LIFETIME_DEFAULT_MINUTES = 10
+TOKEN_LIFETIME_MAX_MINUTES = 525_600
+
+
+def token_lifetime_problem(minutes: int) -> Reason | None:
+    """The reason a ``PaymentTokenLifetime`` that passed its regexp is still refused."""
+    if 1 <= minutes <= TOKEN_LIFETIME_MAX_MINUTES:
+        return None
+    return reason(
+        "2",
+        "Payment.PaymentTokenLifetime is invalid - must be 1 to "
+        f"{TOKEN_LIFETIME_MAX_MINUTES} minutes",
+    )
+
 
 _COMPILED = {k: re.compile(r.regexp, re.ASCII) for k, r in FIELDS.items() if r.regexp}
 _BY_GROUP: dict[str, dict[str, str]] = {}  # group → lower-case field → canonical field

@@ -85,6 +85,7 @@ class PaymentIn(msgspec.Struct, kw_only=True):
     Moto: bool | None = None
     Retry: bool | None = None
     ThreeDSecure: bool | None = msgspec.field(default=None, name="3DSecure")
+    PaymentTokenLifetime: int | None = None
     Articles: list[Any] | None = None
     Customer: CustomerIn | None = None
     BillingAddress: AddressIn | None = None

@@ -179,12 +179,16 @@ def transition_payment(
     from_states: Sequence[str],
     values: Mapping[str, Any],
     due_by_us: int | None = None,
+    not_due_at_us: int | None = None,
 ) -> bool:
     """Atomically move a payment out of ``from_states``; with ``due_by_us``, only when its
-    pending transition is due by then."""
+    pending transition is due by then; with ``not_due_at_us``, only while it is not yet due
+    then (an Open payment's expiry)."""
     extra, args = "", []
     if due_by_us is not None:
         extra, args = "pending_at_us IS NOT NULL AND pending_at_us <= ?", [due_by_us]
+    elif not_due_at_us is not None:
+        extra, args = "(pending_at_us IS NULL OR pending_at_us > ?)", [not_due_at_us]
     return conditional_update(
         conn,
         "smart2pay_payments",

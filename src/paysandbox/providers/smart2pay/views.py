@@ -141,7 +141,7 @@ def payment_fields(p: Payment) -> dict[str, Any]:
         "Status": status(r["status"], json.loads(r["reasons"])),
         "CaptureDetails": _json(r["capture_details"]),
         "MethodTransactionID": None,
-        "PaymentTokenLifetime": None,
+        "PaymentTokenLifetime": r["token_lifetime_minutes"],
         "Capture": bool(r["capture_flag"]),
         "Retry": False,
         "RedirectURL": r["redirect_url"] if r["status"] == OPEN else None,

@@ -146,7 +146,10 @@ class Smart2PayService:
     # ------------------------------------------------------------ the customer's pages
 
     async def page(self, key: str) -> Payment:
-        return await self.db.read(hosted.page_tx, key)
+        payment = await self.db.read(hosted.page_tx, key)
+        if payment.due:  # e.g. its lifetime ended: written down, as a read of the API does
+            await self.db.write(queues.settle_tx, payment.id)
+        return payment
 
     async def submit_card(self, key: str, form: dict[str, str]) -> Payment:
         payment = await self.db.write(hosted.submit_card_tx, self.outbox, key, form)

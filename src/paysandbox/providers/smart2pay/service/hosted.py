@@ -7,6 +7,14 @@ payment created without card data) and its 3-D Secure page (``3DSecure: true``).
 at once. Finishing runs the payment's test-amount scenario exactly as a payment created with a
 card would (Authorized, Captured, queued, or Failed for 10001) and notifies; Fail makes it
 Failed (code 13), Cancel on the card form Cancelled (code 119).
+
+**Expiry.** An Open payment carries a pending transition to Expired at the end of its
+``PaymentTokenLifetime`` (on its site's clock), read as Expired from that moment like any due
+pending transition, and its Expired notification is queued at creation, due then. The customer
+and the clock race under the payment's row lock: a finish that still sees the payment Open
+first takes that notification back (``withdraw_expiry``); if a sender already has it, the
+expiry stands and the finish is refused. Exactly one of the two outcomes is written, and the
+merchant is told only that one.
 """
 
 from __future__ import annotations
@@ -23,8 +31,8 @@ from ..errors import Reason, Smart2PayError, reason
 from ..model import ACTIVE, CANCELLED, FAILED, OPEN, Payment
 from ._common import PAYMENT, TOKEN, load_payment, new_token_value, now_for
 from .captures import record_capture
-from .notify import notify_payment
-from .queues import step_values
+from .notify import notify_payment, withdraw_expiry
+from .queues import expire_now, settle, step_values
 
 AUTHENTICATE, FAIL, CANCEL = "authenticate", "fail", "cancel"
 
@@ -45,7 +53,18 @@ def _locked(conn: Conn, key: str) -> tuple[Payment, Row, int]:
     now = now_for(conn, row["site_id"])
     site = rows.get_site(conn, int(row["site_id"]))
     assert site is not None
-    return Payment(row, now), site, now
+    return settle(conn, row, now), site, now  # an expiry that is due is written down first
+
+
+def _lost_to_expiry(
+    conn: Conn, outbox: Outbox, site: Row, payment: Payment, now: int
+) -> Payment | None:
+    """Before the customer's outcome is written: take the queued Expired notification back.
+    When a sender already has it, the payment expires now and is returned (the finish is
+    refused); otherwise None, and the finish goes ahead."""
+    if withdraw_expiry(conn, outbox, site, payment, now):
+        return None
+    return expire_now(conn, payment, now)
 
 
 def page_tx(conn: Conn, key: str) -> Payment:
@@ -68,6 +87,10 @@ def submit_card_tx(conn: Conn, outbox: Outbox, key: str, form: dict[str, str]) -
         reasons.append(reason("1206", "Card details are missing"))
     if reasons:
         raise CardRefused(reasons)
+    if not payment["three_d_secure"]:  # the card finishes it: nothing is written if it expired
+        expired = _lost_to_expiry(conn, outbox, site, payment, now)
+        if expired is not None:
+            return expired
     values: dict[str, Any] = {
         "card": json.dumps(views.card(facts)),
         "card_form": False,
@@ -112,6 +135,9 @@ def decide_tx(conn: Conn, outbox: Outbox, key: str, action: str) -> Payment:
         return payment
     if payment["card_form"] and action != CANCEL:
         return payment  # no card yet: only the form (or Cancel) can move it
+    expired = _lost_to_expiry(conn, outbox, site, payment, now)
+    if expired is not None:
+        return expired
     return _finish(conn, outbox, site, payment, action, now)
 
 
@@ -139,8 +165,10 @@ def _finish(
         }
     values = {k: v for k, v in state.items() if k != "capture_status"}
     values["updated_at_us"] = now
-    if not rows.transition_payment(conn, payment.id, from_states=(OPEN,), values=values):
-        raise AssertionError("payment changed under its row lock")
+    if not rows.transition_payment(
+        conn, payment.id, from_states=(OPEN,), values=values, not_due_at_us=now
+    ):
+        raise AssertionError("payment changed or expired under its row lock")
     if capture and state["capture_status"] is not None:
         record_capture(conn, payment.id, total, state, now)
     events.append(

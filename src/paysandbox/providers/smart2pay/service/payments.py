@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from ....core.clock import US
 from ....delivery.outbox import Outbox
 from ....store import events
 from ....store.db import Conn, Row
@@ -18,7 +19,7 @@ from .. import rules, scenarios, views
 from .. import store as rows
 from ..errors import Reason, Smart2PayError, reason
 from ..listing import ListQuery
-from ..model import ACTIVE, FAILED, OPEN, STATUS_IDS, Payment
+from ..model import ACTIVE, EXPIRED, FAILED, OPEN, STATUS_IDS, Payment
 from ..schemas import PaymentIn
 from ._common import (
     PAYMENT,
@@ -71,6 +72,13 @@ def create_tx(
         card_form = True  # the customer enters the card on the hosted form (RedirectURL)
     if checked.get("Amount") == 0:
         reasons.append(reason("1001", "Payment.Amount is invalid - must be greater than 0"))
+    lifetime_problem = (
+        rules.token_lifetime_problem(checked["PaymentTokenLifetime"])
+        if checked.get("PaymentTokenLifetime") is not None
+        else None
+    )
+    if lifetime_problem is not None:
+        reasons.append(lifetime_problem)
     if reasons:
         raise Smart2PayError(
             reasons,
@@ -89,14 +97,18 @@ def create_tx(
     scenario = scenarios.scenario_for(req.Amount)
     capture = bool(req.Capture)
     amount = req.Amount
+    lifetime = req.PaymentTokenLifetime
     if waits:
+        if lifetime is None:
+            lifetime = rules.TOKEN_LIFETIME_DEFAULT_MINUTES
+        # expires at the end of its lifetime on the site's clock, unless the customer is first
         state: dict[str, Any] = {
             "status": OPEN,
             "reasons": "[]",
             "captured_amount": 0,
-            "pending_status": None,
-            "pending_at_us": None,
-            "pending_changes": None,
+            "pending_status": EXPIRED,
+            "pending_at_us": now + lifetime * 60 * US,
+            "pending_changes": json.dumps({"reasons": "[]"}),
             "capture_status": None,
         }
     else:
@@ -136,6 +148,7 @@ def create_tx(
         if req.BillingAddress is not None
         else None,
         "three_d_secure": three_ds,
+        "token_lifetime_minutes": lifetime,
         "card_form": card_form,
         "redirect_key": redirect_key,
         "redirect_url": f"{base_url}/smart2pay/payment/{redirect_key}" if redirect_key else None,
@@ -191,6 +204,7 @@ def create_tx(
             "moto": bool(req.Moto),
             "scenario": scenario.title,
             "waitsFor": ("card form" if card_form else "3-D Secure") if waits else None,
+            "tokenLifetimeMinutes": lifetime if waits else None,
         },
     )
     payment = load_payment(conn, payment_id, now)

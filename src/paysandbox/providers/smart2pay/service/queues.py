@@ -16,7 +16,7 @@ from ....store.db import Conn, Row
 from .. import scenarios
 from .. import store as rows
 from ..errors import Smart2PayError, reason
-from ..model import FAILED, PAYMENT_STATES, Payment
+from ..model import EXPIRED, FAILED, OPEN, PAYMENT_STATES, Payment, settled_values
 from ._common import PAYMENT, load_payment, now_for
 
 
@@ -85,6 +85,27 @@ _SETTLE_COLUMNS = frozenset(
         "updated_at_us",
     }
 )
+
+
+def expire_now(conn: Conn, payment: Payment, now: int) -> Payment:
+    """Write down an Open payment's expiry before its time (the caller holds the row lock):
+    its Expired notification, queued ahead, is already with a sender, so the merchant has
+    been (or is being) told; the customer's finish loses. Only a clock moved while the
+    customer's request was under way gets here (on PostgreSQL, where a sender can claim the
+    notification between that request's clock read and its row lock)."""
+    assert payment.status == OPEN and payment.row["pending_status"] == EXPIRED
+    values = {k: v for k, v in settled_values(payment.row).items() if k in _SETTLE_COLUMNS}
+    if not rows.transition_payment(conn, payment.id, from_states=(OPEN,), values=values):
+        raise AssertionError("payment changed under its row lock")
+    events.append(
+        conn,
+        PAYMENT,
+        str(payment.id),
+        "settled",
+        now,
+        {"from": OPEN, "to": EXPIRED, "by": "its Expired notification was already sent"},
+    )
+    return load_payment(conn, payment.id, now)
 
 
 def settle_tx(conn: Conn, payment_id: int) -> None:
