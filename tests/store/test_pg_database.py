@@ -349,3 +349,85 @@ def test_a_nul_character_is_stored_and_found_as_u_fffd(db: PostgresDatabase) -> 
     db.write_sync(lambda c: c.insert_many("t", ("k", "v"), [("g\x00h", 4)]))  # COPY
     assert db.write_sync(lambda c: c.one("SELECT v FROM t WHERE k = ?", "g\x00h")) == {"v": 4}
     assert db.write_sync(keys) == ["a\ufffdb", "c\ufffdd", "e\ufffdf", "g\ufffdh"]
+
+
+def value_of(conn: Conn, key: str) -> int | None:
+    row = conn.one("SELECT v FROM t WHERE k = ?", key)
+    return None if row is None else int(row["v"])
+
+
+def test_concurrent_read_one_calls_share_one_statement(db: PostgresDatabase) -> None:
+    """``read_one`` calls of one loop turn run as one statement; each caller gets its own row
+    (None: its statement found nothing), also past the batch limit, and again on the same
+    connections."""
+    from paysandbox.store.pg import READ_BATCH_MAX
+
+    keys_ = [f"k{i}" for i in range(READ_BATCH_MAX + 8)]
+
+    async def main() -> tuple[list[list[int | None]], int]:
+        for i, k in enumerate(keys_):
+            await db.write(put, k, i)
+        out = []
+        for _ in range(3):
+            asked = [*keys_, "missing"]
+            out.append(list(await asyncio.gather(*(db.read_one(value_of, k) for k in asked))))
+        return out, db._pool().reads.joined
+
+    answers, joined = run_async(main)
+    for got in answers:
+        assert got == [*range(len(keys_)), None]
+    assert joined >= 3  # at least one joined statement a round (more: the batch limit)
+
+
+def test_a_caller_that_breaks_a_joined_read_gets_its_own_error(db: PostgresDatabase) -> None:
+    """One caller's bad parameter fails the joined statement: each caller's statement then
+    runs on its own — the others get their rows, that caller its own error — and the SQL is
+    still joined afterwards (the statement was not at fault)."""
+
+    async def main() -> tuple[list[Any], list[Any], int]:
+        await db.write(put, "a", 1)
+        await db.write(put, "b", 2)
+        mixed = await asyncio.gather(
+            db.read_one(value_of, "a"),
+            db.read_one(value_of, 5),  # type: ignore[arg-type]  # an int where text goes
+            db.read_one(value_of, "b"),
+            return_exceptions=True,
+        )
+        before = db._pool().reads.joined
+        good = await asyncio.gather(db.read_one(value_of, "b"), db.read_one(value_of, "a"))
+        return list(mixed), list(good), db._pool().reads.joined - before
+
+    mixed, good, joined_after = run_async(main)
+    assert mixed[0] == 1 and mixed[2] == 2
+    assert isinstance(mixed[1], Exception) and "expected str, got int" in str(mixed[1])
+    assert good == [2, 1] and joined_after == 1
+
+
+def test_a_cancelled_read_one_caller_leaves_the_others_their_answers(db: PostgresDatabase) -> None:
+    async def main() -> list[Any]:
+        await db.write(put, "a", 1)
+        calls = [asyncio.ensure_future(db.read_one(value_of, k)) for k in ("a", "a", "nope")]
+        await asyncio.sleep(0)  # each has handed its statement over
+        calls[1].cancel()
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+    answers = run_async(main)
+    assert answers[0] == 1 and answers[2] is None
+    assert isinstance(answers[1], asyncio.CancelledError)
+
+
+def test_a_joined_read_keeps_each_callers_parameters_and_types(db: PostgresDatabase) -> None:
+    """Parameters used in expressions (not only compared with a column) keep their types and
+    their caller in the joined form."""
+
+    def echo(conn: Conn, n: int, text: str) -> tuple[int, str]:
+        row = conn.one("SELECT CAST(? AS INTEGER) * 2 AS x, ? || '!' AS y", n, text)
+        assert row is not None
+        return int(row["x"]), str(row["y"])
+
+    async def main() -> tuple[list[tuple[int, str]], int]:
+        answers = await asyncio.gather(*(db.read_one(echo, n, f"t{n}") for n in range(5)))
+        return list(answers), db._pool().reads.joined
+
+    answers, joined = run_async(main)
+    assert answers == [(2 * n, f"t{n}!") for n in range(5)] and joined == 1

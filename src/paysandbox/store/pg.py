@@ -15,7 +15,12 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
   ``SELECT``), a transaction is opened before that statement and committed at the end, so it
   is still atomic.
 * ``read_one(fn)`` is ``read`` for a function of exactly one plain ``SELECT`` (anything more is
-  refused with ``RuntimeError``, as SQLite's ``read_one`` needs for its snapshot).
+  refused with ``RuntimeError``, as SQLite's ``read_one`` needs for its snapshot). Such reads
+  that arrive in one turn of the event loop with the same SQL are sent as ONE statement
+  (``_ReadBatch``: a ``UNION ALL`` of the statement once per caller), so twelve concurrent
+  inquiries cost one round trip, not twelve. Each caller's statement still runs after its
+  request arrived, in a snapshot of its own moment or later: what a client was told was
+  committed before it asked is seen.
 * ``write_one(fn)`` is for a function whose change is ONE statement (e.g. a data-modifying
   ``WITH`` that claims and inserts together): all its statements run in autocommit, no
   ``BEGIN``/``COMMIT`` round trips; a second changing statement raises ``RuntimeError``.
@@ -159,7 +164,7 @@ async def _statement(c: Any, op: int, sql: str, args: Sequence[Any]) -> Any:
     return int(tail) if tail.isdigit() else 0
 
 
-_AS_IS, _LAZY, _ONE_CHANGE, _ONE_READ = 0, 1, 2, 4
+_AS_IS, _LAZY, _ONE_CHANGE = 0, 1, 2
 _DONE = 3  # what a runner hands back when its function has returned or raised
 
 
@@ -196,8 +201,6 @@ async def _drive(
     still does so atomically, as on SQLite.
     ``_ONE_CHANGE``: autocommit throughout; a second statement that is not a plain ``SELECT``
     is refused with ``RuntimeError`` (see ``PostgresDatabase.write_one``).
-    ``_ONE_READ``: autocommit; one plain ``SELECT``, anything after it or any other statement
-    is refused with ``RuntimeError`` (see ``PostgresDatabase.read_one``).
 
     ``runners``: idle runner greenlets of this loop's thread; one is taken, and given back when
     its function has returned or raised (one left mid-function is never reused). An idle
@@ -217,15 +220,7 @@ async def _drive(
                 return result
             raise params
         try:
-            if mode == _ONE_READ:
-                if changed or not plain_select(sql):
-                    raise RuntimeError(
-                        "read_one runs one plain SELECT (its own snapshot), not "
-                        f"{'a second statement' if changed else 'this one'}: {sql[:80]!r}; "
-                        "use Database.read"
-                    )
-                changed = True  # here: one statement has been run
-            elif mode and not plain_select(sql):
+            if mode and not plain_select(sql):
                 if mode == _LAZY:
                     if not c.is_in_transaction():
                         await c.execute("BEGIN")
@@ -243,6 +238,207 @@ async def _drive(
             request = child.switch(answer)
 
 
+#: Most callers in one batched statement (``_ReadBatch``); more wait for the next one.
+READ_BATCH_MAX = 32
+#: The column that tells a batched statement's rows apart (no repository SQL names it).
+_BATCH_KEY = "psb_batch_caller_"
+
+
+@lru_cache(maxsize=512)
+def _batched_sql(sql: str, types: tuple[str, ...]) -> str:
+    """``sql`` (``?`` placeholders; one row wanted, as ``conn.one``) for many callers at once:
+    ``SELECT q.key, s.* FROM unnest($1::int[], $2::t1[], …) AS q(key, a1, …) CROSS JOIN
+    LATERAL (sql with ``?`` → ``q.a1`` … LIMIT 1) s`` — each caller's parameters a row of
+    arrays, its first row found by key (none: the caller's statement found nothing). One
+    statement text for any number of callers, so PostgreSQL plans it once."""
+    names = iter(range(1, len(types) + 1))
+    inner = _QMARK.sub(lambda _: f"q.a{next(names)}", sql)
+    arrays = ", ".join(f"${i + 2}::{t}[]" for i, t in enumerate(types))
+    columns = ", ".join(f"a{i + 1}" for i in range(len(types)))
+    return (
+        f"SELECT q.{_BATCH_KEY}, s.* FROM unnest($1::int4[], {arrays}) "
+        f"AS q({_BATCH_KEY}, {columns}) CROSS JOIN LATERAL ({inner} LIMIT 1) s"
+    )
+
+
+#: Callers of one batched SQL: each one's parameters and the future its row is set on.
+_Callers = list[tuple[Sequence[Any], "asyncio.Future[Any]"]]
+
+
+class _ReadBatch:
+    """``read_one``'s statements, gathered per turn of the event loop and sent together.
+
+    A caller hands over its statement (``submit``) and awaits its row. The first one of a
+    turn schedules ``_flush`` with ``call_soon``, which runs after every callback already
+    queued — the other requests that arrived with it — so those that reached their read in
+    the same turn share one statement (one round trip, one execution in PostgreSQL) on one
+    pooled connection. One caller alone runs its own statement as before. Should the joined
+    statement fail (a statement that cannot be a subquery, a bad parameter of one caller),
+    each caller's statement runs on its own, so each gets its own answer or error, and that
+    SQL is not joined again."""
+
+    def __init__(self, pool: _LoopPool) -> None:
+        self.pool = pool
+        self.pending: dict[str, _Callers] = {}
+        self.scheduled = False
+        self.unjoinable: set[str] = set()
+        self.types: dict[str, tuple[str, ...]] = {}  # SQL → its parameters' types
+        self.joined = 0  # joined statements run (tests, benchmarks)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, sql: str, args: Sequence[Any]) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = self.pool.loop.create_future()
+        waiting = self.pending.get(sql)
+        if waiting is None:
+            self.pending[sql] = [(args, fut)]
+            if not self.scheduled:
+                self.scheduled = True
+                self.pool.loop.call_soon(self._flush)
+        else:
+            waiting.append((args, fut))
+        return fut
+
+    def _flush(self) -> None:
+        self.scheduled = False
+        pending, self.pending = self.pending, {}
+        for sql, callers in pending.items():
+            for i in range(0, len(callers), READ_BATCH_MAX):
+                task = self.pool.loop.create_task(self._run(sql, callers[i : i + READ_BATCH_MAX]))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, sql: str, callers: _Callers) -> None:
+        callers = [(args, fut) for args, fut in callers if not fut.done()]
+        if not callers:
+            return
+        pool = self.pool
+        try:
+            c = await pool.acquire()
+        except BaseException as exc:
+            _fail(callers, exc)
+            raise
+        try:
+            if len(callers) > 1 and sql not in self.unjoinable:
+                try:
+                    found = await self._joined(c, sql, [args for args, _ in callers])
+                except Exception:  # the driver's error: each caller's own statement below
+                    if c.is_closed():
+                        raise
+                else:
+                    self.joined += 1
+                    for k, (_, fut) in enumerate(callers):
+                        if not fut.done():
+                            fut.set_result(found.get(k))
+                    pool.release(c)
+                    return
+                if await self._one_by_one(c, sql, callers):
+                    self.unjoinable.add(sql)  # every caller's own statement ran: not joinable
+            else:
+                await self._one_by_one(c, sql, callers)
+        except BaseException as exc:  # a broken or cancelled connection: no caller is left
+            pool.release(c, broken=True)
+            _fail(callers, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        pool.release(c, broken=c.is_closed() or c.is_in_transaction())
+
+    async def _joined(
+        self, c: Any, sql: str, callers: list[Sequence[Any]]
+    ) -> dict[int, dict[str, Any]]:
+        """The callers' statements as one (``_batched_sql``): each caller's row by its index."""
+        types = self.types.get(sql)
+        if types is None:
+            prepared = await c.prepare(_numbered(sql))
+            types = tuple(f'"{t.schema}"."{t.name}"' for t in prepared.get_parameters())
+            self.types[sql] = types
+        columns = [list(column) for column in zip(*map(_text, callers), strict=True)]
+        rows = await c.fetch(_batched_sql(sql, types), list(range(len(callers))), *columns)
+        found: dict[int, dict[str, Any]] = {}
+        for r in rows:
+            row = dict(r.items())
+            found[row.pop(_BATCH_KEY)] = row
+        return found
+
+    @staticmethod
+    async def _one_by_one(c: Any, sql: str, callers: _Callers) -> bool:
+        """Each caller's own statement, its own answer or error; True when none failed."""
+        ok = True
+        for args, fut in callers:
+            try:
+                row = await _statement(c, _ONE, sql, args)
+            except Exception as exc:
+                if c.is_closed():
+                    raise
+                ok = False
+                if not fut.done():
+                    fut.set_exception(exc)
+            else:
+                if not fut.done():
+                    fut.set_result(row)
+        return ok
+
+
+def _fail(callers: _Callers, exc: BaseException) -> None:
+    for _, fut in callers:
+        if not fut.done():
+            if isinstance(exc, Exception):
+                fut.set_exception(exc)
+            else:
+                fut.cancel()
+
+
+async def _drive_batched_read(
+    batch: _ReadBatch, fn: Callable[..., T], args: Sequence[Any], runners: list[greenlet.greenlet]
+) -> T:
+    """``_drive`` for ``read_one``: the function's one plain ``SELECT`` of ``conn.one`` goes
+    to ``batch``; ``conn.all`` runs on a pooled connection of its own."""
+    here = greenlet.getcurrent()
+    child = runners.pop() if runners else None
+    if child is None or child.parent is not here:
+        child = greenlet.greenlet(_runner)
+    request = child.switch(fn, args)
+    used = False
+    while True:
+        op, sql, params = request
+        if op == _DONE:
+            runners.append(child)
+            if sql:
+                result: T = params
+                return result
+            raise params
+        try:
+            if used or not plain_select(sql) or op not in (_ONE, _ALL):
+                raise RuntimeError(
+                    "read_one runs one plain SELECT (its own snapshot), not "
+                    f"{'a second statement' if used else 'this one'}: {sql[:80]!r}; "
+                    "use Database.read"
+                )
+            used = True
+            if op == _ONE:
+                answer = await batch.submit(sql, params)
+            else:
+                answer = await _pooled_statement(batch.pool, op, sql, params)
+        except BaseException as exc:  # the repository function sees the driver's error
+            request = child.throw(exc)
+        else:
+            request = child.switch(answer)
+
+
+async def _pooled_statement(pool: _LoopPool, op: int, sql: str, args: Sequence[Any]) -> Any:
+    c = await pool.acquire()
+    try:
+        answer = await _statement(c, op, sql, args)
+    except Exception:
+        pool.release(c, broken=c.is_closed() or c.is_in_transaction())
+        raise
+    except BaseException:
+        pool.release(c, broken=True)
+        raise
+    pool.release(c)
+    return answer
+
+
 class _LoopPool:
     """Connections for one event loop (asyncpg connections belong to the loop they were made
     on). LIFO reuse keeps the hot connections' prepared statements warm."""
@@ -253,6 +449,7 @@ class _LoopPool:
         self.runners: list[greenlet.greenlet] = []  # idle greenlets for ``_drive``
         self.opened = 0
         self.waiters: deque[asyncio.Future[Any]] = deque()
+        self.reads = _ReadBatch(self)
 
     async def acquire(self) -> Any:
         if self.idle:
@@ -369,8 +566,10 @@ class PostgresDatabase:
 
     async def read_one(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn`` reads with one plain ``SELECT`` (autocommit, as ``read`` runs it); a second
-        statement or any other kind raises ``RuntimeError`` (the contract SQLite relies on)."""
-        return await self._autocommit(fn, args, _ONE_READ)
+        statement or any other kind raises ``RuntimeError`` (the contract SQLite relies on).
+        Concurrent callers' statements of one loop turn run as one (``_ReadBatch``)."""
+        pool = self._pool()
+        return await _drive_batched_read(pool.reads, fn, args, pool.runners)
 
     async def _autocommit(self, fn: Callable[..., T], args: tuple[Any, ...], mode: int) -> T:
         """``fn`` on a pooled connection, each statement its own transaction (``mode``: what
