@@ -431,3 +431,65 @@ def test_a_joined_read_keeps_each_callers_parameters_and_types(db: PostgresDatab
 
     answers, joined = run_async(main)
     assert answers == [(2 * n, f"t{n}!") for n in range(5)] and joined == 1
+
+
+def put_all(conn: Conn, items: list[tuple[str, int]]) -> list[str]:
+    """One statement for all items (``write_joined``'s contract)."""
+    conn.exec(
+        "INSERT INTO t (k, v) SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS INTEGER[]))",
+        [k for k, _ in items],
+        [v for _, v in items],
+    )
+    return [k for k, _ in items]
+
+
+def test_write_joined_gives_one_call_the_items_of_one_turn(db: PostgresDatabase) -> None:
+    async def main() -> tuple[list[str], int, list[str]]:
+        answers = await asyncio.gather(*(db.write_joined(put_all, (f"j{n}", n)) for n in range(6)))
+        return list(answers), db._pool().joiner.joined, await db.read(keys)
+
+    answers, joined, stored = run_async(main)
+    assert answers == [f"j{n}" for n in range(6)]
+    assert joined == 1 and stored == [f"j{n}" for n in range(6)]
+
+
+def test_a_refused_joined_write_runs_each_item_on_its_own(db: PostgresDatabase) -> None:
+    """One item's conflict refuses the joined statement (nothing of it written); each item
+    then runs alone: the others are written, the conflicting one gets its own error."""
+
+    async def main() -> tuple[list[Any], list[str]]:
+        await db.write(put, "a", 1)
+        answers = await asyncio.gather(
+            db.write_joined(put_all, ("b", 2)),
+            db.write_joined(put_all, ("a", 3)),  # taken
+            db.write_joined(put_all, ("c", 4)),
+            return_exceptions=True,
+        )
+        return list(answers), await db.read(keys)
+
+    answers, stored = run_async(main)
+    assert answers[0] == "b" and answers[2] == "c"
+    assert isinstance(answers[1], Exception) and "duplicate key" in str(answers[1])
+    assert stored == ["a", "b", "c"]
+
+
+def test_an_error_after_a_joined_write_is_never_run_twice(db: PostgresDatabase) -> None:
+    """An error the function raises after its statement ran (against the contract) reaches
+    every caller; the items are not written a second time one by one."""
+    calls: list[int] = []
+
+    def put_then_fail(conn: Conn, items: list[tuple[str, int]]) -> list[str]:
+        calls.append(len(items))
+        put_all(conn, items)
+        raise ValueError("after the statement")
+
+    async def main() -> tuple[list[Any], list[str]]:
+        answers = await asyncio.gather(
+            *(db.write_joined(put_then_fail, (f"x{n}", n)) for n in range(3)),
+            return_exceptions=True,
+        )
+        return list(answers), await db.read(keys)
+
+    answers, stored = run_async(main)
+    assert all(isinstance(a, ValueError) for a in answers)
+    assert calls == [3] and stored == ["x0", "x1", "x2"]

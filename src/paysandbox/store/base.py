@@ -64,6 +64,14 @@ class Database(Protocol):
         (it may read before it): on PostgreSQL without ``BEGIN``/``COMMIT`` (see db.py)."""
         ...
 
+    async def write_joined(self, fn: Callable[[Conn, list[Any]], list[T]], item: Any) -> T:
+        """``write_one`` for many callers at once: ``fn(conn, items)`` changes the database
+        with ONE statement for all its items and returns one result per item, in order.
+        Calls of one turn of the event loop with the same ``fn`` may be given to it together
+        (PostgreSQL: one round trip for them all); SQLite runs ``fn(conn, [item])`` as a
+        ``write``. Should a joined call raise, each item is run on its own (see db.py)."""
+        ...
+
     def close(self) -> None: ...
 
 

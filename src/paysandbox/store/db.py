@@ -16,6 +16,12 @@ interface. A ``Database`` runs them:
   — every statement runs in autocommit; a single statement is atomic on its own, so the
   result is the same with two round trips fewer. A second statement that is not a plain
   ``SELECT`` raises ``RuntimeError`` (the first one is already committed).
+* ``write_joined(fn, item)`` — ``write_one`` for a function that writes MANY callers' items
+  with one statement (``fn(conn, items) -> results``). PostgreSQL gives it the items of every
+  call of one event-loop turn together: one round trip and one execution for a dozen
+  concurrent generate-tokens (``store/pg.py``, ``_Joiner``); should that call raise, each item
+  runs on its own, so each caller gets its own answer or error. SQLite: ``fn(conn, [item])``
+  as a ``write`` (its group commit already joins the turn's writes in one transaction).
 * ``read(fn)`` — the same, in a read transaction (SQLite: one snapshot for all its statements;
   PostgreSQL: each statement in autocommit, which under READ COMMITTED sees the same).
 * ``read_one(fn)`` — for a function that reads with exactly ONE plain ``SELECT`` (e.g.
@@ -220,6 +226,11 @@ class SqliteDatabase:
     async def write_one(self, fn: Callable[..., T], *args: Any) -> T:
         """The same as ``write`` on SQLite (group commit; see ``Database.write_one``)."""
         return await self.write(fn, *args)
+
+    async def write_joined(self, fn: Callable[[Conn, list[Any]], list[T]], item: Any) -> T:
+        """``fn(conn, [item])`` as a ``write`` (see ``Database.write_joined``)."""
+        results = await self.write(fn, [item])
+        return results[0]
 
     def _flush(self) -> None:
         """Run every queued write in one transaction (see the class docstring)."""

@@ -47,6 +47,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import greenlet
+from asyncpg.exceptions import DataError, PostgresError
 
 from .base import PG_POOL_SIZE, Row, insert_sql, libpq_url, plain_select
 
@@ -98,9 +99,22 @@ def _text(args: Sequence[Any]) -> Sequence[Any]:
     (JSON's ``"\\u0000"``, a query's ``%00``) and SQLite keeps; here it is stored, and looked
     up, as U+FFFD — one answer for every statement instead of a driver error (a 500)."""
     for a in args:
-        if type(a) is str and "\x00" in a:
-            return [v.replace("\x00", "\ufffd") if type(v) is str else v for v in args]
+        if (type(a) is str and "\x00" in a) or (type(a) is list and _nul_in(a)):
+            return [_no_nul(v) for v in args]
     return args
+
+
+def _nul_in(values: list[Any]) -> bool:
+    """A U+0000 in a list's texts (an array parameter, e.g. ``unnest``'s)."""
+    return any(type(v) is str and "\x00" in v for v in values)
+
+
+def _no_nul(v: Any) -> Any:
+    if type(v) is str:
+        return v.replace("\x00", "\ufffd")
+    if type(v) is list:
+        return [_no_nul(x) for x in v]
+    return v
 
 
 @lru_cache(maxsize=64)
@@ -238,7 +252,7 @@ async def _drive(
             request = child.switch(answer)
 
 
-#: Most callers in one batched statement (``_ReadBatch``); more wait for the next one.
+#: Most callers in one joined statement (``_ReadBatch``, ``_Joiner``); more go in another.
 READ_BATCH_MAX = 32
 #: The column that tells a batched statement's rows apart (no repository SQL names it).
 _BATCH_KEY = "psb_batch_caller_"
@@ -379,6 +393,90 @@ class _ReadBatch:
         return ok
 
 
+class _Joiner:
+    """``write_joined``'s calls, gathered per turn of the event loop by function: the first
+    call of a turn schedules ``_flush`` (``call_soon``: after the callbacks already queued —
+    the requests that arrived with it), which runs ``fn(conn, items)`` once for the items of
+    that turn, as ``write_one`` runs a function (autocommit; one changing statement). Should
+    its statement be refused, nothing was written (one statement: all or nothing) and each
+    item runs on its own, so each caller gets its own result or error. Any other error (``fn``
+    must not raise after its statement ran, as for ``write_one``) reaches every caller: an
+    item is never written twice."""
+
+    def __init__(self, pool: _LoopPool) -> None:
+        self.pool = pool
+        self.pending: dict[Callable[..., Any], _Callers] = {}
+        self.scheduled = False
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.joined = 0  # calls of a function with more than one item (tests, benchmarks)
+
+    def submit(self, fn: Callable[..., Any], item: Any) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = self.pool.loop.create_future()
+        waiting = self.pending.get(fn)
+        if waiting is None:
+            self.pending[fn] = [((item,), fut)]
+            if not self.scheduled:
+                self.scheduled = True
+                self.pool.loop.call_soon(self._flush)
+        else:
+            waiting.append(((item,), fut))
+        return fut
+
+    def _flush(self) -> None:
+        self.scheduled = False
+        pending, self.pending = self.pending, {}
+        for fn, callers in pending.items():
+            for i in range(0, len(callers), READ_BATCH_MAX):
+                task = self.pool.loop.create_task(self._run(fn, callers[i : i + READ_BATCH_MAX]))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, fn: Callable[..., Any], callers: _Callers) -> None:
+        callers = [(item, fut) for item, fut in callers if not fut.done()]
+        if not callers:
+            return
+        pool = self.pool
+        try:
+            c = await pool.acquire()
+        except BaseException as exc:
+            _fail(callers, exc)
+            raise
+        try:
+            if len(callers) > 1:
+                try:
+                    results = await _drive(
+                        c, fn, ([item for (item,), _ in callers],), _ONE_CHANGE, pool.runners
+                    )
+                except (PostgresError, DataError):  # refused: nothing written; one by one
+                    if c.is_closed() or c.is_in_transaction():
+                        raise
+                else:  # (any other error: raised below, to every caller — never run twice)
+                    self.joined += 1
+                    for result, (_, fut) in zip(results, callers, strict=True):
+                        if not fut.done():
+                            fut.set_result(result)
+                    pool.release(c)
+                    return
+            for (item,), fut in callers:
+                try:
+                    (result,) = await _drive(c, fn, ([item],), _ONE_CHANGE, pool.runners)
+                except Exception as exc:
+                    if c.is_closed() or c.is_in_transaction():
+                        raise
+                    if not fut.done():
+                        fut.set_exception(exc)
+                else:
+                    if not fut.done():
+                        fut.set_result(result)
+        except BaseException as exc:  # a broken or cancelled connection: no caller is left
+            pool.release(c, broken=True)
+            _fail(callers, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        pool.release(c)
+
+
 def _fail(callers: _Callers, exc: BaseException) -> None:
     for _, fut in callers:
         if not fut.done():
@@ -450,6 +548,7 @@ class _LoopPool:
         self.opened = 0
         self.waiters: deque[asyncio.Future[Any]] = deque()
         self.reads = _ReadBatch(self)
+        self.joiner = _Joiner(self)
 
     async def acquire(self) -> Any:
         if self.idle:
@@ -613,6 +712,12 @@ class PostgresDatabase:
         durable when the statement returns — without the ``BEGIN`` and ``COMMIT`` round trips.
         A second statement that is not a plain ``SELECT`` raises ``RuntimeError``."""
         return await self._autocommit(fn, args, _ONE_CHANGE)
+
+    async def write_joined(self, fn: Callable[[Any, list[Any]], list[T]], item: Any) -> T:
+        """``fn(conn, items)`` once for the items of every call of this loop turn with the
+        same ``fn`` (``_Joiner``; see ``Database.write_joined``)."""
+        result: T = await self._pool().joiner.submit(fn, item)
+        return result
 
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """For start-up and tools outside the event loop: one psycopg connection (kept), one

@@ -6,14 +6,15 @@ anywhere leaves nothing behind, and racing requests on one token get exactly one
 generate-token's change is a single statement (``rows.create_token``: the claim, the token
 and its events), run with ``Database.write_one`` — on PostgreSQL without ``BEGIN``/``COMMIT``;
 with the partner as this process last read it, guarded in that statement, it is the only
-statement: one round trip.
+statement, and joined with the other requests' of the same loop turn (``rows.create_tokens``
+through ``Database.write_joined``): one round trip for them all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...core.clock import US, sandbox_now_us
@@ -97,49 +98,62 @@ class KPlusService:
             "request_dt": rules.parse_request_dt(req.requestDt),
         }
         token_id, given = (token_id, True) if token_id is not None else (new_token_id(), False)
-        # One statement changes the database (the claim, the token and its events; see
-        # rows.create_token), so on PostgreSQL no BEGIN/COMMIT is needed. A fixture with a
-        # given tokenId checks that id between the claim and the insert: a real transaction.
+        if not given:
+            # The partner as this process last saw it (secret, TTL, clock offset) spares the
+            # read: the token is then created only if the database still says the same (a
+            # guard inside the one statement), else nothing is written and the request starts
+            # over, reading afresh. The statement is joined with those of the other requests
+            # of this loop turn (``write_joined``: one round trip on PostgreSQL).
+            seen = self._partners_seen.get(req.partnerId)
+            if seen is not None and account_secret_matches(
+                req.partnerSecret, seen["partner_secret"]
+            ):
+                row, history, now = self._new_token(req, values, token_id, seen)
+                claim = _claim(req, now)
+                created = await self.db.write_joined(
+                    rows.create_tokens, rows.NewToken(claim, row, history, seen)
+                )
+                if created == rows.CREATED:
+                    return _token(row, now)
+                if created == rows.DUPLICATE:
+                    raise _duplicate_uid()
+                self._partners_seen.pop(req.partnerId, None)  # changed since: read afresh
+        # The partner read and the token's one changing statement (the claim, the token and its
+        # events; see rows.create_token), so on PostgreSQL no BEGIN/COMMIT is needed. A fixture
+        # with a given tokenId checks that id between the claim and the insert: a transaction.
         run = self.db.write if given else self.db.write_one
-        try:
-            return await run(self._generate_tx, req, values, token_id, given, False)
-        except _PartnerChanged:  # since this process last saw it: once more, read afresh
-            return await run(self._generate_tx, req, values, token_id, given, True)
+        return await run(self._generate_tx, req, values, token_id, given)
 
     def _generate_tx(
-        self,
-        conn: Conn,
-        req: GenerateToken,
-        values: dict[str, Any],
-        token_id: str,
-        given: bool,
-        fresh: bool,
+        self, conn: Conn, req: GenerateToken, values: dict[str, Any], token_id: str, given: bool
     ) -> Token:
-        # The partner as this process last saw it (secret, TTL, clock offset) spares the read:
-        # the token is then created only if the database still says the same (a guard inside
-        # the same statement), else nothing is written and the request starts over afresh.
-        seen = None if given or fresh else self._partners_seen.get(req.partnerId)
-        if seen is not None and account_secret_matches(req.partnerSecret, seen["partner_secret"]):
-            partner = seen
-        else:
-            found = rows.partner_with_clock(conn, req.partnerId)
-            _check_secret(req, found["partner_secret"] if found is not None else None)
-            assert found is not None
-            partner = rows.partner_as_read(found)
-            if not given:
-                self._remember(req.partnerId, partner)
-            seen = None
-        now = sandbox_now_us(partner["clock_offset_us"])
-        claim = {
-            "partner_id": req.partnerId,
-            "partner_txn_uid": req.partnerTxnUid,
-            "operation": "generate-token",
-            "at_us": now,
-        }
+        found = rows.partner_with_clock(conn, req.partnerId)
+        _check_secret(req, found["partner_secret"] if found is not None else None)
+        assert found is not None
+        partner = rows.partner_as_read(found)
+        if not given:
+            self._remember(req.partnerId, partner)
+        row, history, now = self._new_token(req, values, token_id, partner)
         if given:  # claimed first, as every verb does, then the given id checked
             _claim_uid(conn, req, "generate-token", now)
             if rows.get_token(conn, token_id) is not None:
                 raise KPlusError("duplicate_request", f"tokenId {token_id} already exists")
+        created = rows.create_token(conn, row, history, claim=None if given else _claim(req, now))
+        if created == rows.DUPLICATE:
+            raise _duplicate_uid()
+        if created == rows.ID_TAKEN:  # raised: the write's transaction undoes the claim
+            raise KPlusError("duplicate_request", f"tokenId {token_id} already exists")
+        return _token(row, now)
+
+    def _new_token(
+        self,
+        req: GenerateToken,
+        values: dict[str, Any],
+        token_id: str,
+        partner: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], list[tuple[Any, ...]], int]:
+        """The token's row and events, as of the partner's clock now."""
+        now = sandbox_now_us(partner["clock_offset_us"])
         ttl = int(partner["token_ttl_seconds"] or self.default_ttl_seconds)
         outcome = rules.test_outcome(values["total_amount"])
         if outcome == "expire":
@@ -166,26 +180,7 @@ class KPlusService:
         if outcome == "decline":
             declined = {"by": "customer", "testAmount": True}
             history.append(events.row(OBJECT, token_id, "declined", now, declined))
-        created = rows.create_token(
-            conn, row, history, claim=None if given else claim, partner_as_read=seen
-        )
-        if created == rows.PARTNER_CHANGED:
-            self._partners_seen.pop(req.partnerId, None)
-            raise _PartnerChanged
-        if created == rows.DUPLICATE:
-            raise _duplicate_uid()
-        if created == rows.ID_TAKEN:  # raised: the write's transaction undoes the claim
-            raise KPlusError("duplicate_request", f"tokenId {token_id} already exists")
-        return Token(
-            {
-                **row,
-                "paid_at_us": None,
-                "payment_reference_id": None,
-                "payment_account": None,
-                "slip_image": None,
-            },
-            now,
-        )
+        return row, history, now
 
     def _remember(self, partner_id: str, partner: dict[str, Any]) -> None:
         seen = self._partners_seen
@@ -420,10 +415,6 @@ def _claim_uid(conn: Conn, req: Common, operation: str, now: int) -> None:
         raise _duplicate_uid()
 
 
-class _PartnerChanged(Exception):
-    """generate-token: the partner (secret, TTL, clock) changed since this process read it."""
-
-
 def _duplicate_uid() -> KPlusError:
     return KPlusError("duplicate_request", "this request is duplicated (partnerTxnUid reused)")
 
@@ -459,3 +450,27 @@ def _require_unpaid(token: Token) -> None:
         raise KPlusError("qr_paid", "token was paid and has been voided")
     if status == EXPIRED:
         raise KPlusError("qr_expired", "token has expired")
+
+
+def _claim(req: GenerateToken, now: int) -> dict[str, Any]:
+    """generate-token's ``kplus_request_uids`` row."""
+    return {
+        "partner_id": req.partnerId,
+        "partner_txn_uid": req.partnerTxnUid,
+        "operation": "generate-token",
+        "at_us": now,
+    }
+
+
+def _token(row: Mapping[str, Any], now: int) -> Token:
+    """The token just created from ``row``."""
+    return Token(
+        {
+            **row,
+            "paid_at_us": None,
+            "payment_reference_id": None,
+            "payment_account": None,
+            "slip_image": None,
+        },
+        now,
+    )

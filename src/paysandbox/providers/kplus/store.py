@@ -6,7 +6,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...store import events
 from ...store.db import Conn, Row
@@ -225,6 +225,164 @@ def _one_statement_sql(
         f"history AS ({events_sql}) "
         f"SELECT (SELECT COUNT(*) FROM claim) AS won, {unchanged} AS unchanged"
     )
+
+
+class NewToken(NamedTuple):
+    """One generate-token's write for ``create_tokens``: its claim, token and events, and the
+    partner it was checked against (``partner_as_read()``)."""
+
+    claim: Mapping[str, Any]
+    token: Mapping[str, Any]
+    events: Sequence[tuple[Any, ...]]
+    partner: Mapping[str, Any]
+
+
+def create_tokens(conn: Conn, new: list[NewToken]) -> list[str]:
+    """``create_token`` (with a claim and the partner as read) for several requests at once,
+    for ``Database.write_joined``: one result per request, in order. On PostgreSQL ONE
+    statement for all of them (``_CREATE_TOKENS``), so it is atomic and needs no
+    ``BEGIN``/``COMMIT``; each request's claim, guard and inserts are its own inside it. On
+    SQLite each runs as ``create_token`` inside the caller's transaction."""
+    if conn.dialect != "postgresql":
+        return [
+            create_token(conn, n.token, n.events, claim=n.claim, partner_as_read=n.partner)
+            for n in new
+        ]
+    for n in new:
+        if n.token.keys() != _TOKEN_KEYS:
+            raise ValueError(f"create_tokens: token columns {sorted(n.token)}")
+    found = conn.all(
+        _CREATE_TOKENS,
+        list(range(len(new))),
+        *_columns(
+            [
+                (
+                    n.partner["partner_secret"],
+                    n.partner["token_ttl_seconds"],
+                    n.partner["clock_offset_us"],
+                    n.claim["partner_id"],
+                    n.claim["partner_txn_uid"],
+                    n.claim["operation"],
+                    n.claim["at_us"],
+                )
+                for n in new
+            ],
+            7,
+        ),
+        *_columns([[n.token[c] for c in _TOKEN_ORDER] for n in new], len(_TOKEN_ORDER)),
+        [k for k, n in enumerate(new) for _ in n.events],
+        *_columns([e for n in new for e in n.events], len(events.COLUMNS)),
+    )
+    outcome = {int(r["k"]): r for r in found}
+    return [
+        CREATED
+        if outcome[k]["won"]
+        else (DUPLICATE if outcome[k]["unchanged"] else PARTNER_CHANGED)
+        for k in range(len(new))
+    ]
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows of values as one list per column (the arrays ``unnest`` takes)."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+#: The token's columns as the service gives them, with their PostgreSQL types (``unnest``'s
+#: arrays need one; text where not said).
+_TOKEN_TYPES = {
+    "total_amount": "int8",
+    "shipping_fee": "int8",
+    "currency_exponent": "int4",
+    "created_at_us": "int8",
+    "expires_at_us": "int8",
+    "updated_at_us": "int8",
+}
+_TOKEN_ORDER = (
+    "token_id",
+    "partner_id",
+    "partner_txn_uid",
+    "status",
+    "reference1",
+    "reference2",
+    "total_amount",
+    "shipping_fee",
+    "currency_code",
+    "currency_exponent",
+    "shop_name",
+    "shop_image_url",
+    "partner_icon_url",
+    "os_platform",
+    "items",
+    "buyer_name",
+    "partner_token",
+    "promotion_code",
+    "additional_info1",
+    "additional_info2",
+    "additional_info3",
+    "request_dt",
+    "created_at_us",
+    "expires_at_us",
+    "updated_at_us",
+)
+_TOKEN_KEYS = frozenset(_TOKEN_ORDER)
+
+
+def _create_tokens_sql() -> str:
+    """``create_tokens``' statement on PostgreSQL: one text for any number of requests (so
+    it is planned once). ``input``: each request's partner as read, and its claim. ``unchanged``:
+    those whose partner still is as read (the guard of ``_PARTNER_UNCHANGED``). ``firsts``: of
+    requests with one ``partnerTxnUid``, the first unchanged one only (a second would find
+    the first's claim row in the same statement — it loses, as it would one statement later).
+    ``claim``: the unique index lets each claim win once against every other statement.
+    ``won``: the requests whose claim was made; their tokens and events are inserted."""
+    n = 2  # $1: the requests' numbers
+    args: list[str] = []
+
+    def arrays(types: Sequence[str]) -> str:
+        nonlocal n
+        out = []
+        for t in types:
+            out.append(f"${n}::{t}[]")
+            n += 1
+        args.extend(types)
+        return ", ".join(out)
+
+    inputs = arrays(("text", "int4", "int8", "text", "text", "text", "int8"))
+    tokens = arrays(tuple(_TOKEN_TYPES.get(c, "text") for c in _TOKEN_ORDER))
+    event_k = arrays(("int4",))
+    event_cols = arrays(("text", "text", "text", "int8", "text"))
+    token_cols = ", ".join(_TOKEN_ORDER)
+    ev = ", ".join(events.COLUMNS)
+    return (
+        f"WITH input AS (SELECT * FROM unnest($1::int4[], {inputs}) AS i(k, g_secret, g_ttl, "
+        "g_offset, partner_id, partner_txn_uid, operation, at_us)), "
+        "unchanged AS (SELECT i.k FROM input i JOIN kplus_partners p "
+        "ON p.partner_id = i.partner_id CROSS JOIN sandbox_clock c "
+        "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
+        "WHERE c.id = 1 AND p.partner_secret = i.g_secret AND p.token_ttl_seconds = i.g_ttl "
+        "AND c.offset_us + COALESCE(a.offset_us, 0) = i.g_offset), "
+        "firsts AS (SELECT DISTINCT ON (i.partner_id, i.partner_txn_uid) i.k, i.partner_id, "
+        "i.partner_txn_uid, i.operation, i.at_us FROM input i "
+        "WHERE i.k IN (SELECT k FROM unchanged) ORDER BY i.partner_id, i.partner_txn_uid, i.k), "
+        "claim AS (INSERT INTO kplus_request_uids (partner_id, partner_txn_uid, operation, at_us) "
+        "SELECT partner_id, partner_txn_uid, operation, at_us FROM firsts "
+        "ON CONFLICT DO NOTHING RETURNING partner_id, partner_txn_uid), "
+        "won AS (SELECT f.k FROM firsts f JOIN claim c ON c.partner_id = f.partner_id "
+        "AND c.partner_txn_uid = f.partner_txn_uid), "
+        f"token AS (INSERT INTO kplus_tokens ({token_cols}) SELECT {token_cols} "
+        f"FROM unnest($1::int4[], {tokens}) AS t(k, {token_cols}) "
+        "WHERE t.k IN (SELECT k FROM won)), "
+        f"history AS (INSERT INTO events ({ev}) SELECT {ev} "
+        f"FROM unnest({event_k}, {event_cols}) WITH ORDINALITY AS e(k, {ev}, n) "
+        "WHERE e.k IN (SELECT k FROM won) ORDER BY e.n) "
+        "SELECT i.k, i.k IN (SELECT k FROM won) AS won, "
+        "i.k IN (SELECT k FROM unchanged) AS unchanged FROM input i"
+    )
+
+
+_CREATE_TOKENS = _create_tokens_sql()
 
 
 def get_token(conn: Conn, token_id: str) -> Row | None:
