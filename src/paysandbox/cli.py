@@ -6,7 +6,9 @@ Flags → ``Settings`` → ``create_app`` → uvicorn; nothing else happens here
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sys
 from collections.abc import Sequence
 
 from . import ctl, startup
@@ -181,13 +183,47 @@ def _safe_db(settings: Settings) -> str:
     return startup.safe_url(settings.db_url)
 
 
+#: exit status when the reader of our output went away (``paysandbox list … | head -1``):
+#: 128 + SIGPIPE, what a shell reports for ``seq 1000000 | head -1``'s writer
+CLOSED_OUTPUT = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "serve":
-        try:
-            return startup.serve(args, build_settings, banner)
-        except KeyboardInterrupt:
-            # Ctrl-C, the usual way to stop `dev.py serve`: uvicorn has shut down cleanly and
-            # re-raises SIGINT (or it came during start-up) — no traceback, the shell's 130
-            return 130
-    return ctl.run(args)
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "serve":
+            try:
+                return startup.serve(args, build_settings, banner)
+            except KeyboardInterrupt:
+                # Ctrl-C, the usual way to stop `dev.py serve`: uvicorn has shut down cleanly
+                # and re-raises SIGINT (or it came during start-up) — no traceback, the shell's 130
+                return 130
+        status = ctl.run(args)
+        # written here, not at interpreter exit, where a closed pipe can only be reported
+        # ("Exception ignored … BrokenPipeError") and not handled
+        sys.stdout.flush()
+        return status
+    except SystemExit:
+        _flush_quietly()  # --help, a usage error: argparse wrote, then exits
+        raise
+    except BrokenPipeError:
+        _silence_output()
+        return CLOSED_OUTPUT
+
+
+def _flush_quietly() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_output()
+
+
+def _silence_output() -> None:
+    """The reader has gone: point stdout and stderr at the null device, so neither the rest of
+    the output nor the interpreter's flush at exit writes into the closed pipe (and nothing
+    prints a traceback about it). The status tells a script that cares."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # no such stream: nothing to quiet
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)

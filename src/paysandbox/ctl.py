@@ -5,6 +5,8 @@ Every command takes ``--url`` (default ``http://127.0.0.1:8080``, or ``$PAYSANDB
 ``--token`` (default ``$PAYSANDBOX_CONTROL_TOKEN``; sent as ``Authorization: Bearer …`` when
 set). The answer is printed as JSON on stdout; a control-API error is one line on stderr,
 ``paysandbox: <HTTP status> <error>: <message>``, and exit status 1 (2 for a usage mistake).
+Output whose reader went away (``| head -1``) ends the command quietly with status 141
+(``cli.main``).
 
 Per provider (``kplus`` tokens, ``nicepay`` transactions, ``smart2pay`` payments):
 

@@ -181,8 +181,9 @@ def test_kplus_decline_through_the_control_api(client: httpx.Client) -> None:
 def test_nicepay_merchant_put(client: httpx.Client) -> None:
     key = "a-new-merchant-key-0123456789"
     r = client.put("/_sandbox/nicepay/merchants/MYSHOP0001", json={"merchantKey": key})
-    assert r.status_code == 200 and r.json() == {"iMid": "MYSHOP0001"}
-    assert {"iMid": "MYSHOP0001"} in client.get("/_sandbox/nicepay/merchants").json()["merchants"]
+    assert r.status_code == 200 and r.json() == {"iMid": "MYSHOP0001", "faults": {}}
+    merchants = client.get("/_sandbox/nicepay/merchants").json()["merchants"]
+    assert {"iMid": "MYSHOP0001", "faults": {}} in merchants
     assert key not in client.get("/_sandbox/nicepay/merchants").text
     # The new merchant signs with its own key on the wire.
     body = nb.registration("02", iMid="MYSHOP0001", sign=False)

@@ -4,9 +4,11 @@ delivery|retry|reset``) as a subprocess against a live server."""
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -198,3 +200,39 @@ def test_bad_token_and_url_are_one_line_without_the_token(receiver: Receiver) ->
         assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1, got.stderr
         assert "Traceback" not in got.stderr and "is not" in got.stderr
     assert len(receiver.requests) == 1
+
+
+def test_output_cut_short_by_head_ends_quietly(
+    server: LiveServer, client: httpx.Client, tmp_path: Path
+) -> None:
+    """``paysandbox list kplus | head -1``: the answer (~150 KB, more than a pipe holds) is cut
+    short when ``head`` leaves; the CLI ends with status 141 (128 + SIGPIPE, as ``seq`` would)
+    and writes nothing to stderr — no BrokenPipeError traceback."""
+    for _ in range(400):
+        generate(client)
+    errors = tmp_path / "cli-stderr"
+    script = f'set -o pipefail; "$@" 2>{shlex.quote(str(errors))} | head -1'
+    command = [*CLI, "list", "kplus", "--limit", "400", "--url", server.base_url]
+    got = subprocess.run(
+        ["bash", "-c", script, "bash", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (got.returncode, got.stdout, errors.read_text()) == (141, "{\n", "")
+
+
+def test_output_to_a_closed_pipe_ends_quietly(server: LiveServer, client: httpx.Client) -> None:
+    """The reader is gone before the CLI writes a byte (a small answer, written only when the
+    output is flushed): still status 141 and an empty stderr, not "Exception ignored …"."""
+    cli = subprocess.Popen(
+        [*CLI, "clock", "--url", server.base_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert cli.stdout is not None and cli.stderr is not None
+    cli.stdout.close()  # the only read end: the CLI's first write gets EPIPE
+    assert cli.stderr.read() == b""
+    assert cli.wait(timeout=60) == 141
+    cli.stderr.close()

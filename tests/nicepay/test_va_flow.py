@@ -196,7 +196,8 @@ def test_forced_expiry_and_control_errors(client: httpx.Client) -> None:
     assert client.post(f"/_sandbox/nicepay/transactions/{cc['tXid']}/expire").status_code == 409
     r = client.post(f"/_sandbox/nicepay/transactions/{reg['tXid']}/pay", json={"amount": "x"})
     assert r.status_code == 400
-    assert client.get("/_sandbox/nicepay/merchants").json()["merchants"] == [{"iMid": "IONPAYTEST"}]
+    merchants = client.get("/_sandbox/nicepay/merchants").json()["merchants"]
+    assert merchants == [{"iMid": "IONPAYTEST", "faults": {}}]
 
 
 def test_inquiry_errors(client: httpx.Client) -> None:

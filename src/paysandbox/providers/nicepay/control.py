@@ -4,14 +4,15 @@
 larger / smaller than ``amt`` is notified with ``matchCl`` 2 / 3),
 ``POST …/expire``, ``GET /_sandbox/nicepay/transactions/{tXid}`` (with events and cancels),
 ``GET /_sandbox/nicepay/transactions?iMid=&limit=``, ``GET /_sandbox/nicepay/merchants``,
-``PUT /_sandbox/nicepay/merchants/{iMid}`` ``{"merchantKey": "…"}`` (create, or change the key;
-the key is never shown).
+``PUT /_sandbox/nicepay/merchants/{iMid}`` ``{"merchantKey", "faults"}`` (create — a new merchant
+needs a key —, or change the key and / or the notification faults; the key is never shown).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
@@ -19,10 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...control.errors import ControlError, decode_optional, only_params, parse_limit
+from ...control.schemas import FaultsBody
 from ...core.clock import iso
 from ...edge import Op
 from ...store import clock as clock_rows
-from ...store.db import Conn, Database
+from ...store.db import Conn, Database, Row
 from ...web import json_response
 from . import store as rows
 from . import views
@@ -33,7 +35,16 @@ from .service._common import PROVIDER
 
 
 class MerchantBody(msgspec.Struct, forbid_unknown_fields=True):
-    merchantKey: Annotated[str, Meta(min_length=8, max_length=256)]
+    """``PUT /_sandbox/nicepay/merchants/{iMid}``: a new merchant needs a merchantKey; an
+    existing one changes only what is given. ``faults`` replaces the previous switches."""
+
+    merchantKey: Annotated[str, Meta(min_length=8, max_length=256)] | None = None
+    faults: FaultsBody | None = None
+
+
+def merchant_view(row: Row) -> dict[str, Any]:
+    """A merchant as the control API shows it: never its key."""
+    return {"iMid": row["imid"], "faults": json.loads(row["faults"])}
 
 
 _IMID = re.compile(r"^[A-Za-z0-9]{1,10}$")
@@ -94,15 +105,19 @@ def ops(service: NicepayService, db: Database, *, max_body: int) -> list[Op]:
 
     async def list_merchants(request: Request) -> Response:
         found = await db.read(rows.list_merchants)
-        return json_response({"merchants": [{"iMid": r["imid"]} for r in found]})
+        return json_response({"merchants": [merchant_view(r) for r in found]})
 
     async def put_merchant(request: Request) -> Response:
         body = await decode_optional(request, MerchantBody, max_body)
         imid = request.path_params["imid"]
         if not _IMID.match(imid):
             raise ControlError("bad_request", "iMid must be 1-10 letters or digits")
-        await db.write(rows.upsert_merchant, imid, body.merchantKey)
-        return json_response({"iMid": imid})
+        faults = msgspec.to_builtins(body.faults) if body.faults is not None else None
+        try:
+            row = await db.write(rows.upsert_merchant, imid, body.merchantKey, faults)
+        except ValueError:
+            raise ControlError("bad_request", "a new merchant needs a merchantKey") from None
+        return json_response(merchant_view(row))
 
     base = "/_sandbox/nicepay/transactions"
     return [
@@ -121,7 +136,7 @@ def ops(service: NicepayService, db: Database, *, max_body: int) -> list[Op]:
             "PUT",
             "/_sandbox/nicepay/merchants/{imid}",
             put_merchant,
-            "Create a merchant or change its key",
+            "Create or change a merchant: key, notification faults",
             MerchantBody,
         ),
     ]

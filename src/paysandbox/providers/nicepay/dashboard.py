@@ -5,6 +5,7 @@ approval page) and merchants.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from urllib.parse import quote
@@ -159,7 +160,14 @@ def part(service: NicepayService, db: Database) -> DashboardPart:
 
     async def accounts() -> list[Account]:
         found = await db.read(rows.list_merchants)
-        return [Account(id=str(r["imid"]), kind="iMid", fields=[]) for r in found]
+        return [
+            Account(
+                id=str(r["imid"]),
+                kind="iMid",
+                fields=[("Notification faults", json.loads(r["faults"] or "{}") or "none")],
+            )
+            for r in found
+        ]
 
     transactions = ObjectKind(
         name="transactions",

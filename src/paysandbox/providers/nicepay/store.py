@@ -3,6 +3,7 @@ on open VA / CVS numbers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,16 +16,38 @@ def get_merchant(conn: Conn, imid: str) -> Row | None:
 
 
 def list_merchants(conn: Conn) -> list[Row]:
-    return conn.all(f"SELECT imid FROM nicepay_merchants ORDER BY {bytewise(conn, 'imid')}")
+    return conn.all(f"SELECT imid, faults FROM nicepay_merchants ORDER BY {bytewise(conn, 'imid')}")
 
 
-def upsert_merchant(conn: Conn, imid: str, merchant_key: str) -> None:
-    conn.exec(
-        "INSERT INTO nicepay_merchants (imid, merchant_key) VALUES (?, ?) "
-        "ON CONFLICT (imid) DO UPDATE SET merchant_key = excluded.merchant_key",
-        imid,
-        merchant_key,
-    )
+def upsert_merchant(
+    conn: Conn, imid: str, merchant_key: str | None, faults: Mapping[str, Any] | None = None
+) -> Row:
+    """Create the merchant (``merchant_key`` required) or change only what is given (None =
+    keep). One statement either way (``INSERT … ON CONFLICT (imid) DO UPDATE``, or a plain
+    ``UPDATE`` without a key), so concurrent calls for one new merchant cannot collide on its
+    primary key. ``ValueError`` when the merchant does not exist and no key is given."""
+    changes: dict[str, Any] = {}
+    if merchant_key is not None:
+        changes["merchant_key"] = merchant_key
+    if faults is not None:
+        changes["faults"] = json.dumps(dict(faults))
+    if merchant_key is None:
+        sets = ", ".join(f"{c} = ?" for c in changes) or "imid = imid"
+        if not conn.exec(
+            f"UPDATE nicepay_merchants SET {sets} WHERE imid = ?", *changes.values(), imid
+        ):
+            raise ValueError("a new merchant needs a merchant key")
+    else:
+        conn.exec(
+            "INSERT INTO nicepay_merchants (imid, merchant_key, faults) VALUES (?, ?, ?) "
+            f"ON CONFLICT (imid) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in changes)}",
+            imid,
+            merchant_key,
+            json.dumps(dict(faults or {})),
+        )
+    row = get_merchant(conn, imid)
+    assert row is not None
+    return row
 
 
 def insert_transaction(conn: Conn, values: Mapping[str, Any]) -> bool:

@@ -7,6 +7,8 @@ name such as ``Captured``, matched against the status in effect on the site's cl
 ``POST …/refunds`` ``{"amount", "merchantTransactionId"?}`` (the merchant's verbs, run on behalf
 of the payment's own site; the answer is the payment as ``GET`` shows it),
 ``GET /_sandbox/smart2pay/tokens/{value}`` (token and events),
+``POST /_sandbox/smart2pay/tokens`` ``{"Value"?, "siteId"?, "Card"?, "Customer"?,
+"BillingAddress"?}`` (a card token with a chosen value; a taken value is a 409),
 ``GET /_sandbox/smart2pay/sites``, ``PUT /_sandbox/smart2pay/sites/{siteId}``
 ``{"apiKey", "notificationUrl", "faults"}`` (a new site needs an apiKey; an empty
 notificationUrl removes it; the key is never shown).
@@ -30,7 +32,7 @@ from . import rules, views
 from . import store as rows
 from .config import site_id
 from .model import STATUS_IDS, Payment
-from .schemas import CaptureBody, RefundBody, SiteBody
+from .schemas import CaptureBody, RefundBody, SiteBody, TokenFixtureBody
 from .service import Smart2PayService
 
 
@@ -119,6 +121,24 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
         row, history = await service.inspect_token(request.path_params["value"])
         return json_response(views.control_token(row, history))
 
+    async def create_token(request: Request) -> Response:
+        body = await decode_optional(request, TokenFixtureBody, max_body)
+        try:
+            site = site_id(body.siteId)
+        except ValueError as exc:
+            raise ControlError("bad_request", f"siteId: {exc}") from None
+        doc = {
+            name: part
+            for name, part in (
+                ("Card", body.Card),
+                ("Customer", body.Customer),
+                ("BillingAddress", body.BillingAddress),
+            )
+            if part is not None
+        }
+        row, history = await service.create_token_fixture(site, body.Value, doc)
+        return json_response(views.control_token(row, history), 201)
+
     async def list_sites(request: Request) -> Response:
         found = await db.read(rows.list_sites)
         return json_response({"sites": [views.site(r) for r in found]})
@@ -166,6 +186,13 @@ def ops(service: Smart2PayService, db: Database, *, max_body: int) -> list[Op]:
             refund,
             "Refund {amount} as its site would",
             RefundBody,
+        ),
+        Op(
+            "POST",
+            "/_sandbox/smart2pay/tokens",
+            create_token,
+            "Create a card token with a chosen Value",
+            TokenFixtureBody,
         ),
         Op("GET", "/_sandbox/smart2pay/tokens/{value}", get_token, "A card token with its events"),
         Op("GET", "/_sandbox/smart2pay/sites", list_sites, "Sites (never their API keys)"),

@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta
 
 from ...control.schemas import FaultsBody
+from .config import DEMO_SITE_ID
 
 
 class CustomerIn(msgspec.Struct, kw_only=True):
@@ -113,6 +114,19 @@ class SiteBody(msgspec.Struct, forbid_unknown_fields=True):
     apiKey: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
     notificationUrl: Annotated[str, Meta(max_length=2048)] | None = None
     faults: FaultsBody | None = None
+
+
+class TokenFixtureBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /_sandbox/smart2pay/tokens``: a card token with a chosen ``Value`` (32 hex
+    digits, as Smart2Pay's tokens look; absent = a fresh one) for ``siteId`` (default the demo
+    site). ``Card`` (default seed 004's: John Doe, 4111111111111111, 02/2021), ``Customer``
+    and ``BillingAddress`` are ``CardAuthentication``'s objects, checked by its rules."""
+
+    Value: Annotated[str, Meta(pattern=r"^[0-9A-Fa-f]{32}$")] | None = None
+    siteId: int | str = DEMO_SITE_ID
+    Card: dict[str, Any] | None = None
+    Customer: dict[str, Any] | None = None
+    BillingAddress: dict[str, Any] | None = None
 
 
 class CaptureBody(msgspec.Struct, forbid_unknown_fields=True):

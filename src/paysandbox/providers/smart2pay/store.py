@@ -116,6 +116,13 @@ def insert_token(conn: Conn, values: Mapping[str, Any]) -> None:
     insert(conn, "smart2pay_tokens", values)
 
 
+def insert_token_if_free(conn: Conn, values: Mapping[str, Any]) -> bool:
+    """Insert the token unless its value is taken (``ON CONFLICT DO NOTHING``): True when this
+    call inserted it. A racing insert of the same value waits for the other's commit, then
+    does nothing, so the database, not an earlier read, decides the one winner."""
+    return insert_ignore(conn, "smart2pay_tokens", values)
+
+
 def get_token(conn: Conn, value: str) -> Row | None:
     return conn.one("SELECT * FROM smart2pay_tokens WHERE value = ?", value)
 

@@ -4,8 +4,10 @@ queueing the notification to dbProcessUrl."""
 
 from __future__ import annotations
 
+import json
+
 from ....core.errors import NotFound
-from ....delivery.outbox import Outbox
+from ....delivery.outbox import Faults, Outbox
 from ....delivery.urls import BadUrl, check_callback_url
 from ....store import clock as clock_rows
 from ....store import events
@@ -85,8 +87,13 @@ def record_expiry(conn: Conn, txn: Txn) -> None:
 
 
 def notify(conn: Conn, outbox: Outbox, txn: Txn, now: int) -> None:
-    """Queue the dbProcessUrl notification in the same transaction as the state change."""
-    key = merchant_key(conn, str(txn["imid"]))
-    msg = callbacks.notification(txn, key)
-    ids = outbox.enqueue(conn, msg, now)
+    """Queue the dbProcessUrl notification in the same transaction as the state change, with
+    the merchant's delivery faults."""
+    merchant = rows.get_merchant(conn, str(txn["imid"]))
+    if merchant is None:
+        raise NicepayError("mid_invalid", "unknown iMid")
+    msg = callbacks.notification(txn, str(merchant["merchant_key"]))
+    # the merchant's delivery faults (duplicate, delay, out of order), applied by the outbox
+    faults = Faults.from_mapping(json.loads(merchant["faults"]))
+    ids = outbox.enqueue(conn, msg, now, faults)
     events.append(conn, OBJECT, txn.t_xid, "notification_queued", now, {"deliveries": ids})

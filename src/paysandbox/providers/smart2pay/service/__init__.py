@@ -173,6 +173,13 @@ class Smart2PayService:
     async def inspect_token(self, value: str) -> tuple[Row, list[Any]]:
         return await self.db.read(tokens.inspect_token_tx, value)
 
+    async def create_token_fixture(
+        self, site_id: int, value: str | None, doc: dict[str, Any]
+    ) -> tuple[Row, list[Any]]:
+        """A card token with a chosen value (``tokens.fixture_tx``), and its events."""
+        row = await self.db.write(tokens.fixture_tx, site_id, value, doc)
+        return await self.inspect_token(str(row["value"]))
+
     # ------------------------------------------------------------ control API: the merchant's
     # verbs on behalf of the payment's own site (``on_behalf``)
 

@@ -4,10 +4,12 @@ token check for a payment by ``CreditCardToken``, and the control API's token vi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
 
+from ....core.errors import InvalidInput, NotFound
 from ....store import events
 from ....store.db import Conn, Row
 from .. import rules, views
@@ -59,6 +61,64 @@ def authenticate_tx(conn: Conn, creds: Credentials, doc: Body) -> Row:
         now,
         {"card": rules.masked(facts["brand"], facts["last4"]), "via": "authenticate"},
     )
+    stored = rows.get_token(conn, value)
+    assert stored is not None
+    return stored
+
+
+#: What a token value looks like: 32 hex digits (``new_token_value``, seed 004's example).
+TOKEN_VALUE = re.compile(r"[0-9A-Fa-f]{32}")
+
+#: A fixture token's card when none is given: seed 004's, so that the token's cancel answers
+#: exactly the seed's example (``VISA-1111``, John Doe, 02/2021).
+FIXTURE_CARD = {
+    "HolderName": "John Doe",
+    "Number": "4111111111111111",
+    "ExpirationMonth": "02",
+    "ExpirationYear": "2021",
+}
+
+
+def fixture_tx(conn: Conn, site_id: int, value: str | None, doc: dict[str, Any]) -> Row:
+    """The control API's token with a chosen ``value`` (32 hex digits, stored upper-case, as
+    the token routes look it up), or a fresh one, for ``site_id``. ``doc`` is a
+    ``CardAuthentication`` object (``Card``, ``Customer``, ``BillingAddress``) checked by the
+    same rules as ``POST /v1/card/authenticate``.
+
+    The insert decides whether the value is free (``ON CONFLICT DO NOTHING`` on the primary
+    key): of two racing fixtures with one value, on either engine, exactly one inserts; the
+    other gets a 409 with code 20 and its transaction (customer and address rows included) is
+    undone.
+    """
+    if value is not None and not TOKEN_VALUE.fullmatch(value):  # also no "…\n" ($ allows it)
+        raise InvalidInput("Value must be 32 hexadecimal digits", field="Value")
+    site = rows.get_site(conn, site_id)
+    if site is None:
+        raise NotFound(f"no Smart2Pay site {site_id}")
+    now = now_for(conn, site_id)
+    reasons: list[Reason] = []
+    checked = rules.check("CardAuthentication", {"Card": FIXTURE_CARD, **doc}, reasons)
+    facts = rules.card_facts(checked.get("Card") or {}, reasons)
+    if reasons:
+        raise InvalidInput("; ".join(f"{code} {info}" for code, info in reasons))
+    req = msgspec.convert(checked, CardAuthenticationIn)
+    value = value.upper() if value is not None else new_token_value()
+    row = {
+        "value": value,
+        "site_id": site_id,
+        "status": ACTIVE,
+        **facts,
+        "customer": customer_json(conn, site, req.Customer, now),
+        "billing_address": address_json(conn, site, req.BillingAddress, now),
+        "origin": "fixture",
+        "created_at_us": now,
+        "updated_at_us": now,
+    }
+    if not rows.insert_token_if_free(conn, row):  # a 409, Smart2Pay's "Key is duplicated"
+        info = f"Key is duplicated - CreditCardToken.Value {value} already exists"
+        raise Smart2PayError([reason("20", info)], http_status=409)
+    masked = rules.masked(facts["brand"], facts["last4"])
+    events.append(conn, TOKEN, value, "created", now, {"card": masked, "via": "control-api"})
     stored = rows.get_token(conn, value)
     assert stored is not None
     return stored
