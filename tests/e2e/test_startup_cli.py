@@ -309,3 +309,47 @@ def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     config.write_bytes(b"\xef\xbb\xbf[server]\nport = 0\n[journal]\nmax_age_seconds = nan\n")
     got = run_cli("serve", "--db", f"sqlite:///{tmp_path}/a.db", "--config", str(config))
     assert "journal.max_age_seconds" in one_line_failure(got, 2)  # read past the BOM
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "toml", "words"),
+    [
+        (
+            "--nicepay-merchant",
+            "IONPAYTEST1234:key",
+            '[[nicepay.merchants]]\nimid = "IONPAYTEST1234"\nmerchant_key = "key"\n',
+            "nicepay.merchants.imid: Expected `str` of length <= 10",
+        ),
+        (
+            "--kplus-partner",
+            f"{'P' * 65}:secret",
+            f'[[kplus.partners]]\npartner_id = "{"P" * 65}"\npartner_secret = "secret"\n',
+            "kplus.partners.partner_id: Expected `str` of length <= 64",
+        ),
+        (
+            "--smart2pay-site",
+            f"2020:{'k' * 257}",
+            f'[[smart2pay.sites]]\napi_key = "{"k" * 257}"\nsite_id = 2020\n',
+            "smart2pay.sites.api_key: Expected `str` of length <= 256",
+        ),
+    ],
+)
+def test_a_flag_refuses_the_account_the_config_file_refuses(
+    tmp_path: Path, flag: str, value: str, toml: str, words: str
+) -> None:
+    """One check for an account, given by flag or in the file: a 14-character iMid was
+    accepted from --nicepay-merchant and refused from [[nicepay.merchants]]. (Each bad key is
+    on the file's second line.)"""
+    from_file = refused_config(tmp_path, toml)
+    assert from_file.endswith(f"c.toml:2: {words}"), from_file
+    got = run_cli("serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", flag, value)
+    assert one_line_failure(got, 2) == f"paysandbox: {flag}: {words}"
+
+
+def test_an_account_given_twice_by_flag_is_refused(tmp_path: Path) -> None:
+    got = run_cli(
+        "serve",
+        *("--port", "0", "--db", f"sqlite:///{tmp_path}/a.db"),
+        *("--nicepay-merchant", "MYSHOP0001:a", "--nicepay-merchant", "MYSHOP0001:b"),
+    )
+    assert one_line_failure(got, 2) == "paysandbox: --nicepay-merchant 'MYSHOP0001' is given twice"
