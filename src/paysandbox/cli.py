@@ -15,6 +15,7 @@ from .config import control_token as check_token
 from .delivery.policy import OutboundPolicy
 from .providers import REGISTERED
 from .settings import ConfigError, Settings
+from .store.base import sqlite_url
 
 TOKEN_ENV = "PAYSANDBOX_CONTROL_TOKEN"  # noqa: S105 - the variable's name
 
@@ -108,6 +109,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
         settings.public_url = check_public_url(args.public_url, "--public-url")
     if args.sqlite_synchronous:
         settings.sqlite_synchronous = args.sqlite_synchronous
+    settings.db_url = sqlite_url(settings.db_url)  # a SQLite path's "~" expanded, once
     settings.seed_demo = settings.seed_demo and not args.no_demo
     _apply_security(args, settings)
     _journal_flags(args, settings)

@@ -155,7 +155,8 @@ def load(
     path: str | Path, providers: Sequence[AnyProvider], settings: Settings | None = None
 ) -> Settings:
     try:
-        text = Path(path).read_text("utf-8").removeprefix("\ufeff")  # a BOM (Windows editors)
+        # ``~`` expanded as everywhere a file is named (a quoted "~/…" reaches us as it is)
+        text = Path(path).expanduser().read_text("utf-8").removeprefix("\ufeff")  # a BOM
         raw = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None

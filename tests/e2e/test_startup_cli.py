@@ -353,3 +353,42 @@ def test_an_account_given_twice_by_flag_is_refused(tmp_path: Path) -> None:
         *("--nicepay-merchant", "MYSHOP0001:a", "--nicepay-merchant", "MYSHOP0001:b"),
     )
     assert one_line_failure(got, 2) == "paysandbox: --nicepay-merchant 'MYSHOP0001' is given twice"
+
+
+def absolute_pythonpath() -> str:
+    """``$PYTHONPATH`` for a child in another working directory (``PYTHONPATH=src``)."""
+    import os
+
+    parts = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    return os.pathsep.join(os.path.abspath(p) for p in parts if p)
+
+
+def test_a_leading_tilde_is_the_home_folder_in_every_path(tmp_path: Path) -> None:
+    """``~`` in --config, --ready-file and a SQLite ``db`` is the home folder, in every one of
+    them (quoted, as a TOML value or ``--flag=~/…`` always is, no shell expands it): the start-up
+    check expanded the database's, the engine did not (a folder named ``~`` appeared in the
+    working directory), and --config / --ready-file were not expanded at all."""
+    import os
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (home / "c.toml").write_text('[server]\nport = 0\ndb = "sqlite:///~/sandbox.db"\n')
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--config", "~/c.toml", "--ready-file", "~/ready"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=work,
+        env={**os.environ, "HOME": str(home), "PYTHONPATH": absolute_pythonpath()},
+    )
+    try:
+        wait_ready(proc, home / "ready")
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert (home / "sandbox.db").is_file()
+    assert f"database   sqlite:///{home}/sandbox.db" in out.splitlines()
+    assert list(work.iterdir()) == []  # no "~" folder, no ./sandbox.db
+    got = run_cli("serve", "--port", "0", "--db", "sqlite:///~/no/such/folder/x.db")
+    assert "/no/such/folder does not exist" in one_line_failure(got, 2)
