@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 from collections.abc import Sequence
 
-from . import ctl, startup
+from . import ctl, startup, workers
 from .config import check_public_url, load
 from .config import control_token as check_token
 from .delivery.policy import OutboundPolicy
@@ -192,4 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Ctrl-C, the usual way to stop `dev.py serve`: uvicorn has shut down cleanly and
             # re-raises SIGINT (or it came during start-up) — no traceback, the shell's 130
             return 130
+        except workers.Terminated:
+            # SIGTERM stopped `--workers N`: die of it, as uvicorn makes `--workers 1` do
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
+            return 128 + signal.SIGTERM  # where SIGTERM does not end the process
     return ctl.run(args)

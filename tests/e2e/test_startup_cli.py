@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..support import BACKEND, is_postgres, new_pg_schema
+from ..support import BACKEND, child_env, is_postgres, new_pg_schema
 
 pytestmark = pytest.mark.sqlite_only  # the CLI's own checks; the PostgreSQL run adds nothing
 
@@ -355,21 +355,11 @@ def test_an_account_given_twice_by_flag_is_refused(tmp_path: Path) -> None:
     assert one_line_failure(got, 2) == "paysandbox: --nicepay-merchant 'MYSHOP0001' is given twice"
 
 
-def absolute_pythonpath() -> str:
-    """``$PYTHONPATH`` for a child in another working directory (``PYTHONPATH=src``)."""
-    import os
-
-    parts = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    return os.pathsep.join(os.path.abspath(p) for p in parts if p)
-
-
 def test_a_leading_tilde_is_the_home_folder_in_every_path(tmp_path: Path) -> None:
     """``~`` in --config, --ready-file and a SQLite ``db`` is the home folder, in every one of
     them (quoted, as a TOML value or ``--flag=~/…`` always is, no shell expands it): the start-up
     check expanded the database's, the engine did not (a folder named ``~`` appeared in the
     working directory), and --config / --ready-file were not expanded at all."""
-    import os
-
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
@@ -380,7 +370,7 @@ def test_a_leading_tilde_is_the_home_folder_in_every_path(tmp_path: Path) -> Non
         stderr=subprocess.PIPE,
         text=True,
         cwd=work,
-        env={**os.environ, "HOME": str(home), "PYTHONPATH": absolute_pythonpath()},
+        env=child_env(HOME=str(home)),
     )
     try:
         wait_ready(proc, home / "ready")
