@@ -149,14 +149,12 @@ def test_an_action_runs_the_service_and_a_cross_site_form_is_refused(
         client.post(path, content=f"csrf={token}".encode(), headers={"Content-Type": "text/plain"}),
     ]
     assert [r.status_code for r in refused] == [403, 403, 403, 403, 403, 415]
-    # the request guard refuses what the browser marks as cross-site or from another origin;
-    # the dashboard's own check refuses the rest (a form without the page's token, same-site)
-    guard = [2, 3]
+    # the request guard refuses what the browser marks as cross-site or from another origin,
+    # the dashboard's own check the rest (a form without the page's token, same-site): pages
+    # either way (the guard's were the control API's JSON)
     for n, r in enumerate(refused):
-        if n in guard:
-            assert r.json()["error"] == "cross_site_request", r.text
-        else:
-            assert "text/html" in r.headers["content-type"], (n, r.text)
+        assert "text/html" in r.headers["content-type"], (n, r.text)
+    assert all("another site" in refused[n].text for n in (2, 3))
     assert "refused" in refused[4].text
     # a token from another browser (another cookie) does not do either
     with httpx.Client(base_url=client.base_url) as other:
@@ -489,3 +487,34 @@ def test_dashboard_addresses_answer_with_pages(client: httpx.Client) -> None:
     # the control API keeps its JSON
     r = client.get("/_sandbox/nope")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_a_bad_id_in_a_dashboard_path_is_a_page(client: httpx.Client) -> None:
+    """An id the control plane's guard refuses (too long, ``<``, a space) on a dashboard path
+    is a 400 page in the dashboard's style, and a form from another site a 403 page: both got
+    the control API's JSON. The control API keeps its JSON for the same ids."""
+    long_id = "x" * 300
+    for method, path in (
+        ("GET", f"/_sandbox/ui/kplus/tokens/{long_id}"),
+        ("GET", "/_sandbox/ui/deliveries/%3Cscript%3E"),
+        ("GET", "/_sandbox/ui/journal/a%20b"),
+        ("POST", f"/_sandbox/ui/deliveries/{long_id}/retry"),
+    ):
+        r = client.request(method, path)
+        assert r.status_code == 400, (path, r.text[:200])
+        assert r.headers["content-type"].startswith("text/html"), (path, r.text[:200])
+        assert 'data-testid="message"' in r.text and "ids are 1-128" in r.text, path
+        assert "<script>" not in r.text
+    r = client.post(
+        "/_sandbox/ui/clock/advance",
+        data={"seconds": "60"},
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html"), r.text
+    assert "another site" in r.text
+    r = client.get(f"/_sandbox/kplus/tokens/{long_id}")
+    assert r.status_code == 400 and r.json()["error"] == "bad_request"
+    r = client.post(
+        "/_sandbox/clock/advance", json={"seconds": 1}, headers={"Origin": "https://evil.example"}
+    )
+    assert r.status_code == 403 and r.json()["error"] == "cross_site_request"

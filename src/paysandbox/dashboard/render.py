@@ -230,3 +230,14 @@ class DashboardOwner:
 
 
 DASHBOARD = DashboardOwner()
+
+
+def refusal(http_status: int, message: str) -> PageError:
+    """A dashboard request the control plane's guard refuses before any page runs (a bad id
+    in the path, 400; a form from another site, 403), as a page: it answered with the
+    control API's JSON."""
+    if http_status == 403:
+        return PageError(
+            403, "Refused", "This form was sent from another site and has been refused."
+        )
+    return PageError(http_status, "Not an address here", f"This address is not valid: {message}.")
