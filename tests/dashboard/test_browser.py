@@ -165,13 +165,13 @@ def test_smart2pay_payment_journey(
     assert state_of(page) == "Captured"
     assert "capture" in page.get_by_test_id("timeline").inner_text()
 
-    page.fill("input[name=amount]", "500")
+    page.fill("input[name=amount]", "5.00")  # as the page shows amounts: 5.00 EUR
     page.get_by_test_id("action-refund").click()
     page.wait_for_url(re.compile(r"\?done=refund$"))
     assert state_of(page) == "PartiallyRefunded"
     assert "refund" in page.get_by_test_id("timeline").inner_text()
     body = page.content()
-    assert "500 EUR" in body  # the refunds table
+    assert "5.00 EUR" in body  # the refunds table
     assert page.get_by_test_id("delivery-row").count() >= 2
     wire = client.get(f"/v1/payments/{pid}", headers={"Authorization": "Basic MTAxMDpnYWJp"})
     assert wire.json()["Payment"]["Status"]["Info"] == "PartiallyRefunded"

@@ -199,8 +199,9 @@ def test_a_bad_action_value_is_refused_with_a_message(client: httpx.Client) -> N
     assert paid["state"] == "PAID" and paid["paidAmt"] == 12000, paid
     pid = s2p_pay(client, amount=2000, capture=False)["ID"]
     for action in ("capture", "refund"):
-        r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/{action}", amount="²")
-        assert r.status_code == 400 and "whole number" in r.text, r.text
+        for amount in ("²", "1.234", "0", "1,00", "-1"):
+            r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/{action}", amount=amount)
+            assert r.status_code == 400 and "as it is shown, e.g. 11.54" in r.text, r.text
     for kind in ("payments", "tokens"):  # a site filter that is no number matches nothing
         page = client.get(f"/_sandbox/ui/smart2pay/{kind}", params={"account": "²"})
         assert page.status_code == 200 and 'data-testid="empty"' in page.text
@@ -344,9 +345,9 @@ def test_smart2pay_actions_that_fail_are_not_done(client: httpx.Client) -> None:
     r = submit(client, f"/_sandbox/ui/smart2pay/payments/{failing}/capture")
     assert r.status_code == 400 and "The capture failed" in r.text, r.text
     pid = s2p_pay(client, amount=2000)["ID"]  # captured
-    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/refund", amount="2500")
-    assert r.status_code == 400 and "recorded as Failed" in r.text, r.text
-    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/refund", amount="500")
+    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/refund", amount="25")
+    assert r.status_code == 400 and "refund of 25.00 EUR failed" in r.text, r.text
+    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/refund", amount="5.00")
     assert r.status_code == 303 and r.headers["location"].endswith("?done=refund")
 
 
@@ -356,7 +357,7 @@ def test_smart2pay_buttons_follow_the_state(client: httpx.Client) -> None:
     html = client.get(base).text
     assert 'data-testid="action-capture"' in html and 'data-testid="action-cancel"' in html
     assert 'data-testid="action-refund"' not in html
-    assert submit(client, f"{base}/capture", amount="1500").status_code == 303
+    assert submit(client, f"{base}/capture", amount="15.00").status_code == 303
     html = client.get(base).text
     assert ">PartiallyCaptured<" in html and 'data-testid="action-refund"' in html
     assert 'data-testid="action-capture"' not in html
@@ -518,3 +519,28 @@ def test_a_bad_id_in_a_dashboard_path_is_a_page(client: httpx.Client) -> None:
         "/_sandbox/clock/advance", json={"seconds": 1}, headers={"Origin": "https://evil.example"}
     )
     assert r.status_code == 403 and r.json()["error"] == "cross_site_request"
+
+
+def test_smart2pay_amounts_are_shown_and_read_as_money(client: httpx.Client) -> None:
+    """The wire's minor units (1154) are 11.54 EUR on every dashboard page, as K PLUS and
+    NICEPay amounts are money there; the capture and refund forms read an amount as it is
+    shown (they read "11.54" as minor units, and "1154" as 11.54)."""
+    pid = s2p_pay(client, amount=1154, capture=False)["ID"]
+    base = f"/_sandbox/ui/smart2pay/payments/{pid}"
+    listing = client.get("/_sandbox/ui/smart2pay/payments").text
+    assert "11.54 EUR" in listing and "1154 EUR" not in listing
+    assert "minor units" not in listing
+    assert "11.54 EUR" in client.get("/_sandbox/").text
+    html = client.get(base).text
+    assert 'placeholder="11.54"' in html and "0.00 EUR" in html  # nothing captured yet
+    assert re.search(r">amount<.*?>11\.54 EUR<", html, re.S), html
+    assert submit(client, f"{base}/capture", amount="10.5").status_code == 303
+    view = client.get(f"/_sandbox/smart2pay/payments/{pid}").json()
+    assert view["capturedAmount"] == 1050, view  # the control API keeps minor units
+    html = client.get(base).text
+    assert "10.50 EUR" in html and 'placeholder="10.50"' in html
+    assert submit(client, f"{base}/refund", amount="0.5").status_code == 303
+    html = client.get(base).text
+    assert "0.50 EUR" in html and "(10.00 EUR)" in html, html  # the refunds table, what is left
+    view = client.get(f"/_sandbox/smart2pay/payments/{pid}").json()
+    assert view["refundedAmount"] == 50, view
