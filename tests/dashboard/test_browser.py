@@ -374,3 +374,24 @@ def test_lists_stay_readable_at_phone_width(
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     finally:
         context.close()
+
+
+def test_the_header_clock_follows_the_sandbox_clock(
+    client: httpx.Client, server: LiveServer, page: Any
+) -> None:
+    """The header's sandbox time and offset follow the live updates (they stayed at the page's
+    load time): a clock moved elsewhere by a day shows up without a reload."""
+    token_id = client.post("/kplus/payment/generate-token", json=cafe_order()).json()["tokenId"]
+    page.goto(f"{server.base_url}/_sandbox/ui/kplus/tokens/{token_id}")
+    shown = page.get_by_test_id("clock").inner_text()
+    assert not page.get_by_test_id("clock-offset").is_visible()
+    r = client.post("/_sandbox/clock/advance", json={"seconds": 86400})
+    assert r.status_code == 200, r.text
+    ahead = r.json()["now"][:10]  # the sandbox's date, a day on
+    assert not shown.startswith(ahead)
+    page.wait_for_function(
+        f"() => document.querySelector('[data-testid=clock]').innerText.startsWith('{ahead}')",
+        timeout=15_000,
+        polling=500,
+    )
+    assert page.get_by_test_id("clock-offset").inner_text() == "+86400 s"

@@ -134,6 +134,10 @@ def page(request: Request, template: str, http_status: int = 200, **values: Any)
         if request.query_params.get("fragment") == "live":
             body = live
             headers["X-Live-Version"] = version
+            if "clock_now_us" in values:  # the header's clock, outside the block, follows too
+                offset = float(values["clock"]["offsetSeconds"])
+                headers["X-Sandbox-Clock"] = when(values["clock_now_us"])
+                headers["X-Sandbox-Clock-Offset"] = f"+{offset:.0f} s" if offset else ""
         else:
             body = body.replace(" data-live>", f' data-live data-live-version="{version}">', 1)
     response = HTMLResponse(body, http_status, headers=headers)
