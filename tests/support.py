@@ -31,6 +31,15 @@ KPLUS_ID = "PTR1902369"
 KPLUS_SECRET = "7da57c4eb242435fa3e91bb7a69e2a28"
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process in another working directory: ``$PYTHONPATH``
+    made absolute (``PYTHONPATH=src`` from a worktree would otherwise find the installed
+    checkout's code in the child), plus ``extra``."""
+    parts = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    path = os.pathsep.join(os.path.abspath(p) for p in parts if p)
+    return {**os.environ, **({"PYTHONPATH": path} if path else {}), **extra}
+
+
 def is_postgres() -> bool:
     return BACKEND.startswith("postgres")
 

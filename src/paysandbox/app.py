@@ -229,11 +229,18 @@ def create_app(
         request = Request({"type": "http", "path": path, "headers": [], "state": {}})
         return owner.edge_error("not_found", path).render(request)
 
+    def refuse(scope: guard.Scope, http_status: int, code: str, message: str) -> Response:
+        """A request the guard refuses (a bad id in the path, a cross-site form): a dashboard
+        path gets a page, every other control path the control API's JSON."""
+        if sandbox.owner_of(scope["path"]) is dashboard_render.DASHBOARD:
+            return dashboard_render.refusal(http_status, message).render(Request(scope))
+        return control_errors.error_response(code, message)
+
     app = App(
         routes,
         unrouted=unrouted,
         lifespan=lifespan,
-        middleware=[CollapseSlashes, guard.layer(settings, refuse_host)],
+        middleware=[CollapseSlashes, guard.layer(settings, refuse_host, refuse)],
     )
     # Outermost, around the error catching: the journal sees every answer as sent.
     app.wrap(lambda chain: observer.wrap(chain, routes))

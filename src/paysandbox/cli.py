@@ -8,15 +8,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
-from . import ctl, startup
+from . import ctl, startup, workers
 from .config import check_public_url, load
 from .config import control_token as check_token
 from .delivery.policy import OutboundPolicy
 from .providers import REGISTERED
 from .settings import ConfigError, Settings
+from .store.base import sqlite_url
 
 TOKEN_ENV = "PAYSANDBOX_CONTROL_TOKEN"  # noqa: S105 - the variable's name
 
@@ -110,6 +112,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
         settings.public_url = check_public_url(args.public_url, "--public-url")
     if args.sqlite_synchronous:
         settings.sqlite_synchronous = args.sqlite_synchronous
+    settings.db_url = sqlite_url(settings.db_url)  # a SQLite path's "~" expanded, once
     settings.seed_demo = settings.seed_demo and not args.no_demo
     _apply_security(args, settings)
     _journal_flags(args, settings)
@@ -198,6 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # Ctrl-C, the usual way to stop `dev.py serve`: uvicorn has shut down cleanly
                 # and re-raises SIGINT (or it came during start-up) — no traceback, the shell's 130
                 return 130
+            except workers.Terminated:
+                # SIGTERM stopped `--workers N`: die of it, as uvicorn makes `--workers 1` do
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.raise_signal(signal.SIGTERM)
+                return 128 + signal.SIGTERM  # where SIGTERM does not end the process
         status = ctl.run(args)
         # written here, not at interpreter exit, where a closed pipe can only be reported
         # ("Exception ignored … BrokenPipeError") and not handled

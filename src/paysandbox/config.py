@@ -23,7 +23,7 @@ from .delivery.urls import BadUrl, check_callback_url
 from .plugin import AnyProvider
 from .settings import ConfigError, Settings
 
-__all__ = ["ConfigError", "callback_url", "control_token", "convert", "load"]
+__all__ = ["ConfigError", "account", "callback_url", "control_token", "convert", "load"]
 
 T = TypeVar("T")
 
@@ -117,6 +117,20 @@ def convert(section: str, raw: Any, struct: type[T]) -> T:
         raise ConfigError(f"[{section}]: {text}", section) from None
 
 
+def account(key: str, raw: Mapping[str, Any], struct: type[T], flag: str | None = None) -> T:
+    """One account (a ``[[<provider>.<accounts>]]`` table, or the same fields taken from a
+    ``serve`` flag) checked against the provider's one struct for it, so that a flag never
+    accepts what the file refuses (a too-long account id was taken from a flag). ``key`` is
+    the table's dotted name; a flag's mistake names the flag before the very words the file's
+    would have (``--<flag>: <provider>.<accounts>.<key>: Expected …``)."""
+    try:
+        return convert(key, raw, struct)
+    except ConfigError as exc:
+        if flag is None:
+            raise
+        raise ConfigError(f"{flag}: {exc}", exc.key) from None
+
+
 def control_token(value: object) -> str | None:
     """A control token: printable ASCII, 16–256 characters (empty: none)."""
     text = str(value)
@@ -141,7 +155,8 @@ def load(
     path: str | Path, providers: Sequence[AnyProvider], settings: Settings | None = None
 ) -> Settings:
     try:
-        text = Path(path).read_text("utf-8").removeprefix("\ufeff")  # a BOM (Windows editors)
+        # ``~`` expanded as everywhere a file is named (a quoted "~/…" reaches us as it is)
+        text = Path(path).expanduser().read_text("utf-8").removeprefix("\ufeff")  # a BOM
         raw = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None

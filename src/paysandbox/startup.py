@@ -91,10 +91,12 @@ def check_db_url(url: str) -> None:
             f"--db {safe_url(url)}: unsupported database {m.group(1)!r}; "
             "use sqlite:///PATH or postgresql://USER@HOST/DB"
         )
-    path = url.removeprefix("sqlite:///").removeprefix("sqlite://") or "paysandbox.db"
+    from .store.base import sqlite_path
+
+    path = sqlite_path(url)
     if path == ":memory:":
         raise StartupError("--db: an in-memory SQLite database cannot be shared; use a file")
-    folder = Path(path).expanduser().absolute().parent
+    folder = Path(path).absolute().parent
     if not folder.is_dir():
         raise StartupError(f"--db {url}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
@@ -236,6 +238,7 @@ def serve(
         generated = guard.ensure_control_token(settings)
         check_db_url(settings.db_url)
         if args.ready_file:
+            args.ready_file = os.path.expanduser(args.ready_file)  # as --db and --config
             # checked, not removed: a start that fails (the port in use) must not delete the
             # ready file of the server already running there; writing it replaces it atomically
             target = Path(args.ready_file).absolute()

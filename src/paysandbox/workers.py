@@ -17,9 +17,12 @@ database, which is what already makes several servers one sandbox — the clock 
 are settled by conditional updates and ``ON CONFLICT`` claims, and delivery claims are
 exclusive (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite).
 
-SIGINT/SIGTERM stop the workers (each finishes its requests) and then the parent. When a worker
-dies on its own, the others are stopped too and the parent exits with status 1: a sandbox that
-quietly lost a worker would be harder to notice than one that stopped.
+SIGINT/SIGTERM stop the workers (each finishes its requests) and then the parent, which ends
+as one server does: Ctrl-C (SIGINT) with status 130, SIGTERM by dying of SIGTERM once it has
+cleaned up (uvicorn re-raises the signal it stopped on; the parent exited 0 instead, so a
+supervisor saw two different ends of the same stop). When a worker dies on its own, the others
+are stopped too and the parent exits with status 1: a sandbox that quietly lost a worker would
+be harder to notice than one that stopped.
 
 On PostgreSQL the workers share one server's pool of connections (``store.db.PG_POOL_SIZE``,
 16) unless ``server.pg_pool_size`` says how many each one pools (``worker_settings``). With
@@ -55,6 +58,13 @@ BALANCED = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 BACKLOG = 2048
 #: The fewest PostgreSQL connections a worker pools when the pool is shared out.
 MIN_WORKER_POOL = 4
+
+
+class Terminated(BaseException):
+    """SIGTERM stopped the workers: raised once they are gone, so that the caller cleans up
+    (the ready file) and then dies of SIGTERM itself, as ``serve --workers 1`` does (``cli``).
+    A ``BaseException``, as ``KeyboardInterrupt`` is for SIGINT: no ``except Exception`` on
+    the way may take it for an error."""
 
 
 def worker_settings(settings: Settings, workers: int) -> Settings:
@@ -134,8 +144,10 @@ def serve(
         for n in range(workers)
     ]
     stop = threading.Event()
+    received: list[int] = []
 
     def on_signal(signum: int, frame: object) -> None:
+        received.append(signum)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -156,11 +168,15 @@ def serve(
             if p.exitcode is None:
                 p.kill()
                 p.join()
-        return status
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         sock.close()
+    if status == 0 and received:  # stopped on a signal: end as a single server does
+        if received[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated
+    return status
 
 
 def _worker(

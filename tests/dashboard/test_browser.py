@@ -165,13 +165,13 @@ def test_smart2pay_payment_journey(
     assert state_of(page) == "Captured"
     assert "capture" in page.get_by_test_id("timeline").inner_text()
 
-    page.fill("input[name=amount]", "500")
+    page.fill("input[name=amount]", "5.00")  # as the page shows amounts: 5.00 EUR
     page.get_by_test_id("action-refund").click()
     page.wait_for_url(re.compile(r"\?done=refund$"))
     assert state_of(page) == "PartiallyRefunded"
     assert "refund" in page.get_by_test_id("timeline").inner_text()
     body = page.content()
-    assert "500 EUR" in body  # the refunds table
+    assert "5.00 EUR" in body  # the refunds table
     assert page.get_by_test_id("delivery-row").count() >= 2
     wire = client.get(f"/v1/payments/{pid}", headers={"Authorization": "Basic MTAxMDpnYWJp"})
     assert wire.json()["Payment"]["Status"]["Info"] == "PartiallyRefunded"
@@ -374,3 +374,24 @@ def test_lists_stay_readable_at_phone_width(
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     finally:
         context.close()
+
+
+def test_the_header_clock_follows_the_sandbox_clock(
+    client: httpx.Client, server: LiveServer, page: Any
+) -> None:
+    """The header's sandbox time and offset follow the live updates (they stayed at the page's
+    load time): a clock moved elsewhere by a day shows up without a reload."""
+    token_id = client.post("/kplus/payment/generate-token", json=cafe_order()).json()["tokenId"]
+    page.goto(f"{server.base_url}/_sandbox/ui/kplus/tokens/{token_id}")
+    shown = page.get_by_test_id("clock").inner_text()
+    assert not page.get_by_test_id("clock-offset").is_visible()
+    r = client.post("/_sandbox/clock/advance", json={"seconds": 86400})
+    assert r.status_code == 200, r.text
+    ahead = r.json()["now"][:10]  # the sandbox's date, a day on
+    assert not shown.startswith(ahead)
+    page.wait_for_function(
+        f"() => document.querySelector('[data-testid=clock]').innerText.startsWith('{ahead}')",
+        timeout=15_000,
+        polling=500,
+    )
+    assert page.get_by_test_id("clock-offset").inner_text() == "+86400 s"

@@ -149,14 +149,12 @@ def test_an_action_runs_the_service_and_a_cross_site_form_is_refused(
         client.post(path, content=f"csrf={token}".encode(), headers={"Content-Type": "text/plain"}),
     ]
     assert [r.status_code for r in refused] == [403, 403, 403, 403, 403, 415]
-    # the request guard refuses what the browser marks as cross-site or from another origin;
-    # the dashboard's own check refuses the rest (a form without the page's token, same-site)
-    guard = [2, 3]
+    # the request guard refuses what the browser marks as cross-site or from another origin,
+    # the dashboard's own check the rest (a form without the page's token, same-site): pages
+    # either way (the guard's were the control API's JSON)
     for n, r in enumerate(refused):
-        if n in guard:
-            assert r.json()["error"] == "cross_site_request", r.text
-        else:
-            assert "text/html" in r.headers["content-type"], (n, r.text)
+        assert "text/html" in r.headers["content-type"], (n, r.text)
+    assert all("another site" in refused[n].text for n in (2, 3))
     assert "refused" in refused[4].text
     # a token from another browser (another cookie) does not do either
     with httpx.Client(base_url=client.base_url) as other:
@@ -201,8 +199,9 @@ def test_a_bad_action_value_is_refused_with_a_message(client: httpx.Client) -> N
     assert paid["state"] == "PAID" and paid["paidAmt"] == 12000, paid
     pid = s2p_pay(client, amount=2000, capture=False)["ID"]
     for action in ("capture", "refund"):
-        r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/{action}", amount="²")
-        assert r.status_code == 400 and "whole number" in r.text, r.text
+        for amount in ("²", "1.234", "0", "1,00", "-1"):
+            r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/{action}", amount=amount)
+            assert r.status_code == 400 and "as it is shown, e.g. 11.54" in r.text, r.text
     for kind in ("payments", "tokens"):  # a site filter that is no number matches nothing
         page = client.get(f"/_sandbox/ui/smart2pay/{kind}", params={"account": "²"})
         assert page.status_code == 200 and 'data-testid="empty"' in page.text
@@ -346,9 +345,9 @@ def test_smart2pay_actions_that_fail_are_not_done(client: httpx.Client) -> None:
     r = submit(client, f"/_sandbox/ui/smart2pay/payments/{failing}/capture")
     assert r.status_code == 400 and "The capture failed" in r.text, r.text
     pid = s2p_pay(client, amount=2000)["ID"]  # captured
-    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/refund", amount="2500")
-    assert r.status_code == 400 and "recorded as Failed" in r.text, r.text
-    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/refund", amount="500")
+    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/refund", amount="25")
+    assert r.status_code == 400 and "refund of 25.00 EUR failed" in r.text, r.text
+    r = submit(client, f"/_sandbox/ui/smart2pay/payments/{pid}/refund", amount="5.00")
     assert r.status_code == 303 and r.headers["location"].endswith("?done=refund")
 
 
@@ -358,7 +357,7 @@ def test_smart2pay_buttons_follow_the_state(client: httpx.Client) -> None:
     html = client.get(base).text
     assert 'data-testid="action-capture"' in html and 'data-testid="action-cancel"' in html
     assert 'data-testid="action-refund"' not in html
-    assert submit(client, f"{base}/capture", amount="1500").status_code == 303
+    assert submit(client, f"{base}/capture", amount="15.00").status_code == 303
     html = client.get(base).text
     assert ">PartiallyCaptured<" in html and 'data-testid="action-refund"' in html
     assert 'data-testid="action-capture"' not in html
@@ -489,3 +488,59 @@ def test_dashboard_addresses_answer_with_pages(client: httpx.Client) -> None:
     # the control API keeps its JSON
     r = client.get("/_sandbox/nope")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_a_bad_id_in_a_dashboard_path_is_a_page(client: httpx.Client) -> None:
+    """An id the control plane's guard refuses (too long, ``<``, a space) on a dashboard path
+    is a 400 page in the dashboard's style, and a form from another site a 403 page: both got
+    the control API's JSON. The control API keeps its JSON for the same ids."""
+    long_id = "x" * 300
+    for method, path in (
+        ("GET", f"/_sandbox/ui/kplus/tokens/{long_id}"),
+        ("GET", "/_sandbox/ui/deliveries/%3Cscript%3E"),
+        ("GET", "/_sandbox/ui/journal/a%20b"),
+        ("POST", f"/_sandbox/ui/deliveries/{long_id}/retry"),
+    ):
+        r = client.request(method, path)
+        assert r.status_code == 400, (path, r.text[:200])
+        assert r.headers["content-type"].startswith("text/html"), (path, r.text[:200])
+        assert 'data-testid="message"' in r.text and "ids are 1-128" in r.text, path
+        assert "<script>" not in r.text
+    r = client.post(
+        "/_sandbox/ui/clock/advance",
+        data={"seconds": "60"},
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html"), r.text
+    assert "another site" in r.text
+    r = client.get(f"/_sandbox/kplus/tokens/{long_id}")
+    assert r.status_code == 400 and r.json()["error"] == "bad_request"
+    r = client.post(
+        "/_sandbox/clock/advance", json={"seconds": 1}, headers={"Origin": "https://evil.example"}
+    )
+    assert r.status_code == 403 and r.json()["error"] == "cross_site_request"
+
+
+def test_smart2pay_amounts_are_shown_and_read_as_money(client: httpx.Client) -> None:
+    """The wire's minor units (1154) are 11.54 EUR on every dashboard page, as K PLUS and
+    NICEPay amounts are money there; the capture and refund forms read an amount as it is
+    shown (they read "11.54" as minor units, and "1154" as 11.54)."""
+    pid = s2p_pay(client, amount=1154, capture=False)["ID"]
+    base = f"/_sandbox/ui/smart2pay/payments/{pid}"
+    listing = client.get("/_sandbox/ui/smart2pay/payments").text
+    assert "11.54 EUR" in listing and "1154 EUR" not in listing
+    assert "minor units" not in listing
+    assert "11.54 EUR" in client.get("/_sandbox/").text
+    html = client.get(base).text
+    assert 'placeholder="11.54"' in html and "0.00 EUR" in html  # nothing captured yet
+    assert re.search(r">amount<.*?>11\.54 EUR<", html, re.S), html
+    assert submit(client, f"{base}/capture", amount="10.5").status_code == 303
+    view = client.get(f"/_sandbox/smart2pay/payments/{pid}").json()
+    assert view["capturedAmount"] == 1050, view  # the control API keeps minor units
+    html = client.get(base).text
+    assert "10.50 EUR" in html and 'placeholder="10.50"' in html
+    assert submit(client, f"{base}/refund", amount="0.5").status_code == 303
+    html = client.get(base).text
+    assert "0.50 EUR" in html and "(10.00 EUR)" in html, html  # the refunds table, what is left
+    view = client.get(f"/_sandbox/smart2pay/payments/{pid}").json()
+    assert view["refundedAmount"] == 50, view

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..support import BACKEND, is_postgres, new_pg_schema
+from ..support import BACKEND, child_env, is_postgres, new_pg_schema
 
 pytestmark = pytest.mark.sqlite_only  # the CLI's own checks; the PostgreSQL run adds nothing
 
@@ -309,3 +309,76 @@ def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     config.write_bytes(b"\xef\xbb\xbf[server]\nport = 0\n[journal]\nmax_age_seconds = nan\n")
     got = run_cli("serve", "--db", f"sqlite:///{tmp_path}/a.db", "--config", str(config))
     assert "journal.max_age_seconds" in one_line_failure(got, 2)  # read past the BOM
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "toml", "words"),
+    [
+        (
+            "--nicepay-merchant",
+            "IONPAYTEST1234:key",
+            '[[nicepay.merchants]]\nimid = "IONPAYTEST1234"\nmerchant_key = "key"\n',
+            "nicepay.merchants.imid: Expected `str` of length <= 10",
+        ),
+        (
+            "--kplus-partner",
+            f"{'P' * 65}:secret",
+            f'[[kplus.partners]]\npartner_id = "{"P" * 65}"\npartner_secret = "secret"\n',
+            "kplus.partners.partner_id: Expected `str` of length <= 64",
+        ),
+        (
+            "--smart2pay-site",
+            f"2020:{'k' * 257}",
+            f'[[smart2pay.sites]]\napi_key = "{"k" * 257}"\nsite_id = 2020\n',
+            "smart2pay.sites.api_key: Expected `str` of length <= 256",
+        ),
+    ],
+)
+def test_a_flag_refuses_the_account_the_config_file_refuses(
+    tmp_path: Path, flag: str, value: str, toml: str, words: str
+) -> None:
+    """One check for an account, given by flag or in the file: a 14-character iMid was
+    accepted from --nicepay-merchant and refused from [[nicepay.merchants]]. (Each bad key is
+    on the file's second line.)"""
+    from_file = refused_config(tmp_path, toml)
+    assert from_file.endswith(f"c.toml:2: {words}"), from_file
+    got = run_cli("serve", "--port", "0", "--db", f"sqlite:///{tmp_path}/a.db", flag, value)
+    assert one_line_failure(got, 2) == f"paysandbox: {flag}: {words}"
+
+
+def test_an_account_given_twice_by_flag_is_refused(tmp_path: Path) -> None:
+    got = run_cli(
+        "serve",
+        *("--port", "0", "--db", f"sqlite:///{tmp_path}/a.db"),
+        *("--nicepay-merchant", "MYSHOP0001:a", "--nicepay-merchant", "MYSHOP0001:b"),
+    )
+    assert one_line_failure(got, 2) == "paysandbox: --nicepay-merchant 'MYSHOP0001' is given twice"
+
+
+def test_a_leading_tilde_is_the_home_folder_in_every_path(tmp_path: Path) -> None:
+    """``~`` in --config, --ready-file and a SQLite ``db`` is the home folder, in every one of
+    them (quoted, as a TOML value or ``--flag=~/…`` always is, no shell expands it): the start-up
+    check expanded the database's, the engine did not (a folder named ``~`` appeared in the
+    working directory), and --config / --ready-file were not expanded at all."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (home / "c.toml").write_text('[server]\nport = 0\ndb = "sqlite:///~/sandbox.db"\n')
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--config", "~/c.toml", "--ready-file", "~/ready"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=work,
+        env=child_env(HOME=str(home)),
+    )
+    try:
+        wait_ready(proc, home / "ready")
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert (home / "sandbox.db").is_file()
+    assert f"database   sqlite:///{home}/sandbox.db" in out.splitlines()
+    assert list(work.iterdir()) == []  # no "~" folder, no ./sandbox.db
+    got = run_cli("serve", "--port", "0", "--db", "sqlite:///~/no/such/folder/x.db")
+    assert "/no/such/folder does not exist" in one_line_failure(got, 2)

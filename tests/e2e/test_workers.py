@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from ..kplus.builders import creds, generate_body
-from ..support import KPLUS_ID, Receiver, wait_until
+from ..support import KPLUS_ID, Receiver, child_env, wait_until
 
 BIN = Path(sys.executable).parent / "paysandbox"
 
@@ -62,6 +62,7 @@ def _serve(db_url: str, tmp_path: Path, extra: list[str]) -> Iterator[Served]:
         proc = subprocess.Popen(
             [*cmd, "--log-level", "warning", *extra],
             cwd=tmp_path,
+            env=child_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -276,3 +277,58 @@ def test_workers_stop_when_the_parent_is_killed(serve: Served) -> None:
         return True
 
     wait_until(gone, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("workers", "how", "status"),
+    [
+        (1, signal.SIGTERM, -signal.SIGTERM),
+        (2, signal.SIGTERM, -signal.SIGTERM),
+        (2, signal.SIGINT, 130),
+    ],
+)
+def test_a_signal_ends_any_number_of_workers_the_same_way(
+    fresh_db_url: str, tmp_path: Path, workers: int, how: signal.Signals, status: int
+) -> None:
+    """SIGTERM: ``--workers 1`` dies of it (uvicorn re-raises it), and so does ``--workers N``
+    once its workers are gone (it exited 0); Ctrl-C (SIGINT to the process group) is 130 for
+    both. The ready file is removed either way, and nothing prints a traceback."""
+    ready = tmp_path / "ready"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                *(str(BIN), "serve", "--workers", str(workers), "--port", "0"),
+                *("--db", fresh_db_url, "--log-level", "warning", "--ready-file", str(ready)),
+            ],
+            cwd=tmp_path,
+            env=child_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+        )
+    try:
+        wait_until(lambda: proc.poll() is not None or ready.exists(), timeout=60)
+        assert proc.poll() is None, log.read_text()
+        if workers > 1:
+            wait_until(lambda: len(_workers_of(proc.pid)) == workers, timeout=30)
+            base = dict(p.split("=", 1) for p in ready.read_text().split()[2:])["url"]
+            wait_until(lambda: _answers(base), timeout=60)
+        if how == signal.SIGINT:
+            os.killpg(proc.pid, how)
+        else:
+            proc.send_signal(how)
+        assert proc.wait(timeout=60) == status, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not ready.exists()
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/_sandbox/clock", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -10,7 +10,7 @@ import pytest
 
 from paysandbox.providers.nicepay.errors import CODES
 
-from .builders import DOC_CC, KEY, REG, TS, register, registration, sha
+from .builders import CAN, DOC_CC, INQ, KEY, REG, TS, cancel, inquiry, register, registration, sha
 
 
 def assert_error(r: httpx.Response, name: str, status: int = 200) -> dict[str, Any]:
@@ -121,6 +121,8 @@ def test_content_type_any_case_amt_number_cart_object(client: httpx.Client) -> N
         ({"amt": None}, "amt_missing"),
         ({"amt": "10.50"}, "amt_invalid"),
         ({"amt": 10.5}, "amt_invalid"),
+        ({"amt": 10000.0}, "amt_invalid"),  # a decimal point, even with nothing after it
+        ({"amt": 1e4}, "amt_invalid"),
         ({"amt": "0"}, "amt_invalid"),
         ({"amt": "1234567890123"}, "amt_invalid"),
         ({"referenceNo": None}, "reference_no"),
@@ -323,3 +325,27 @@ def test_deeply_nested_cart_data_text(client: httpx.Client) -> None:
     body = registration("02", cartData="[" * 1999 + "]" * 1999)
     assert_error(client.post(REG, json=body), "cart_data")
     nothing_stored(client)
+
+
+def test_an_amount_with_a_decimal_point_is_9008_everywhere(client: httpx.Client) -> None:
+    """``"amt": 10000.0`` (a JSON number) was read as 10000 and registered, paid, inquired and
+    cancelled; NICEPay's amt is digits only ("Amount should only number and do not includes
+    decimal"): 9008, as ``"10000.0"`` as text already was — whatever the merchantToken signs."""
+    for signed in ("10000", "10000.0"):
+        body = registration("02")
+        body["amt"] = 10000.0
+        body["merchantToken"] = sha(
+            body["timeStamp"], body["iMid"], body["referenceNo"], signed, KEY
+        )
+        assert_error(client.post(REG, json=body), "amt_invalid")
+    nothing_stored(client)
+    reg = register(client, "02")
+    t_xid, ref = reg["tXid"], reg["referenceNo"]
+    body = inquiry(t_xid, ref)
+    body["amt"] = 10000.0
+    assert_error(client.post(INQ, json=body), "amt_invalid")
+    body = cancel(t_xid, "10000")
+    body["amt"] = 10000.0
+    assert_error(client.post(CAN, json=body), "cancel_amt")
+    view = client.get(f"/_sandbox/nicepay/transactions/{t_xid}").json()
+    assert view["state"] == "UNPAID", view

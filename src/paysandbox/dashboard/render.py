@@ -134,6 +134,10 @@ def page(request: Request, template: str, http_status: int = 200, **values: Any)
         if request.query_params.get("fragment") == "live":
             body = live
             headers["X-Live-Version"] = version
+            if "clock_now_us" in values:  # the header's clock, outside the block, follows too
+                offset = float(values["clock"]["offsetSeconds"])
+                headers["X-Sandbox-Clock"] = when(values["clock_now_us"])
+                headers["X-Sandbox-Clock-Offset"] = f"+{offset:.0f} s" if offset else ""
         else:
             body = body.replace(" data-live>", f' data-live data-live-version="{version}">', 1)
     response = HTMLResponse(body, http_status, headers=headers)
@@ -230,3 +234,14 @@ class DashboardOwner:
 
 
 DASHBOARD = DashboardOwner()
+
+
+def refusal(http_status: int, message: str) -> PageError:
+    """A dashboard request the control plane's guard refuses before any page runs (a bad id
+    in the path, 400; a form from another site, 403), as a page: it answered with the
+    control API's JSON."""
+    if http_status == 403:
+        return PageError(
+            403, "Refused", "This form was sent from another site and has been refused."
+        )
+    return PageError(http_status, "Not an address here", f"This address is not valid: {message}.")

@@ -43,6 +43,15 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: ``refuse(scope, http_status, code, message)``: a refused control-plane request answered in
+#: the format of its path's owner (the control API's JSON, the dashboard's page).
+Refusal = Callable[[Scope, int, str, str], Response]
+
+
+def json_refusal(scope: Scope, http_status: int, code: str, message: str) -> Response:
+    """The control API's own refusal (``{"error": code, "message": …}``)."""
+    return error_response(code, message)
+
 
 CONTROL_PREFIX = "/_sandbox"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -71,8 +80,10 @@ class Guard:
         public_url: str | None,
         refuse_host: Callable[[str], Response],
         attempts: FailedAttempts | None = None,
+        refuse: Refusal = json_refusal,
     ) -> None:
         self.app = app
+        self.refuse = refuse
         self.hosts = hosts
         self.token_digest = digest(token) if token else None
         self.session = login.session_value(token) if token else None
@@ -110,14 +121,18 @@ class Guard:
         path: str = scope["path"]
         method: str = scope["method"]
         if path != CONTROL_PREFIX and not valid_control_path(path):
-            return error_response(
+            return self.refuse(
+                scope,
+                400,
                 "bad_request",
                 "invalid id in the path: ids are 1-128 printable ASCII characters, "
                 "without / \\ < > quotes, % or control characters, and not . or ..",
             )
         h = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
         if method not in SAFE_METHODS and self._cross_site(scope, h, host):
-            return error_response(
+            return self.refuse(
+                scope,
+                403,
                 "cross_site_request",
                 "a state-changing control request from another site is refused",
             )
@@ -245,7 +260,9 @@ def ensure_control_token(settings: Settings) -> str | None:
     return settings.control_token
 
 
-def layer(settings: Settings, refuse_host: Callable[[str], Response]) -> Callable[[ASGIApp], Guard]:
+def layer(
+    settings: Settings, refuse_host: Callable[[str], Response], refuse: Refusal = json_refusal
+) -> Callable[[ASGIApp], Guard]:
     """The ``Guard`` for these settings, as a layer around an ASGI app."""
     ensure_control_token(settings)
     hosts = HostCheck(settings.host, settings.public_url, settings.allowed_hosts)
@@ -258,6 +275,7 @@ def layer(settings: Settings, refuse_host: Callable[[str], Response]) -> Callabl
             public_url=settings.public_url,
             refuse_host=refuse_host,
             attempts=FailedAttempts(limit=settings.control_token_attempts),
+            refuse=refuse,
         )
 
     return wrap

@@ -3,6 +3,7 @@ the ``Database`` that runs it, and the spelling of PostgreSQL URLs."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -73,6 +74,24 @@ class Database(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def sqlite_path(url: str) -> str:
+    """The file of a SQLite database URL (``sqlite:///path``, or a bare path; empty: the
+    default ``paysandbox.db``), with a leading ``~`` / ``~user`` expanded as a shell would.
+    Every reader of a SQLite URL (the start-up check, the engine, the migrations, the journal
+    writer) goes through here: one of them expanding ``~`` while the others did not checked
+    the home folder and then created a folder named ``~`` in the working directory."""
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://") or "paysandbox.db"
+    return os.path.expanduser(path)
+
+
+def sqlite_url(url: str) -> str:
+    """A ``sqlite:`` URL with its path as ``sqlite_path`` reads it (any other URL as given:
+    a bare path is expanded when it is opened, an unknown scheme is refused by start-up)."""
+    if not url.startswith("sqlite:"):
+        return url
+    return f"sqlite:///{sqlite_path(url)}"
 
 
 def libpq_url(url: str) -> str:

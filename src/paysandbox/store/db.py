@@ -43,7 +43,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .base import PG_POOL_SIZE, Conn, Database, Row, T, insert_sql, libpq_url, plain_select
+from .base import (
+    PG_POOL_SIZE,
+    Conn,
+    Database,
+    Row,
+    T,
+    insert_sql,
+    libpq_url,
+    plain_select,
+    sqlite_path,
+)
 
 if TYPE_CHECKING:
     from .pg import PostgresDatabase
@@ -350,5 +360,4 @@ def open_database(
         from .pg import PostgresDatabase
 
         return PostgresDatabase(url, pool_size=pg_pool_size)
-    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
-    return SqliteDatabase(path or "paysandbox.db", synchronous=synchronous)
+    return SqliteDatabase(sqlite_path(url), synchronous=synchronous)

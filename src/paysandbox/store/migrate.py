@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .base import libpq_url
+from .base import libpq_url, sqlite_path
 from .db import STARTUP_LOCK_SECONDS
 
 if TYPE_CHECKING:
@@ -51,8 +51,7 @@ def sqlalchemy_url(url: str) -> str:
     """Our database URL in SQLAlchemy's spelling (psycopg 3 driver for PostgreSQL)."""
     if url.startswith(("postgresql", "postgres")):
         return libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
-    path = url.removeprefix("sqlite:///").removeprefix("sqlite://") or "paysandbox.db"
-    return f"sqlite:///{path}"
+    return f"sqlite:///{sqlite_path(url)}"
 
 
 def _sqlite_engine(url: str) -> sa.Engine:

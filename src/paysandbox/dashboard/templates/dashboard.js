@@ -5,9 +5,13 @@
   // differs from the one shown — not by comparing HTML text, which never matched, so every poll
   // rebuilt the block and took the keyboard focus, typed values and open sections with it.
   // Nothing is swapped while the person is in the block (a focused field or button): the swap
-  // waits. A 401 or 403 (the session ended) stops polling and says so. Without JavaScript the
-  // page is complete as served; reload to refresh.
+  // waits. A 401 or 403 (the session ended) stops polling and says so. The header's sandbox
+  // clock, outside the block, is set from every poll's X-Sandbox-Clock / -Offset headers (it
+  // stayed at the page's load time). Without JavaScript the page is complete as served; reload
+  // to refresh.
   var live = document.querySelector("[data-live]");
+  var clock = document.querySelector("[data-testid=clock]");
+  var clockOffset = document.querySelector("[data-testid=clock-offset]");
   if (live && window.fetch && document.body.hasAttribute("data-poll")) {
     var busy = false;
     var shown = live.getAttribute("data-live-version");
@@ -35,6 +39,12 @@
         .then(function (r) {
           if (r.status === 401 || r.status === 403) { ended(); return null; }
           if (!r.ok) return null;
+          var now = r.headers.get("X-Sandbox-Clock");
+          if (now && clock) clock.textContent = now;
+          if (now && clockOffset) {
+            clockOffset.textContent = r.headers.get("X-Sandbox-Clock-Offset") || "";
+            clockOffset.hidden = !clockOffset.textContent;
+          }
           var version = r.headers.get("X-Live-Version");
           return r.text().then(function (html) { return [version, html]; });
         })

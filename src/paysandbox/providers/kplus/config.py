@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from ...config import callback_url, convert, no_repeats
+from ...config import account, callback_url, convert, no_repeats
 from ...delivery.urls import BadUrl, check_callback_url
 from ...settings import ConfigError
 
@@ -100,11 +100,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_arguments(args: argparse.Namespace, config: KPlusConfig, seed_demo: bool) -> None:
+    """``--kplus-partner ID:SECRET`` (checked as a ``[[kplus.partners]]`` table is) and
+    ``--kplus-callback ID=URL``."""
+    given = []
     for spec in args.kplus_partner:
         pid, _, secret = spec.partition(":")
         if not pid or not secret:
             raise ConfigError(f"--kplus-partner wants ID:SECRET, got {pid!r}:…")
-        config.partners.append(Partner(pid, secret))
+        raw = {"partner_id": pid, "partner_secret": secret}
+        given.append(account("kplus.partners", raw, _PartnerSection, "--kplus-partner"))
+    no_repeats([p.partner_id for p in given], "--kplus-partner")
+    config.partners.extend(Partner(p.partner_id, p.partner_secret) for p in given)
     for spec in args.kplus_callback:
         pid, _, url = spec.partition("=")
         try:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from ...config import convert, no_repeats
+from ...config import account, convert, no_repeats
 from ...settings import ConfigError
 
 DEMO_IMID = "IONPAYTEST"
@@ -71,8 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_arguments(args: argparse.Namespace, config: NicepayConfig) -> None:
+    """``--nicepay-merchant IMID:KEY``, checked as a ``[[nicepay.merchants]]`` table is."""
+    given = []
     for spec in args.nicepay_merchant:
         imid, _, key = spec.partition(":")
         if not imid or not key:
             raise ConfigError("--nicepay-merchant wants IMID:KEY")
-        config.merchants.append(Merchant(imid, key))
+        raw = {"imid": imid, "merchant_key": key}
+        given.append(account("nicepay.merchants", raw, _MerchantSection, "--nicepay-merchant"))
+    no_repeats([m.imid for m in given], "--nicepay-merchant")
+    config.merchants.extend(Merchant(m.imid, m.merchant_key) for m in given)

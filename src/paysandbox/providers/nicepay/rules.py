@@ -151,9 +151,10 @@ def to_text(value: Any, name: str, invalid: str) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        raise NicepayError(invalid, f"{name} must be a whole number")
+        # a JSON number with a fraction or an exponent (10000.0, 1e4) as the text it is, never
+        # digits only: NICEPay's N fields take digits and nothing else ("Amount should only
+        # number and do not includes decimal", 9008 for amt); 10000.0 was read as 10000
+        return repr(value)
     if isinstance(value, dict | list):  # only JSON fields (cartData, sellers) reach here
         try:
             return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from ...config import callback_url, convert, no_repeats
+from ...config import account, callback_url, convert, no_repeats
 from ...delivery.urls import BadUrl, check_callback_url
 from ...settings import ConfigError
 
@@ -98,6 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_arguments(args: argparse.Namespace, config: Smart2PayConfig) -> None:
+    """``--smart2pay-site ID:APIKEY[=URL]``, checked as a ``[[smart2pay.sites]]`` table is."""
+    given = []
     for spec in args.smart2pay_site:
         # ID:APIKEY[=URL]; an API key may itself contain "=" (base64), so split at "=http".
         creds, url = spec, ""
@@ -118,6 +120,9 @@ def apply_arguments(args: argparse.Namespace, config: Smart2PayConfig) -> None:
             raise ConfigError(f"--smart2pay-site wants ID:APIKEY[=URL]: {exc}") from None
         if not key:
             raise ConfigError("--smart2pay-site wants ID:APIKEY[=URL]")
-        config.sites.append(Site(number, key, url or None))
+        raw = {"site_id": number, "api_key": key, "notification_url": url or None}
+        given.append(account("smart2pay.sites", raw, _SiteSection, "--smart2pay-site"))
+    no_repeats([str(s.site_id) for s in given], "--smart2pay-site")
+    config.sites.extend(Site(s.site_id, s.api_key, s.notification_url) for s in given)
     if args.smart2pay_cors_origin:
         config.cors_origins = list(args.smart2pay_cors_origin)

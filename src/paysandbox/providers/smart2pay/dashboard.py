@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from ...core.errors import NotFound
+from ...core.amounts import format_major, parse_major
+from ...core.errors import InvalidInput, NotFound
 from ...core.ids import random_digits
 from ...dashboard.parts import (
     Account,
@@ -61,13 +62,26 @@ def _site(account: str | None) -> int | None:
     return -1 if site is None else site
 
 
-def _whole(text: str, what: str) -> int | None:
+def _money(minor: object, currency: object) -> str:
+    """An amount as money: the wire's minor units (1154) as ``11.54 EUR`` — the last two
+    digits are the decimals, whatever the currency (Smart2Pay's documents)."""
+    return f"{format_major(int(str(minor)))} {currency}"
+
+
+def _amount(text: str, what: str) -> int | None:
+    """A form's amount, read as it is shown (``11.54``, ``11``), in minor units; empty: None."""
     text = text.strip()
     if not text:
         return None
-    value = rules.whole_number(text, 12)
-    if value is None or value < 1:
-        raise Refused(f"The {what} must be a whole number of minor units, at least 1.")
+    try:
+        value = parse_major(text, exponent=2, field=what)
+    except InvalidInput:
+        value = 0
+    if value < 1:
+        raise Refused(
+            f"The {what} must be written as it is shown, e.g. 11.54 "
+            "(at most two decimals, at least 0.01)."
+        )
     return value
 
 
@@ -93,7 +107,7 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
                     account=str(r["site_id"]),
                     state=str(r["state"]),
                     created_at_us=int(r["created_at_us"]),
-                    amount=f"{r['amount']} {r['currency']}",
+                    amount=_money(r["amount"], r["currency"]),
                     label=str(r["merchant_transaction_id"]),
                 )
                 for r in found
@@ -120,6 +134,14 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         view = views.control_payment(payment, refunds, history)
         view.pop("events")
         refund_views = view.pop("refunds")
+        currency = payment["currency"]
+        # as money, as the listing shows it (the "payment" field stays the wire's JSON)
+        amounts = {"amount": _money(payment["amount"], currency)}
+        for key in ("capturedAmount", "refundedAmount", "openRefundAmount"):
+            amounts[key] = _money(view.pop(key), currency)
+        fields = list(view.items())
+        at = next(n for n, (k, _) in enumerate(fields) if k == "moto")
+        fields[at:at] = list(amounts.items())
         status = payment.status
         actions: list[Action] = []
         if status == AUTHORIZED:
@@ -127,8 +149,12 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
                 Action(
                     "capture",
                     "Capture",
-                    (Input("amount", "Amount", str(payment["amount"]), "numeric"),),
-                    hint="Empty: the whole amount",
+                    (
+                        Input(
+                            "amount", "Amount", str(format_major(int(payment["amount"]))), "decimal"
+                        ),
+                    ),
+                    hint=f"{currency}; empty: the whole amount",
                 ),
                 Action("cancel", "Cancel", tone="danger"),
             ]
@@ -138,8 +164,8 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
                 Action(
                     "refund",
                     "Refund",
-                    (Input("amount", "Amount", str(available), "numeric"),),
-                    hint=f"Empty: all that is left ({available})",
+                    (Input("amount", "Amount", str(format_major(available)), "decimal"),),
+                    hint=f"{currency}; empty: all that is left ({_money(available, currency)})",
                 )
             ]
         return Detail(
@@ -147,7 +173,7 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
             title="Smart2Pay payment",
             state=status,
             account=str(payment["site_id"]),
-            fields=list(view.items()),
+            fields=fields,
             events=[Entry(e.at_us, e.kind, e.data) for e in history],
             actions=actions,
             tables=[
@@ -158,7 +184,7 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
                         (
                             r["ID"],
                             r["MerchantTransactionID"],
-                            f"{r['Amount']} {r['Currency']}",
+                            _money(r["Amount"], r["Currency"]),
                             r["Status"]["Info"] if r["Status"] else "",
                             r["Created"],
                         )
@@ -174,7 +200,7 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         if payment_id is None:
             raise NotFound(f"no payment {object_id[:40]}")
         if action == "capture":
-            amount = _whole(form.get("amount", ""), "amount")
+            amount = _amount(form.get("amount", ""), "amount")
             payment, status = await service.capture_for_site(payment_id, amount)
             if status >= 400:  # the scenario failed it (10005: reason 104): not "Done"
                 raise Refused(f"The capture failed: the payment is {payment.status}.")
@@ -183,15 +209,16 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
             await service.cancel_for_site(payment_id)
             return "cancelled"
         if action == "refund":
-            amount = _whole(form.get("amount", ""), "amount")
+            amount = _amount(form.get("amount", ""), "amount")
             if amount is None:
                 payment, _, _ = await service.inspect_payment(payment_id)
                 amount = int(payment["captured_amount"]) - int(payment["refunded_amount"])
                 if amount < 1:
                     raise Refused("Nothing is left to refund.")
-            _, status = await service.refund_for_site(payment_id, amount)
+            refunded, status = await service.refund_for_site(payment_id, amount)
             if status >= 400:  # stored as a Failed refund (more than is left, 2206): not "Done"
-                raise Refused(f"The refund of {amount} failed and is recorded as Failed.")
+                shown = _money(amount, refunded["currency"])
+                raise Refused(f"The refund of {shown} failed and is recorded as Failed.")
             return "refunded"
         raise Refused(f"no action {action}")
 
@@ -293,7 +320,7 @@ def part(service: Smart2PayService, db: Database) -> DashboardPart:
         detail=payment_detail,
         act=act,
         actions=("capture", "cancel", "refund"),
-        amount_title="Amount (minor units)",
+        amount_title="Amount",
         label_title="MerchantTransactionID",
         id_name="payment_id",
     )
