@@ -195,6 +195,8 @@ def test_filters(client: httpx.Client) -> None:
     client.post("/kplus/payment/inquire-token", json=creds(tokenId="KMCMPTnosuchPMT"))
     sb.pay(client)
 
+    assert client.get("/_sandbox/requests").json()["complete"] is True  # all stored, in time
+
     def routes(**f: Any) -> list[str | None]:
         return [e["route"] for e in entries(client, **f)]
 
@@ -289,6 +291,7 @@ def test_journal_off(fresh_db_url: str) -> None:
             assert r.status_code == 200 and "x-sandbox-request-id" in r.headers
             body = c.get("/_sandbox/requests").json()
             assert body["requests"] == [] and body["enabled"] is False
+            assert body["complete"] is True  # nothing was queued: nothing to wait for
     finally:
         live.stop()
 

@@ -195,3 +195,33 @@ def test_a_writer_whose_server_is_gone_ends_quietly(fresh_db_url: str) -> None:
     proc.stderr.close()
     assert "Traceback" not in err, err
     assert err == ""
+
+
+def test_a_read_waits_for_a_stopped_writer_only_so_long(journal_db: SqliteDatabase) -> None:
+    """A writer that hangs (here: stopped) must not hang journal reads: ``settle`` gives up
+    after its wait and says so; the entries are stored once the writer goes on."""
+    db = journal_db
+    journal = Journal(db, JournalSettings(), Metrics(), {"kplus": KPLUS})
+
+    async def scenario() -> tuple[bool, float, bool, bool]:
+        journal.start()
+        journal.put(_raw(1))
+        assert await journal.settle()
+        proc = journal._writer._proc
+        assert proc is not None
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            journal.put(_raw(2))
+            started = time.monotonic()
+            stopped = await journal.settle(0.5)
+            waited = time.monotonic() - started
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        again = await journal.settle(10)
+        stored = "req_2" in [r["id"] for r in db.write_sync(rows.list_entries_all)]
+        await journal.stop()
+        return stopped, waited, again, stored
+
+    stopped, waited, again, stored = _run(scenario())
+    assert stopped is False and 0.4 < waited < 5
+    assert again is True and stored

@@ -45,7 +45,7 @@ class JournalSource:
     async def recent(
         self, filters: Mapping[str, str], offset: int, limit: int
     ) -> tuple[list[Exchange], bool]:
-        await self.journal.flush()
+        await self.journal.settle()
         try:
             status = parse_status(filters.get("status") or None)
         except Exception:
@@ -75,7 +75,7 @@ class JournalSource:
         return [_exchange(r) for r in page], len(picked) > offset + limit
 
     async def get(self, exchange_id: str) -> Exchange | None:
-        await self.journal.flush()
+        await self.journal.settle()
         row = await self.db.read(rows.get_entry, exchange_id)
         return None if row is None else _exchange(row)
 

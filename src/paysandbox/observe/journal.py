@@ -65,6 +65,8 @@ class JournalSettings:
     max_body_bytes: int = 65_536
     flush_seconds: float = 0.1
     prune_seconds: float = 60
+    #: How long a journal read waits for what is queued to be stored (``Journal.settle``).
+    read_wait_seconds: float = 5.0
     #: Build and store entries in a writer process (False: in the serving process).
     writer_process: bool = True
 
@@ -97,6 +99,7 @@ class Journal:
         self._writer_retry_at = 0.0
         self._starting: asyncio.Task[None] | None = None
         self._writer = writer.WriterClient()
+        self._settling: set[asyncio.Task[None]] = set()  # flushes a read stopped waiting for
         if self.remote_url is not None:
             self._writer.configure(self.remote_url, self.hooks, settings.max_body_bytes)
 
@@ -174,10 +177,36 @@ class Journal:
                 await self._trim()
 
     async def flush(self) -> None:
-        """Store everything queued so far (also called before a journal read, so a client
-        reading through the process it called sees its own requests)."""
+        """Store everything queued so far (a deletion of the journal waits for it, so nothing
+        answered before it comes back after it)."""
         async with self._lock:
             await self._flush()
+
+    async def settle(self, seconds: float | None = None) -> bool:
+        """``flush`` for a read, so a client reading through the process it called sees its
+        own requests — but waiting at most ``seconds`` (default ``read_wait_seconds``): a
+        writer that hangs (a stopped process, a database that stalls it) must not hang every
+        journal read with it. True when everything queued before the call is stored; False
+        when the read goes ahead without it (the storing goes on)."""
+        task = asyncio.ensure_future(self.flush())
+        wait = self.settings.read_wait_seconds if seconds is None else seconds
+        done, _ = await asyncio.wait({task}, timeout=wait)
+        if task in done:
+            task.result()
+            return True
+        self._settling.add(task)
+        task.add_done_callback(self._settled)
+        log.warning(
+            "journal writer has not stored the queued entries within %.1f s; a journal read "
+            "answers without them",
+            wait,
+        )
+        return False
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._settling.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("journal flush failed", exc_info=task.exception())
 
     async def _flush(self) -> None:
         """``flush`` with the lock held."""

@@ -122,7 +122,7 @@ def make_ops(
         status = parse_status(q.get("status"))
         since = parse_since(q.get("since"))
         route = q.get("route")
-        await journal.flush()
+        complete = await journal.settle()
         found = await db.read(
             lambda c: rows.list_entries(
                 c,
@@ -140,11 +140,14 @@ def make_ops(
                 "requests": [journal_views.view(r) for r in found],
                 "enabled": journal.enabled,
                 "dropped": journal.dropped,
+                # False: the journal's writer had not stored this process's latest requests
+                # within read_wait_seconds; the answer is what was stored
+                "complete": complete,
             }
         )
 
     async def get_request(request: Request) -> Response:
-        await journal.flush()
+        await journal.settle()
         row = await db.read(rows.get_entry, request.path_params["request_id"])
         if row is None:
             raise ControlError("not_found", f"no journal entry {request.path_params['request_id']}")
