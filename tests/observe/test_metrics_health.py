@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ..kplus.builders import generate_body
 from ..support import LiveServer, Receiver, test_settings, wait_until
 from .helpers import add_fault, creds, kplus_generate, sb
 
@@ -115,5 +119,30 @@ def test_health_503_when_the_database_is_gone(fresh_db_url: str) -> None:
             assert body["reason"].startswith("database unreachable")
             # metrics stay readable without the database
             assert c.get("/_sandbox/metrics").status_code == 200
+    finally:
+        live.stop()
+
+
+@pytest.mark.sqlite_only
+def test_a_database_file_deleted_under_the_server_refuses_changes(tmp_path: Path) -> None:
+    """Deleting the SQLite file under a running server: every later change would go to a file
+    no one can open again (answered, then gone at the next start). Changes are refused in the
+    provider's own error format instead, and the health check says why."""
+    path = tmp_path / "gone.db"
+    live = LiveServer(test_settings(f"sqlite:///{path}"))
+    try:
+        with live.client() as c:
+            token = kplus_generate(c)["tokenId"]
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            r = c.post("/kplus/payment/generate-token", json=generate_body())
+            assert r.status_code == 500
+            assert r.json()["statusCode"] == "10" and r.json()["errorCode"] == "internal_error"
+            r = c.post("/kplus/payment/cancel-token", json=creds(tokenId=token, reference1="r"))
+            assert r.status_code == 500 and r.json()["errorCode"] == "internal_error"
+            health = c.get("/_sandbox/health")
+            assert health.status_code == 503
+            assert "was deleted or replaced while the server ran" in health.json()["reason"]
+            assert str(path) in health.json()["reason"]
     finally:
         live.stop()

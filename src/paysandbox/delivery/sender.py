@@ -27,7 +27,7 @@ import httpx
 from ..core.clock import US, real_now_us
 from ..store import clock as clock_rows
 from ..store import outbox as rows
-from ..store.db import Conn, Database, Row
+from ..store.db import Conn, Database, DatabaseGone, Row
 from .outbox import RetryPolicy
 from .policy import OutboundPolicy, guarded_transport
 from .redact import redact_body, redact_headers
@@ -118,6 +118,8 @@ class Sender:
                 await self._dispatch()
             except asyncio.CancelledError:
                 raise
+            except DatabaseGone:  # logged once by the database; nothing can be claimed
+                pass
             except Exception:  # keep delivering whatever one bad row did
                 log.exception("delivery loop error")
             with contextlib.suppress(TimeoutError):

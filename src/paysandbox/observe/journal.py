@@ -166,6 +166,12 @@ class Journal:
 
     async def _turn(self) -> None:
         """One turn of the background flusher: store the queue, then prune or trim if due."""
+        if self.db.problem() is not None:  # (logged once by the database): nowhere to store
+            gone = len(self._queue)
+            self._queue.clear()
+            self.dropped += gone
+            self.metrics.journal_dropped.inc(gone)
+            return
         async with self._lock:
             await self._flush()
             if time.monotonic() - self._last_prune >= self.settings.prune_seconds:

@@ -206,6 +206,9 @@ def make_ops(
             return _unhealthy(f"database did not answer within {HEALTH_TIMEOUT_SECONDS:g}s")
         except Exception as exc:
             return _unhealthy(f"database unreachable ({type(exc).__name__})")
+        problem = db.problem()
+        if problem is not None:
+            return _unhealthy(problem)
         return json_response(
             {
                 "status": "ok",

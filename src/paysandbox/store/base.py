@@ -73,6 +73,10 @@ class Database(Protocol):
         ``write``. Should a joined call raise, each item is run on its own (see db.py)."""
         ...
 
+    def problem(self) -> str | None:
+        """Why changes cannot be kept right now (shown by the health check), or None."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -58,10 +60,13 @@ from .base import (
 if TYPE_CHECKING:
     from .pg import PostgresDatabase
 
+log = logging.getLogger("paysandbox.db")
+
 __all__ = [
     "PG_POOL_SIZE",
     "Conn",
     "Database",
+    "DatabaseGone",
     "Row",
     "SqliteDatabase",
     "libpq_url",
@@ -161,6 +166,15 @@ def _sqlite_connect(path: str, synchronous: str, busy_timeout_ms: int) -> sqlite
     return c
 
 
+class DatabaseGone(sqlite3.OperationalError):
+    """The SQLite file was deleted or replaced under the running server (``problem``)."""
+
+
+def _file_id(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
 class SqliteDatabase:
     """SQLite file: reads and writes run inline on the event loop, never waiting on a lock.
 
@@ -190,15 +204,47 @@ class SqliteDatabase:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = _sqlite_connect(path, synchronous.upper(), 0)
+        #: the file opened (device, inode): a file deleted or replaced under the running server
+        #: would take every later change with it (see ``problem``)
+        self._file = None if path == ":memory:" else _file_id(path)
+        self._gone_logged = False
         self._batch: list[tuple[Callable[..., Any], Sequence[Any], asyncio.Future[Any]]] = []
         self._flush_loop: asyncio.AbstractEventLoop | None = None
         self._busy_since: float | None = None
         self._busy_delay = 0.0005
 
+    def problem(self) -> str | None:
+        """Why changes cannot be kept, or None: the database file was deleted or replaced
+        since it was opened (a change would go to a file no one can open again — answered,
+        then gone). Checked before every write (one ``stat``)."""
+        if self._file is None:
+            return None
+        try:
+            now = _file_id(self.path)
+        except OSError:
+            now = None
+        if now == self._file:
+            return None
+        why = (
+            f"the database file {self.path} was deleted or replaced while the server ran; "
+            "changes cannot be kept — restart the server"
+        )
+        if not self._gone_logged:
+            self._gone_logged = True
+            log.error("%s", why)
+        return why
+
+    def _check_file(self) -> None:
+        why = self.problem()
+        if why is not None:
+            raise DatabaseGone(why)
+
     def _run(
         self, fn: Callable[..., T], args: Sequence[Any], begin: str, conn: type = _SqliteConn
     ) -> T:
         c = self._conn
+        if begin != "BEGIN":
+            self._check_file()
         c.execute(begin)
         try:
             result = fn(conn(c), *args)
@@ -253,7 +299,11 @@ class SqliteDatabase:
             return
         c = self._conn
         try:
+            self._check_file()
             c.execute("BEGIN IMMEDIATE")
+        except DatabaseGone as exc:
+            self._fail(batch, exc)
+            return
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
                 now = time.monotonic()

@@ -731,6 +731,10 @@ class PostgresDatabase:
             with self._sync.transaction():
                 return fn(_PgConn(self._sync), *args)
 
+    def problem(self) -> str | None:
+        """Nothing to check beyond the statements themselves (their errors say it)."""
+        return None
+
     def end_startup(self) -> None:
         """Start-up is over: close ``write_sync``'s connection (a later call opens one again).
         A serving process would otherwise keep it idle for good, one more connection per
