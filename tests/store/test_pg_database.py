@@ -473,15 +473,20 @@ def test_a_refused_joined_write_runs_each_item_on_its_own(db: PostgresDatabase) 
     assert stored == ["a", "b", "c"]
 
 
-def test_an_error_after_a_joined_write_is_never_run_twice(db: PostgresDatabase) -> None:
-    """An error the function raises after its statement ran (against the contract) reaches
-    every caller; the items are not written a second time one by one."""
+@pytest.mark.parametrize("after", ["python", "database"])
+def test_an_error_after_a_joined_write_is_never_run_twice(db: PostgresDatabase, after: str) -> None:
+    """An error raised after the function's statement ran (against the contract: a Python
+    error, or a plain SELECT after it that PostgreSQL refuses) reaches every caller; the
+    statement is committed, so the items are not written a second time one by one."""
     calls: list[int] = []
 
     def put_then_fail(conn: Conn, items: list[tuple[str, int]]) -> list[str]:
         calls.append(len(items))
         put_all(conn, items)
-        raise ValueError("after the statement")
+        if after == "python":
+            raise ValueError("after the statement")
+        conn.one("SELECT 1 / 0 AS x")
+        return []
 
     async def main() -> tuple[list[Any], list[str]]:
         answers = await asyncio.gather(
@@ -491,5 +496,30 @@ def test_an_error_after_a_joined_write_is_never_run_twice(db: PostgresDatabase) 
         return list(answers), await db.read(keys)
 
     answers, stored = run_async(main)
-    assert all(isinstance(a, ValueError) for a in answers)
+    assert all(isinstance(a, Exception) for a in answers)
     assert calls == [3] and stored == ["x0", "x1", "x2"]
+
+
+def test_a_connection_handed_to_a_cancelled_waiter_goes_back_to_the_pool(
+    db: PostgresDatabase,
+) -> None:
+    """A waiter cancelled after a connection was handed to it (before it ran) gives it back:
+    the pool does not lose that connection for good."""
+
+    async def main() -> tuple[int, int]:
+        pool = db._pool()
+        held = [await pool.acquire() for _ in range(pool.size)]
+        waiter = asyncio.ensure_future(pool.acquire())
+        await asyncio.sleep(0)  # it waits for a connection
+        pool.release(held.pop())  # handed to the waiter's future ...
+        waiter.cancel()  # ... which is cancelled before it runs
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        again = await asyncio.wait_for(pool.acquire(), 5)  # not lost: here at once
+        pool.release(again)
+        for c in held:
+            pool.release(c)
+        return pool.opened, len(pool.idle)
+
+    opened, idle = run_async(main)
+    assert opened == idle == 2

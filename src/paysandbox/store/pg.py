@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import socket
 import threading
@@ -50,6 +51,8 @@ import greenlet
 from asyncpg.exceptions import DataError, PostgresError
 
 from .base import PG_POOL_SIZE, Row, insert_sql, libpq_url, plain_select
+
+log = logging.getLogger("paysandbox.db")
 
 _QMARK = re.compile(r"\?")
 
@@ -206,6 +209,7 @@ async def _drive(
     args: Sequence[Any],
     mode: int,
     runners: list[greenlet.greenlet],
+    committed: list[bool] | None = None,
 ) -> T:
     """Run ``fn(conn, *args)`` in a greenlet, serving its statements on connection ``c``.
 
@@ -218,7 +222,9 @@ async def _drive(
 
     ``runners``: idle runner greenlets of this loop's thread; one is taken, and given back when
     its function has returned or raised (one left mid-function is never reused). An idle
-    runner holds on to its last outcome until its next use: at most one per connection."""
+    runner holds on to its last outcome until its next use: at most one per connection.
+    ``committed`` (``_ONE_CHANGE``): its item is set True once the changing statement has
+    returned — committed, whatever the function does next."""
     here = greenlet.getcurrent()
     child = runners.pop() if runners else None
     if child is None or child.parent is not here:
@@ -245,6 +251,11 @@ async def _drive(
                     )
                 else:
                     changed = True
+                    answer = await _statement(c, op, sql, params)
+                    if committed is not None:
+                        committed[0] = True
+                    request = child.switch(answer)
+                    continue
             answer = await _statement(c, op, sql, params)
         except BaseException as exc:  # the repository function sees the driver's error
             request = child.throw(exc)
@@ -333,11 +344,15 @@ class _ReadBatch:
             raise
         try:
             if len(callers) > 1 and sql not in self.unjoinable:
+                shape = False
                 try:
                     found = await self._joined(c, sql, [args for args, _ in callers])
-                except Exception:  # the driver's error: each caller's own statement below
+                except Exception as exc:  # the driver's error: each caller's own statement below
                     if c.is_closed():
                         raise
+                    # a statement the joined form cannot take (syntax, types, a feature), not
+                    # a passing failure (a timeout, a cancel, memory) or one caller's argument
+                    shape = getattr(exc, "sqlstate", "")[:2] in ("42", "0A")
                 else:
                     self.joined += 1
                     for k, (_, fut) in enumerate(callers):
@@ -345,8 +360,9 @@ class _ReadBatch:
                             fut.set_result(found.get(k))
                     pool.release(c)
                     return
-                if await self._one_by_one(c, sql, callers):
+                if await self._one_by_one(c, sql, callers) and shape:
                     self.unjoinable.add(sql)  # every caller's own statement ran: not joinable
+                    log.info("read statement not joined from now on: %.80r", sql)
             else:
                 await self._one_by_one(c, sql, callers)
         except BaseException as exc:  # a broken or cancelled connection: no caller is left
@@ -443,13 +459,19 @@ class _Joiner:
             raise
         try:
             if len(callers) > 1:
+                committed = [False]
                 try:
                     results = await _drive(
-                        c, fn, ([item for (item,), _ in callers],), _ONE_CHANGE, pool.runners
+                        c,
+                        fn,
+                        ([item for (item,), _ in callers],),
+                        _ONE_CHANGE,
+                        pool.runners,
+                        committed,
                     )
                 except (PostgresError, DataError):  # refused: nothing written; one by one
-                    if c.is_closed() or c.is_in_transaction():
-                        raise
+                    if c.is_closed() or c.is_in_transaction() or committed[0]:
+                        raise  # (its change is in: to every caller, never run again)
                 else:  # (any other error: raised below, to every caller — never run twice)
                     self.joined += 1
                     for result, (_, fut) in zip(results, callers, strict=True):
@@ -458,6 +480,8 @@ class _Joiner:
                     pool.release(c)
                     return
             for (item,), fut in callers:
+                if fut.done():  # its caller has gone: nothing to write for it
+                    continue
                 try:
                     (result,) = await _drive(c, fn, ([item],), _ONE_CHANGE, pool.runners)
                 except Exception as exc:
@@ -556,7 +580,17 @@ class _LoopPool:
         if self.opened >= self.size:
             fut: asyncio.Future[Any] = self.loop.create_future()
             self.waiters.append(fut)
-            got = await fut
+            try:
+                got = await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():  # handed over just before: give it back
+                    handed = fut.result()
+                    if handed is None:
+                        self.opened -= 1
+                        self._hand_over(None)
+                    else:
+                        self.release(handed)
+                raise
             if got is not None:
                 return got
         else:
