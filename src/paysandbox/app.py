@@ -229,11 +229,20 @@ def create_app(
         request = Request({"type": "http", "path": path, "headers": [], "state": {}})
         return owner.edge_error("not_found", path).render(request)
 
+    def refuse(scope: guard.Scope, code: str, message: str) -> Response:
+        """The guard's refusal of a bad id or a cross-site request: a page on the dashboard's
+        paths (a person's browser shows it), else the control API's JSON."""
+        if sandbox.owner_of(scope["path"]) is dashboard_render.DASHBOARD:
+            status = control_errors.STATUS[code]
+            heading = "Not allowed" if status == 403 else "Sorry"
+            return dashboard_render.PageError(status, heading, message).render(Request(scope))
+        return control_errors.error_response(code, message)
+
     app = App(
         routes,
         unrouted=unrouted,
         lifespan=lifespan,
-        middleware=[CollapseSlashes, guard.layer(settings, refuse_host)],
+        middleware=[CollapseSlashes, guard.layer(settings, refuse_host, refuse)],
     )
     # Outermost, around the error catching: the journal sees every answer as sent.
     app.wrap(lambda chain: observer.wrap(chain, routes))

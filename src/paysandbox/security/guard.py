@@ -17,6 +17,9 @@
    body are left alone: a frame's navigation never sends one, and the provider APIs' hot path
    stays one ``send`` shorter.
 
+A refusal of a bad id or a cross-site request goes through ``refuse``: the app answers it as a
+page on the dashboard's paths and as the control API's JSON elsewhere.
+
 Provider routes pass through after the Host check: they keep their own authentication.
 """
 
@@ -43,6 +46,14 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: A refusal (control API error code, message) answered in the format of the path's owner:
+#: the control API's JSON, or a page on the dashboard's paths.
+Refuse = Callable[[Scope, str, str], Response]
+
+
+def refuse_as_control(scope: Scope, code: str, message: str) -> Response:
+    return error_response(code, message)
+
 
 CONTROL_PREFIX = "/_sandbox"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -71,8 +82,10 @@ class Guard:
         public_url: str | None,
         refuse_host: Callable[[str], Response],
         attempts: FailedAttempts | None = None,
+        refuse: Refuse = refuse_as_control,
     ) -> None:
         self.app = app
+        self.refuse = refuse
         self.hosts = hosts
         self.token_digest = digest(token) if token else None
         self.session = login.session_value(token) if token else None
@@ -110,14 +123,16 @@ class Guard:
         path: str = scope["path"]
         method: str = scope["method"]
         if path != CONTROL_PREFIX and not valid_control_path(path):
-            return error_response(
+            return self.refuse(
+                scope,
                 "bad_request",
                 "invalid id in the path: ids are 1-128 printable ASCII characters, "
                 "without / \\ < > quotes, % or control characters, and not . or ..",
             )
         h = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
         if method not in SAFE_METHODS and self._cross_site(scope, h, host):
-            return error_response(
+            return self.refuse(
+                scope,
                 "cross_site_request",
                 "a state-changing control request from another site is refused",
             )
@@ -245,7 +260,11 @@ def ensure_control_token(settings: Settings) -> str | None:
     return settings.control_token
 
 
-def layer(settings: Settings, refuse_host: Callable[[str], Response]) -> Callable[[ASGIApp], Guard]:
+def layer(
+    settings: Settings,
+    refuse_host: Callable[[str], Response],
+    refuse: Refuse = refuse_as_control,
+) -> Callable[[ASGIApp], Guard]:
     """The ``Guard`` for these settings, as a layer around an ASGI app."""
     ensure_control_token(settings)
     hosts = HostCheck(settings.host, settings.public_url, settings.allowed_hosts)
@@ -258,6 +277,7 @@ def layer(settings: Settings, refuse_host: Callable[[str], Response]) -> Callabl
             public_url=settings.public_url,
             refuse_host=refuse_host,
             attempts=FailedAttempts(limit=settings.control_token_attempts),
+            refuse=refuse,
         )
 
     return wrap
