@@ -14,6 +14,7 @@ import pytest
 
 from ..kplus.builders import generate_body
 from ..nicepay.builders import PAY, page_action, payment_params, register
+from ..nicepay.test_redirect import register_redirect
 from ..smart2pay.builders import pay as s2p_pay
 from ..smart2pay.builders import payment_body
 from ..support import Receiver, wait_settled, wait_until
@@ -72,6 +73,17 @@ def test_every_page_renders(client: httpx.Client) -> None:
     accounts = client.get("/_sandbox/ui/accounts").text
     # secrets are never shown
     assert "7da57c4eb242435fa3e91bb7a69e2a28" not in accounts and "gabi" not in accounts
+
+
+def test_a_checkout_whose_method_is_not_chosen_renders(client: httpx.Client) -> None:
+    """A v2 Redirect registration of payMethod 00 (the customer chooses on the page): its page
+    was a 500 (KeyError '00' for the title) until a method was chosen. Found by fuzzing."""
+    t_xid = register_redirect(client, "00")["tXid"]
+    r = client.get(f"/_sandbox/ui/nicepay/transactions/{t_xid}")
+    assert r.status_code == 200, r.text[:300]
+    assert "NICEPay Checkout (method not chosen)" in r.text and t_xid in r.text
+    r = client.get("/_sandbox/ui/nicepay/transactions")
+    assert r.status_code == 200 and t_xid in r.text
 
 
 def test_unknown_object_is_an_html_404(client: httpx.Client) -> None:
