@@ -14,6 +14,7 @@ import pytest
 
 from ..kplus.builders import generate_body
 from ..nicepay.builders import PAY, page_action, payment_params, register
+from ..nicepay.test_redirect import register_redirect
 from ..smart2pay.builders import pay as s2p_pay
 from ..smart2pay.builders import payment_body
 from ..support import Receiver, wait_settled, wait_until
@@ -72,6 +73,17 @@ def test_every_page_renders(client: httpx.Client) -> None:
     accounts = client.get("/_sandbox/ui/accounts").text
     # secrets are never shown
     assert "7da57c4eb242435fa3e91bb7a69e2a28" not in accounts and "gabi" not in accounts
+
+
+def test_a_checkout_whose_method_is_not_chosen_renders(client: httpx.Client) -> None:
+    """A v2 Redirect registration of payMethod 00 (the customer chooses on the page): its page
+    was a 500 (KeyError '00' for the title) until a method was chosen. Found by fuzzing."""
+    t_xid = register_redirect(client, "00")["tXid"]
+    r = client.get(f"/_sandbox/ui/nicepay/transactions/{t_xid}")
+    assert r.status_code == 200, r.text[:300]
+    assert "NICEPay Checkout (method not chosen)" in r.text and t_xid in r.text
+    r = client.get("/_sandbox/ui/nicepay/transactions")
+    assert r.status_code == 200 and t_xid in r.text
 
 
 def test_unknown_object_is_an_html_404(client: httpx.Client) -> None:
@@ -485,6 +497,26 @@ def test_dashboard_addresses_answer_with_pages(client: httpx.Client) -> None:
     ]
     r = client.get("/_sandbox", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/_sandbox/"
+    # an id the request guard refuses (found by fuzzing: it was the control API's JSON)
+    for path in (
+        "/_sandbox/ui/kplus/tokens/a%20b",
+        "/_sandbox/ui/nicepay/transactions/%2e%2e",
+        "/_sandbox/ui/smart2pay/payments/%FF",
+        "/_sandbox/ui/deliveries/" + "1" * 129,
+    ):
+        r = client.get(path)
+        assert r.status_code == 400, (path, r.text)
+        assert r.headers["content-type"].startswith("text/html"), (path, r.text)
+        assert 'data-testid="message"' in r.text and "invalid id in the path" in r.text
+    token_id = kplus_token(client)
+    r = client.post(
+        "/_sandbox/ui/accounts/kplus/PTR%3C1%3E/reset",
+        data={"csrf": csrf(client)},
+        headers={"Origin": str(client.base_url).rstrip("/")},
+    )
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/html"), r.text
+    assert kplus_status(client, token_id) == "REQUESTED"
+    assert client.get("/_sandbox/kplus/tokens/a%20b").json()["error"] == "bad_request"
     # the control API keeps its JSON
     r = client.get("/_sandbox/nope")
     assert r.status_code == 404 and r.json()["error"] == "not_found"

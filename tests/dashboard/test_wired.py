@@ -44,6 +44,23 @@ def test_journal_page_shows_what_the_client_sent(client: httpx.Client) -> None:
     assert partner["partnerSecret"] not in one.text
 
 
+def test_journal_page_of_a_deeply_nested_body(client: httpx.Client) -> None:
+    """A body nested past Python's JSON parser's depth is refused by the provider and kept in
+    the journal; its page was a 500 (RecursionError while indenting it). Found by fuzzing."""
+    body = b"[" * 5000 + b"]" * 5000
+    r = client.post(
+        "/kplus/payment/generate-token",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 400 and r.json()["errorCode"] == "bad_request", r.text
+    rid = r.headers["X-Sandbox-Request-Id"]
+    assert client.get(f"/_sandbox/requests/{rid}").json()["request"]["body"] == body.decode()
+    page = client.get(f"/_sandbox/ui/journal/{rid}")
+    assert page.status_code == 200, page.text[:300]
+    assert "[[[[" in page.text and "bad_request" in page.text
+
+
 def test_a_fault_added_from_the_form_makes_a_request_fail(client: httpx.Client) -> None:
     partner = _partner(client)
     token, body = _token(client, partner)

@@ -321,6 +321,15 @@ def test_deeply_nested_json_is_9001(client: httpx.Client, path: str, where: str)
     nothing_stored(client)
 
 
+@pytest.mark.parametrize("cart", ["1e309", '{"price": -1e400}', '[{"qty": 1E999}]'])
+def test_cart_data_with_a_number_past_float_range(client: httpx.Client, cart: str) -> None:
+    """msgspec reads such a number as a ValidationError, not a DecodeError: it was a 500 (1003)
+    with a traceback in the log; found by fuzzing."""
+    body = registration("02", cartData=cart)
+    assert_error(client.post(REG, json=body), "cart_data")
+    nothing_stored(client)
+
+
 def test_deeply_nested_cart_data_text(client: httpx.Client) -> None:
     body = registration("02", cartData="[" * 1999 + "]" * 1999)
     assert_error(client.post(REG, json=body), "cart_data")

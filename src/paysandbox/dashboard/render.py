@@ -65,12 +65,13 @@ def structured(value: Any) -> bool:
 
 
 def pretty_body(text: str | None) -> str:
-    """A JSON body indented; anything else as it is."""
+    """A JSON body indented; anything else — nested past the parser's depth included — as
+    it is."""
     if not text:
         return ""
     try:
         return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return text
 
 

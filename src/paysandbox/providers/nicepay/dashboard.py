@@ -115,9 +115,11 @@ def part(service: NicepayService, db: Database) -> DashboardPart:
             for s in sessions
             if s["state"] == "pending" and int(s["created_at_us"]) + SESSION_TTL_US > txn.now_us
         ][:1]
+        # a Redirect registration of payMethod 00 has no method until the customer chooses
+        method = rules.PAY_METHODS.get(txn.pay_method, "Checkout (method not chosen)")
         return Detail(
             id=txn.t_xid,
-            title=f"NICEPay {rules.PAY_METHODS[txn.pay_method]}",
+            title=f"NICEPay {method}",
             state=txn.status,
             account=str(txn["imid"]),
             fields=list(view.items()),

@@ -350,7 +350,7 @@ def parse_cart(value: str | None) -> str:
     for text in (value, value.translate(_SMART_QUOTES)):
         try:
             decode_json(_ANY_JSON, text.encode("utf-8"))
-        except BodyError:
+        except (BodyError, msgspec.ValidationError):  # the latter: a number past float's range
             continue
         return value
     raise NicepayError("cart_data", "cartData must be a JSON object (as text or as JSON)")
