@@ -43,7 +43,7 @@ import re
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -203,34 +203,24 @@ def _runner(fn: Callable[..., Any], args: Sequence[Any]) -> None:
         fn, args = parent.switch(outcome)
 
 
-async def _drive(
-    c: Any,
+async def _in_greenlet(
     fn: Callable[..., T],
     args: Sequence[Any],
-    mode: int,
     runners: list[greenlet.greenlet],
-    committed: list[bool] | None = None,
+    serve: Callable[[int, str, Sequence[Any]], Awaitable[Any]],
 ) -> T:
-    """Run ``fn(conn, *args)`` in a greenlet, serving its statements on connection ``c``.
-
-    ``_AS_IS``: statements run in whatever transaction the caller opened.
-    ``_LAZY``: start in autocommit and open a transaction (``BEGIN``) only before the first
-    statement that is not a plain ``SELECT`` — so a read that turns out to write (or lock)
-    still does so atomically, as on SQLite.
-    ``_ONE_CHANGE``: autocommit throughout; a second statement that is not a plain ``SELECT``
-    is refused with ``RuntimeError`` (see ``PostgresDatabase.write_one``).
+    """Run ``fn(conn, *args)`` in a runner greenlet; each statement it issues is answered by
+    ``await serve(op, sql, params)``, and an error ``serve`` raises is raised inside ``fn``
+    where it issued the statement (the repository function sees the driver's error).
 
     ``runners``: idle runner greenlets of this loop's thread; one is taken, and given back when
     its function has returned or raised (one left mid-function is never reused). An idle
-    runner holds on to its last outcome until its next use: at most one per connection.
-    ``committed`` (``_ONE_CHANGE``): its item is set True once the changing statement has
-    returned — committed, whatever the function does next."""
+    runner holds on to its last outcome until its next use: at most one per connection."""
     here = greenlet.getcurrent()
     child = runners.pop() if runners else None
     if child is None or child.parent is not here:
         child = greenlet.greenlet(_runner)
     request = child.switch(fn, args)
-    changed = False
     while True:
         op, sql, params = request
         if op == _DONE:
@@ -240,27 +230,54 @@ async def _drive(
                 return result
             raise params
         try:
-            if mode and not plain_select(sql):
-                if mode == _LAZY:
-                    if not c.is_in_transaction():
-                        await c.execute("BEGIN")
-                elif changed:
-                    raise RuntimeError(
-                        "write_one: a second statement that changes the database (the first "
-                        f"is already committed): {sql[:80]!r}; use Database.write"
-                    )
-                else:
-                    changed = True
-                    answer = await _statement(c, op, sql, params)
-                    if committed is not None:
-                        committed[0] = True
-                    request = child.switch(answer)
-                    continue
-            answer = await _statement(c, op, sql, params)
-        except BaseException as exc:  # the repository function sees the driver's error
+            answer = await serve(op, sql, params)
+        except BaseException as exc:
             request = child.throw(exc)
         else:
             request = child.switch(answer)
+
+
+async def _drive(
+    c: Any,
+    fn: Callable[..., T],
+    args: Sequence[Any],
+    mode: int,
+    runners: list[greenlet.greenlet],
+    committed: list[bool] | None = None,
+) -> T:
+    """Run ``fn(conn, *args)`` in a greenlet (``_in_greenlet``), serving its statements on
+    connection ``c``.
+
+    ``_AS_IS``: statements run in whatever transaction the caller opened.
+    ``_LAZY``: start in autocommit and open a transaction (``BEGIN``) only before the first
+    statement that is not a plain ``SELECT`` — so a read that turns out to write (or lock)
+    still does so atomically, as on SQLite.
+    ``_ONE_CHANGE``: autocommit throughout; a second statement that is not a plain ``SELECT``
+    is refused with ``RuntimeError`` (see ``PostgresDatabase.write_one``).
+    ``committed`` (``_ONE_CHANGE``): its item is set True once the changing statement has
+    returned — committed, whatever the function does next."""
+    changed = False
+
+    async def serve(op: int, sql: str, params: Sequence[Any]) -> Any:
+        nonlocal changed
+        if mode and not plain_select(sql):
+            if mode == _LAZY:
+                if not c.is_in_transaction():
+                    await c.execute("BEGIN")
+            elif changed:
+                raise RuntimeError(
+                    "write_one: a second statement that changes the database (the first "
+                    f"is already committed): {sql[:80]!r}; use Database.write"
+                )
+            else:
+                changed = True
+                answer = await _statement(c, op, sql, params)
+                if committed is not None:
+                    committed[0] = True
+                return answer
+        return await _statement(c, op, sql, params)
+
+    return await _in_greenlet(fn, args, runners, serve)
 
 
 #: Most callers in one joined statement (``_ReadBatch``, ``_Joiner``); more go in another.
@@ -290,32 +307,23 @@ def _batched_sql(sql: str, types: tuple[str, ...]) -> str:
 _Callers = list[tuple[Sequence[Any], "asyncio.Future[Any]"]]
 
 
-class _ReadBatch:
-    """``read_one``'s statements, gathered per turn of the event loop and sent together.
-
-    A caller hands over its statement (``submit``) and awaits its row. The first one of a
-    turn schedules ``_flush`` with ``call_soon``, which runs after every callback already
-    queued — the other requests that arrived with it — so those that reached their read in
-    the same turn share one statement (one round trip, one execution in PostgreSQL) on one
-    pooled connection. One caller alone runs its own statement as before. Should the joined
-    statement fail (a statement that cannot be a subquery, a bad parameter of one caller),
-    each caller's statement runs on its own, so each gets its own answer or error, and that
-    SQL is not joined again."""
+class _TurnGather:
+    """Calls gathered per turn of the event loop, by key: the first call of a turn schedules
+    ``_flush`` with ``call_soon`` — it runs after every callback already queued, the other
+    requests that arrived with it — which hands each key's callers (at most
+    ``READ_BATCH_MAX`` a task) to ``_run``. Each caller awaits the future ``_gather`` gave it."""
 
     def __init__(self, pool: _LoopPool) -> None:
         self.pool = pool
-        self.pending: dict[str, _Callers] = {}
+        self.pending: dict[Any, _Callers] = {}
         self.scheduled = False
-        self.unjoinable: set[str] = set()
-        self.types: dict[str, tuple[str, ...]] = {}  # SQL → its parameters' types
-        self.joined = 0  # joined statements run (tests, benchmarks)
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, sql: str, args: Sequence[Any]) -> asyncio.Future[Any]:
+    def _gather(self, key: Any, args: Sequence[Any]) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = self.pool.loop.create_future()
-        waiting = self.pending.get(sql)
+        waiting = self.pending.get(key)
         if waiting is None:
-            self.pending[sql] = [(args, fut)]
+            self.pending[key] = [(args, fut)]
             if not self.scheduled:
                 self.scheduled = True
                 self.pool.loop.call_soon(self._flush)
@@ -326,22 +334,52 @@ class _ReadBatch:
     def _flush(self) -> None:
         self.scheduled = False
         pending, self.pending = self.pending, {}
-        for sql, callers in pending.items():
+        for key, callers in pending.items():
             for i in range(0, len(callers), READ_BATCH_MAX):
-                task = self.pool.loop.create_task(self._run(sql, callers[i : i + READ_BATCH_MAX]))
+                task = self.pool.loop.create_task(self._start(key, callers[i : i + READ_BATCH_MAX]))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
 
-    async def _run(self, sql: str, callers: _Callers) -> None:
+    async def _start(self, key: Any, callers: _Callers) -> None:
+        """``_run`` for the callers still waiting, on a pooled connection (``_run`` gives it
+        back)."""
         callers = [(args, fut) for args, fut in callers if not fut.done()]
         if not callers:
             return
-        pool = self.pool
         try:
-            c = await pool.acquire()
+            c = await self.pool.acquire()
         except BaseException as exc:
             _fail(callers, exc)
             raise
+        await self._run(key, callers, c)
+
+    async def _run(self, key: Any, callers: _Callers, c: Any) -> None:
+        raise NotImplementedError
+
+
+class _ReadBatch(_TurnGather):
+    """``read_one``'s statements, gathered per turn of the event loop and sent together.
+
+    A caller hands over its statement (``submit``) and awaits its row; those that reached
+    their read in the same turn (``_TurnGather``) share one statement (one round trip, one
+    execution in PostgreSQL) on one pooled connection. One caller alone runs its own
+    statement as before. Should the joined statement fail (a statement that cannot be a
+    subquery, a bad parameter of one caller, a passing failure), each caller's statement runs
+    on its own, so each gets its own answer or error; only when the joined form itself was at
+    fault (a statement-shape error, and every caller's own statement then ran) is that SQL
+    not joined again."""
+
+    def __init__(self, pool: _LoopPool) -> None:
+        super().__init__(pool)
+        self.unjoinable: set[str] = set()
+        self.types: dict[str, tuple[str, ...]] = {}  # SQL → its parameters' types
+        self.joined = 0  # joined statements run (tests, benchmarks)
+
+    def submit(self, sql: str, args: Sequence[Any]) -> asyncio.Future[Any]:
+        return self._gather(sql, args)
+
+    async def _run(self, sql: str, callers: _Callers, c: Any) -> None:
+        pool = self.pool
         try:
             if len(callers) > 1 and sql not in self.unjoinable:
                 shape = False
@@ -409,7 +447,7 @@ class _ReadBatch:
         return ok
 
 
-class _Joiner:
+class _Joiner(_TurnGather):
     """``write_joined``'s calls, gathered per turn of the event loop by function: the first
     call of a turn schedules ``_flush`` (``call_soon``: after the callbacks already queued —
     the requests that arrived with it), which runs ``fn(conn, items)`` once for the items of
@@ -420,43 +458,14 @@ class _Joiner:
     item is never written twice."""
 
     def __init__(self, pool: _LoopPool) -> None:
-        self.pool = pool
-        self.pending: dict[Callable[..., Any], _Callers] = {}
-        self.scheduled = False
-        self.tasks: set[asyncio.Task[None]] = set()
+        super().__init__(pool)
         self.joined = 0  # calls of a function with more than one item (tests, benchmarks)
 
     def submit(self, fn: Callable[..., Any], item: Any) -> asyncio.Future[Any]:
-        fut: asyncio.Future[Any] = self.pool.loop.create_future()
-        waiting = self.pending.get(fn)
-        if waiting is None:
-            self.pending[fn] = [((item,), fut)]
-            if not self.scheduled:
-                self.scheduled = True
-                self.pool.loop.call_soon(self._flush)
-        else:
-            waiting.append(((item,), fut))
-        return fut
+        return self._gather(fn, (item,))
 
-    def _flush(self) -> None:
-        self.scheduled = False
-        pending, self.pending = self.pending, {}
-        for fn, callers in pending.items():
-            for i in range(0, len(callers), READ_BATCH_MAX):
-                task = self.pool.loop.create_task(self._run(fn, callers[i : i + READ_BATCH_MAX]))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
-
-    async def _run(self, fn: Callable[..., Any], callers: _Callers) -> None:
-        callers = [(item, fut) for item, fut in callers if not fut.done()]
-        if not callers:
-            return
+    async def _run(self, fn: Callable[..., Any], callers: _Callers, c: Any) -> None:
         pool = self.pool
-        try:
-            c = await pool.acquire()
-        except BaseException as exc:
-            _fail(callers, exc)
-            raise
         try:
             if len(callers) > 1:
                 committed = [False]
@@ -515,36 +524,22 @@ async def _drive_batched_read(
 ) -> T:
     """``_drive`` for ``read_one``: the function's one plain ``SELECT`` of ``conn.one`` goes
     to ``batch``; ``conn.all`` runs on a pooled connection of its own."""
-    here = greenlet.getcurrent()
-    child = runners.pop() if runners else None
-    if child is None or child.parent is not here:
-        child = greenlet.greenlet(_runner)
-    request = child.switch(fn, args)
     used = False
-    while True:
-        op, sql, params = request
-        if op == _DONE:
-            runners.append(child)
-            if sql:
-                result: T = params
-                return result
-            raise params
-        try:
-            if used or not plain_select(sql) or op not in (_ONE, _ALL):
-                raise RuntimeError(
-                    "read_one runs one plain SELECT (its own snapshot), not "
-                    f"{'a second statement' if used else 'this one'}: {sql[:80]!r}; "
-                    "use Database.read"
-                )
-            used = True
-            if op == _ONE:
-                answer = await batch.submit(sql, params)
-            else:
-                answer = await _pooled_statement(batch.pool, op, sql, params)
-        except BaseException as exc:  # the repository function sees the driver's error
-            request = child.throw(exc)
-        else:
-            request = child.switch(answer)
+
+    async def serve(op: int, sql: str, params: Sequence[Any]) -> Any:
+        nonlocal used
+        if used or not plain_select(sql) or op not in (_ONE, _ALL):
+            raise RuntimeError(
+                "read_one runs one plain SELECT (its own snapshot), not "
+                f"{'a second statement' if used else 'this one'}: {sql[:80]!r}; "
+                "use Database.read"
+            )
+        used = True
+        if op == _ONE:
+            return await batch.submit(sql, params)
+        return await _pooled_statement(batch.pool, op, sql, params)
+
+    return await _in_greenlet(fn, args, runners, serve)
 
 
 async def _pooled_statement(pool: _LoopPool, op: int, sql: str, args: Sequence[Any]) -> Any:
