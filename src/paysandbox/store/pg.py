@@ -390,7 +390,7 @@ class _ReadBatch(_TurnGather):
                         raise
                     # a statement the joined form cannot take (syntax, types, a feature), not
                     # a passing failure (a timeout, a cancel, memory) or one caller's argument
-                    shape = getattr(exc, "sqlstate", "")[:2] in ("42", "0A")
+                    shape = str(getattr(exc, "sqlstate", None) or "")[:2] in ("42", "0A")
                 else:
                     self.joined += 1
                     for k, (_, fut) in enumerate(callers):
