@@ -157,6 +157,18 @@ WALK_ACCOUNT_DUE = (
     "AND b.lease_token IS NOT NULL) "
     "ORDER BY d.next_attempt_at_us, d.created_at_us, d.id LIMIT ?"
 )
+#: Accounts whose own clock is ahead and that have a pending delivery due for them alone
+#: (after the sandbox's now, up to their own now): one probe of
+#: ``ix_deliveries_account_queue`` each — a correlated subquery with ``LIMIT 1``, which
+#: PostgreSQL runs per account rather than as a join over every pending delivery. In no
+#: order: ``claim_due`` keeps the best of their walks whatever the order.
+ACCOUNTS_AHEAD_DUE = (
+    "SELECT provider, account_id, offset_us FROM account_clocks "
+    "WHERE offset_us > 0 AND (SELECT 1 FROM deliveries d WHERE d.state = 'pending' "
+    "AND d.account_id = account_clocks.account_id AND d.next_attempt_at_us > ? "
+    "AND d.next_attempt_at_us <= ? + account_clocks.offset_us "
+    "AND d.provider = account_clocks.provider LIMIT 1) IS NOT NULL"
+)
 _SKIP_ONE = " AND NOT (d.account_id = ? AND d.url = ?)"
 _LAST = 2**62  # past any time in microseconds
 _START = (-_LAST, -_LAST, "")
@@ -190,20 +202,31 @@ def claim_due(
     picked: list[Row] = []
     taken: set[tuple[str, str]] = set()
     _walk(conn, WALK_DUE, (now_us,), (), limit, picked, taken)
-    ahead = conn.all(
-        "SELECT provider, account_id, offset_us FROM account_clocks WHERE offset_us > 0 "
-        "ORDER BY provider, account_id"
-    )
-    if ahead and len(picked) < limit:
-        # due for these accounts only: after now, up to now + their own offset; every such
-        # delivery comes after every one due for all, so it only fills what is left
+    if len(picked) < limit:
+        # due for accounts whose own clock is ahead: after now, up to now + their own offset;
+        # every such delivery comes after every one due for all, so it only fills what is
+        # left. Only accounts with something due there are walked (one indexed probe each,
+        # in one statement): a shared sandbox keeps the clocks of many idle accounts.
+        ahead = conn.all(ACCOUNTS_AHEAD_DUE, now_us, now_us)
+        need = limit - len(picked)
         extra: list[Row] = []
         for a in ahead:
-            bound = (str(a["account_id"]), now_us + int(a["offset_us"]))
+            account = str(a["account_id"])
+            bound = (account, now_us + int(a["offset_us"]))
             after_now = (now_us, _LAST, "")  # everything due at now_us was walked above
-            need = limit - len(picked)
-            _walk(conn, WALK_ACCOUNT_DUE, bound, (a["provider"],), need, extra, taken, after_now)
-        extra.sort(key=lambda r: (r["next_attempt_at_us"], r["created_at_us"], r["id"]))
+            _walk(
+                conn,
+                WALK_ACCOUNT_DUE,
+                bound,
+                (a["provider"],),
+                need,
+                extra,
+                taken,
+                after_now,
+                account=account,
+            )
+            extra.sort(key=lambda r: (r["next_attempt_at_us"], r["created_at_us"], r["id"]))
+            del extra[need:]  # the best ``need`` so far; the rest cannot be picked
         picked += extra
     due = picked[:limit]
     if not due:
@@ -229,15 +252,19 @@ def _walk(
     picked: list[Row],
     taken: set[tuple[str, str]],
     start: tuple[Any, ...] = _START,
+    *,
+    account: str | None = None,
 ) -> None:
     """Add to ``picked`` the first delivery of each endpoint not in ``taken`` (adding it
     there) as ``sql`` walks them from after ``start``, until ``limit`` are picked or the walk
-    ends."""
+    ends. ``account``: ``sql`` walks that account only (only its endpoints are skipped in
+    SQL)."""
     cursor = start
     want = limit
     while want > 0:
-        skip = [part for endpoint in sorted(taken) for part in endpoint]
-        query = sql.format(skip=_SKIP_ONE * len(taken))
+        mine = sorted(e for e in taken if account is None or e[0] == account)
+        skip = [part for endpoint in mine for part in endpoint]
+        query = sql.format(skip=_SKIP_ONE * len(mine))
         found = conn.all(query, *bound, *cursor, *also, *skip, want)
         asked = want
         for row in found:
