@@ -305,3 +305,35 @@ def test_paying_and_expiring_race_with_exactly_one_winner(
         assert len(deliveries) == 2 and all(d["state"] == "succeeded" for d in deliveries)
         expiry = [d for d in deliveries if d["event"] == "payment_expired"]
         assert len(expiry) == (1 if info == "Expired" else 0)
+
+
+def test_an_expiry_queued_ahead_holds_no_other_notification_back_out_of_order(
+    client: httpx.Client, receiver: Receiver
+) -> None:
+    """With the out-of-order fault, a new notification holds the site's older unsent ones back
+    by its reorder window. The Expired notice is queued at creation, due when the lifetime ends
+    (here a year): it held every older notice back a year, and still did once withdrawn."""
+    from datetime import datetime
+
+    receiver.default = (204, b"")
+    r = client.put(
+        "/_sandbox/smart2pay/sites/1010",
+        json={
+            "notificationUrl": receiver.url + "/n",
+            "faults": {"outOfOrder": True, "reorderWindowSeconds": 30},
+        },
+    )
+    assert r.status_code == 200, r.text
+    try:
+        plain = client.post("/v1/payments", json=payment_body(1500, capture=True), headers=AUTH)
+        assert plain.status_code == 201, plain.text
+        now = datetime.fromisoformat(client.get("/_sandbox/clock").json()["now"])
+        _open(client, PaymentTokenLifetime=525600)
+        older = _deliveries(client, plain.json()["Payment"]["ID"])
+        assert len(older) == 1 and older[0]["state"] == "pending", older
+        for d in older:
+            due = datetime.fromisoformat(d["nextAttemptAt"])
+            assert (due - now).total_seconds() < 120, d  # the window, not the year
+    finally:
+        r = client.put("/_sandbox/smart2pay/sites/1010", json={"faults": {}})
+        assert r.status_code == 200, r.text

@@ -80,15 +80,26 @@ class Outbox:
         self.rules = rules
 
     def enqueue(
-        self, conn: Conn, msg: OutboundMessage, now_us: int, faults: Faults | None = None
+        self,
+        conn: Conn,
+        msg: OutboundMessage,
+        now_us: int,
+        faults: Faults | None = None,
+        *,
+        ahead_us: int = 0,
     ) -> list[str]:
-        """Write ``msg`` (twice with the duplicate fault); returns the delivery ids."""
+        """Write ``msg`` (twice with the duplicate fault); returns the delivery ids.
+        ``ahead_us``: a message queued ahead of time, due that much later (a change announced
+        for when the sandbox clock gets there); the out-of-order fault then holds older
+        messages back by its window only, not until this one is due."""
         if msg.success_rule not in self.rules:
             raise ValueError(f"unknown success rule {msg.success_rule!r}")
         faults = faults or Faults()
         due = now_us + int(faults.delay_seconds * US)
         if faults.out_of_order:
             due += int(faults.reorder_window_seconds * US)
+        held_until = due  # what the out-of-order fault holds older messages back to
+        due += max(ahead_us, 0)
         ids = []
         for _ in range(2 if faults.duplicate else 1):
             delivery_id = internal_id("dlv")
@@ -122,7 +133,7 @@ class Outbox:
             ids.append(delivery_id)
         if faults.out_of_order:
             # Everything older that has not gone out yet now waits until after this one.
-            rows.push_back_unsent(conn, msg.provider, msg.account_id, due + US, ids[-1])
+            rows.push_back_unsent(conn, msg.provider, msg.account_id, held_until + US, ids[-1])
         return ids
 
     def withdraw(

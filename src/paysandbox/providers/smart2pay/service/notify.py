@@ -56,14 +56,9 @@ def enqueue(
 ) -> None:
     msg = callbacks.notification(site, payment_id, kind, body)
     faults = Faults.from_mapping(json.loads(site["faults"]))
-    if delay_us:
-        faults = Faults(
-            faults.duplicate,
-            faults.delay_seconds + delay_us / US,
-            faults.out_of_order,
-            faults.reorder_window_seconds,
-        )
-    ids = outbox.enqueue(conn, msg, now, faults)
+    # queued ahead of time (a queued status's next step, an Open payment's expiry): due later,
+    # without holding the site's other notifications back that long under out-of-order
+    ids = outbox.enqueue(conn, msg, now, faults, ahead_us=delay_us)
     events.append(
         conn,
         PAYMENT,
