@@ -100,7 +100,10 @@ class Smart2PayService:
     async def get_payment(self, creds: Credentials, payment_id: int) -> Payment:
         payment = await self.db.read(payments.get_payment_tx, creds, payment_id)
         if payment.due:
+            # written down, then answered as written: the read's own view of the due change
+            # (Expired) may have lost to the customer, who finished in between
             await self.db.write(queues.settle_tx, payment.id)
+            payment = await self.db.read(payments.get_payment_tx, creds, payment_id)
         return payment
 
     async def list_payments(self, creds: Credentials, query: ListQuery) -> list[Payment]:
@@ -149,6 +152,7 @@ class Smart2PayService:
         payment = await self.db.read(hosted.page_tx, key)
         if payment.due:  # e.g. its lifetime ended: written down, as a read of the API does
             await self.db.write(queues.settle_tx, payment.id)
+            payment = await self.db.read(hosted.page_tx, key)  # as written (see get_payment)
         return payment
 
     async def submit_card(self, key: str, form: dict[str, str]) -> Payment:
