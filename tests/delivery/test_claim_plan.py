@@ -74,33 +74,43 @@ def _fill(conn: Conn, now: int) -> None:
     clock_rows.advance_account(conn, "kplus", "ACC7", 3600 * US)  # its retries are due
 
 
+def _claim_and_undo(db: Any, now: int) -> tuple[list[Any], list[tuple[str, tuple[Any, ...]]]]:
+    """One claim of 16 at ``now``, rolled back (the table stays as it was for the plans): what
+    it claimed and every statement it ran."""
+    out: list[Any] = []
+    seen: list[tuple[str, tuple[Any, ...]]] = []
+
+    def claim(conn: Conn) -> None:
+        recording = Recording(conn)
+        out.extend(
+            rows.claim_due(
+                recording,  # type: ignore[arg-type]
+                now_us=now,
+                real_now_us=real_now_us(),
+                lease_until_us=real_now_us() + 10 * US,
+                token="T" * 16,
+                limit=16,
+            )
+        )
+        seen.extend(recording.seen)
+        raise Undo
+
+    with pytest.raises(Undo):
+        db.write_sync(claim)
+    return out, seen
+
+
 def test_every_statement_of_a_claim_uses_an_index(db: Any) -> None:
     now = db.write_sync(clock_rows.now_us)
     db.write_sync(_fill, now)
     if db.dialect == "postgresql":
         db.write_sync(lambda c: c.exec("ANALYZE deliveries"))
-    seen: list[tuple[str, tuple[Any, ...]]] = []
-
-    def claim(conn: Conn) -> None:
-        recording = Recording(conn)
-        got = rows.claim_due(
-            recording,  # type: ignore[arg-type]
-            now_us=now,
-            real_now_us=real_now_us(),
-            lease_until_us=real_now_us() + 10 * US,
-            token="T" * 16,
-            limit=16,
-        )
-        # what is due now on idle endpoints (10 of 12: one busy, one past its lease and given
-        # back, its endpoint idle again) and ACC7's retries, one per endpoint
-        assert len(got) == 16, got
-        assert len({(r["account_id"], r["url"]) for r in got}) == 16
-        assert {r["account_id"] for r in got[11:]} == {"ACC7"}, got
-        seen.extend(recording.seen)
-        raise Undo  # leave the table as it was for the plans
-
-    with pytest.raises(Undo):
-        db.write_sync(claim)
+    got, seen = _claim_and_undo(db, now)
+    # what is due now on idle endpoints (10 of 12: one busy, one past its lease and given
+    # back, its endpoint idle again) and ACC7's retries, one per endpoint
+    assert len(got) == 16, got
+    assert len({(r["account_id"], r["url"]) for r in got}) == 16
+    assert {r["account_id"] for r in got[11:]} == {"ACC7"}, got
     statements = [(sql, args) for sql, args in seen if "deliveries" in sql]
     for sql, args in statements:
         plan = _plan(db, sql, args)
@@ -178,23 +188,7 @@ def test_accounts_ahead_with_nothing_due_cost_no_walk(db: Any) -> None:
             clock_rows.advance_account(conn, "kplus", f"IDLE{n}", 3600 * US)
 
     db.write_sync(setup)
-    seen: list[tuple[str, tuple[Any, ...]]] = []
-
-    def claim(conn: Conn) -> None:
-        recording = Recording(conn)
-        got = rows.claim_due(
-            recording,  # type: ignore[arg-type]
-            now_us=now,
-            real_now_us=real_now_us(),
-            lease_until_us=real_now_us() + 10 * US,
-            token="T" * 16,
-            limit=16,
-        )
-        assert {r["account_id"] for r in got[11:]} == {"ACC7"}, got
-        seen.extend(recording.seen)
-        raise Undo
-
-    with pytest.raises(Undo):
-        db.write_sync(claim)
+    got, seen = _claim_and_undo(db, now)
+    assert {r["account_id"] for r in got[11:]} == {"ACC7"}, got
     walked = {args[0] for sql, args in seen if "d.account_id = ?" in sql}
     assert walked == {"ACC7"}, walked
