@@ -12,6 +12,9 @@ What the wrapper turns into answers, in the owner's format (``Owner.edge_error``
   nesting, duplicate keys, not an object) → the owner's ``content_type`` / ``too_large`` /
   ``malformed`` error;
 * a client that goes away mid-request → one INFO log line, no traceback;
+* a change refused because the SQLite file was deleted under the server (``DatabaseGone``) →
+  one WARNING line, no traceback (the database logged the cause once; the health check says
+  it), answered as the owner's ``internal`` error;
 * anything else → logged with its traceback, answered as the owner's ``internal`` error.
 
 Unknown paths and wrong methods never reach a handler: ``not_found`` answers them in the format
@@ -29,6 +32,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .store.db import DatabaseGone
 from .web import BodyError
 
 log = logging.getLogger("paysandbox")
@@ -133,7 +137,10 @@ def answer_error(
             return wire.render(request)
     except Exception:
         log.exception("error while rendering an error answer")
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if isinstance(exc, DatabaseGone):  # our own condition, not a defect: no traceback
+        log.warning("%s %s refused: %s", request.method, request.url.path, exc)
+    else:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return owner.edge_error("internal", "unexpected failure").render(request)
 
 

@@ -124,10 +124,13 @@ def test_health_503_when_the_database_is_gone(fresh_db_url: str) -> None:
 
 
 @pytest.mark.sqlite_only
-def test_a_database_file_deleted_under_the_server_refuses_changes(tmp_path: Path) -> None:
+def test_a_database_file_deleted_under_the_server_refuses_changes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Deleting the SQLite file under a running server: every later change would go to a file
     no one can open again (answered, then gone at the next start). Changes are refused in the
-    provider's own error format instead, and the health check says why."""
+    provider's own error format instead, and the health check says why. The cause is logged
+    once with no traceback; each refused request adds one line, without a traceback."""
     path = tmp_path / "gone.db"
     live = LiveServer(test_settings(f"sqlite:///{path}"))
     try:
@@ -135,11 +138,19 @@ def test_a_database_file_deleted_under_the_server_refuses_changes(tmp_path: Path
             token = kplus_generate(c)["tokenId"]
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-            r = c.post("/kplus/payment/generate-token", json=generate_body())
-            assert r.status_code == 500
-            assert r.json()["statusCode"] == "10" and r.json()["errorCode"] == "internal_error"
-            r = c.post("/kplus/payment/cancel-token", json=creds(tokenId=token, reference1="r"))
-            assert r.status_code == 500 and r.json()["errorCode"] == "internal_error"
+            with caplog.at_level("WARNING", logger="paysandbox"):
+                r = c.post("/kplus/payment/generate-token", json=generate_body())
+                assert r.status_code == 500
+                assert r.json()["statusCode"] == "10" and r.json()["errorCode"] == "internal_error"
+                r = c.post("/kplus/payment/cancel-token", json=creds(tokenId=token, reference1="r"))
+                assert r.status_code == 500 and r.json()["errorCode"] == "internal_error"
+            refused = [m for m in caplog.records if "refused" in m.getMessage()]
+            assert [m.getMessage().split(" refused")[0] for m in refused] == [
+                "POST /kplus/payment/generate-token",
+                "POST /kplus/payment/cancel-token",
+            ]
+            assert all(m.exc_info is None for m in caplog.records)  # no traceback anywhere
+            assert sum("was deleted or replaced" in m.getMessage() for m in caplog.records) == 3
             health = c.get("/_sandbox/health")
             assert health.status_code == 503
             assert "was deleted or replaced while the server ran" in health.json()["reason"]
