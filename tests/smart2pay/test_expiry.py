@@ -217,6 +217,43 @@ def test_an_expiry_already_sent_stands_against_the_customer(
     assert len(receiver.requests) == 2  # nothing else was told
 
 
+def test_an_expiry_sent_once_of_its_two_copies_still_sends_both(
+    client: httpx.Client, receiver: Receiver
+) -> None:
+    """With the duplicate fault the Expired notice is queued twice. Once a sender has one copy,
+    the expiry stands against a later customer, and the other copy is not taken back: the
+    merchant is told Expired twice, as every other notice of that site (it used to be taken
+    back, with a ``notification_withdrawn`` event, leaving one Expired)."""
+    receiver.default = (204, b"")
+    r = client.put(
+        "/_sandbox/smart2pay/sites/1010",
+        json={"notificationUrl": receiver.url + "/n", "faults": {"duplicate": True}},
+    )
+    assert r.status_code == 200, r.text
+    p = _open(client, PaymentTokenLifetime=30)
+    expiry = wait_until(
+        lambda: [d for d in _deliveries(client, p["ID"]) if d["event"] == "payment_expired"]
+    )
+    assert len(expiry) == 2
+    assert client.post(f"/_sandbox/deliveries/{expiry[0]['id']}/retry").status_code == 200
+    got = receiver.wait_for(3)
+    assert sorted(x.json()["Payment"]["Status"]["Info"] for x in got) == ["Expired", "Open", "Open"]
+    wait_settled(client)
+    r = client.post(urlsplit(p["RedirectURL"]).path, data={"action": "authenticate"})
+    assert dict(parse_qsl(urlsplit(r.headers["location"]).query))["data"] == "5"
+    twin = [d for d in _deliveries(client, p["ID"]) if d["id"] == expiry[1]["id"]]
+    assert twin and twin[0]["state"] == "pending"  # still queued, due at the lifetime's end
+    inspected = client.get(f"/_sandbox/smart2pay/payments/{p['ID']}").json()
+    assert "notification_withdrawn" not in [e["kind"] for e in inspected["events"]]
+
+    advance(client, 30 * 60)
+    receiver.wait_for(4)
+    wait_settled(client)
+    infos = sorted(x.json()["Payment"]["Status"]["Info"] for x in receiver.requests)
+    assert infos == ["Expired", "Expired", "Open", "Open"]
+    assert status_of(client, p["ID"]) == (5, "Expired")
+
+
 def test_a_payment_with_a_card_does_not_expire(client: httpx.Client) -> None:
     body = payment_body(2000, capture=False, PaymentTokenLifetime="1")  # digits as text too
     r = client.post("/v1/payments", json=body, headers=AUTH)
