@@ -526,7 +526,9 @@ def test_fault_switches_from_the_partner_settings() -> None:
 
 def test_withdraw_takes_back_only_what_no_sender_has_touched(env: Env) -> None:
     """A message queued ahead of time (due later) is taken back whole — duplicates included —
-    while it is untouched; one a sender has attempted stays, and is counted as gone."""
+    while it is untouched. Once a sender has attempted one copy, nothing is taken back: the
+    message stands, and its twin stays to go out too (it used to be taken back, so the
+    merchant got one copy under the duplicate fault)."""
     later = Faults(duplicate=True, delay_seconds=600)
     ahead = env.enqueue(message("tok1", event="expired"), later)
     other_event = env.enqueue(message("tok1"), Faults(delay_seconds=600))
@@ -553,5 +555,7 @@ def test_withdraw_takes_back_only_what_no_sender_has_touched(env: Env) -> None:
     assert run(env, merchant, lambda s: s.run_once()) == 2
     [attempted] = [d for d in other_object if env.delivery(d)["attempts"] == 1]
     again = withdraw("tok2")
-    assert again.withdrawn == [d for d in other_object if d != attempted] and again.gone == 1
+    assert again.withdrawn == [] and again.gone == 1
     assert env.delivery(attempted)["state"] == "pending"  # it stays, to be retried
+    [twin] = [d for d in other_object if d != attempted]
+    assert env.delivery(twin)["state"] == "pending"  # and its twin, to go out as well

@@ -4,12 +4,18 @@ Expired (5), and the customer finishing first wins instead — exactly one of th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+
+from paysandbox.core.clock import US
+from paysandbox.delivery.outbox import Outbox, RetryPolicy
+from paysandbox.providers.smart2pay.service import hosted, queues
+from paysandbox.store.db import Conn
 
 from ..support import LiveServer, Receiver, wait_settled, wait_until
 from .builders import AUTH, advance, capture, codes, payment_body, status_of
@@ -211,6 +217,43 @@ def test_an_expiry_already_sent_stands_against_the_customer(
     assert len(receiver.requests) == 2  # nothing else was told
 
 
+def test_an_expiry_sent_once_of_its_two_copies_still_sends_both(
+    client: httpx.Client, receiver: Receiver
+) -> None:
+    """With the duplicate fault the Expired notice is queued twice. Once a sender has one copy,
+    the expiry stands against a later customer, and the other copy is not taken back: the
+    merchant is told Expired twice, as every other notice of that site (it used to be taken
+    back, with a ``notification_withdrawn`` event, leaving one Expired)."""
+    receiver.default = (204, b"")
+    r = client.put(
+        "/_sandbox/smart2pay/sites/1010",
+        json={"notificationUrl": receiver.url + "/n", "faults": {"duplicate": True}},
+    )
+    assert r.status_code == 200, r.text
+    p = _open(client, PaymentTokenLifetime=30)
+    expiry = wait_until(
+        lambda: [d for d in _deliveries(client, p["ID"]) if d["event"] == "payment_expired"]
+    )
+    assert len(expiry) == 2
+    assert client.post(f"/_sandbox/deliveries/{expiry[0]['id']}/retry").status_code == 200
+    got = receiver.wait_for(3)
+    assert sorted(x.json()["Payment"]["Status"]["Info"] for x in got) == ["Expired", "Open", "Open"]
+    wait_settled(client)
+    r = client.post(urlsplit(p["RedirectURL"]).path, data={"action": "authenticate"})
+    assert dict(parse_qsl(urlsplit(r.headers["location"]).query))["data"] == "5"
+    twin = [d for d in _deliveries(client, p["ID"]) if d["id"] == expiry[1]["id"]]
+    assert twin and twin[0]["state"] == "pending"  # still queued, due at the lifetime's end
+    inspected = client.get(f"/_sandbox/smart2pay/payments/{p['ID']}").json()
+    assert "notification_withdrawn" not in [e["kind"] for e in inspected["events"]]
+
+    advance(client, 30 * 60)
+    receiver.wait_for(4)
+    wait_settled(client)
+    infos = sorted(x.json()["Payment"]["Status"]["Info"] for x in receiver.requests)
+    assert infos == ["Expired", "Expired", "Open", "Open"]
+    assert status_of(client, p["ID"]) == (5, "Expired")
+
+
 def test_a_payment_with_a_card_does_not_expire(client: httpx.Client) -> None:
     body = payment_body(2000, capture=False, PaymentTokenLifetime="1")  # digits as text too
     r = client.post("/v1/payments", json=body, headers=AUTH)
@@ -305,6 +348,59 @@ def test_paying_and_expiring_race_with_exactly_one_winner(
         assert len(deliveries) == 2 and all(d["state"] == "succeeded" for d in deliveries)
         expiry = [d for d in deliveries if d["event"] == "payment_expired"]
         assert len(expiry) == (1 if info == "Expired" else 0)
+
+
+@pytest.fixture
+def customer_in_between(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A read that finds an expiry due settles it (``queues.settle_tx``) after its first look.
+    Set ``plan["key"]`` to a payment page's key: the next such settle is preceded by that
+    customer's Authenticate, from a request that read the clock a second earlier (before the
+    clock was moved to the lifetime's end) and commits between the read's first look and its
+    settle — on PostgreSQL, a customer's request holding the row lock while the clock moves
+    and the GET looks. (The customer shares the settle's transaction here.)"""
+    real_settle = queues.settle_tx
+    real_now = hosted.now_for
+    plan: dict[str, str] = {}
+
+    def settle_after_the_customer(conn: Conn, payment_id: int) -> None:
+        key = plan.pop("key", None)
+        if key is not None:
+            with pytest.MonkeyPatch.context() as earlier:
+                earlier.setattr(hosted, "now_for", lambda c, site: real_now(c, site) - US)
+                won = hosted.decide_tx(conn, Outbox(RetryPolicy()), key, hosted.AUTHENTICATE)
+            assert won.status == "Captured"
+        real_settle(conn, payment_id)
+
+    monkeypatch.setattr(queues, "settle_tx", settle_after_the_customer)
+    yield plan
+    assert plan == {}, "the read never settled the expiry: the race was not played"
+
+
+@pytest.mark.parametrize("read", ["payment", "status", "page"])
+def test_a_read_answers_the_customer_who_won_while_it_settled_the_expiry(
+    client: httpx.Client, customer_in_between: dict[str, str], read: str
+) -> None:
+    """The read saw the lifetime over (Expired), but the customer finished before its settle:
+    the payment is Captured, and the read says so — it used to answer its own stale Expired."""
+    p = _open(client, PaymentTokenLifetime=1)
+    path = urlsplit(p["RedirectURL"]).path
+    advance(client, 60)  # the lifetime's end: a read now finds the expiry due
+    customer_in_between["key"] = path.rsplit("/", 1)[-1]
+    if read == "page":
+        page = client.get(path)
+        assert page.status_code == 200, page.text
+        assert "This payment is Captured." in page.text and "Expired" not in page.text
+    else:
+        r = client.get(
+            f"/v1/payments/{p['ID']}{'/status' if read == 'status' else ''}", headers=AUTH
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["Payment"]["Status"] == {"ID": 11, "Info": "Captured", "Reasons": []}
+    assert customer_in_between == {}  # the customer did come in between
+    after = _payment(client, p["ID"])
+    assert after["Status"]["Info"] == "Captured" and after["CapturedAmount"] == 2000
+    inspected = client.get(f"/_sandbox/smart2pay/payments/{p['ID']}").json()
+    assert "settled" not in [e["kind"] for e in inspected["events"]]
 
 
 def test_an_expiry_queued_ahead_holds_no_other_notification_back_out_of_order(

@@ -140,18 +140,20 @@ class Outbox:
         self, conn: Conn, *, provider: str, account_id: str, object_id: str, event: str
     ) -> Withdrawal:
         """Take back, in the caller's transaction, the deliveries of one object's ``event``
-        that were queued ahead of time (due later) and that no sender has touched yet: the
-        change they announce will not happen after all. ``Withdrawal.gone`` counts those a
-        sender had already claimed or attempted — the merchant has, or may have, seen them,
-        so the caller must let the announced change stand instead of its own."""
+        that were queued ahead of time (due later): the change they announce will not happen
+        after all. All of them or none: only while no sender has touched any copy. Otherwise
+        nothing is taken back and ``Withdrawal.gone`` counts the copies a sender has claimed,
+        attempted or sent — the merchant has, or may have, seen the message, so the caller
+        must let the announced change stand instead of its own (and every copy goes out)."""
         taken, left = rows.withdraw_unsent(conn, provider, account_id, object_id, event)
         return Withdrawal(taken, left)
 
 
 @dataclass(frozen=True)
 class Withdrawal:
-    """What ``Outbox.withdraw`` did: the delivery ids taken back, and how many of that event
-    were already out of reach (claimed by a sender, attempted, or done)."""
+    """What ``Outbox.withdraw`` did: the delivery ids taken back (every copy, or none), and
+    how many of that event were already out of reach (claimed by a sender, attempted, or
+    done; when there are any, nothing was taken back)."""
 
     withdrawn: list[str]
     gone: int

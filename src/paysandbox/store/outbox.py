@@ -47,25 +47,35 @@ def push_back_unsent(
 def withdraw_unsent(
     conn: Conn, provider: str, account_id: str, object_id: str, event: str
 ) -> tuple[list[str], int]:
-    """Take back an object's deliveries of one ``event`` that no sender has touched (pending,
-    never attempted, not claimed): they are deleted, as if never queued. Returns the ids taken
-    back and how many of that event are left — claimed, attempted or done, so the merchant has
-    (or may have) seen them. A claim that races this waits for the row (PostgreSQL) or the
-    database (SQLite); whichever commits first decides."""
-    where = (
-        "provider = ? AND account_id = ? AND object_id = ? AND event = ? AND state = 'pending' "
-        "AND attempts = 0 AND lease_token IS NULL"
+    """Take back an object's deliveries of one ``event``, all of them or none: while no sender
+    has touched any (each pending, never attempted, not claimed) they are all deleted, as if
+    never queued; once a sender has one (claimed, attempted or done), the merchant has, or may
+    have, seen the message, so it stands and every copy stays to go out (the duplicate fault's
+    twin too: taking that one back left the merchant one copy of a message that was sent).
+    Returns the ids taken back and how many of that event a sender has touched.
+
+    The event's rows are locked before they are judged (``FOR UPDATE`` on PostgreSQL; SQLite's
+    write transaction holds the database): a claim that races this either committed first and
+    is seen, or waits and then finds the rows gone."""
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+    found = conn.all(
+        "SELECT id, state, attempts, lease_token FROM deliveries WHERE provider = ? "
+        f"AND account_id = ? AND object_id = ? AND event = ? ORDER BY id{lock}",
+        provider,
+        account_id,
+        object_id,
+        event,
     )
-    args = (provider, account_id, object_id, event)
-    taken = [
-        str(r["id"]) for r in conn.all(f"DELETE FROM deliveries WHERE {where} RETURNING id", *args)
-    ]
-    row = conn.one(
-        "SELECT COUNT(*) AS n FROM deliveries WHERE provider = ? AND account_id = ? "
-        "AND object_id = ? AND event = ?",
-        *args,
+    touched = sum(
+        1
+        for r in found
+        if r["state"] != "pending" or int(r["attempts"]) > 0 or r["lease_token"] is not None
     )
-    return taken, int(row["n"]) if row else 0
+    if touched or not found:
+        return [], touched
+    ids = [str(r["id"]) for r in found]
+    conn.exec(f"DELETE FROM deliveries WHERE id IN ({placeholders(len(ids))})", *ids)
+    return ids, 0
 
 
 #: Deliveries whose lease ran out: a range of ``ix_deliveries_lease`` (only leased rows are
