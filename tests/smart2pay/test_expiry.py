@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -214,6 +215,10 @@ def test_an_expiry_already_sent_stands_against_the_customer(
     inspected = client.get(f"/_sandbox/smart2pay/payments/{p['ID']}").json()
     settled = [e for e in inspected["events"] if e["kind"] == "settled"]
     assert settled[0]["data"]["by"] == "its Expired notification was already sent"
+    # changed when it was written down, not at the lifetime's end, 30 minutes ahead
+    now = datetime.fromisoformat(client.get("/_sandbox/clock").json()["now"])
+    updated = datetime.fromisoformat(inspected["updatedAt"])
+    assert timedelta(0) <= now - updated < timedelta(minutes=1), (now, updated)
     assert len(receiver.requests) == 2  # nothing else was told
 
 
@@ -409,8 +414,6 @@ def test_an_expiry_queued_ahead_holds_no_other_notification_back_out_of_order(
     """With the out-of-order fault, a new notification holds the site's older unsent ones back
     by its reorder window. The Expired notice is queued at creation, due when the lifetime ends
     (here a year): it held every older notice back a year, and still did once withdrawn."""
-    from datetime import datetime
-
     receiver.default = (204, b"")
     r = client.put(
         "/_sandbox/smart2pay/sites/1010",

@@ -95,6 +95,8 @@ def expire_now(conn: Conn, payment: Payment, now: int) -> Payment:
     notification between that request's clock read and its row lock)."""
     assert payment.status == OPEN and payment.row["pending_status"] == EXPIRED
     values = {k: v for k, v in settled_values(payment.row).items() if k in _SETTLE_COLUMNS}
+    # changed now, not at the lifetime's end (still ahead: that is why it is early)
+    values["updated_at_us"] = min(int(values["updated_at_us"]), now)
     if not rows.transition_payment(conn, payment.id, from_states=(OPEN,), values=values):
         raise AssertionError("payment changed under its row lock")
     events.append(
