@@ -523,3 +523,43 @@ def test_a_connection_handed_to_a_cancelled_waiter_goes_back_to_the_pool(
 
     opened, idle = run_async(main)
     assert opened == idle == 2
+
+
+def test_connections_closed_while_idle_are_not_handed_out(
+    db: PostgresDatabase, app_name: str
+) -> None:
+    """Pooled connections the server closed while they sat idle (a restart, a shutdown,
+    ``pg_terminate_backend``, ``idle_session_timeout``) are dropped when next taken, not used:
+    each failed the statement it was given — with joined statements, a whole batch of
+    requests at once."""
+    import psycopg
+
+    async def main() -> tuple[list[Any], list[Any], list[str], int]:
+        await db.write(put, "a", 1)
+        pool = db._pool()
+        held = [await pool.acquire() for _ in range(pool.size)]
+        for c in held:
+            pool.release(c)
+        with psycopg.connect(BACKEND, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (app_name,),
+            )
+        for _ in range(500):  # until the loop has seen both sockets close (I/O, not time)
+            if all(c.is_closed() for c in pool.idle):
+                break
+            await asyncio.sleep(0.01)
+        assert len(pool.idle) == 2 and all(c.is_closed() for c in pool.idle)
+        reads = await asyncio.gather(
+            *(db.read_one(value_of, k) for k in ("a", "a", "nope")), return_exceptions=True
+        )
+        writes = await asyncio.gather(
+            *(db.write_joined(put_all, (f"w{n}", n)) for n in range(3)), return_exceptions=True
+        )
+        return list(reads), list(writes), await db.read(keys), pool.opened
+
+    reads, writes, stored, opened = run_async(main)
+    assert reads == [1, 1, None]
+    assert writes == ["w0", "w1", "w2"]
+    assert stored == ["a", "w0", "w1", "w2"] and opened <= 2

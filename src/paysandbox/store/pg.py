@@ -570,8 +570,14 @@ class _LoopPool:
         self.joiner = _Joiner(self)
 
     async def acquire(self) -> Any:
-        if self.idle:
-            return self.idle.pop()
+        idle = self.idle
+        while idle:
+            c = idle.pop()
+            if not c.is_closed():
+                return c
+            # closed while idle (the server restarted or shut down, ``pg_terminate_backend``,
+            # ``idle_session_timeout``): its statement would fail — a whole joined batch with it
+            self.opened -= 1
         if self.opened >= self.size:
             fut: asyncio.Future[Any] = self.loop.create_future()
             self.waiters.append(fut)
