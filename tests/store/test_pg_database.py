@@ -563,3 +563,31 @@ def test_connections_closed_while_idle_are_not_handed_out(
     assert reads == [1, 1, None]
     assert writes == ["w0", "w1", "w2"]
     assert stored == ["a", "w0", "w1", "w2"] and opened <= 2
+
+
+def test_an_item_the_joined_function_refuses_before_its_statement_fails_alone(
+    db: PostgresDatabase,
+) -> None:
+    """``fn`` raising for one item before its statement ran (nothing written) is that item's
+    error only: each item then runs on its own, as when PostgreSQL refuses the statement —
+    the other callers of the turn were failed with the one item's error."""
+    calls: list[int] = []
+
+    def put_checked(conn: Conn, items: list[tuple[str, int]]) -> list[str]:
+        calls.append(len(items))
+        for k, v in items:
+            if v < 0:
+                raise ValueError(f"{k}: negative")
+        return put_all(conn, items)
+
+    async def main() -> tuple[list[Any], list[str]]:
+        answers = await asyncio.gather(
+            *(db.write_joined(put_checked, (k, v)) for k, v in [("p0", 0), ("p1", -1), ("p2", 2)]),
+            return_exceptions=True,
+        )
+        return list(answers), await db.read(keys)
+
+    answers, stored = run_async(main)
+    assert answers[0] == "p0" and answers[2] == "p2"
+    assert isinstance(answers[1], ValueError) and str(answers[1]) == "p1: negative"
+    assert stored == ["p0", "p2"] and calls == [3, 1, 1, 1]

@@ -48,7 +48,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import greenlet
-from asyncpg.exceptions import DataError, PostgresError
+from asyncpg.exceptions import PostgresConnectionError, PostgresError
 
 from .base import PG_POOL_SIZE, Row, insert_sql, libpq_url, plain_select
 
@@ -183,6 +183,8 @@ async def _statement(c: Any, op: int, sql: str, args: Sequence[Any]) -> Any:
 
 _AS_IS, _LAZY, _ONE_CHANGE = 0, 1, 2
 _DONE = 3  # what a runner hands back when its function has returned or raised
+#: How far a ``_ONE_CHANGE`` function got (``_drive``'s ``progress``).
+_NOTHING, _SENT, _COMMITTED = 0, 1, 2
 
 
 def _runner(fn: Callable[..., Any], args: Sequence[Any]) -> None:
@@ -243,7 +245,7 @@ async def _drive(
     args: Sequence[Any],
     mode: int,
     runners: list[greenlet.greenlet],
-    committed: list[bool] | None = None,
+    progress: list[int] | None = None,
 ) -> T:
     """Run ``fn(conn, *args)`` in a greenlet (``_in_greenlet``), serving its statements on
     connection ``c``.
@@ -254,8 +256,9 @@ async def _drive(
     still does so atomically, as on SQLite.
     ``_ONE_CHANGE``: autocommit throughout; a second statement that is not a plain ``SELECT``
     is refused with ``RuntimeError`` (see ``PostgresDatabase.write_one``).
-    ``committed`` (``_ONE_CHANGE``): its item is set True once the changing statement has
-    returned — committed, whatever the function does next."""
+    ``progress`` (``_ONE_CHANGE``): its item is set to ``_SENT`` before the changing
+    statement runs and to ``_COMMITTED`` once it has returned — committed, whatever the
+    function does next (while it is ``_NOTHING``, the function has changed nothing)."""
     changed = False
 
     async def serve(op: int, sql: str, params: Sequence[Any]) -> Any:
@@ -271,9 +274,11 @@ async def _drive(
                 )
             else:
                 changed = True
+                if progress is None:
+                    return await _statement(c, op, sql, params)
+                progress[0] = _SENT
                 answer = await _statement(c, op, sql, params)
-                if committed is not None:
-                    committed[0] = True
+                progress[0] = _COMMITTED
                 return answer
         return await _statement(c, op, sql, params)
 
@@ -452,10 +457,11 @@ class _Joiner(_TurnGather):
     call of a turn schedules ``_flush`` (``call_soon``: after the callbacks already queued —
     the requests that arrived with it), which runs ``fn(conn, items)`` once for the items of
     that turn, as ``write_one`` runs a function (autocommit; one changing statement). Should
-    its statement be refused, nothing was written (one statement: all or nothing) and each
-    item runs on its own, so each caller gets its own result or error. Any other error (``fn``
-    must not raise after its statement ran, as for ``write_one``) reaches every caller: an
-    item is never written twice."""
+    it raise before its statement, or its statement be refused, nothing was written (one
+    statement: all or nothing) and each item runs on its own, so each caller gets its own
+    result or error. Any other error (``fn`` must not raise after its statement ran, as for
+    ``write_one``; the connection lost while it ran) reaches every caller: an item is never
+    written twice."""
 
     def __init__(self, pool: _LoopPool) -> None:
         super().__init__(pool)
@@ -468,7 +474,7 @@ class _Joiner(_TurnGather):
         pool = self.pool
         try:
             if len(callers) > 1:
-                committed = [False]
+                progress = [_NOTHING]
                 try:
                     results = await _drive(
                         c,
@@ -476,12 +482,21 @@ class _Joiner(_TurnGather):
                         ([item for (item,), _ in callers],),
                         _ONE_CHANGE,
                         pool.runners,
-                        committed,
+                        progress,
                     )
-                except (PostgresError, DataError):  # refused: nothing written; one by one
-                    if c.is_closed() or c.is_in_transaction() or committed[0]:
-                        raise  # (its change is in: to every caller, never run again)
-                else:  # (any other error: raised below, to every caller — never run twice)
+                except Exception as exc:
+                    # Nothing written — ``fn`` raised before its statement (one item it
+                    # refuses), or PostgreSQL or the driver refused the statement: one by one
+                    # below. Otherwise (its change is in, or may be: the connection went, an
+                    # error of unknown kind while it ran) to every caller, never run again.
+                    refused = progress[0] == _NOTHING or (
+                        progress[0] == _SENT
+                        and isinstance(exc, PostgresError)
+                        and not isinstance(exc, PostgresConnectionError)
+                    )
+                    if c.is_closed() or c.is_in_transaction() or not refused:
+                        raise
+                else:
                     self.joined += 1
                     for result, (_, fut) in zip(results, callers, strict=True):
                         if not fut.done():
