@@ -591,3 +591,31 @@ def test_an_item_the_joined_function_refuses_before_its_statement_fails_alone(
     assert answers[0] == "p0" and answers[2] == "p2"
     assert isinstance(answers[1], ValueError) and str(answers[1]) == "p1: negative"
     assert stored == ["p0", "p2"] and calls == [3, 1, 1, 1]
+
+
+def test_a_caller_cancelled_while_its_joined_write_waits_for_a_connection_writes_nothing(
+    db: PostgresDatabase,
+) -> None:
+    """Requests cancelled while their turn's batch waited for a pooled connection are left
+    out of it (nothing of theirs was sent): as with ``write_one``, whose cancelled waiter
+    never writes. They were written all the same, their callers long gone."""
+
+    async def main() -> tuple[list[Any], list[str], int]:
+        pool = db._pool()
+        held = [await pool.acquire() for _ in range(pool.size)]
+        calls = [asyncio.ensure_future(db.write_joined(put_all, (f"c{n}", n))) for n in range(3)]
+        for _ in range(5):  # the calls, the turn's flush, its batch: waiting for a connection
+            await asyncio.sleep(0)
+        assert len(pool.waiters) == 1
+        calls[0].cancel()
+        calls[1].cancel()
+        pool.release(held.pop())
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+        for c in held:
+            pool.release(c)
+        return list(answers), await db.read(keys), len(pool.idle)
+
+    answers, stored, idle = run_async(main)
+    assert isinstance(answers[0], asyncio.CancelledError)
+    assert isinstance(answers[1], asyncio.CancelledError)
+    assert answers[2] == "c2" and stored == ["c2"] and idle == 2

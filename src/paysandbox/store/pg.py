@@ -356,6 +356,12 @@ class _TurnGather:
         except BaseException as exc:
             _fail(callers, exc)
             raise
+        # callers gone while it waited for the connection (a cancelled request) are not run:
+        # nothing of theirs was sent, and a write of theirs must not happen unseen
+        callers = [(args, fut) for args, fut in callers if not fut.done()]
+        if not callers:
+            self.pool.release(c)
+            return
         await self._run(key, callers, c)
 
     async def _run(self, key: Any, callers: _Callers, c: Any) -> None:
@@ -461,7 +467,7 @@ class _Joiner(_TurnGather):
     statement: all or nothing) and each item runs on its own, so each caller gets its own
     result or error. Any other error (``fn`` must not raise after its statement ran, as for
     ``write_one``; the connection lost while it ran) reaches every caller: an item is never
-    written twice."""
+    written twice. Callers gone before the connection was theirs are left out."""
 
     def __init__(self, pool: _LoopPool) -> None:
         super().__init__(pool)
