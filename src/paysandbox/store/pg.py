@@ -17,8 +17,9 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
 * ``read_one(fn)`` is ``read`` for a function of exactly one plain ``SELECT`` (anything more is
   refused with ``RuntimeError``, as SQLite's ``read_one`` needs for its snapshot). Such reads
   that arrive in one turn of the event loop with the same SQL are sent as ONE statement
-  (``_ReadBatch``: a ``UNION ALL`` of the statement once per caller), so twelve concurrent
-  inquiries cost one round trip, not twelve. Each caller's statement still runs after its
+  (``_ReadBatch``: ``unnest`` of the callers' parameters ``CROSS JOIN LATERAL`` the
+  statement), so twelve concurrent inquiries cost one round trip, not twelve. Each caller's
+  statement still runs after its
   request arrived, in a snapshot of its own moment or later: what a client was told was
   committed before it asked is seen.
 * ``write_one(fn)`` is for a function whose change is ONE statement (e.g. a data-modifying
