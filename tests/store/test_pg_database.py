@@ -523,3 +523,99 @@ def test_a_connection_handed_to_a_cancelled_waiter_goes_back_to_the_pool(
 
     opened, idle = run_async(main)
     assert opened == idle == 2
+
+
+def test_connections_closed_while_idle_are_not_handed_out(
+    db: PostgresDatabase, app_name: str
+) -> None:
+    """Pooled connections the server closed while they sat idle (a restart, a shutdown,
+    ``pg_terminate_backend``, ``idle_session_timeout``) are dropped when next taken, not used:
+    each failed the statement it was given — with joined statements, a whole batch of
+    requests at once."""
+    import psycopg
+
+    async def main() -> tuple[list[Any], list[Any], list[str], int]:
+        await db.write(put, "a", 1)
+        pool = db._pool()
+        held = [await pool.acquire() for _ in range(pool.size)]
+        for c in held:
+            pool.release(c)
+        with psycopg.connect(BACKEND, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (app_name,),
+            )
+        for _ in range(500):  # until the loop has seen both sockets close (I/O, not time)
+            if all(c.is_closed() for c in pool.idle):
+                break
+            await asyncio.sleep(0.01)
+        assert len(pool.idle) == 2 and all(c.is_closed() for c in pool.idle)
+        reads = await asyncio.gather(
+            *(db.read_one(value_of, k) for k in ("a", "a", "nope")), return_exceptions=True
+        )
+        writes = await asyncio.gather(
+            *(db.write_joined(put_all, (f"w{n}", n)) for n in range(3)), return_exceptions=True
+        )
+        return list(reads), list(writes), await db.read(keys), pool.opened
+
+    reads, writes, stored, opened = run_async(main)
+    assert reads == [1, 1, None]
+    assert writes == ["w0", "w1", "w2"]
+    assert stored == ["a", "w0", "w1", "w2"] and opened <= 2
+
+
+def test_an_item_the_joined_function_refuses_before_its_statement_fails_alone(
+    db: PostgresDatabase,
+) -> None:
+    """``fn`` raising for one item before its statement ran (nothing written) is that item's
+    error only: each item then runs on its own, as when PostgreSQL refuses the statement —
+    the other callers of the turn were failed with the one item's error."""
+    calls: list[int] = []
+
+    def put_checked(conn: Conn, items: list[tuple[str, int]]) -> list[str]:
+        calls.append(len(items))
+        for k, v in items:
+            if v < 0:
+                raise ValueError(f"{k}: negative")
+        return put_all(conn, items)
+
+    async def main() -> tuple[list[Any], list[str]]:
+        answers = await asyncio.gather(
+            *(db.write_joined(put_checked, (k, v)) for k, v in [("p0", 0), ("p1", -1), ("p2", 2)]),
+            return_exceptions=True,
+        )
+        return list(answers), await db.read(keys)
+
+    answers, stored = run_async(main)
+    assert answers[0] == "p0" and answers[2] == "p2"
+    assert isinstance(answers[1], ValueError) and str(answers[1]) == "p1: negative"
+    assert stored == ["p0", "p2"] and calls == [3, 1, 1, 1]
+
+
+def test_a_caller_cancelled_while_its_joined_write_waits_for_a_connection_writes_nothing(
+    db: PostgresDatabase,
+) -> None:
+    """Requests cancelled while their turn's batch waited for a pooled connection are left
+    out of it (nothing of theirs was sent): as with ``write_one``, whose cancelled waiter
+    never writes. They were written all the same, their callers long gone."""
+
+    async def main() -> tuple[list[Any], list[str], int]:
+        pool = db._pool()
+        held = [await pool.acquire() for _ in range(pool.size)]
+        calls = [asyncio.ensure_future(db.write_joined(put_all, (f"c{n}", n))) for n in range(3)]
+        for _ in range(5):  # the calls, the turn's flush, its batch: waiting for a connection
+            await asyncio.sleep(0)
+        assert len(pool.waiters) == 1
+        calls[0].cancel()
+        calls[1].cancel()
+        pool.release(held.pop())
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+        for c in held:
+            pool.release(c)
+        return list(answers), await db.read(keys), len(pool.idle)
+
+    answers, stored, idle = run_async(main)
+    assert isinstance(answers[0], asyncio.CancelledError)
+    assert isinstance(answers[1], asyncio.CancelledError)
+    assert answers[2] == "c2" and stored == ["c2"] and idle == 2

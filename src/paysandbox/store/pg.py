@@ -17,8 +17,9 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
 * ``read_one(fn)`` is ``read`` for a function of exactly one plain ``SELECT`` (anything more is
   refused with ``RuntimeError``, as SQLite's ``read_one`` needs for its snapshot). Such reads
   that arrive in one turn of the event loop with the same SQL are sent as ONE statement
-  (``_ReadBatch``: a ``UNION ALL`` of the statement once per caller), so twelve concurrent
-  inquiries cost one round trip, not twelve. Each caller's statement still runs after its
+  (``_ReadBatch``: ``unnest`` of the callers' parameters ``CROSS JOIN LATERAL`` the
+  statement), so twelve concurrent inquiries cost one round trip, not twelve. Each caller's
+  statement still runs after its
   request arrived, in a snapshot of its own moment or later: what a client was told was
   committed before it asked is seen.
 * ``write_one(fn)`` is for a function whose change is ONE statement (e.g. a data-modifying
@@ -48,7 +49,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import greenlet
-from asyncpg.exceptions import DataError, PostgresError
+from asyncpg.exceptions import PostgresConnectionError, PostgresError
 
 from .base import PG_POOL_SIZE, Row, insert_sql, libpq_url, plain_select
 
@@ -183,6 +184,8 @@ async def _statement(c: Any, op: int, sql: str, args: Sequence[Any]) -> Any:
 
 _AS_IS, _LAZY, _ONE_CHANGE = 0, 1, 2
 _DONE = 3  # what a runner hands back when its function has returned or raised
+#: How far a ``_ONE_CHANGE`` function got (``_drive``'s ``progress``).
+_NOTHING, _SENT, _COMMITTED = 0, 1, 2
 
 
 def _runner(fn: Callable[..., Any], args: Sequence[Any]) -> None:
@@ -243,7 +246,7 @@ async def _drive(
     args: Sequence[Any],
     mode: int,
     runners: list[greenlet.greenlet],
-    committed: list[bool] | None = None,
+    progress: list[int] | None = None,
 ) -> T:
     """Run ``fn(conn, *args)`` in a greenlet (``_in_greenlet``), serving its statements on
     connection ``c``.
@@ -254,8 +257,9 @@ async def _drive(
     still does so atomically, as on SQLite.
     ``_ONE_CHANGE``: autocommit throughout; a second statement that is not a plain ``SELECT``
     is refused with ``RuntimeError`` (see ``PostgresDatabase.write_one``).
-    ``committed`` (``_ONE_CHANGE``): its item is set True once the changing statement has
-    returned — committed, whatever the function does next."""
+    ``progress`` (``_ONE_CHANGE``): its item is set to ``_SENT`` before the changing
+    statement runs and to ``_COMMITTED`` once it has returned — committed, whatever the
+    function does next (while it is ``_NOTHING``, the function has changed nothing)."""
     changed = False
 
     async def serve(op: int, sql: str, params: Sequence[Any]) -> Any:
@@ -271,9 +275,11 @@ async def _drive(
                 )
             else:
                 changed = True
+                if progress is None:
+                    return await _statement(c, op, sql, params)
+                progress[0] = _SENT
                 answer = await _statement(c, op, sql, params)
-                if committed is not None:
-                    committed[0] = True
+                progress[0] = _COMMITTED
                 return answer
         return await _statement(c, op, sql, params)
 
@@ -351,6 +357,12 @@ class _TurnGather:
         except BaseException as exc:
             _fail(callers, exc)
             raise
+        # callers gone while it waited for the connection (a cancelled request) are not run:
+        # nothing of theirs was sent, and a write of theirs must not happen unseen
+        callers = [(args, fut) for args, fut in callers if not fut.done()]
+        if not callers:
+            self.pool.release(c)
+            return
         await self._run(key, callers, c)
 
     async def _run(self, key: Any, callers: _Callers, c: Any) -> None:
@@ -452,10 +464,11 @@ class _Joiner(_TurnGather):
     call of a turn schedules ``_flush`` (``call_soon``: after the callbacks already queued —
     the requests that arrived with it), which runs ``fn(conn, items)`` once for the items of
     that turn, as ``write_one`` runs a function (autocommit; one changing statement). Should
-    its statement be refused, nothing was written (one statement: all or nothing) and each
-    item runs on its own, so each caller gets its own result or error. Any other error (``fn``
-    must not raise after its statement ran, as for ``write_one``) reaches every caller: an
-    item is never written twice."""
+    it raise before its statement, or its statement be refused, nothing was written (one
+    statement: all or nothing) and each item runs on its own, so each caller gets its own
+    result or error. Any other error (``fn`` must not raise after its statement ran, as for
+    ``write_one``; the connection lost while it ran) reaches every caller: an item is never
+    written twice. Callers gone before the connection was theirs are left out."""
 
     def __init__(self, pool: _LoopPool) -> None:
         super().__init__(pool)
@@ -468,7 +481,7 @@ class _Joiner(_TurnGather):
         pool = self.pool
         try:
             if len(callers) > 1:
-                committed = [False]
+                progress = [_NOTHING]
                 try:
                     results = await _drive(
                         c,
@@ -476,12 +489,21 @@ class _Joiner(_TurnGather):
                         ([item for (item,), _ in callers],),
                         _ONE_CHANGE,
                         pool.runners,
-                        committed,
+                        progress,
                     )
-                except (PostgresError, DataError):  # refused: nothing written; one by one
-                    if c.is_closed() or c.is_in_transaction() or committed[0]:
-                        raise  # (its change is in: to every caller, never run again)
-                else:  # (any other error: raised below, to every caller — never run twice)
+                except Exception as exc:
+                    # Nothing written — ``fn`` raised before its statement (one item it
+                    # refuses), or PostgreSQL or the driver refused the statement: one by one
+                    # below. Otherwise (its change is in, or may be: the connection went, an
+                    # error of unknown kind while it ran) to every caller, never run again.
+                    refused = progress[0] == _NOTHING or (
+                        progress[0] == _SENT
+                        and isinstance(exc, PostgresError)
+                        and not isinstance(exc, PostgresConnectionError)
+                    )
+                    if c.is_closed() or c.is_in_transaction() or not refused:
+                        raise
+                else:
                     self.joined += 1
                     for result, (_, fut) in zip(results, callers, strict=True):
                         if not fut.done():
@@ -570,8 +592,14 @@ class _LoopPool:
         self.joiner = _Joiner(self)
 
     async def acquire(self) -> Any:
-        if self.idle:
-            return self.idle.pop()
+        idle = self.idle
+        while idle:
+            c = idle.pop()
+            if not c.is_closed():
+                return c
+            # closed while idle (the server restarted or shut down, ``pg_terminate_backend``,
+            # ``idle_session_timeout``): its statement would fail — a whole joined batch with it
+            self.opened -= 1
         if self.opened >= self.size:
             fut: asyncio.Future[Any] = self.loop.create_future()
             self.waiters.append(fut)
