@@ -306,7 +306,13 @@ def ms(text: str) -> float:
 
 
 def run_wrk(
-    args: argparse.Namespace, target: str, base: str, op: str, seconds: float, env: dict[str, str]
+    args: argparse.Namespace,
+    target: str,
+    base: str,
+    op: str,
+    seconds: float,
+    env: dict[str, str],
+    script: str = "wrk_kplus.lua",
 ) -> Result:
     done = subprocess.run(
         [
@@ -316,7 +322,7 @@ def run_wrk(
             f"-d{max(1, round(seconds))}s",
             "--latency",
             "-s",
-            str(HERE / "wrk_kplus.lua"),
+            str(HERE / script),
             base,
         ],
         capture_output=True,
