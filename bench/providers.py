@@ -174,7 +174,7 @@ OPS = [
     ),
 ]
 
-_OBJECTS = re.compile(r'^paysandbox_objects\{([^}]*)\} ([\d.e+]+)$', re.M)
+_OBJECTS = re.compile(r"^paysandbox_objects\{([^}]*)\} ([\d.e+]+)$", re.M)
 
 
 def objects(c: httpx.Client, provider: str, kind: str) -> int:
@@ -263,8 +263,8 @@ def main() -> None:
     print(f"load average {common.load_average()}\n")
     print("| target | operation | req/s | p50 ms | p99 ms | failures | server CPU µs | db CPU µs |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
+    med = statistics.median
     for (target, op_name), rs in results.items():
-        med = statistics.median
 
         def cpu(key: str, rs: list[common.Result] = rs) -> str:
             vals = [r.extra[key] for r in rs if key in r.extra]
