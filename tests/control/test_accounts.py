@@ -126,6 +126,8 @@ def test_nicepay_merchants_have_their_own_clock_and_reset(client: httpx.Client) 
     advance(client, f"/_sandbox/nicepay/merchants/{a['iMid']}", 25 * 3600)
     assert nicepay_status(client, a, va_a) == "4"  # expired
     assert nicepay_status(client, b, va_b) == "3"  # unpaid
+    # another merchant's tXid, signed with b's own key and order: none of b's (8004)
+    assert nicepay_status(client, b, {"tXid": va_a["tXid"], "_body": va_b["_body"]}) == "8004"
     client.post(f"/_sandbox/nicepay/merchants/{a['iMid']}/reset").raise_for_status()
     assert client.get(f"/_sandbox/nicepay/transactions/{va_a['tXid']}").status_code == 404
     assert client.get(f"/_sandbox/nicepay/transactions/{va_b['tXid']}").status_code == 200

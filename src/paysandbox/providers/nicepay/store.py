@@ -59,6 +59,24 @@ def get_transaction(conn: Conn, t_xid: str) -> Row | None:
     return conn.one("SELECT * FROM nicepay_transactions WHERE t_xid = ?", t_xid)
 
 
+def inquiry_row(conn: Conn, t_xid: str, imid: str) -> Row | None:
+    """The hot read of an inquiry in one statement: the merchant's key (``inquiry_key``), its
+    clock offset (``inquiry_offset_us``) and the merchant's transaction ``t_xid`` (its columns
+    NULL when the merchant has no such transaction); None when there is no such merchant."""
+    return conn.one(_INQUIRY_ROW, t_xid, imid)
+
+
+# Built once (the engines' statement caches are keyed on the text; see K PLUS's hot read).
+_INQUIRY_ROW = (
+    "SELECT m.merchant_key AS inquiry_key, "
+    "c.offset_us + COALESCE(a.offset_us, 0) AS inquiry_offset_us, t.* "
+    "FROM nicepay_merchants m CROSS JOIN sandbox_clock c "
+    "LEFT JOIN account_clocks a ON a.provider = 'nicepay' AND a.account_id = m.imid "
+    "LEFT JOIN nicepay_transactions t ON t.t_xid = ? AND t.imid = m.imid "
+    "WHERE m.imid = ? AND c.id = 1"
+)
+
+
 def claim_number(conn: Conn, scope: str, number: str) -> bool:
     """Claim an open VA / CVS number (``scope``: ``va:<bankCd>`` or ``cvs:<mitraCd>``). False
     when it is already held; of racing claims exactly one wins (primary key + ON CONFLICT)."""

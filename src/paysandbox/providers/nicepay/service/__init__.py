@@ -70,7 +70,7 @@ class NicepayService:
 
     async def inquire(self, req: Inquiry) -> Txn:
         values = inquiry.check(req)
-        txn = await self.db.read(inquiry.inquire_tx, values)
+        txn = await self.db.read_one(inquiry.inquire_tx, values)  # one SELECT (joined on PG)
         if txn.needs_expiry_recorded:
             await self.db.write(inquiry.record_expiry_tx, txn.t_xid)
         return txn

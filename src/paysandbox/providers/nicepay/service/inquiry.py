@@ -3,13 +3,14 @@ the follow-up write that records a VA / CVS validity the sandbox clock has passe
 
 from __future__ import annotations
 
+from ....core.clock import sandbox_now_us
 from ....store.db import Conn
 from .. import auth, rules
 from .. import store as rows
 from ..errors import NicepayError
 from ..model import Txn
 from ..schemas import Inquiry
-from ._common import given, merchant_key, now_for, record_expiry
+from ._common import given, now_for, record_expiry
 
 
 def check(req: Inquiry) -> dict[str, str | None]:
@@ -20,18 +21,25 @@ def check(req: Inquiry) -> dict[str, str | None]:
 
 
 def inquire_tx(conn: Conn, v: dict[str, str | None]) -> Txn:
-    now = now_for(conn, given(v["iMid"]))
+    """One plain SELECT (``Database.read_one``): the merchant's key and clock and the
+    transaction come together; the checks go in the order they always went."""
     imid = given(v["iMid"])
-    key = merchant_key(conn, imid)
+    row = rows.inquiry_row(conn, given(v["tXid"]), imid)
+    if row is None:
+        raise NicepayError("mid_invalid", "unknown iMid")
+    now = sandbox_now_us(int(row["inquiry_offset_us"]))
     auth.verify(
         v["merchantToken"],
         auth.order_token(
-            given(v["timeStamp"]), imid, given(v["referenceNo"]), given(v["amt"]), key
+            given(v["timeStamp"]),
+            imid,
+            given(v["referenceNo"]),
+            given(v["amt"]),
+            str(row["inquiry_key"]),
         ),
         "inquiry",
     )
-    row = rows.get_transaction(conn, given(v["tXid"]))
-    if row is None or row["imid"] != imid:
+    if row["t_xid"] is None:  # none, or another merchant's
         raise NicepayError("inquiry_txid", "no transaction with this tXid for this iMid")
     if row["reference_no"] != v["referenceNo"]:
         raise NicepayError("inquiry_txid", "referenceNo does not match the transaction")
