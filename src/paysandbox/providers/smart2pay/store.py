@@ -162,6 +162,32 @@ def get_payment(conn: Conn, payment_id: int, site_id: int | None = None) -> Row 
     )
 
 
+def site_payment(conn: Conn, site_id: int, payment_id: int) -> Row | None:
+    """The hot read of ``GET /v1/payments/{id}`` (and its status) in one statement: the site's
+    key (``site_key``), its clock offset (``site_offset_us``) and the site's payment (its columns
+    NULL when the site has no such payment); None when there is no such site. See
+    ``payment_only`` for the payment's own row."""
+    return conn.one(_SITE_PAYMENT, str(site_id), payment_id, site_id)
+
+
+#: What ``site_payment`` adds to the payment's columns.
+SITE_PAYMENT_EXTRA = ("site_key", "site_offset_us")
+
+# Built once (the engines' statement caches are keyed on the text; see K PLUS's hot read).
+_SITE_PAYMENT = (
+    "SELECT s.api_key AS site_key, c.offset_us + COALESCE(a.offset_us, 0) AS site_offset_us, p.* "
+    "FROM smart2pay_sites s CROSS JOIN sandbox_clock c "
+    "LEFT JOIN account_clocks a ON a.provider = 'smart2pay' AND a.account_id = ? "
+    "LEFT JOIN smart2pay_payments p ON p.id = ? AND p.site_id = s.site_id "
+    "WHERE s.site_id = ? AND c.id = 1"
+)
+
+
+def payment_only(row: Row) -> Row:
+    """A ``site_payment`` row without the site's key and clock (never carried further)."""
+    return {k: row[k] for k in row.keys() if k not in SITE_PAYMENT_EXTRA}  # noqa: SIM118
+
+
 def lock_payment(conn: Conn, payment_id: int, site_id: int | None = None) -> Row | None:
     """Take the payment's row lock for the rest of the transaction, then read it.
 

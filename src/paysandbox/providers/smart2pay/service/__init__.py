@@ -98,12 +98,12 @@ class Smart2PayService:
         )
 
     async def get_payment(self, creds: Credentials, payment_id: int) -> Payment:
-        payment = await self.db.read(payments.get_payment_tx, creds, payment_id)
+        payment = await self.db.read_one(payments.get_payment_tx, creds, payment_id)
         if payment.due:
             # written down, then answered as written: the read's own view of the due change
             # (Expired) may have lost to the customer, who finished in between
             await self.db.write(queues.settle_tx, payment.id)
-            payment = await self.db.read(payments.get_payment_tx, creds, payment_id)
+            payment = await self.db.read_one(payments.get_payment_tx, creds, payment_id)
         return payment
 
     async def list_payments(self, creds: Credentials, query: ListQuery) -> list[Payment]:

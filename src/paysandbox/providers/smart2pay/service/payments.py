@@ -11,7 +11,8 @@ from typing import Any
 
 import msgspec
 
-from ....core.clock import US
+from ....core.clock import US, sandbox_now_us
+from ....core.credentials import account_secret_matches
 from ....delivery.outbox import Outbox
 from ....store import events
 from ....store.db import Conn, Row
@@ -32,9 +33,9 @@ from ._common import (
     load_payment,
     new_token_value,
     now_for,
-    owned_payment,
     payment_echo,
     site_for,
+    unauthorized,
 )
 from .captures import record_capture
 from .notify import notify_payment
@@ -213,8 +214,15 @@ def create_tx(
 
 
 def get_payment_tx(conn: Conn, creds: Credentials, payment_id: int) -> Payment:
-    site = site_for(conn, creds)
-    return owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
+    """One plain SELECT (``Database.read_one``): the site's key and clock and the payment come
+    together; answered as ``site_for`` then ``owned_payment`` answer."""
+    row = rows.site_payment(conn, creds.site_id, payment_id)
+    expected = str(row["site_key"]) if row is not None else None
+    if row is None or not account_secret_matches(creds.api_key, expected):
+        raise unauthorized()
+    if row["id"] is None:
+        raise Smart2PayError([reason("17", f"Payment is invalid - no payment {payment_id}")])
+    return Payment(rows.payment_only(row), sandbox_now_us(int(row["site_offset_us"])))
 
 
 def list_tx(conn: Conn, creds: Credentials, query: ListQuery) -> list[Payment]:
