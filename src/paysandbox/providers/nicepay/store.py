@@ -59,6 +59,21 @@ def get_transaction(conn: Conn, t_xid: str) -> Row | None:
     return conn.one("SELECT * FROM nicepay_transactions WHERE t_xid = ?", t_xid)
 
 
+def merchant_clock(conn: Conn, imid: str) -> Row | None:
+    """The merchant's key and its clock offset (``merchant_key``, ``offset_us``) in one
+    statement; None when there is no such merchant."""
+    return conn.one(_MERCHANT_CLOCK, imid)
+
+
+_MERCHANT_CLOCK = (
+    "SELECT m.merchant_key AS merchant_key, "
+    "c.offset_us + COALESCE(a.offset_us, 0) AS offset_us "
+    "FROM nicepay_merchants m CROSS JOIN sandbox_clock c "
+    "LEFT JOIN account_clocks a ON a.provider = 'nicepay' AND a.account_id = m.imid "
+    "WHERE m.imid = ? AND c.id = 1"
+)
+
+
 def inquiry_row(conn: Conn, t_xid: str, imid: str) -> Row | None:
     """The hot read of an inquiry in one statement: the merchant's key (``inquiry_key``), its
     clock offset (``inquiry_offset_us``) and the merchant's transaction ``t_xid`` (its columns

@@ -30,6 +30,20 @@ def get_site(conn: Conn, site_id: int) -> Row | None:
     return conn.one("SELECT * FROM smart2pay_sites WHERE site_id = ?", site_id)
 
 
+def site_with_clock(conn: Conn, site_id: int) -> Row | None:
+    """The site's row and its clock offset (``clock_offset_us``: the sandbox clock's plus the
+    site's own) in one statement."""
+    return conn.one(_SITE_WITH_CLOCK, str(site_id), site_id)
+
+
+_SITE_WITH_CLOCK = (
+    "SELECT s.*, c.offset_us + COALESCE(a.offset_us, 0) AS clock_offset_us "
+    "FROM smart2pay_sites s CROSS JOIN sandbox_clock c "
+    "LEFT JOIN account_clocks a ON a.provider = 'smart2pay' AND a.account_id = ? "
+    "WHERE s.site_id = ? AND c.id = 1"
+)
+
+
 def list_sites(conn: Conn) -> list[Row]:
     return conn.all("SELECT * FROM smart2pay_sites ORDER BY site_id")
 

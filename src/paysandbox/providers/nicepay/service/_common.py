@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from ....core.clock import sandbox_now_us
 from ....core.errors import NotFound
 from ....delivery.outbox import Faults, Outbox
 from ....delivery.urls import BadUrl, check_callback_url
@@ -32,6 +33,14 @@ def merchant_key(conn: Conn, imid: str) -> str:
     if merchant is None:
         raise NicepayError("mid_invalid", "unknown iMid")
     return str(merchant["merchant_key"])
+
+
+def key_and_now(conn: Conn, imid: str) -> tuple[str, int]:
+    """``merchant_key`` and ``now_for`` in one statement (``mid_invalid`` when unknown)."""
+    found = rows.merchant_clock(conn, imid)
+    if found is None:
+        raise NicepayError("mid_invalid", "unknown iMid")
+    return str(found["merchant_key"]), sandbox_now_us(int(found["offset_us"]))
 
 
 def get_row(conn: Conn, t_xid: str) -> Row:

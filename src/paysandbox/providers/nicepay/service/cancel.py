@@ -16,7 +16,7 @@ from ..errors import NicepayError
 from ..model import CANCELED, EXPIRED, FAILED, INIT, PAID, STATUS_WORD, UNPAID, Txn, sources
 from ..rules import CVS, VA
 from ..schemas import Cancel
-from ._common import OBJECT, get_row, given, merchant_key, now_for
+from ._common import OBJECT, get_row, given, key_and_now
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,9 @@ def check(req: Cancel) -> tuple[dict[str, str | None], bool, int]:
 
 
 def cancel_tx(conn: Conn, v: dict[str, str | None], partial: bool, amount: int) -> CancelResult:
-    now = now_for(conn, given(v["iMid"]))
     op = "partial_cancel" if partial else "full_cancel"
     imid, t_xid = given(v["iMid"]), given(v["tXid"])
-    key = merchant_key(conn, imid)
+    key, now = key_and_now(conn, imid)
     auth.verify(
         v["merchantToken"],
         auth.cancel_token(given(v["timeStamp"]), imid, t_xid, given(v["amt"]), key),

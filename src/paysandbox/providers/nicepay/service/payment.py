@@ -18,7 +18,7 @@ from ..errors import NicepayError
 from ..model import CANCELED, EXPIRED, FAILED, INIT, PAID, STATUS_WORD, Txn, sources
 from ..rules import CC, CLICKPAY, CVS, EWALLET, PAYLOAN, VA
 from ..schemas import Payment
-from ._common import OBJECT, callback_url, get_row, given, merchant_key, notify, now_for
+from ._common import OBJECT, callback_url, get_row, given, key_and_now, notify, now_for
 
 SESSION_TTL_US = 30 * 60 * US
 FAIL_CODES = {
@@ -62,8 +62,7 @@ def start_payment_tx(conn: Conn, v: dict[str, str | None]) -> tuple[Txn, Row]:
     if row is None:
         raise NicepayError("card_txid", "unknown tXid")
     imid = str(row["imid"])
-    now = now_for(conn, imid)
-    key = merchant_key(conn, imid)
+    key, now = key_and_now(conn, imid)
     auth.verify(
         v["merchantToken"],
         auth.order_token(

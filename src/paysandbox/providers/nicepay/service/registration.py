@@ -16,7 +16,7 @@ from ..errors import NicepayError
 from ..model import INIT, UNPAID, Txn
 from ..rules import CC, CVS, EWALLET, PAYLOAN, VA
 from ..schemas import Registration
-from ._common import OBJECT, callback_url, get_row, given, merchant_key, now_for, record_expiry
+from ._common import OBJECT, callback_url, get_row, given, key_and_now, record_expiry
 
 
 def check(
@@ -32,9 +32,8 @@ def check(
 def register_tx(
     conn: Conn, v: dict[str, str | None], extra: dict[str, Any], default_validity_seconds: int
 ) -> Txn:
-    now = now_for(conn, given(v["iMid"]))
     imid, pm = given(v["iMid"]), given(v["payMethod"])
-    key = merchant_key(conn, imid)
+    key, now = key_and_now(conn, imid)
     auth.verify(
         v["merchantToken"],
         auth.order_token(

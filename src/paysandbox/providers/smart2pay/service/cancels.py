@@ -8,14 +8,21 @@ from ....store.db import Conn
 from .. import scenarios
 from .. import store as rows
 from ..model import AUTHORIZED, Payment
-from ._common import PAYMENT, Credentials, load_payment, now_for, require_authorized, site_for
+from ._common import (
+    PAYMENT,
+    Credentials,
+    load_payment,
+    require_authorized,
+    site_for,
+    site_now,
+)
 from .notify import notify_payment
 from .queues import locked_payment, step_values
 
 
 def cancel_tx(conn: Conn, outbox: Outbox, creds: Credentials, payment_id: int) -> Payment:
     site = site_for(conn, creds)
-    now = now_for(conn, site["site_id"])
+    now = site_now(site)
     payment = locked_payment(conn, payment_id, int(site["site_id"]), now)
     require_authorized(payment, "cancel")
     total = int(payment["amount"])

@@ -18,10 +18,10 @@ from ._common import (
     PAYMENT,
     Credentials,
     load_payment,
-    now_for,
     owned_payment,
     require_authorized,
     site_for,
+    site_now,
 )
 from .notify import notify_payment
 from .queues import locked_payment, step_values
@@ -39,7 +39,7 @@ def capture_tx(
     site = site_for(conn, creds)
     if isinstance(amount, Smart2PayError):
         raise amount
-    now = now_for(conn, site["site_id"])
+    now = site_now(site)
     payment = locked_payment(conn, payment_id, int(site["site_id"]), now)
     require_authorized(payment, "capture")
     total = int(payment["amount"])
@@ -98,7 +98,7 @@ def record_capture(
 def list_captures_tx(conn: Conn, creds: Credentials, payment_id: int) -> tuple[Payment, list[Row]]:
     """The site's payment and its captures, newest first."""
     site = site_for(conn, creds)
-    payment = owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
+    payment = owned_payment(conn, payment_id, int(site["site_id"]), site_now(site))
     return payment, rows.list_captures(conn, payment.id)
 
 
@@ -106,7 +106,7 @@ def get_capture_tx(
     conn: Conn, creds: Credentials, payment_id: int, capture_id: int
 ) -> tuple[Payment, Row]:
     site = site_for(conn, creds)
-    payment = owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
+    payment = owned_payment(conn, payment_id, int(site["site_id"]), site_now(site))
     row = rows.get_capture(conn, payment.id, capture_id)
     if row is None:
         raise Smart2PayError(

@@ -35,6 +35,7 @@ from ._common import (
     now_for,
     payment_echo,
     site_for,
+    site_now,
     unauthorized,
 )
 from .captures import record_capture
@@ -47,7 +48,7 @@ def create_tx(
     conn: Conn, outbox: Outbox, creds: Credentials, doc: Body, base_url: str = ""
 ) -> tuple[Payment, int]:
     site = site_for(conn, creds)
-    now = now_for(conn, site["site_id"])
+    now = site_now(site)
     site_id = int(site["site_id"])
     doc = body_of(doc)
     reasons: list[Reason] = []
@@ -227,7 +228,7 @@ def get_payment_tx(conn: Conn, creds: Credentials, payment_id: int) -> Payment:
 
 def list_tx(conn: Conn, creds: Credentials, query: ListQuery) -> list[Payment]:
     site = site_for(conn, creds)
-    now = now_for(conn, site["site_id"])
+    now = site_now(site)
     found = rows.list_payments(
         conn,
         int(site["site_id"]),

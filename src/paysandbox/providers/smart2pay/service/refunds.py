@@ -30,9 +30,9 @@ from ._common import (
     Credentials,
     body_of,
     load_payment,
-    now_for,
     owned_payment,
     site_for,
+    site_now,
 )
 from .notify import enqueue, notify_payment
 from .queues import locked_payment
@@ -42,7 +42,7 @@ def refund_tx(
     conn: Conn, outbox: Outbox, creds: Credentials, payment_id: int, doc: Body
 ) -> tuple[Row, int]:
     site = site_for(conn, creds)
-    now = now_for(conn, site["site_id"])
+    now = site_now(site)
     payment = locked_payment(conn, payment_id, int(site["site_id"]), now)
     doc = body_of(doc)
     reasons: list[Reason] = []
@@ -150,14 +150,14 @@ def refund_tx(
 
 def refunds_tx(conn: Conn, creds: Credentials, payment_id: int) -> list[Row]:
     site = site_for(conn, creds)
-    owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
+    owned_payment(conn, payment_id, int(site["site_id"]), site_now(site))
     return rows.refunds_of(conn, payment_id)
 
 
 def get_refund_tx(conn: Conn, creds: Credentials, payment_id: int | None, refund_id: int) -> Row:
     site = site_for(conn, creds)
     if payment_id is not None:
-        owned_payment(conn, payment_id, int(site["site_id"]), now_for(conn, site["site_id"]))
+        owned_payment(conn, payment_id, int(site["site_id"]), site_now(site))
     refund = rows.get_refund(conn, refund_id, int(site["site_id"]))
     if refund is None or (payment_id is not None and int(refund["payment_id"]) != payment_id):
         raise Smart2PayError(

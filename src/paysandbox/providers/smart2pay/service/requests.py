@@ -17,7 +17,7 @@ from typing import Any
 from ....store.db import Conn
 from .. import store as rows
 from ..errors import Smart2PayError, reason
-from ._common import Answer, Credentials, now_for, site_for
+from ._common import Answer, Credentials, site_for, site_now
 
 
 def once_tx(
@@ -30,8 +30,8 @@ def once_tx(
     key = creds.request
     if key is None:
         return render(tx(conn, *args))
-    site_id = int(site_for(conn, creds)["site_id"])
-    now = now_for(conn, site_id)
+    site = site_for(conn, creds)
+    site_id, now = int(site["site_id"]), site_now(site)
     if not rows.claim_request(conn, site_id, key.request_id, key.fingerprint, now):
         stored = rows.get_request(conn, site_id, key.request_id)
         assert stored is not None

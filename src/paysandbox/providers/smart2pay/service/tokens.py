@@ -27,12 +27,13 @@ from ._common import (
     new_token_value,
     now_for,
     site_for,
+    site_now,
 )
 
 
 def authenticate_tx(conn: Conn, creds: Credentials, doc: Body) -> Row:
     site = site_for(conn, creds)
-    now = now_for(conn, site["site_id"])
+    now = site_now(site)
     doc = body_of(doc)
     reasons: list[Reason] = []
     checked = rules.check("CardAuthentication", doc, reasons)
@@ -131,7 +132,7 @@ def get_token_tx(conn: Conn, creds: Credentials, value: str) -> Row:
 
 def cancel_token_tx(conn: Conn, creds: Credentials, value: str) -> Row:
     site = site_for(conn, creds)
-    now = now_for(conn, site["site_id"])
+    now = site_now(site)
     token = _owned_token(conn, value, int(site["site_id"]))
     changed = rows.transition_token(
         conn,
