@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from .base import insert_sql
@@ -24,6 +25,19 @@ def insert_ignore(conn: Conn, table: str, values: Mapping[str, Any]) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING``: True when this call inserted the row (a claim that
     exactly one of several racing transactions wins)."""
     return conn.exec(insert_sql(table, tuple(values), True), *values.values()) == 1
+
+
+def insert_ignore_id(conn: Conn, table: str, values: Mapping[str, Any]) -> int | None:
+    """``insert_ignore`` that answers the new row's ``id`` (``RETURNING id``: one statement,
+    where an insert and a read of the id were two round trips on PostgreSQL); None when the
+    row was not inserted."""
+    found = conn.all(_returning_id(table, tuple(values)), *values.values())  # all: the
+    return int(found[0]["id"]) if found else None  # statement runs to its end on SQLite
+
+
+@lru_cache(maxsize=64)
+def _returning_id(table: str, columns: tuple[str, ...]) -> str:
+    return insert_sql(table, columns, True) + " RETURNING id"
 
 
 def placeholders(n: int) -> str:

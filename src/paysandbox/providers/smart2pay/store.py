@@ -19,6 +19,7 @@ from ...store.sql import (
     conditional_update,
     insert,
     insert_ignore,
+    insert_ignore_id,
     listing_where,
     placeholders,
 )
@@ -336,15 +337,7 @@ def insert_refund(conn: Conn, values: Mapping[str, Any]) -> int | None:
 
 def _insert_claimed(conn: Conn, table: str, values: Mapping[str, Any]) -> int | None:
     """Insert unless ``(site_id, merchant_transaction_id)`` is taken; the new row's id."""
-    if not insert_ignore(conn, table, values):
-        return None
-    row = conn.one(
-        f"SELECT id FROM {table} WHERE site_id = ? AND merchant_transaction_id = ?",
-        values["site_id"],
-        values["merchant_transaction_id"],
-    )
-    assert row is not None
-    return int(row["id"])
+    return insert_ignore_id(conn, table, values)
 
 
 def get_refund(conn: Conn, refund_id: int, site_id: int | None = None) -> Row | None:
