@@ -28,15 +28,9 @@ def given(value: str | None) -> str:
     return value
 
 
-def merchant_key(conn: Conn, imid: str) -> str:
-    merchant = rows.get_merchant(conn, imid)
-    if merchant is None:
-        raise NicepayError("mid_invalid", "unknown iMid")
-    return str(merchant["merchant_key"])
-
-
 def key_and_now(conn: Conn, imid: str) -> tuple[str, int]:
-    """``merchant_key`` and ``now_for`` in one statement (``mid_invalid`` when unknown)."""
+    """The merchant's key and its time (``now_for``) in one statement; ``mid_invalid`` when
+    there is no such merchant."""
     found = rows.merchant_clock(conn, imid)
     if found is None:
         raise NicepayError("mid_invalid", "unknown iMid")
