@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +17,14 @@ from .builders import AUTH, mtid
 
 PAN = "4929000000736215"  # a Luhn-valid Visa number used nowhere else
 CVV = "8207"
+#: The security code as a value of its own: a bare substring test also found its four digits
+#: inside one of the sixteen-digit microsecond times of the deliveries listing, now and then
+#: (a gate run failed so; the times there were 1795884127…)
+_CVV_ALONE = re.compile(rf"(?<!\d){CVV}(?!\d)")
+
+
+def _no_cvv(text: str) -> bool:
+    return _CVV_ALONE.search(text) is None
 
 
 def _flows(c: httpx.Client, receiver_url: str) -> None:
@@ -111,13 +120,13 @@ def _flows(c: httpx.Client, receiver_url: str) -> None:
     form_path = urlsplit(r.json()["Payment"]["RedirectURL"]).path
     entry = {"action": "card", **{k: str(v) for k, v in card.items()}}
     refused = c.post(form_path, data=dict(entry, Number=PAN[:-1] + "7"))
-    assert refused.status_code == 400 and PAN[:12] not in refused.text and CVV not in refused.text
+    assert refused.status_code == 400 and PAN[:12] not in refused.text and _no_cvv(refused.text)
     assert c.post(form_path, data=entry).status_code == 303
     shown = c.get(form_path)
-    assert PAN not in shown.text and CVV not in shown.text
+    assert PAN not in shown.text and _no_cvv(shown.text)
     assert c.post(form_path, data={"action": "authenticate"}).status_code == 303
     for r in [c.get("/_sandbox/deliveries"), c.get(f"/_sandbox/smart2pay/tokens/{token}")]:
-        assert PAN not in r.text and CVV not in r.text
+        assert PAN not in r.text and _no_cvv(r.text)
 
 
 def _assert_clean(blob: bytes, where: str) -> None:
