@@ -72,10 +72,16 @@ def body_of(doc: Body) -> dict[str, Any]:
 def site_for(conn: Conn, creds: Credentials) -> Row:
     """The site the credentials name, or a 401 when it is unknown or the key is wrong."""
     site = rows.site_with_clock(conn, creds.site_id)
-    expected = str(site["api_key"]) if site is not None else None
-    if site is None or not account_secret_matches(creds.api_key, expected):
-        raise unauthorized()
+    check_key(creds, None if site is None else str(site["api_key"]))
+    assert site is not None
     return site
+
+
+def check_key(creds: Credentials, expected: str | None) -> None:
+    """A 401 unless the site exists (``expected``: its API key) and the key sent matches it
+    (compared in constant time). The one check of every read and write of the API."""
+    if expected is None or not account_secret_matches(creds.api_key, expected):
+        raise unauthorized()
 
 
 def site_now(site: Row) -> int:

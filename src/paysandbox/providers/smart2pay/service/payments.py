@@ -12,7 +12,6 @@ from typing import Any
 import msgspec
 
 from ....core.clock import US, sandbox_now_us
-from ....core.credentials import account_secret_matches
 from ....delivery.outbox import Outbox
 from ....store import events
 from ....store.db import Conn, Row
@@ -29,6 +28,7 @@ from ._common import (
     Credentials,
     address_json,
     body_of,
+    check_key,
     customer_json,
     load_payment,
     new_token_value,
@@ -36,7 +36,6 @@ from ._common import (
     payment_echo,
     site_for,
     site_now,
-    unauthorized,
 )
 from .captures import record_capture
 from .notify import notify_payment
@@ -218,9 +217,8 @@ def get_payment_tx(conn: Conn, creds: Credentials, payment_id: int) -> Payment:
     """One plain SELECT (``Database.read_one``): the site's key and clock and the payment come
     together; answered as ``site_for`` then ``owned_payment`` answer."""
     row = rows.site_payment(conn, creds.site_id, payment_id)
-    expected = str(row["site_key"]) if row is not None else None
-    if row is None or not account_secret_matches(creds.api_key, expected):
-        raise unauthorized()
+    check_key(creds, None if row is None else str(row["site_key"]))
+    assert row is not None
     if row["id"] is None:
         raise Smart2PayError([reason("17", f"Payment is invalid - no payment {payment_id}")])
     return Payment(rows.payment_only(row), sandbox_now_us(int(row["site_offset_us"])))
