@@ -8,6 +8,8 @@ and delivery schedules), so parallel tests on one sandbox do not step on each ot
 
 from __future__ import annotations
 
+import re
+
 from ..core.clock import sandbox_now_us
 from ..core.errors import InvalidInput
 from .db import Conn
@@ -16,6 +18,54 @@ from .db import Conn
 #: the year 9999 no date can be written (an advance there was a 500); the margin leaves room
 #: for what is reckoned from "now" (expiry times, validity, retry schedules).
 LATEST_US = 221_845_392_000_000_000
+
+
+# ------------------------------------------------------------------ SQL fragments
+# An account's clock in a statement of its own: ``SELECT … account_offset_sql() AS … FROM
+# <account's table> x account_clock_join(provider, "x.<id column>") … WHERE … AND
+# clock_row()``. Built when a module is imported (statements are module constants), so the
+# join's shape and the tables' and columns' names are written here only.
+
+
+def account_offset_sql(clock: str = "c", account: str = "a") -> str:
+    """The account's total offset: the sandbox clock's (alias ``clock``) plus the account's
+    own (alias ``account``: the LEFT JOINed ``account_clocks`` row, NULL when it has none)."""
+    return f"{clock}.offset_us + COALESCE({account}.offset_us, 0)"
+
+
+def _account_clocks_on(provider_sql: str, account_id_sql: str, account: str) -> str:
+    """``LEFT JOIN account_clocks`` on its key (provider, account id), both SQL expressions."""
+    return (
+        f"LEFT JOIN account_clocks {account} ON {account}.provider = {provider_sql} "
+        f"AND {account}.account_id = {account_id_sql}"
+    )
+
+
+def account_clock_join(
+    provider: str, account_id_sql: str, *, clock: str = "c", account: str = "a"
+) -> str:
+    """``CROSS JOIN sandbox_clock <clock> LEFT JOIN account_clocks <account> ON …`` for the
+    account ``account_id_sql`` (an SQL expression: a text column such as ``p.partner_id``, or
+    ``?`` — a parameter, given as text, where the account's key is not text) of ``provider``
+    (a name, written into the text as a literal). The statement still needs ``clock_row()``
+    in its ``WHERE``."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", provider):
+        raise ValueError(f"account_clock_join: provider name {provider!r}")
+    return f"CROSS JOIN sandbox_clock {clock} " + _account_clocks_on(
+        f"'{provider}'", account_id_sql, account
+    )
+
+
+def clock_row(clock: str = "c") -> str:
+    """The condition that picks ``sandbox_clock``'s one row (alias ``clock``)."""
+    return f"{clock}.id = 1"
+
+
+#: ``account_offset_us``'s statement: parameters provider, account id.
+_ACCOUNT_OFFSET = (
+    f"SELECT {account_offset_sql()} AS offset_us FROM sandbox_clock c "
+    f"{_account_clocks_on('?', '?', 'a')} WHERE {clock_row()}"
+)
 
 
 def _check_latest(conn: Conn) -> None:
@@ -53,12 +103,7 @@ def set_offset(conn: Conn, value_us: int) -> None:
 
 def account_offset_us(conn: Conn, provider: str, account_id: str) -> int:
     """The account's total offset: the sandbox clock's plus its own."""
-    row = conn.one(
-        "SELECT c.offset_us + COALESCE(a.offset_us, 0) AS offset_us FROM sandbox_clock c "
-        "LEFT JOIN account_clocks a ON a.provider = ? AND a.account_id = ? WHERE c.id = 1",
-        provider,
-        account_id,
-    )
+    row = conn.one(_ACCOUNT_OFFSET, provider, account_id)
     return int(row["offset_us"]) if row else 0
 
 

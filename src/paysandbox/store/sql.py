@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from .base import insert_sql
-from .db import Conn
+from .db import Conn, Row
 
 
 def bytewise(conn: Conn, column: str) -> str:
@@ -70,6 +70,13 @@ def conditional_update(
         sql += f" AND ({extra_where})"
     args = [*values.values(), *key.values(), *from_states, *extra_args]
     return conn.exec(sql, *args) == 1
+
+
+def without_columns(row: Row, columns: Collection[str]) -> dict[str, Any]:
+    """``row`` without ``columns``: a joined read's object row, without what the statement
+    added to it (an account's key and clock, read for a check, never carried further)."""
+    # keys(): iterating an asyncpg Record gives its values
+    return {k: row[k] for k in row.keys() if k not in columns}  # noqa: SIM118
 
 
 def contains_pattern(text: str) -> str:

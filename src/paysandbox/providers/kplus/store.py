@@ -9,8 +9,14 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ...store import events
+from ...store.clock import account_clock_join, account_offset_sql, clock_row
 from ...store.db import Conn, Row
 from ...store.sql import bytewise, conditional_update, insert, insert_ignore, listing_where
+
+#: The partner's clock, for statements over ``kplus_partners p``: its total offset
+#: (``_OFFSET``) needs the join (``_CLOCK_JOIN``) and ``clock_row()`` in the ``WHERE``.
+_OFFSET = account_offset_sql()
+_CLOCK_JOIN = account_clock_join("kplus", "p.partner_id")
 
 
 def get_partner(conn: Conn, partner_id: str) -> Row | None:
@@ -20,13 +26,13 @@ def get_partner(conn: Conn, partner_id: str) -> Row | None:
 def partner_with_clock(conn: Conn, partner_id: str) -> Row | None:
     """The partner row plus its clock offset (``clock_offset_us``: the sandbox clock's plus the
     partner's own) in one statement."""
-    return conn.one(
-        "SELECT p.*, c.offset_us + COALESCE(a.offset_us, 0) AS clock_offset_us "
-        "FROM kplus_partners p CROSS JOIN sandbox_clock c "
-        "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
-        "WHERE p.partner_id = ? AND c.id = 1",
-        partner_id,
-    )
+    return conn.one(_PARTNER_WITH_CLOCK, partner_id)
+
+
+_PARTNER_WITH_CLOCK = (
+    f"SELECT p.*, {_OFFSET} AS clock_offset_us FROM kplus_partners p {_CLOCK_JOIN} "
+    f"WHERE p.partner_id = ? AND {clock_row()}"
+)
 
 
 def list_partners(conn: Conn) -> list[Row]:
@@ -113,10 +119,9 @@ ID_TAKEN = "id taken"
 
 #: The partner's secret, TTL and clock offset are still those a request was checked against.
 _PARTNER_UNCHANGED = (
-    "SELECT 1 AS x FROM kplus_partners p CROSS JOIN sandbox_clock c "
-    "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
-    "WHERE p.partner_id = ? AND c.id = 1 AND p.partner_secret = ? "
-    "AND p.token_ttl_seconds = ? AND c.offset_us + COALESCE(a.offset_us, 0) = ?"
+    f"SELECT 1 AS x FROM kplus_partners p {_CLOCK_JOIN} "
+    f"WHERE p.partner_id = ? AND {clock_row()} AND p.partner_secret = ? "
+    f"AND p.token_ttl_seconds = ? AND {_OFFSET} = ?"
 )
 
 
@@ -359,10 +364,9 @@ def _create_tokens_sql() -> str:
         f"WITH input AS (SELECT * FROM unnest($1::int4[], {inputs}) AS i(k, g_secret, g_ttl, "
         "g_offset, partner_id, partner_txn_uid, operation, at_us)), "
         "unchanged AS (SELECT i.k FROM input i JOIN kplus_partners p "
-        "ON p.partner_id = i.partner_id CROSS JOIN sandbox_clock c "
-        "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
-        "WHERE c.id = 1 AND p.partner_secret = i.g_secret AND p.token_ttl_seconds = i.g_ttl "
-        "AND c.offset_us + COALESCE(a.offset_us, 0) = i.g_offset), "
+        f"ON p.partner_id = i.partner_id {_CLOCK_JOIN} "
+        f"WHERE {clock_row()} AND p.partner_secret = i.g_secret AND p.token_ttl_seconds = i.g_ttl "
+        f"AND {_OFFSET} = i.g_offset), "
         "firsts AS (SELECT DISTINCT ON (i.partner_id, i.partner_txn_uid) i.k, i.partner_id, "
         "i.partner_txn_uid, i.operation, i.at_us FROM input i "
         "WHERE i.k IN (SELECT k FROM unchanged) ORDER BY i.partner_id, i.partner_txn_uid, i.k), "
@@ -447,13 +451,10 @@ def token_for_partner(conn: Conn, token_id: str, partner_id: str) -> Row | None:
 # Built once: the same string object each call, so every cache keyed on the SQL text (the
 # engines' statement caches) finds it by its already computed hash.
 _TOKEN_FOR_PARTNER = (
-    "SELECT p.partner_secret AS partner_secret, "
-    "c.offset_us + COALESCE(a.offset_us, 0) AS clock_offset_us, "
-    f"{_INQUIRE_COLUMNS} "
-    "FROM kplus_partners p CROSS JOIN sandbox_clock c "
-    "LEFT JOIN account_clocks a ON a.provider = 'kplus' AND a.account_id = p.partner_id "
+    f"SELECT p.partner_secret AS partner_secret, {_OFFSET} AS clock_offset_us, "
+    f"{_INQUIRE_COLUMNS} FROM kplus_partners p {_CLOCK_JOIN} "
     "LEFT JOIN kplus_tokens t ON t.token_id = ? AND t.partner_id = p.partner_id "
-    "WHERE p.partner_id = ? AND c.id = 1"
+    f"WHERE p.partner_id = ? AND {clock_row()}"
 )
 
 

@@ -7,8 +7,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...store.clock import account_clock_join, account_offset_sql, clock_row
 from ...store.db import Conn, Row
-from ...store.sql import bytewise, conditional_update, insert_ignore, listing_where
+from ...store.sql import (
+    bytewise,
+    conditional_update,
+    insert_ignore,
+    listing_where,
+    without_columns,
+)
 
 
 def get_merchant(conn: Conn, imid: str) -> Row | None:
@@ -65,31 +72,39 @@ def merchant_clock(conn: Conn, imid: str) -> Row | None:
     return conn.one(_MERCHANT_CLOCK, imid)
 
 
+#: The merchant's clock, for statements over ``nicepay_merchants m`` (see ``store.clock``).
+_CLOCK_JOIN = account_clock_join("nicepay", "m.imid")
+
 _MERCHANT_CLOCK = (
-    "SELECT m.merchant_key AS merchant_key, "
-    "c.offset_us + COALESCE(a.offset_us, 0) AS offset_us "
-    "FROM nicepay_merchants m CROSS JOIN sandbox_clock c "
-    "LEFT JOIN account_clocks a ON a.provider = 'nicepay' AND a.account_id = m.imid "
-    "WHERE m.imid = ? AND c.id = 1"
+    f"SELECT m.merchant_key AS merchant_key, {account_offset_sql()} AS offset_us "
+    f"FROM nicepay_merchants m {_CLOCK_JOIN} WHERE m.imid = ? AND {clock_row()}"
 )
 
 
 def inquiry_row(conn: Conn, t_xid: str, imid: str) -> Row | None:
     """The hot read of an inquiry in one statement: the merchant's key (``inquiry_key``), its
     clock offset (``inquiry_offset_us``) and the merchant's transaction ``t_xid`` (its columns
-    NULL when the merchant has no such transaction); None when there is no such merchant."""
+    NULL when the merchant has no such transaction); None when there is no such merchant. See
+    ``txn_only`` for the transaction's own row."""
     return conn.one(_INQUIRY_ROW, t_xid, imid)
+
+
+#: What ``inquiry_row`` adds to the transaction's columns.
+INQUIRY_EXTRA = ("inquiry_key", "inquiry_offset_us")
 
 
 # Built once (the engines' statement caches are keyed on the text; see K PLUS's hot read).
 _INQUIRY_ROW = (
-    "SELECT m.merchant_key AS inquiry_key, "
-    "c.offset_us + COALESCE(a.offset_us, 0) AS inquiry_offset_us, t.* "
-    "FROM nicepay_merchants m CROSS JOIN sandbox_clock c "
-    "LEFT JOIN account_clocks a ON a.provider = 'nicepay' AND a.account_id = m.imid "
+    f"SELECT m.merchant_key AS inquiry_key, {account_offset_sql()} AS inquiry_offset_us, t.* "
+    f"FROM nicepay_merchants m {_CLOCK_JOIN} "
     "LEFT JOIN nicepay_transactions t ON t.t_xid = ? AND t.imid = m.imid "
-    "WHERE m.imid = ? AND c.id = 1"
+    f"WHERE m.imid = ? AND {clock_row()}"
 )
+
+
+def txn_only(row: Row) -> Row:
+    """An ``inquiry_row`` row without the merchant's key and clock (never carried further)."""
+    return without_columns(row, INQUIRY_EXTRA)
 
 
 def claim_number(conn: Conn, scope: str, number: str) -> bool:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...store.clock import account_clock_join, account_offset_sql, clock_row
 from ...store.db import Conn, Row
 from ...store.sql import (
     bytewise,
@@ -22,6 +23,7 @@ from ...store.sql import (
     insert_ignore_id,
     listing_where,
     placeholders,
+    without_columns,
 )
 
 # ------------------------------------------------------------------ sites
@@ -37,11 +39,13 @@ def site_with_clock(conn: Conn, site_id: int) -> Row | None:
     return conn.one(_SITE_WITH_CLOCK, str(site_id), site_id)
 
 
+#: The site's clock, for statements over ``smart2pay_sites s`` (see ``store.clock``). The
+#: account id is a parameter, ``str(site_id)``: the clocks' key is text, the site's an integer.
+_CLOCK_JOIN = account_clock_join("smart2pay", "?")
+
 _SITE_WITH_CLOCK = (
-    "SELECT s.*, c.offset_us + COALESCE(a.offset_us, 0) AS clock_offset_us "
-    "FROM smart2pay_sites s CROSS JOIN sandbox_clock c "
-    "LEFT JOIN account_clocks a ON a.provider = 'smart2pay' AND a.account_id = ? "
-    "WHERE s.site_id = ? AND c.id = 1"
+    f"SELECT s.*, {account_offset_sql()} AS clock_offset_us "
+    f"FROM smart2pay_sites s {_CLOCK_JOIN} WHERE s.site_id = ? AND {clock_row()}"
 )
 
 
@@ -190,17 +194,16 @@ SITE_PAYMENT_EXTRA = ("site_key", "site_offset_us")
 
 # Built once (the engines' statement caches are keyed on the text; see K PLUS's hot read).
 _SITE_PAYMENT = (
-    "SELECT s.api_key AS site_key, c.offset_us + COALESCE(a.offset_us, 0) AS site_offset_us, p.* "
-    "FROM smart2pay_sites s CROSS JOIN sandbox_clock c "
-    "LEFT JOIN account_clocks a ON a.provider = 'smart2pay' AND a.account_id = ? "
+    f"SELECT s.api_key AS site_key, {account_offset_sql()} AS site_offset_us, p.* "
+    f"FROM smart2pay_sites s {_CLOCK_JOIN} "
     "LEFT JOIN smart2pay_payments p ON p.id = ? AND p.site_id = s.site_id "
-    "WHERE s.site_id = ? AND c.id = 1"
+    f"WHERE s.site_id = ? AND {clock_row()}"
 )
 
 
 def payment_only(row: Row) -> Row:
     """A ``site_payment`` row without the site's key and clock (never carried further)."""
-    return {k: row[k] for k in row.keys() if k not in SITE_PAYMENT_EXTRA}  # noqa: SIM118
+    return without_columns(row, SITE_PAYMENT_EXTRA)
 
 
 def lock_payment(conn: Conn, payment_id: int, site_id: int | None = None) -> Row | None:

@@ -46,7 +46,7 @@ def inquire_tx(conn: Conn, v: dict[str, str | None]) -> Txn:
     if int(row["amt"]) != int(given(v["amt"])):
         raise NicepayError("inquiry_txid", "amt does not match the transaction")
     # the merchant's key goes no further than this check
-    return Txn({k: row[k] for k in row.keys() if not k.startswith("inquiry_")}, now)  # noqa: SIM118
+    return Txn(rows.txn_only(row), now)
 
 
 def record_expiry_tx(conn: Conn, t_xid: str) -> None:
