@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from paysandbox.observe import writer
+from paysandbox.observe.entries import hooks_of
 from paysandbox.observe.journal import Journal, JournalSettings
 from paysandbox.observe.metrics import Metrics
 from paysandbox.providers.kplus.observe import OBSERVE as KPLUS
@@ -172,11 +174,11 @@ def test_a_writer_whose_server_is_gone_ends_quietly(fresh_db_url: str) -> None:
 
     migrate.upgrade(fresh_db_url)
     frames = b""
-    for message in (
-        ("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000)),
-        ("store", ([tuple(_raw(1))],)),
+    for data in (
+        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000))),
+        writer.STORE + writer.encode([tuple(_raw(1))]),
+        writer.encode(("sync", ())),
     ):
-        data = writer.encode(message)
         frames += len(data).to_bytes(4, "big") + data
     env = {**os.environ, "PYTHONPATH": str(Path(writer.__file__).resolve().parents[2])}
     proc = subprocess.Popen(
@@ -225,3 +227,147 @@ def test_a_read_waits_for_a_stopped_writer_only_so_long(journal_db: SqliteDataba
     stopped, waited, again, stored = _run(scenario())
     assert stopped is False and 0.4 < waited < 5
     assert again is True and stored
+
+
+# ------------------------------------------------ the writer's backlog, directly (no process)
+
+
+def _backlog(db: SqliteDatabase, busy: list[bool], cap: int = writer.DEFER_BYTES) -> Any:
+    w = writer._Writer()
+    w.init(db.url, {"kplus": hooks_of(KPLUS)}, 65536)
+    return writer.Backlog(w, lambda: busy[0], cap)
+
+
+def _stored(db: SqliteDatabase) -> list[str]:
+    return sorted(r["id"] for r in db.write_sync(rows.list_entries_all))
+
+
+def _frame(*numbers: int) -> bytes:
+    return writer.STORE + writer.encode([tuple(_raw(i)) for i in numbers])
+
+
+def test_a_busy_machine_holds_entries_back_until_a_sync(journal_db: SqliteDatabase) -> None:
+    """Every processor busy: a batch is answered at once and stored later — at the server's
+    ``sync`` (a journal read), whose answer counts it."""
+    busy = [True]
+    backlog = _backlog(journal_db, busy)
+    assert backlog.take(_frame(1, 2)) == (True, (0, 0))
+    assert backlog.take(_frame(3)) == (True, (0, 0))
+    assert not backlog.due() and _stored(journal_db) == []
+    assert backlog.held > 0
+    assert backlog.take(writer.encode(("sync", ()))) == (True, (3, 0))
+    assert _stored(journal_db) == ["req_1", "req_2", "req_3"]
+    assert backlog.held == 0 and not backlog.todo
+
+
+def test_a_free_processor_lets_the_backlog_be_stored(journal_db: SqliteDatabase) -> None:
+    busy = [True]
+    backlog = _backlog(journal_db, busy)
+    backlog.take(_frame(1))
+    busy[0] = False
+    assert backlog.due()
+    backlog.step()
+    assert _stored(journal_db) == ["req_1"]
+    assert not backlog.due()
+    assert backlog.take(_frame(2)) == (True, (1, 0))  # what was stored since the last answer
+
+
+def test_past_its_cap_the_oldest_is_stored_anyway(journal_db: SqliteDatabase) -> None:
+    busy = [True]
+    first = _frame(1)
+    backlog = _backlog(journal_db, busy, cap=len(first))
+    backlog.take(first)
+    assert not backlog.due()  # at the cap, not past it
+    backlog.take(_frame(2))
+    assert backlog.due()
+    backlog.step()
+    assert _stored(journal_db) == ["req_1"] and not backlog.due()
+
+
+def test_trims_keep_their_place_among_held_entries(journal_db: SqliteDatabase) -> None:
+    """A trim asked for after some entries runs after they are stored, never before (it
+    would leave the table past its cap), and entries given after it are not trimmed."""
+    busy = [True]
+    backlog = _backlog(journal_db, busy)
+    backlog.take(_frame(*range(10)))
+    backlog.take(writer.encode(("trim", (4,))))
+    backlog.take(_frame(10, 11))
+    assert _stored(journal_db) == []
+    backlog.take(writer.encode(("sync", ())))
+    assert len(_stored(journal_db)) == 6
+    assert {"req_10", "req_11"} <= set(_stored(journal_db))
+
+
+def test_an_entry_that_cannot_be_built_is_counted_not_fatal(journal_db: SqliteDatabase) -> None:
+    busy = [True]
+    backlog = _backlog(journal_db, busy)
+    backlog.take(writer.STORE + writer.encode([tuple(_raw(1)._replace(provider="nobody"))]))
+    backlog.take(_frame(2))
+    assert backlog.take(writer.encode(("sync", ()))) == (True, (1, 1))
+    assert _stored(journal_db) == ["req_2"]
+
+
+def test_what_a_writer_holds_is_stored_when_its_server_is_gone(fresh_db_url: str) -> None:
+    """The server ends (``kill -9`` closes the pipe) while the writer holds entries it has
+    not stored: it stores them before it ends."""
+    import subprocess
+    import sys
+
+    from paysandbox.store import migrate
+
+    migrate.upgrade(fresh_db_url)
+    frames = b""
+    for data in (
+        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000))),
+        _frame(*range(500)),
+        _frame(500),
+    ):
+        frames += len(data).to_bytes(4, "big") + data
+    env = {**os.environ, "PYTHONPATH": str(Path(writer.__file__).resolve().parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "paysandbox.observe.writer"],
+        input=frames,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and proc.stderr == b""
+    from paysandbox.store.db import open_database
+
+    db = open_database(fresh_db_url)
+    try:
+        assert len(db.write_sync(rows.list_entries_all)) == 501
+    finally:
+        db.close()
+
+
+def _stat(path: Path, idle_ticks: int, nice_ticks: int = 0) -> None:
+    path.write_text(f"cpu  100 {nice_ticks} 50 {idle_ticks} 0 0 0 0 0 0\ncpu0 1 2 3 4 5\n")
+
+
+def test_the_probe_reads_spare_processors_from_proc_stat(tmp_path: Path) -> None:
+    """Busy: less than half a processor's worth of idle (or niced) time, our own CPU time
+    counted as spare (the writer's own work must not keep it from working)."""
+    stat = tmp_path / "stat"
+    clock, own = [0.0], [0.0]
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    probe = writer.CpuProbe(str(stat), 0.1, 0.5, lambda: clock[0], lambda: own[0])
+    _stat(stat, 0)
+    assert probe.busy() is False  # one sample says nothing yet
+    clock[0] = 1.0
+    _stat(stat, round(0.2 / tick))  # 0.2 s idle in 1 s
+    assert probe.busy() is True
+    clock[0] = 1.05
+    _stat(stat, round(5 / tick))
+    assert probe.busy() is True  # within its window: the last answer
+    clock[0] = 2.0
+    own[0] = 0.4  # our own 0.4 s beside 0.2 s idle (+5 s counted in the step before): spare
+    _stat(stat, round(5.2 / tick))
+    assert probe.busy() is False
+    clock[0] = 3.0
+    _stat(stat, round(5.2 / tick), nice_ticks=round(0.9 / tick))  # a niced process ran
+    assert probe.busy() is False
+    clock[0] = 4.0
+    _stat(stat, round(5.3 / tick), nice_ticks=round(0.9 / tick))
+    assert probe.busy() is True
+    assert writer.CpuProbe(str(tmp_path / "none")).busy() is False  # no /proc/stat: never busy

@@ -6,8 +6,9 @@ that is one ``deque.append``. A background task drains the queue every ``flush_s
 hands each batch to the journal's writer process (``writer.py``), which parses, redacts (each
 provider's ``Redaction``), finds the account and object ids and inserts the batch with one
 multi-row INSERT through its own connection — so none of that work competes with requests for
-the serving process's one core. Where no writer process can serve (an in-memory SQLite
-database, or one could not be started) the same work runs in the serving process.
+the serving process's one core, and while every processor is busy it waits for one to be free
+(``writer.Backlog``). Where no writer process can serve (an in-memory SQLite database, or one
+could not be started) the same work runs in the serving process.
 
 A full queue drops the entry and counts it (``paysandbox_journal_dropped_total``); a failed
 batch is dropped and counted; neither ever blocks or fails a payment request. Pruning runs
@@ -100,6 +101,10 @@ class Journal:
         self._starting: asyncio.Task[None] | None = None
         self._writer = writer.WriterClient()
         self._settling: set[asyncio.Task[None]] = set()  # flushes a read stopped waiting for
+        #: entries handed to the writer process and not yet answered for (stored or failed)
+        self._held = 0
+        #: the writer process was given work since its last ``sync``
+        self._unsynced = False
         if self.remote_url is not None:
             self._writer.configure(self.remote_url, self.hooks, settings.max_body_bytes)
 
@@ -187,6 +192,9 @@ class Journal:
         answered before it comes back after it)."""
         async with self._lock:
             await self._flush()
+            if self._unsynced and self._remote():  # what the writer holds back, stored now
+                await self._call("sync")
+                self._unsynced = False
 
     async def settle(self, seconds: float | None = None) -> bool:
         """``flush`` for a read, so a client reading through the process it called sees its
@@ -219,36 +227,60 @@ class Journal:
         while self._queue:
             size = REMOTE_BATCH if self._remote() else BATCH
             batch = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
-            stored, failed = await self._store(batch)
-            if failed:
-                self.dropped += failed
-                self.metrics.journal_dropped.inc(failed)
-            if stored:
-                self.metrics.journal_written.inc(stored)
-                self._since_trim += stored
+            self._count(*await self._store(batch))
             await asyncio.sleep(0)  # let requests in between batches (p99)
 
+    def _count(self, stored: int, failed: int) -> None:
+        if failed:
+            self.dropped += failed
+            self.metrics.journal_dropped.inc(failed)
+        if stored:
+            self.metrics.journal_written.inc(stored)
+            self._since_trim += stored
+
+    def _gone(self, more: int = 0) -> int:
+        """The writer process is gone, and with it the entries it held (and ``more``): counted
+        as dropped. The next call starts another. Returns how many were lost."""
+        lost, self._held, self._unsynced = self._held + more, 0, False
+        self._count(0, lost)
+        return lost
+
+    async def _call(self, op: str, *args: object) -> None:
+        """``sync``, ``trim`` or ``prune`` in the writer process."""
+        try:
+            stored, failed = await self._writer.call(op, *args)
+        except writer.WriterGone as exc:
+            lost = self._gone()
+            log.warning("journal writer process %s; %d entries dropped", exc, lost)
+            return
+        self._held -= stored + failed
+        self._unsynced = op != "sync"
+        self._count(int(stored), int(failed))
+
     async def _store(self, batch: list[RawTuple]) -> tuple[int, int]:
-        """(stored, dropped) of one batch."""
+        """(stored, dropped) of one batch — handed to the writer process: of the entries it
+        held, this one or earlier ones."""
         max_body = self.settings.max_body_bytes
         if self._remote():
             try:
                 # plain tuples (marshal-able; ``tuple`` returns a plain one as it is)
-                stored, failed = await self._writer.call("store", list(map(tuple, batch)))
-                return int(stored), int(failed)
+                stored, failed = await self._writer.store(list(map(tuple, batch)))
             except writer.WriterGone as exc:
                 log.warning(
-                    "journal writer process %s; a batch of %d dropped, the next ones are stored "
+                    "journal writer process %s; %d entries dropped, the next ones are stored "
                     "in this process for %.0f s",
                     exc,
-                    len(batch),
+                    self._gone(len(batch)),
                     WRITER_RETRY_SECONDS,
                 )
                 self._writer_retry_at = time.monotonic() + WRITER_RETRY_SECONDS
-                return 0, len(batch)
+                return 0, 0  # counted
             except Exception:
                 log.warning("journal batch of %d dropped", len(batch), exc_info=True)
                 return 0, len(batch)
+            self._held += len(batch) - stored - failed
+            self._unsynced = True
+            return int(stored), int(failed)
         built, failed = build_rows(batch, self.hooks, max_body)
         try:
             await self.db.write(rows.insert_entries, built)
@@ -258,17 +290,18 @@ class Journal:
         return len(built), failed
 
     async def _trim(self) -> None:
-        if self._remote():
-            await self._writer.call("trim", self.settings.max_entries)
+        if self._remote():  # in order with the entries the writer holds
+            await self._call("trim", self.settings.max_entries)
         else:
             await self.db.write(rows.trim, self.settings.max_entries)
 
-    async def prune(self) -> int:
+    async def prune(self) -> None:
         cutoff = real_now_us() - int(self.settings.max_age_seconds * US)
         cap = self.settings.max_entries
         if self._remote():
-            return int(await self._writer.call("prune", cap, cutoff))
-        return await self.db.write(lambda c: rows.prune(c, max_entries=cap, older_than_us=cutoff))
+            await self._call("prune", cap, cutoff)
+        else:
+            await self.db.write(lambda c: rows.prune(c, max_entries=cap, older_than_us=cutoff))
 
 
 def _remote_url(db: Database) -> str | None:

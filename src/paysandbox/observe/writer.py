@@ -6,32 +6,43 @@ journal"). So a serving process only hands the raw exchanges over: each ``Journa
 child, ``python -m paysandbox.observe.writer``, and talks to it over its stdin/stdout pipes from
 the event loop (non-blocking writes, no helper thread: a thread in the serving process would
 take the GIL from the loop on every hand-over, which measured costlier than the work itself).
-The child builds the rows and writes them through its own connection to the same database,
-then answers how many it stored; ``Journal.flush`` awaits that answer, so a journal read
-through the API still sees every request answered before it.
+The child builds the rows and writes them through its own connection to the same database.
+
+It does so at once while the machine has a processor to spare. While every processor is busy
+— ``--workers N`` under a load test, where the journal's work would come out of the requests'
+share — it holds the entries back (``Backlog``, up to ``DEFER_BYTES`` of them, past which it
+stores the oldest anyway) and stores them as soon as a processor is free. ``Journal.flush``
+ends with a ``sync``, answered once everything handed over before it is stored, so a journal
+read through the API still sees every request answered before it, busy or not.
 
 Frames both ways: a 4-byte big-endian length, then the message: ``M`` and a ``marshal``
-dump (the batches: plain tuples, bytes, strings; about twice as fast as pickle both ways), or
-``P`` and a pickle (what marshal cannot carry: the providers' hooks sent at start). Both ends
-are the same interpreter (``sys.executable``), so marshal's format is the same. Requests are
-answered in order, one at a time. The child ends when its stdin closes — the server stopped,
-or died (``kill -9`` included: the kernel closes the pipe). A child that dies is started again
-for the next batch; the batch it held is counted as dropped.
+dump (plain tuples, bytes, strings; about twice as fast as pickle both ways), or ``P`` and a
+pickle (what marshal cannot carry: the providers' hooks sent at start); a batch of entries is
+``S`` and then one of those (kept undecoded until it is stored). Both ends are the same
+interpreter (``sys.executable``), so marshal's format is the same. Frames are answered in
+order, one at a time; each answer carries how many entries were stored (and how many could
+not be) since the previous one. The child ends when its stdin closes — the server stopped, or
+died (``kill -9`` included: the kernel closes the pipe) — after storing everything it holds.
+A child that dies is started again for the next batch; the entries it held are counted as
+dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import logging
 import marshal
 import os
 import pickle
+import select
 import signal
 import struct
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +60,17 @@ MAX_FRAME = 1 << 30
 #: batch is one transaction there, and a trim one DELETE (each transaction costs the writer
 #: ~5 round trips of psycopg: 1.6 µs of CPU per entry at 100 entries a transaction).
 CHUNK = 100
+#: A frame of entries to store starts with this byte (then ``encode``'s body): the writer keeps
+#: it as it came and decodes it only when it stores it.
+STORE = b"S"
+#: Frames of entries a writer holds back while every processor is busy; past this, it stores
+#: the oldest anyway (and a load test runs at the speed of the journal again).
+DEFER_BYTES = 64 << 20
+#: Below this many processors' worth of idle time (its own CPU counted as idle), the writer
+#: holds entries back.
+SPARE_CORES = 0.5
+#: How often a writer holding entries back looks at the processors again.
+POLL_SECONDS = 0.05
 #: Where this paysandbox is imported from: the child imports the same one.
 _ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -122,20 +144,27 @@ class WriterClient:
         self._proc = proc
         if self._init is not None:
             try:
-                await self._exchange(proc, ("init", self._init))
+                await self._exchange(proc, encode(("init", self._init)))
             except RuntimeError as exc:  # e.g. the database cannot be opened from there
                 self._kill(proc)
                 raise WriterGone(f"could not start: {exc}") from exc
         return proc
 
     async def call(self, op: str, *args: Any) -> Any:
+        """``sync``, ``trim`` or ``prune``: the writer's (stored, failed) since its last answer."""
         async with self._lock:
             proc = await self._ensure()
-            return await self._exchange(proc, (op, args))
+            return await self._exchange(proc, encode((op, args)))
 
-    async def _exchange(self, proc: asyncio.subprocess.Process, message: Any) -> Any:
+    async def store(self, raws: list[Any]) -> Any:
+        """Hand entries over (plain tuples): the writer's (stored, failed) since its last
+        answer — not these, which it may store later (``Backlog``)."""
+        async with self._lock:
+            proc = await self._ensure()
+            return await self._exchange(proc, STORE + encode(raws))
+
+    async def _exchange(self, proc: asyncio.subprocess.Process, data: bytes) -> Any:
         assert proc.stdin is not None and proc.stdout is not None
-        data = encode(message)
         try:
             proc.stdin.write(_LEN.pack(len(data)))
             proc.stdin.write(data)
@@ -242,12 +271,136 @@ class _Writer:
         return n
 
 
-_OPS = frozenset({"init", "store", "trim", "prune"})
+class CpuProbe:
+    """Whether every processor of this machine is busy with other work than ours: from the
+    idle (and niced) time of all processors (``/proc/stat``) and this process's own CPU time,
+    over at least ``window`` seconds (the kernel counts in 10 ms ticks). Where there is no
+    ``/proc/stat`` (not Linux), never busy: the writer stores entries as they come."""
+
+    def __init__(
+        self,
+        path: str = "/proc/stat",
+        window: float = 0.1,
+        spare: float = SPARE_CORES,
+        now: Callable[[], float] = time.monotonic,
+        own: Callable[[], float] = lambda: sum(os.times()[:2]),
+    ) -> None:
+        self.path, self.window, self.spare, self.now, self.own = path, window, spare, now, own
+        self.tick = 1 / os.sysconf("SC_CLK_TCK")
+        self._last: tuple[float, float, float] | None = None  # (at, idle, own) in seconds
+        self._busy = False
+
+    def _sample(self) -> tuple[float, float, float] | None:
+        try:
+            with open(self.path, "rb") as f:
+                fields = f.readline().split()
+            # cpu user nice system idle iowait …: idle and waiting, and work that runs only
+            # where no other would (nice)
+            idle = (int(fields[2]) + int(fields[4]) + int(fields[5])) * self.tick
+        except (OSError, IndexError, ValueError):
+            return None
+        return self.now(), idle, self.own()
+
+    def busy(self) -> bool:
+        if self._last is not None and self.now() - self._last[0] < self.window:
+            return self._busy
+        sample = self._sample()
+        if sample is None:
+            return False
+        if self._last is not None and sample[0] > self._last[0]:
+            at, idle, own = (a - b for a, b in zip(sample, self._last, strict=True))
+            # processor-seconds a second left to us: the idle ones, and those we used
+            self._busy = (idle + own) / at < self.spare
+        self._last = sample
+        return self._busy
 
 
-def _read(stream: Any, n: int) -> bytes | None:
-    data = stream.read(n)
-    return data if data and len(data) == n else None
+class Backlog:
+    """The writer's work, in the order it came: batches of entries to store (kept as the
+    frames they came in, decoded only when stored) and trims and prunes. Stored at once while
+    the machine has a processor to spare; while every processor is busy (a load test), kept
+    — up to ``cap`` bytes of frames, past which the oldest is stored anyway — and stored when
+    one is free, or when the server asks (``sync``: a journal read, a deletion, a stop)."""
+
+    def __init__(self, w: _Writer, busy: Callable[[], bool], cap: int = DEFER_BYTES) -> None:
+        self.w = w
+        self.busy = busy
+        self.cap = cap
+        self.todo: collections.deque[list[Any]] = collections.deque()
+        self.held = 0  # bytes of the frames not decoded yet
+        self.stored = 0  # entries stored since the last answer
+        self.failed = 0  # entries that could not be built or stored since the last answer
+
+    def take(self, body: bytes) -> tuple[bool, Any]:
+        """One frame from the server: its answer, sent at once (a ``sync`` first stores
+        everything before it)."""
+        if body[:1] == STORE:
+            self.todo.append([STORE, body])
+            self.held += len(body)
+            return True, self.counts()
+        op, args = decode(body)  # stdin: a private pipe from the server that started us
+        if op == "sync":
+            self.drain()
+            return True, self.counts()
+        if op in ("trim", "prune"):
+            self.todo.append([op, args])
+            return True, self.counts()
+        if op == "init":
+            self.w.init(*args)
+            gc.freeze()  # what start-up made lives on: out of the collector's way
+            return True, None
+        raise ValueError(f"unknown operation {op!r}")
+
+    def counts(self) -> tuple[int, int]:
+        """(stored, failed) since the last answer."""
+        counts = (self.stored, self.failed)
+        self.stored = self.failed = 0
+        return counts
+
+    def due(self) -> bool:
+        return bool(self.todo) and (self.held > self.cap or not self.busy())
+
+    def step(self) -> None:
+        """Do the oldest piece of work: one transaction's worth of entries, a trim or a prune."""
+        head = self.todo[0]
+        if head[0] == STORE:
+            if isinstance(head[1], bytes):
+                self.held -= len(head[1])
+                head[1] = decode(head[1][1:])  # a private pipe, as above
+            raws: list[Any] = head[1]
+            take = self.w.chunk or len(raws)
+            part, head[1] = raws[:take], raws[take:]
+            if not head[1]:
+                self.todo.popleft()
+            try:
+                stored, failed = self.w.store(part)
+            except Exception:
+                log.warning("a journal batch of %d entries dropped", len(part), exc_info=True)
+                stored, failed = 0, len(part)
+            self.stored += stored
+            self.failed += failed
+            return
+        self.todo.popleft()
+        try:
+            getattr(self.w, head[0])(*head[1])
+        except Exception:
+            log.warning("journal %s failed", head[0], exc_info=True)
+
+    def drain(self) -> None:
+        while self.todo:
+            self.step()
+
+
+def _read(fd: int, n: int) -> bytes | None:
+    """Exactly ``n`` bytes from ``fd`` (blocking), or None at its end."""
+    parts = []
+    while n:
+        data = os.read(fd, min(n, 1 << 20))
+        if not data:
+            return None
+        parts.append(data)
+        n -= len(data)
+    return b"".join(parts)
 
 
 def main() -> None:
@@ -257,9 +410,20 @@ def main() -> None:
     # A terminal's Ctrl-C reaches the whole process group: the writer ends when the server
     # closes its stdin (after the last flush), not on SIGINT (a traceback, and a batch lost)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    inp, out = sys.stdin.fileno(), sys.stdout.buffer
     w = _Writer()
+    backlog = Backlog(w, CpuProbe().busy)
     while True:
+        if backlog.todo:  # work while there is a processor to spare, between frames
+            if backlog.due():
+                backlog.step()
+                wait: float | None = 0
+            else:
+                wait = POLL_SECONDS
+        else:
+            wait = None
+        if not select.select([inp], [], [], wait)[0]:
+            continue
         head = _read(inp, _LEN.size)
         if head is None:
             break  # the server closed our stdin, or is gone
@@ -267,15 +431,10 @@ def main() -> None:
         body = _read(inp, size) if size <= MAX_FRAME else None
         if body is None:
             break
-        op, args = decode(body)  # stdin: a private pipe from the server that started us
-        if op not in _OPS:
-            break
         try:
-            answer: tuple[bool, Any] = (True, getattr(w, op)(*args))
-            if op == "init":  # what start-up made lives on: out of the collector's way
-                gc.freeze()
+            answer = backlog.take(body)
         except Exception as exc:
-            log.warning("%s failed", op, exc_info=True)
+            log.warning("journal writer failed", exc_info=True)
             answer = (False, f"{type(exc).__name__}: {exc}")
         data = encode(answer)
         try:
@@ -283,6 +442,9 @@ def main() -> None:
             out.flush()
         except OSError:  # the server is gone (killed, or forced out): nobody to answer
             break
+    # what was handed over is stored, even when the server is gone (``kill -9``)
+    with contextlib.suppress(Exception):
+        backlog.drain()
     if w.db is not None:
         with contextlib.suppress(Exception):
             w.db.close()
