@@ -53,6 +53,7 @@ class JournalSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # at most ten years: inf / nan made every age prune fail (a traceback a minute)
     max_age_seconds: Annotated[float, Meta(gt=0, le=10 * 365 * 86400)] | None = None
     queue_size: Annotated[int, Meta(ge=1)] | None = None
+    hold_back_below: Annotated[float, Meta(ge=0, le=4096)] | None = None
 
 
 class OutboundSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -232,6 +233,8 @@ def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]
     s.journal_max_entries = journal.max_entries or s.journal_max_entries
     s.journal_max_age_seconds = journal.max_age_seconds or s.journal_max_age_seconds
     s.journal_queue_size = journal.queue_size or s.journal_queue_size
+    if journal.hold_back_below is not None:
+        s.journal_hold_back_below = journal.hold_back_below
     faults = raw.get("faults", [])
     if not isinstance(faults, list) or not all(isinstance(f, dict) for f in faults):
         raise ConfigError("faults must be an array of tables ([[faults]])", "faults")

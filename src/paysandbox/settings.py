@@ -67,6 +67,9 @@ class Settings:
     journal_max_age_seconds: float = 86_400
     journal_queue_size: int = 10_000
     journal_max_body_bytes: int = 65_536
+    #: The journal's writer holds entries back while fewer processors than this are free
+    #: (docs/control.md; 0: never).
+    journal_hold_back_below: float = 0.5
     #: Fault specs from the config file (``[[faults]]``), checked by ``create_app``.
     faults: list[dict[str, Any]] = field(default_factory=list)
     #: How often each process re-reads the fault list (faults made in another process).

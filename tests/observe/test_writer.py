@@ -4,6 +4,7 @@ counted as dropped), gone when the server is gone, kill -9 included."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from paysandbox.observe import writer
 from paysandbox.observe.entries import hooks_of
@@ -94,7 +96,9 @@ def test_a_writer_that_cannot_open_the_database_leaves_the_journal_working(
     db = journal_db
     journal = Journal(db, JournalSettings(), Metrics(), {"kplus": KPLUS})
     (tmp_path / "a-file").write_text("")
-    journal._writer.configure(f"sqlite:///{tmp_path / 'a-file' / 'x.db'}", journal.hooks, 65536)
+    journal._writer.configure(
+        f"sqlite:///{tmp_path / 'a-file' / 'x.db'}", journal.hooks, 65536, 0.5
+    )
 
     async def scenario() -> None:
         journal.start()
@@ -175,7 +179,7 @@ def test_a_writer_whose_server_is_gone_ends_quietly(fresh_db_url: str) -> None:
     migrate.upgrade(fresh_db_url)
     frames = b""
     for data in (
-        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000))),
+        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000, 0.5))),
         writer.STORE + writer.encode([tuple(_raw(1))]),
         writer.encode(("sync", ())),
     ):
@@ -234,8 +238,11 @@ def test_a_read_waits_for_a_stopped_writer_only_so_long(journal_db: SqliteDataba
 
 def _backlog(db: SqliteDatabase, busy: list[bool], cap: int = writer.DEFER_BYTES) -> Any:
     w = writer._Writer()
-    w.init(db.url, {"kplus": hooks_of(KPLUS)}, 65536)
-    return writer.Backlog(w, lambda: busy[0], cap)
+    w.init(db.url, {"kplus": hooks_of(KPLUS)}, 65536, 0.5)
+    return writer.Backlog(w, lambda: busy[0], cap, now=lambda: CLOCK[0])
+
+
+CLOCK = [0.0]  # the backlog's monotonic clock in these tests
 
 
 def _stored(db: SqliteDatabase) -> list[str]:
@@ -318,7 +325,7 @@ def test_what_a_writer_holds_is_stored_when_its_server_is_gone(fresh_db_url: str
     migrate.upgrade(fresh_db_url)
     frames = b""
     for data in (
-        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000))),
+        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000, 0.5))),
         _frame(*range(500)),
         _frame(500),
     ):
@@ -345,29 +352,116 @@ def _stat(path: Path, idle_ticks: int, nice_ticks: int = 0) -> None:
     path.write_text(f"cpu  100 {nice_ticks} 50 {idle_ticks} 0 0 0 0 0 0\ncpu0 1 2 3 4 5\n")
 
 
-def test_the_probe_reads_spare_processors_from_proc_stat(tmp_path: Path) -> None:
-    """Busy: less than half a processor's worth of idle (or niced) time, our own CPU time
-    counted as spare (the writer's own work must not keep it from working)."""
+def test_the_probe_reads_free_processors_from_proc_stat(tmp_path: Path) -> None:
+    """Idle and niced processor time per second, our own CPU time counted as free (the
+    writer's own work must not keep it from working)."""
     stat = tmp_path / "stat"
     clock, own = [0.0], [0.0]
     tick = 1 / os.sysconf("SC_CLK_TCK")
-    probe = writer.CpuProbe(str(stat), 0.1, 0.5, lambda: clock[0], lambda: own[0])
+    probe = writer.CpuProbe(str(stat), 0.1, lambda: clock[0], lambda: own[0])
     _stat(stat, 0)
-    assert probe.busy() is False  # one sample says nothing yet
+    assert probe.free() == math.inf  # one sample says nothing yet
     clock[0] = 1.0
     _stat(stat, round(0.2 / tick))  # 0.2 s idle in 1 s
-    assert probe.busy() is True
+    assert probe.free() == pytest.approx(0.2)
     clock[0] = 1.05
     _stat(stat, round(5 / tick))
-    assert probe.busy() is True  # within its window: the last answer
+    assert probe.free() == pytest.approx(0.2)  # within its window: the last answer
     clock[0] = 2.0
-    own[0] = 0.4  # our own 0.4 s beside 0.2 s idle (+5 s counted in the step before): spare
+    own[0] = 0.4  # our own 0.4 s beside 5 s idle since the last sample (at 1.0)
     _stat(stat, round(5.2 / tick))
-    assert probe.busy() is False
+    assert probe.free() == pytest.approx(5.4)
     clock[0] = 3.0
     _stat(stat, round(5.2 / tick), nice_ticks=round(0.9 / tick))  # a niced process ran
-    assert probe.busy() is False
+    assert probe.free() == pytest.approx(0.9)
     clock[0] = 4.0
     _stat(stat, round(5.3 / tick), nice_ticks=round(0.9 / tick))
-    assert probe.busy() is True
-    assert writer.CpuProbe(str(tmp_path / "none")).busy() is False  # no /proc/stat: never busy
+    assert probe.free() == pytest.approx(0.1)
+    assert writer.CpuProbe(str(tmp_path / "none")).free() == math.inf  # not Linux: all free
+
+
+def _holders(db: SqliteDatabase) -> list[Any]:
+    return [dict(r) for r in db.write_sync(lambda c: c.all("SELECT * FROM sandbox_journal_holds"))]
+
+
+def test_a_holding_writer_keeps_a_row_and_stores_when_a_read_asks(
+    journal_db: SqliteDatabase,
+) -> None:
+    """What a read through another server process sees: the holder's row, behind the read's
+    ``gen`` until it has stored what it held then; entries handed over after the read are
+    not owed to it; once nothing is held, the row goes."""
+    busy = [True]
+    CLOCK[0] = 100.0
+    backlog = _backlog(journal_db, busy)
+    backlog.take(_frame(1, 2))
+    backlog.tend()
+    (row,) = _holders(journal_db)
+    assert row["gen"] == 0 and not backlog.due()
+    asked = journal_db.write_sync(rows.ask_holders)  # a read, elsewhere
+    assert journal_db.write_sync(rows.behind, asked, 0) == 1
+    backlog.tend()  # within POLL_SECONDS of the last look: not yet
+    assert backlog.owed == 0
+    CLOCK[0] += 2 * writer.POLL_SECONDS
+    backlog.tend()
+    assert backlog.owed == 1 and backlog.due()  # owed: stored although every processor is busy
+    backlog.take(_frame(3))  # after the read asked: not owed to it
+    backlog.step()
+    backlog.tend()
+    assert _stored(journal_db) == ["req_1", "req_2"]
+    assert journal_db.write_sync(rows.behind, asked, 0) == 0  # the read may go ahead
+    assert not backlog.due() and _holders(journal_db)[0]["gen"] == asked
+    busy[0] = False
+    backlog.step()
+    backlog.tend()
+    assert _holders(journal_db) == [] and _stored(journal_db) == ["req_1", "req_2", "req_3"]
+
+
+def test_a_writer_with_a_processor_to_spare_keeps_no_row(journal_db: SqliteDatabase) -> None:
+    backlog = _backlog(journal_db, [False])
+    backlog.take(_frame(1))
+    backlog.tend()
+    assert _holders(journal_db) == [] and backlog.due()
+
+
+def test_a_read_waits_for_what_another_process_s_writer_holds_back(
+    journal_db: SqliteDatabase,
+) -> None:
+    """Two server processes on one database: B's writer holds entries back (here: it holds
+    back below 4,096 free processors, i.e. always); a read through A sees them, and the
+    deletion through A leaves none of them to come back."""
+    db = journal_db
+    a = Journal(db, JournalSettings(), Metrics(), {"kplus": KPLUS})
+    b = Journal(db, JournalSettings(hold_back_below=4096), Metrics(), {"kplus": KPLUS})
+
+    async def scenario() -> tuple[list[str], bool, list[str]]:
+        a.start()
+        b.start()
+        n = 0
+        deadline = time.monotonic() + 20
+        while not _holders(db):  # the probe's first sample says nothing: a few batches
+            assert time.monotonic() < deadline, "B's writer never held an entry back"
+            b.put(_raw(n))
+            n += 1
+            async with b._lock:
+                await b._flush()  # handed over, no sync
+            await asyncio.sleep(0.05)
+        held = {f"req_{i}" for i in range(n)} - set(_stored(db))
+        complete = await a.settle()
+        after = _stored(db)
+        b.put(_raw(1000))
+        async with b._lock:
+            await b._flush()
+        while not _holders(db):
+            assert time.monotonic() < deadline + 20
+            await asyncio.sleep(0.01)
+        await a.everywhere(10)
+        deleted = await db.write(rows.delete_entries)
+        assert deleted >= 1
+        await b.stop()
+        await a.stop()
+        return sorted(held), complete, after
+
+    held, complete, after = _run(scenario())
+    assert held  # B held some back
+    assert complete is True and set(held) <= set(after)
+    assert _stored(db) == []  # nothing came back after the deletion

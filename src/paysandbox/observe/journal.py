@@ -50,6 +50,11 @@ __all__ = [
 
 log = logging.getLogger("paysandbox.journal")
 
+#: A writer holding entries back says it is alive every ``writer.ALIVE_SECONDS``; one that has
+#: not said so for this long is gone (killed, its host down), and a read does not wait for it.
+HOLDER_GONE_US = int(4 * writer.ALIVE_SECONDS * US)
+NO_GEN = 1 << 62  # ``rows.behind(NO_GEN, …)``: every live holder
+
 #: After the writer process failed, entries are stored in this process for this long before a
 #: new writer is tried (a writer that cannot start is not restarted 10 times a second).
 WRITER_RETRY_SECONDS = 5.0
@@ -70,6 +75,9 @@ class JournalSettings:
     read_wait_seconds: float = 5.0
     #: Build and store entries in a writer process (False: in the serving process).
     writer_process: bool = True
+    #: The writer process holds entries back while fewer processors than this are free
+    #: (``writer.Backlog``; 0: never).
+    hold_back_below: float = writer.SPARE_CORES
 
 
 class Journal:
@@ -100,13 +108,15 @@ class Journal:
         self._writer_retry_at = 0.0
         self._starting: asyncio.Task[None] | None = None
         self._writer = writer.WriterClient()
-        self._settling: set[asyncio.Task[None]] = set()  # flushes a read stopped waiting for
+        self._settling: set[asyncio.Task[bool]] = set()  # flushes a read stopped waiting for
         #: entries handed to the writer process and not yet answered for (stored or failed)
         self._held = 0
         #: the writer process was given work since its last ``sync``
         self._unsynced = False
         if self.remote_url is not None:
-            self._writer.configure(self.remote_url, self.hooks, settings.max_body_bytes)
+            self._writer.configure(
+                self.remote_url, self.hooks, settings.max_body_bytes, settings.hold_back_below
+            )
 
     def put(self, raw: RawTuple) -> None:
         """Never blocks, never raises: a full queue drops the entry and counts it. ``raw``: a
@@ -198,16 +208,16 @@ class Journal:
 
     async def settle(self, seconds: float | None = None) -> bool:
         """``flush`` for a read, so a client reading through the process it called sees its
-        own requests — but waiting at most ``seconds`` (default ``read_wait_seconds``): a
-        writer that hangs (a stopped process, a database that stalls it) must not hang every
-        journal read with it. True when everything queued before the call is stored; False
-        when the read goes ahead without it (the storing goes on)."""
-        task = asyncio.ensure_future(self.flush())
+        own requests, and what other server processes' writers hold back (``everywhere``) —
+        but waiting at most ``seconds`` (default ``read_wait_seconds``): a writer that hangs (a
+        stopped process, a database that stalls it) must not hang every journal read with it.
+        True when everything queued before the call is stored; False when the read goes ahead
+        without it (the storing goes on)."""
         wait = self.settings.read_wait_seconds if seconds is None else seconds
+        task = asyncio.ensure_future(self.everywhere(wait))
         done, _ = await asyncio.wait({task}, timeout=wait)
         if task in done:
-            task.result()
-            return True
+            return task.result()
         self._settling.add(task)
         task.add_done_callback(self._settled)
         log.warning(
@@ -217,7 +227,32 @@ class Journal:
         )
         return False
 
-    def _settled(self, task: asyncio.Task[None]) -> None:
+    async def everywhere(self, seconds: float) -> bool:
+        """``flush``, after asking every other writer on the database that holds entries back
+        (``writer.Backlog.tend``: the machine was busy) to store them; then wait for those
+        writers, ``seconds`` at most. True when none is left behind."""
+        if not self.enabled:
+            return True
+        deadline = time.monotonic() + seconds
+        asked = None
+        if await self.db.read(rows.behind, NO_GEN, _alive_since()):  # somebody holds entries back
+            asked = await self.db.write(rows.ask_holders)
+        await self.flush()
+        if asked is None:
+            return True
+        while n := await self.db.read(rows.behind, asked, _alive_since()):
+            if time.monotonic() >= deadline:
+                log.warning(
+                    "%d journal writer(s) of other server processes have not stored the entries "
+                    "they hold back within %.1f s; a journal read answers without them",
+                    n,
+                    seconds,
+                )
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    def _settled(self, task: asyncio.Task[bool]) -> None:
         self._settling.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("journal flush failed", exc_info=task.exception())
@@ -302,6 +337,10 @@ class Journal:
             await self._call("prune", cap, cutoff)
         else:
             await self.db.write(lambda c: rows.prune(c, max_entries=cap, older_than_us=cutoff))
+
+
+def _alive_since() -> int:
+    return real_now_us() - HOLDER_GONE_US
 
 
 def _remote_url(db: Database) -> str | None:

@@ -59,6 +59,7 @@ class Observer:
                 max_age_seconds=settings.journal_max_age_seconds,
                 queue_size=settings.journal_queue_size,
                 max_body_bytes=settings.journal_max_body_bytes,
+                hold_back_below=settings.journal_hold_back_below,
             ),
             self.metrics,
             {name: obs for name, (obs, _) in known.items()},

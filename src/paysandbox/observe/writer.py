@@ -35,10 +35,12 @@ import contextlib
 import gc
 import logging
 import marshal
+import math
 import os
 import pickle
 import select
 import signal
+import socket
 import struct
 import sys
 import time
@@ -46,6 +48,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..core.clock import real_now_us
 from ..store import observe as rows
 from ..store.db import open_database
 from .entries import build_rows
@@ -67,10 +70,14 @@ STORE = b"S"
 #: the oldest anyway (and a load test runs at the speed of the journal again).
 DEFER_BYTES = 64 << 20
 #: Below this many processors' worth of idle time (its own CPU counted as idle), the writer
-#: holds entries back.
+#: holds entries back (the default of ``[journal] hold_back_below``).
 SPARE_CORES = 0.5
-#: How often a writer holding entries back looks at the processors again.
+#: How often a writer holding entries back looks at the processors, and at whether a read
+#: through another server process asks it to store them (``Backlog.tend``).
 POLL_SECONDS = 0.05
+#: How often a writer holding entries back says it is alive; a read waits only for writers
+#: that said so within ``ALIVE_SECONDS * 4`` (``Journal.settle``).
+ALIVE_SECONDS = 0.5
 #: Where this paysandbox is imported from: the child imports the same one.
 _ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -104,9 +111,9 @@ class WriterClient:
         self._lock = asyncio.Lock()
         self._init: tuple[Any, ...] | None = None
 
-    def configure(self, url: str, hooks: Any, max_body: int) -> None:
-        """What every (re)started child is told first."""
-        self._init = (url, hooks, max_body)
+    def configure(self, url: str, hooks: Any, max_body: int, hold_back_below: float) -> None:
+        """What every (re)started child is told first (``_Writer.init``)."""
+        self._init = (url, hooks, max_body, hold_back_below)
 
     async def start(self) -> None:
         async with self._lock:
@@ -233,9 +240,12 @@ class _Writer:
         self.db: Any = None
         self.chunk: int | None = CHUNK  # entries a transaction (None: all of a batch)
         self.trimmed_to: int | None = None  # PostgreSQL: the edge of the last count trim
+        #: entries are held back while fewer processors than this are free (0: never)
+        self.hold_back_below = SPARE_CORES
 
-    def init(self, url: str, hooks: Any, max_body: int) -> None:
+    def init(self, url: str, hooks: Any, max_body: int, hold_back_below: float) -> None:
         self.url, self.hooks, self.max_body = url, hooks, max_body
+        self.hold_back_below = hold_back_below
         self.db = open_database(url)
         self.chunk = CHUNK if self.db.dialect == "sqlite" else None
         if self.db.dialect == "sqlite":
@@ -272,23 +282,22 @@ class _Writer:
 
 
 class CpuProbe:
-    """Whether every processor of this machine is busy with other work than ours: from the
-    idle (and niced) time of all processors (``/proc/stat``) and this process's own CPU time,
-    over at least ``window`` seconds (the kernel counts in 10 ms ticks). Where there is no
-    ``/proc/stat`` (not Linux), never busy: the writer stores entries as they come."""
+    """How many of this machine's processors are free for us: the idle (and niced) time of
+    all processors (``/proc/stat``) and this process's own CPU time, per second, over at
+    least ``window`` seconds (the kernel counts in 10 ms ticks). Where there is no
+    ``/proc/stat`` (not Linux), or before two samples, infinitely many."""
 
     def __init__(
         self,
         path: str = "/proc/stat",
         window: float = 0.1,
-        spare: float = SPARE_CORES,
         now: Callable[[], float] = time.monotonic,
         own: Callable[[], float] = lambda: sum(os.times()[:2]),
     ) -> None:
-        self.path, self.window, self.spare, self.now, self.own = path, window, spare, now, own
+        self.path, self.window, self.now, self.own = path, window, now, own
         self.tick = 1 / os.sysconf("SC_CLK_TCK")
         self._last: tuple[float, float, float] | None = None  # (at, idle, own) in seconds
-        self._busy = False
+        self._free = math.inf
 
     def _sample(self) -> tuple[float, float, float] | None:
         try:
@@ -301,35 +310,51 @@ class CpuProbe:
             return None
         return self.now(), idle, self.own()
 
-    def busy(self) -> bool:
+    def free(self) -> float:
         if self._last is not None and self.now() - self._last[0] < self.window:
-            return self._busy
+            return self._free
         sample = self._sample()
         if sample is None:
-            return False
+            return math.inf
         if self._last is not None and sample[0] > self._last[0]:
             at, idle, own = (a - b for a, b in zip(sample, self._last, strict=True))
             # processor-seconds a second left to us: the idle ones, and those we used
-            self._busy = (idle + own) / at < self.spare
+            self._free = (idle + own) / at
         self._last = sample
-        return self._busy
+        return self._free
 
 
 class Backlog:
     """The writer's work, in the order it came: batches of entries to store (kept as the
     frames they came in, decoded only when stored) and trims and prunes. Stored at once while
-    the machine has a processor to spare; while every processor is busy (a load test), kept
-    — up to ``cap`` bytes of frames, past which the oldest is stored anyway — and stored when
-    one is free, or when the server asks (``sync``: a journal read, a deletion, a stop)."""
+    the machine has a processor to spare; while every processor is busy (a load test), held
+    back — up to ``cap`` bytes of frames, past which the oldest is stored anyway — and stored
+    when one is free, when its own server asks (``sync``: a journal read, a deletion, a stop)
+    or when a read through any other server process on the database does (``tend``)."""
 
-    def __init__(self, w: _Writer, busy: Callable[[], bool], cap: int = DEFER_BYTES) -> None:
+    def __init__(
+        self,
+        w: _Writer,
+        busy: Callable[[], bool],
+        cap: int = DEFER_BYTES,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.w = w
         self.busy = busy
         self.cap = cap
+        self.now = now
         self.todo: collections.deque[list[Any]] = collections.deque()
         self.held = 0  # bytes of the frames not decoded yet
         self.stored = 0  # entries stored since the last answer
         self.failed = 0  # entries that could not be built or stored since the last answer
+        #: this writer's row in ``sandbox_journal_holds`` (migration c0006)
+        self.name = f"{socket.gethostname()}:{os.getpid()}"[:128]
+        self.holding = False  # the row is there
+        self.answered = 0  # the last read (``sync_gen``) it has stored everything for
+        self.owing = 0  # a later read that asked; stored for once ``owed`` pieces of work are done
+        self.owed = 0
+        self.looked_at = -POLL_SECONDS  # when it last looked at ``sync_gen``
+        self.said_at = 0.0  # when the row last said it is alive
 
     def take(self, body: bytes) -> tuple[bool, Any]:
         """One frame from the server: its answer, sent at once (a ``sync`` first stores
@@ -358,7 +383,12 @@ class Backlog:
         return counts
 
     def due(self) -> bool:
-        return bool(self.todo) and (self.held > self.cap or not self.busy())
+        return bool(self.todo) and (self.owed > 0 or self.held > self.cap or not self.busy())
+
+    def _done(self) -> None:
+        self.todo.popleft()
+        if self.owed:
+            self.owed -= 1
 
     def step(self) -> None:
         """Do the oldest piece of work: one transaction's worth of entries, a trim or a prune."""
@@ -371,7 +401,7 @@ class Backlog:
             take = self.w.chunk or len(raws)
             part, head[1] = raws[:take], raws[take:]
             if not head[1]:
-                self.todo.popleft()
+                self._done()
             try:
                 stored, failed = self.w.store(part)
             except Exception:
@@ -380,7 +410,7 @@ class Backlog:
             self.stored += stored
             self.failed += failed
             return
-        self.todo.popleft()
+        self._done()
         try:
             getattr(self.w, head[0])(*head[1])
         except Exception:
@@ -389,6 +419,47 @@ class Backlog:
     def drain(self) -> None:
         while self.todo:
             self.step()
+            if self.holding and self.now() - self.said_at >= ALIVE_SECONDS:
+                self._say(self.answered)  # a long drain is not a writer gone
+
+    def tend(self) -> None:
+        """Between frames: while entries are held back, keep this writer's row, and store
+        what it holds when a read through another server process asks (``sync_gen`` moved:
+        the work held then becomes ``owed``, done between frames as if no processor were
+        busy); once nothing is held back, remove the row. A few statements a second at most."""
+        if not self.todo:
+            self.owing = self.owed = 0
+            if self.holding:
+                self._db(rows.release, self.name)
+                self.holding = False
+            return
+        if self.owing and not self.owed:  # what that read asked for is stored
+            self.answered, self.owing = self.owing, 0
+            self._say(self.answered)
+        now = self.now()
+        if now - self.looked_at < POLL_SECONDS:
+            return
+        self.looked_at = now
+        if not self.holding:
+            if self.busy():  # held back from now on: readers wait for this writer
+                self.answered = int(self._db(rows.sync_gen))
+                self._say(self.answered)
+                self.holding = True
+            return
+        if not self.owing:
+            asked = int(self._db(rows.sync_gen))
+            if asked > self.answered:
+                self.owing, self.owed = asked, len(self.todo)
+                return
+        if now - self.said_at >= ALIVE_SECONDS:
+            self._say(self.answered)
+
+    def _say(self, gen: int) -> None:
+        self.said_at = self.now()
+        self._db(rows.hold, self.name, gen, real_now_us())
+
+    def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.w.db.write_sync(fn, *args)
 
 
 def _read(fd: int, n: int) -> bytes | None:
@@ -412,8 +483,17 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     inp, out = sys.stdin.fileno(), sys.stdout.buffer
     w = _Writer()
-    backlog = Backlog(w, CpuProbe().busy)
+    probe = CpuProbe()
+    backlog = Backlog(w, lambda: probe.free() < w.hold_back_below)
+    tend_failed = False
     while True:
+        try:
+            backlog.tend()
+            tend_failed = False
+        except Exception:  # the database refused: tried again at the next look
+            if not tend_failed:
+                log.warning("journal writer could not look at the journal's readers", exc_info=True)
+            tend_failed = True
         if backlog.todo:  # work while there is a processor to spare, between frames
             if backlog.due():
                 backlog.step()
@@ -445,6 +525,7 @@ def main() -> None:
     # what was handed over is stored, even when the server is gone (``kill -9``)
     with contextlib.suppress(Exception):
         backlog.drain()
+        backlog.tend()
     if w.db is not None:
         with contextlib.suppress(Exception):
             w.db.close()

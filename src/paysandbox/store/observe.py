@@ -194,3 +194,45 @@ def list_entries_all(conn: Conn) -> list[Row]:
 def forget_account_entries(conn: Conn, provider: str, account: str) -> None:
     """The journal entries of one account."""
     conn.exec("DELETE FROM sandbox_requests WHERE provider = ? AND account = ?", provider, account)
+
+
+# ------------------------------------------------ writers holding entries back (c0006)
+
+
+def sync_gen(conn: Conn) -> int:
+    """How many journal reads (and deletions) have asked every writer to store what it holds."""
+    row = conn.one("SELECT gen FROM sandbox_journal_sync WHERE id = 1")
+    return int(row["gen"]) if row else 0
+
+
+def ask_holders(conn: Conn) -> int:
+    """A read asks every writer holding entries back to store them; returns its ``gen``."""
+    conn.exec("UPDATE sandbox_journal_sync SET gen = gen + 1 WHERE id = 1")
+    return sync_gen(conn)
+
+
+def hold(conn: Conn, writer: str, gen: int, now_us: int) -> None:
+    """``writer`` holds entries back, and has stored all it held when ``gen`` was asked."""
+    conn.exec(
+        "INSERT INTO sandbox_journal_holds (writer, gen, seen_us) VALUES (?, ?, ?) "
+        "ON CONFLICT (writer) DO UPDATE SET gen = excluded.gen, seen_us = excluded.seen_us",
+        writer,
+        gen,
+        now_us,
+    )
+
+
+def release(conn: Conn, writer: str) -> None:
+    """``writer`` holds nothing back any more."""
+    conn.exec("DELETE FROM sandbox_journal_holds WHERE writer = ?", writer)
+
+
+def behind(conn: Conn, gen: int, seen_since_us: int) -> int:
+    """Writers that still hold entries back from before ``gen`` was asked for, and have said
+    so since ``seen_since_us`` (one that stopped saying so is gone: killed, its host down)."""
+    row = conn.one(
+        "SELECT COUNT(*) AS n FROM sandbox_journal_holds WHERE gen < ? AND seen_us >= ?",
+        gen,
+        seen_since_us,
+    )
+    return int(row["n"]) if row else 0
