@@ -619,3 +619,38 @@ def test_a_caller_cancelled_while_its_joined_write_waits_for_a_connection_writes
     assert isinstance(answers[0], asyncio.CancelledError)
     assert isinstance(answers[1], asyncio.CancelledError)
     assert answers[2] == "c2" and stored == ["c2"] and idle == 2
+
+
+def test_a_nul_character_anywhere_in_a_parameter_is_u_fffd(db: PostgresDatabase) -> None:
+    """Not only in a ``str`` or a flat list: in a tuple, a nested list (a two-dimensional
+    array), a set, a ``str`` subclass — each also taken by the drivers, and each failed in
+    the driver with the NUL in it."""
+
+    class Text(str):
+        pass
+
+    def text(conn: Conn, sql: str, value: Any) -> Any:
+        row = conn.one(sql, value)
+        assert row is not None
+        return row["a"]
+
+    array, one = "SELECT CAST(? AS TEXT[]) AS a", "SELECT CAST(? AS TEXT) AS a"
+    cases = [
+        (array, ("t\x00", "u"), ["t\ufffd", "u"]),
+        (array, [["n\x00"], ["m"]], [["n\ufffd"], ["m"]]),
+        (array, frozenset({"f\x00"}), ["f\ufffd"]),
+        (one, Text("s\x00"), "s\ufffd"),
+    ]
+
+    async def main() -> list[Any]:
+        out = []
+        for sql, value, _ in cases:
+            try:
+                out.append(await db.read(text, sql, value))
+            except Exception as exc:
+                out.append(type(exc).__name__)
+        return out
+
+    assert run_async(main) == [expected for _, _, expected in cases]
+    sync = [db.write_sync(text, sql, value) for sql, value, _ in (cases[1], cases[3])]
+    assert sync == [cases[1][2], cases[3][2]]

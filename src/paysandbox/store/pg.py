@@ -44,7 +44,7 @@ import re
 import socket
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence, Sized
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -101,24 +101,59 @@ class _PgConn:
 def _text(args: Sequence[Any]) -> Sequence[Any]:
     """``args`` as PostgreSQL can take them: its text holds no U+0000, which a client may send
     (JSON's ``"\\u0000"``, a query's ``%00``) and SQLite keeps; here it is stored, and looked
-    up, as U+FFFD — one answer for every statement instead of a driver error (a 500)."""
+    up, as U+FFFD — one answer for every statement instead of a driver error (a 500).
+
+    Total over what the drivers take: a ``str`` (a subclass too), alone or anywhere inside a
+    value sent as an array or a record (a list or tuple, nested, or any sized iterable but
+    text, bytes and mappings — asyncpg's rule for arrays) has its U+0000 replaced; ``bytes``
+    (``bytea`` holds U+0000), numbers, ``None`` and other values carry no text."""
     for a in args:
-        if (type(a) is str and "\x00" in a) or (type(a) is list and _nul_in(a)):
-            return [_no_nul(v) for v in args]
-    return args
+        if type(a) is str:
+            if "\x00" in a:
+                break
+        elif type(a) not in _NO_TEXT and _nul_in(a):
+            break
+    else:
+        return args
+    return [_no_nul(v) for v in args]
 
 
-def _nul_in(values: list[Any]) -> bool:
-    """A U+0000 in a list's texts (an array parameter, e.g. ``unnest``'s)."""
-    return any(type(v) is str and "\x00" in v for v in values)
+#: Parameter types that carry no text (the common ones, checked first).
+_NO_TEXT = frozenset({int, float, bool, type(None), bytes})
+
+
+def _container(v: Any) -> bool:
+    """``v`` is sent as an array or a record (asyncpg: any sized iterable but text, bytes and
+    mappings)."""
+    return isinstance(v, (list, tuple)) or (
+        isinstance(v, Iterable)
+        and isinstance(v, Sized)
+        and not isinstance(v, (str, bytes, bytearray, memoryview, Mapping))
+    )
+
+
+def _nul_in(v: Any) -> bool:
+    """A U+0000 in a text of ``v`` (``v`` a ``str``, or a container of them at any depth)."""
+    if isinstance(v, str):
+        return "\x00" in v
+    if not _container(v):
+        return False
+    for x in v:
+        if type(x) is str:
+            if "\x00" in x:
+                return True
+        elif type(x) not in _NO_TEXT and _nul_in(x):
+            return True
+    return False
 
 
 def _no_nul(v: Any) -> Any:
-    if type(v) is str:
+    if isinstance(v, str):
         return v.replace("\x00", "\ufffd")
-    if type(v) is list:
-        return [_no_nul(x) for x in v]
-    return v
+    if type(v) in _NO_TEXT or not _container(v):
+        return v
+    out = [_no_nul(x) for x in v]
+    return tuple(out) if isinstance(v, tuple) else out
 
 
 @lru_cache(maxsize=64)
