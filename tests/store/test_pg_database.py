@@ -654,3 +654,24 @@ def test_a_nul_character_anywhere_in_a_parameter_is_u_fffd(db: PostgresDatabase)
     assert run_async(main) == [expected for _, _, expected in cases]
     sync = [db.write_sync(text, sql, value) for sql, value, _ in (cases[1], cases[3])]
     assert sync == [cases[1][2], cases[3][2]]
+
+
+def test_a_read_without_parameters_is_not_joined(db: PostgresDatabase) -> None:
+    """Concurrent ``read_one`` calls of a statement without parameters run it alone each: its
+    joined form (``unnest`` of no arrays) is a syntax error, which cost a failed statement
+    (and a prepare) before the SQL was marked unjoinable."""
+
+    def count(conn: Conn) -> int:
+        row = conn.one("SELECT COUNT(*) AS n FROM t")
+        assert row is not None
+        return int(row["n"])
+
+    async def main() -> tuple[list[int], set[str], int, int]:
+        await db.write(put, "a", 1)
+        answers = await asyncio.gather(*(db.read_one(count) for _ in range(3)))
+        reads = db._pool().reads
+        return list(answers), reads.unjoinable, len(reads.types), reads.joined
+
+    answers, unjoinable, prepared, joined = run_async(main)
+    assert answers == [1, 1, 1]
+    assert unjoinable == set() and prepared == 0 and joined == 0

@@ -410,11 +410,11 @@ class _ReadBatch(_TurnGather):
     A caller hands over its statement (``submit``) and awaits its row; those that reached
     their read in the same turn (``_TurnGather``) share one statement (one round trip, one
     execution in PostgreSQL) on one pooled connection. One caller alone runs its own
-    statement as before. Should the joined statement fail (a statement that cannot be a
-    subquery, a bad parameter of one caller, a passing failure), each caller's statement runs
-    on its own, so each gets its own answer or error; only when the joined form itself was at
-    fault (a statement-shape error, and every caller's own statement then ran) is that SQL
-    not joined again."""
+    statement as before, and so does a statement without parameters. Should the joined
+    statement fail (a statement that cannot be a subquery, a bad parameter of one caller, a
+    passing failure), each caller's statement runs on its own, so each gets its own answer or
+    error; only when the joined form itself was at fault (a statement-shape error, and every
+    caller's own statement then ran) is that SQL not joined again."""
 
     def __init__(self, pool: _LoopPool) -> None:
         super().__init__(pool)
@@ -428,7 +428,10 @@ class _ReadBatch(_TurnGather):
     async def _run(self, sql: str, callers: _Callers, c: Any) -> None:
         pool = self.pool
         try:
-            if len(callers) > 1 and sql not in self.unjoinable:
+            # a statement without parameters has nothing to join by: it runs alone up front
+            # (its joined form, ``unnest`` of no arrays, is a syntax error: one wasted round
+            # trip, then the SQL was marked unjoinable)
+            if len(callers) > 1 and "?" in sql and sql not in self.unjoinable:
                 shape = False
                 try:
                     found = await self._joined(c, sql, [args for args, _ in callers])
