@@ -621,6 +621,58 @@ def test_a_caller_cancelled_while_its_joined_write_waits_for_a_connection_writes
     assert answers[2] == "c2" and stored == ["c2"] and idle == 2
 
 
+def slow_value(conn: Conn, key: str, seconds: float) -> int | None:
+    row = conn.one(
+        "SELECT v FROM t CROSS JOIN pg_sleep(CAST(? AS FLOAT8)) WHERE k = ?", seconds, key
+    )
+    return None if row is None else int(row["v"])
+
+
+@pytest.mark.parametrize("kind", ["read_one", "write_joined"])
+def test_a_joined_statement_that_times_out_fails_its_callers_by_their_deadline(
+    db: PostgresDatabase, kind: str
+) -> None:
+    """``statement_timeout`` of 0.5 s, four callers whose statements take 0.3 s each: their
+    joined statement (1.2 s) is cancelled at 0.5 s, and each caller gets that error then —
+    nothing is written. Each caller's statement was run again one after another on the
+    connection: the last caller was answered after 0.5 + 4 × 0.3 s, three timeouts and more
+    where alone it would have waited at most one."""
+    from asyncpg.exceptions import QueryCanceledError
+
+    assert "options=-csearch_path" in db.url
+    timed = PostgresDatabase(
+        db.url.replace("options=", "options=-cstatement_timeout%3D500%20"), pool_size=2
+    )
+    calls: list[int] = []
+
+    def slow_put_all(conn: Conn, items: list[tuple[str, int]]) -> list[str]:
+        calls.append(len(items))
+        conn.exec(
+            "INSERT INTO t (k, v) SELECT u.k, u.v FROM unnest(CAST(? AS TEXT[]), "
+            "CAST(? AS INTEGER[])) AS u(k, v) CROSS JOIN LATERAL pg_sleep(0.3 + 0 * u.v) s",
+            [k for k, _ in items],
+            [v for _, v in items],
+        )
+        return [k for k, _ in items]
+
+    async def main() -> tuple[list[Any], list[str]]:
+        await timed.write(put, "a", 1)
+        if kind == "read_one":
+            calls_ = [timed.read_one(slow_value, "a", 0.3) for _ in range(4)]
+        else:
+            calls_ = [timed.write_joined(slow_put_all, (f"s{n}", n)) for n in range(4)]
+        answers = await asyncio.gather(*calls_, return_exceptions=True)
+        return list(answers), await timed.read(keys)
+
+    try:
+        answers, stored = run_async(main)
+    finally:
+        timed.close()
+    assert all(isinstance(a, QueryCanceledError) for a in answers), answers
+    assert stored == ["a"]
+    assert calls == ([4] if kind == "write_joined" else [])
+
+
 def test_a_nul_character_anywhere_in_a_parameter_is_u_fffd(db: PostgresDatabase) -> None:
     """Not only in a ``str`` or a flat list: in a tuple, a nested list (a two-dimensional
     array), a set, a ``str`` subclass — each also taken by the drivers, and each failed in
