@@ -621,6 +621,18 @@ def test_a_caller_cancelled_while_its_joined_write_waits_for_a_connection_writes
     assert answers[2] == "c2" and stored == ["c2"] and idle == 2
 
 
+def open_sessions(app_name: str) -> int:
+    """The server's sessions of connections named ``app_name``."""
+    import psycopg
+
+    with psycopg.connect(BACKEND, autocommit=True) as c:
+        row = c.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [app_name]
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
 def slow_value(conn: Conn, key: str, seconds: float) -> int | None:
     row = conn.one(
         "SELECT v FROM t CROSS JOIN pg_sleep(CAST(? AS FLOAT8)) WHERE k = ?", seconds, key
@@ -706,6 +718,35 @@ def test_a_nul_character_anywhere_in_a_parameter_is_u_fffd(db: PostgresDatabase)
     assert run_async(main) == [expected for _, _, expected in cases]
     sync = [db.write_sync(text, sql, value) for sql, value, _ in (cases[1], cases[3])]
     assert sync == [cases[1][2], cases[3][2]]
+
+
+def test_close_leaves_no_connection_open(db: PostgresDatabase, app_name: str) -> None:
+    """``close`` with a connection in use and a turn's joined read waiting for one: the
+    connection in use is closed when given back, and the waiting batch gets ``RuntimeError``
+    instead of a connection — it took the one given back (or opened a new one) after close,
+    which then stayed open."""
+
+    async def main() -> tuple[list[Any], int, int]:
+        await db.write(put, "a", 1)
+        pool = db._pool()
+        held = [await pool.acquire() for _ in range(pool.size)]
+        calls = [asyncio.ensure_future(db.read_one(value_of, "a")) for _ in range(2)]
+        for _ in range(5):  # the calls, the turn's flush, its batch: waiting for a connection
+            await asyncio.sleep(0)
+        assert len(pool.waiters) == 1
+        db.close()
+        for c in held:
+            pool.release(c)
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+        for _ in range(200):  # the server ends a session when it sees its socket close
+            if open_sessions(app_name) == 0:
+                break
+            await asyncio.sleep(0.02)
+        return list(answers), open_sessions(app_name), pool.opened
+
+    answers, sessions, opened = run_async(main)
+    assert all(isinstance(a, RuntimeError) and "closed" in str(a) for a in answers), answers
+    assert sessions == 0 and opened == 0
 
 
 def test_a_read_without_parameters_is_not_joined(db: PostgresDatabase) -> None:

@@ -32,7 +32,8 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
 * Statements are prepared once per connection (asyncpg's statement cache).
 * A small pool per event loop (``pool_size`` connections, default 16: measured against 8 and
   32 in docs/design.md; ``server.pg_pool_size``, shared out by ``serve --workers``). A
-  connection whose transaction was interrupted is closed, never reused.
+  connection whose transaction was interrupted is closed, never reused. After ``close``
+  nothing is opened, and connections still in use are closed when given back.
 """
 
 from __future__ import annotations
@@ -389,9 +390,11 @@ class _TurnGather:
             return
         try:
             c = await self.pool.acquire()
-        except BaseException as exc:
+        except BaseException as exc:  # no connection (the database down, or closed)
             _fail(callers, exc)
-            raise
+            if not isinstance(exc, Exception):
+                raise
+            return  # each caller has the error: not left in the task ("never retrieved")
         # callers gone while it waited for the connection (a cancelled request) are not run:
         # nothing of theirs was sent, and a write of theirs must not happen unseen
         callers = [(args, fut) for args, fut in callers if not fut.done()]
@@ -642,18 +645,24 @@ async def _pooled_statement(pool: _LoopPool, op: int, sql: str, args: Sequence[A
 
 class _LoopPool:
     """Connections for one event loop (asyncpg connections belong to the loop they were made
-    on). LIFO reuse keeps the hot connections' prepared statements warm."""
+    on). LIFO reuse keeps the hot connections' prepared statements warm. Once ``terminate``d
+    (``PostgresDatabase.close``) it opens nothing more: a connection still in use is closed
+    when it is given back, and a caller still waiting for one (a batch in flight) gets
+    ``RuntimeError``."""
 
     def __init__(self, dsn: str, size: int, loop: asyncio.AbstractEventLoop) -> None:
         self.dsn, self.size, self.loop = dsn, size, loop
         self.idle: list[Any] = []
         self.runners: list[greenlet.greenlet] = []  # idle greenlets for ``_drive``
         self.opened = 0
+        self.closed = False
         self.waiters: deque[asyncio.Future[Any]] = deque()
         self.reads = _ReadBatch(self)
         self.joiner = _Joiner(self)
 
     async def acquire(self) -> Any:
+        if self.closed:
+            raise RuntimeError(_CLOSED)
         idle = self.idle
         while idle:
             c = idle.pop()
@@ -676,19 +685,30 @@ class _LoopPool:
                     else:
                         self.release(handed)
                 raise
+            if self.closed:  # closed while it waited: pass the turn on, open nothing
+                if got is None:
+                    self.opened -= 1
+                    self._hand_over(None)
+                else:
+                    self.release(got)
+                raise RuntimeError(_CLOSED)
             if got is not None:
                 return got
         else:
             self.opened += 1
         try:
-            return await _connect(self.dsn)
+            c = await _connect(self.dsn)
         except BaseException:
             self.opened -= 1
             self._hand_over(None)
             raise
+        if self.closed:  # closed while it connected
+            self.release(c)
+            raise RuntimeError(_CLOSED)
+        return c
 
     def release(self, c: Any, *, broken: bool = False) -> None:
-        if broken:
+        if broken or self.closed:
             _terminate(c)
             self.opened -= 1
             self._hand_over(None)
@@ -708,9 +728,16 @@ class _LoopPool:
         return False
 
     def terminate(self) -> None:
+        """Close the idle connections, and every other one when it is given back; open no
+        more (safe from another thread once the loop has stopped)."""
+        self.closed = True
         for c in self.idle:
             _terminate(c)
+            self.opened -= 1
         self.idle.clear()
+
+
+_CLOSED = "the database was closed"
 
 
 def _terminate(c: Any) -> None:
@@ -752,7 +779,7 @@ class PostgresDatabase:
         if last is not None and last.loop is loop:  # the usual case: one serving loop
             return last
         if self._closed:
-            raise RuntimeError("the database was closed")
+            raise RuntimeError(_CLOSED)
         pool = self._pools.get(loop)
         if pool is None:
             for old in [lp for lp in self._pools if lp.is_closed()]:
