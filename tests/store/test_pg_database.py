@@ -685,6 +685,33 @@ def test_a_joined_statement_that_times_out_fails_its_callers_by_their_deadline(
     assert calls == ([4] if kind == "write_joined" else [])
 
 
+def test_pooled_connections_have_tcp_keepalive(db: PostgresDatabase) -> None:
+    """A server gone without a FIN or RST (host down, failover, a NAT that dropped the idle
+    flow) is noticed on an idle pooled connection by TCP keepalive, within about 90 s: asyncpg
+    turns none on, so the next statement on it waited for TCP to give up (~15 minutes)."""
+    import socket
+
+    async def main() -> dict[str, int]:
+        pool = db._pool()
+        c = await pool.acquire()
+        try:
+            sock = c._transport.get_extra_info("socket")
+            if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                pytest.skip("the test database is not reached through TCP")
+            return {
+                "keepalive": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                "idle": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                "interval": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                "count": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            }
+        finally:
+            pool.release(c)
+
+    found = run_async(main)
+    assert found["keepalive"] == 1  # off: the kernel's idle default (2 hours) never applied
+    assert found["idle"] + found["interval"] * found["count"] <= 120
+
+
 def test_a_nul_character_anywhere_in_a_parameter_is_u_fffd(db: PostgresDatabase) -> None:
     """Not only in a ``str`` or a flat list: in a tuple, a nested list (a two-dimensional
     array), a set, a ``str`` subclass — each also taken by the drivers, and each failed in

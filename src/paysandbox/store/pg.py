@@ -32,7 +32,8 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
 * Statements are prepared once per connection (asyncpg's statement cache).
 * A small pool per event loop (``pool_size`` connections, default 16: measured against 8 and
   32 in docs/design.md; ``server.pg_pool_size``, shared out by ``serve --workers``). A
-  connection whose transaction was interrupted is closed, never reused. After ``close``
+  connection whose transaction was interrupted is closed, never reused; TCP keepalive is on,
+  so a server gone without a word is noticed while a connection sits idle. After ``close``
   nothing is opened, and connections still in use are closed when given back.
 """
 
@@ -752,10 +753,41 @@ def _terminate(c: Any) -> None:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+#: TCP keepalive of the pooled connections: a server gone without a FIN or RST (its host
+#: down, a failover, a NAT or firewall that dropped the idle flow) is noticed by the kernel
+#: after ``IDLE + INTERVAL × COUNT`` seconds without an answer — the connection is then closed,
+#: and dropped when next taken (``acquire``) — instead of by the next statement, which would
+#: wait for TCP to give up retransmitting (~15 minutes on Linux). One probe a minute per idle
+#: connection; asyncpg sets no keepalive of its own and has no parameter for it.
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 10, 3
+
+
+def _keepalive(c: Any) -> None:
+    """Turn TCP keepalive on for ``c`` (best effort: a platform without an option keeps its
+    default; the test checks it is on here). asyncpg's transport is the only way to the
+    socket — ``_terminate`` uses it too; should it go, the test fails."""
+    transport = getattr(c, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return  # a Unix-domain socket: nothing in between to vanish
+    idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (
+            (idle, KEEPALIVE_IDLE),  # TCP_KEEPALIVE: macOS's name for it
+            (getattr(socket, "TCP_KEEPINTVL", None), KEEPALIVE_INTERVAL),
+            (getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_COUNT),
+        ):
+            if option is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
 async def _connect(dsn: str) -> Any:
     import asyncpg
 
-    return await asyncpg.connect(dsn, statement_cache_size=512)
+    c = await asyncpg.connect(dsn, statement_cache_size=512)
+    _keepalive(c)
+    return c
 
 
 class PostgresDatabase:
