@@ -795,3 +795,17 @@ def test_a_read_without_parameters_is_not_joined(db: PostgresDatabase) -> None:
     answers, unjoinable, prepared, joined = run_async(main)
     assert answers == [1, 1, 1]
     assert unjoinable == set() and prepared == 0 and joined == 0
+
+
+def test_a_pool_of_an_ended_uvloop_loop_is_closed_without_an_error(db: PostgresDatabase) -> None:
+    """The server runs on uvloop. A pool left by a loop that has ended is closed by the next
+    loop's first call, or by ``close``: uvloop closed the sockets with its loop, and its
+    socket objects refuse ``shutdown()`` with TypeError — which failed that first call (and
+    ``close``)."""
+    uvloop = pytest.importorskip("uvloop")
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: uvloop.run(db.write(put, "a", 1))).result()
+    assert run_async(lambda: db.read(keys)) == ["a"]
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: uvloop.run(db.write(put, "b", 2))).result()
+    db.close()

@@ -743,13 +743,15 @@ _CLOSED = "the database was closed"
 
 def _terminate(c: Any) -> None:
     """Close a connection now, even when its event loop is already closed (then the socket
-    is shut down directly; the server ends the session when it sees the socket go)."""
+    is shut down directly; the server ends the session when it sees the socket go). uvloop
+    closed its sockets with its loop, and its socket objects refuse ``shutdown`` (TypeError):
+    nothing is left to close there."""
     try:
         c.terminate()
     except RuntimeError:
         sock = c._transport.get_extra_info("socket") if c._transport else None
         if sock is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, TypeError):
                 sock.shutdown(socket.SHUT_RDWR)
 
 
