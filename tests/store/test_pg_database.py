@@ -619,3 +619,193 @@ def test_a_caller_cancelled_while_its_joined_write_waits_for_a_connection_writes
     assert isinstance(answers[0], asyncio.CancelledError)
     assert isinstance(answers[1], asyncio.CancelledError)
     assert answers[2] == "c2" and stored == ["c2"] and idle == 2
+
+
+def open_sessions(app_name: str) -> int:
+    """The server's sessions of connections named ``app_name``."""
+    import psycopg
+
+    with psycopg.connect(BACKEND, autocommit=True) as c:
+        row = c.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [app_name]
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def slow_value(conn: Conn, key: str, seconds: float) -> int | None:
+    row = conn.one(
+        "SELECT v FROM t CROSS JOIN pg_sleep(CAST(? AS FLOAT8)) WHERE k = ?", seconds, key
+    )
+    return None if row is None else int(row["v"])
+
+
+@pytest.mark.parametrize("kind", ["read_one", "write_joined"])
+def test_a_joined_statement_that_times_out_fails_its_callers_by_their_deadline(
+    db: PostgresDatabase, kind: str
+) -> None:
+    """``statement_timeout`` of 0.5 s, four callers whose statements take 0.3 s each: their
+    joined statement (1.2 s) is cancelled at 0.5 s, and each caller gets that error then —
+    nothing is written. Each caller's statement was run again one after another on the
+    connection: the last caller was answered after 0.5 + 4 × 0.3 s, three timeouts and more
+    where alone it would have waited at most one."""
+    from asyncpg.exceptions import QueryCanceledError
+
+    assert "options=-csearch_path" in db.url
+    timed = PostgresDatabase(
+        db.url.replace("options=", "options=-cstatement_timeout%3D500%20"), pool_size=2
+    )
+    calls: list[int] = []
+
+    def slow_put_all(conn: Conn, items: list[tuple[str, int]]) -> list[str]:
+        calls.append(len(items))
+        conn.exec(
+            "INSERT INTO t (k, v) SELECT u.k, u.v FROM unnest(CAST(? AS TEXT[]), "
+            "CAST(? AS INTEGER[])) AS u(k, v) CROSS JOIN LATERAL pg_sleep(0.3 + 0 * u.v) s",
+            [k for k, _ in items],
+            [v for _, v in items],
+        )
+        return [k for k, _ in items]
+
+    async def main() -> tuple[list[Any], list[str]]:
+        await timed.write(put, "a", 1)
+        if kind == "read_one":
+            calls_ = [timed.read_one(slow_value, "a", 0.3) for _ in range(4)]
+        else:
+            calls_ = [timed.write_joined(slow_put_all, (f"s{n}", n)) for n in range(4)]
+        answers = await asyncio.gather(*calls_, return_exceptions=True)
+        return list(answers), await timed.read(keys)
+
+    try:
+        answers, stored = run_async(main)
+    finally:
+        timed.close()
+    assert all(isinstance(a, QueryCanceledError) for a in answers), answers
+    assert stored == ["a"]
+    assert calls == ([4] if kind == "write_joined" else [])
+
+
+def test_pooled_connections_have_tcp_keepalive(db: PostgresDatabase) -> None:
+    """A server gone without a FIN or RST (host down, failover, a NAT that dropped the idle
+    flow) is noticed on an idle pooled connection by TCP keepalive, within about 90 s: asyncpg
+    turns none on, so the next statement on it waited for TCP to give up (~15 minutes)."""
+    import socket
+
+    async def main() -> dict[str, int]:
+        pool = db._pool()
+        c = await pool.acquire()
+        try:
+            sock = c._transport.get_extra_info("socket")
+            if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                pytest.skip("the test database is not reached through TCP")
+            return {
+                "keepalive": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                "idle": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                "interval": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                "count": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            }
+        finally:
+            pool.release(c)
+
+    found = run_async(main)
+    assert found["keepalive"] == 1  # off: the kernel's idle default (2 hours) never applied
+    assert found["idle"] + found["interval"] * found["count"] <= 120
+
+
+def test_a_nul_character_anywhere_in_a_parameter_is_u_fffd(db: PostgresDatabase) -> None:
+    """Not only in a ``str`` or a flat list: in a tuple, a nested list (a two-dimensional
+    array), a set, a ``str`` subclass — each also taken by the drivers, and each failed in
+    the driver with the NUL in it."""
+
+    class Text(str):
+        pass
+
+    def text(conn: Conn, sql: str, value: Any) -> Any:
+        row = conn.one(sql, value)
+        assert row is not None
+        return row["a"]
+
+    array, one = "SELECT CAST(? AS TEXT[]) AS a", "SELECT CAST(? AS TEXT) AS a"
+    cases = [
+        (array, ("t\x00", "u"), ["t\ufffd", "u"]),
+        (array, [["n\x00"], ["m"]], [["n\ufffd"], ["m"]]),
+        (array, frozenset({"f\x00"}), ["f\ufffd"]),
+        (one, Text("s\x00"), "s\ufffd"),
+    ]
+
+    async def main() -> list[Any]:
+        out = []
+        for sql, value, _ in cases:
+            try:
+                out.append(await db.read(text, sql, value))
+            except Exception as exc:
+                out.append(type(exc).__name__)
+        return out
+
+    assert run_async(main) == [expected for _, _, expected in cases]
+    sync = [db.write_sync(text, sql, value) for sql, value, _ in (cases[1], cases[3])]
+    assert sync == [cases[1][2], cases[3][2]]
+
+
+def test_close_leaves_no_connection_open(db: PostgresDatabase, app_name: str) -> None:
+    """``close`` with a connection in use and a turn's joined read waiting for one: the
+    connection in use is closed when given back, and the waiting batch gets ``RuntimeError``
+    instead of a connection — it took the one given back (or opened a new one) after close,
+    which then stayed open."""
+
+    async def main() -> tuple[list[Any], int, int]:
+        await db.write(put, "a", 1)
+        pool = db._pool()
+        held = [await pool.acquire() for _ in range(pool.size)]
+        calls = [asyncio.ensure_future(db.read_one(value_of, "a")) for _ in range(2)]
+        for _ in range(5):  # the calls, the turn's flush, its batch: waiting for a connection
+            await asyncio.sleep(0)
+        assert len(pool.waiters) == 1
+        db.close()
+        for c in held:
+            pool.release(c)
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+        for _ in range(200):  # the server ends a session when it sees its socket close
+            if open_sessions(app_name) == 0:
+                break
+            await asyncio.sleep(0.02)
+        return list(answers), open_sessions(app_name), pool.opened
+
+    answers, sessions, opened = run_async(main)
+    assert all(isinstance(a, RuntimeError) and "closed" in str(a) for a in answers), answers
+    assert sessions == 0 and opened == 0
+
+
+def test_a_read_without_parameters_is_not_joined(db: PostgresDatabase) -> None:
+    """Concurrent ``read_one`` calls of a statement without parameters run it alone each: its
+    joined form (``unnest`` of no arrays) is a syntax error, which cost a failed statement
+    (and a prepare) before the SQL was marked unjoinable."""
+
+    def count(conn: Conn) -> int:
+        row = conn.one("SELECT COUNT(*) AS n FROM t")
+        assert row is not None
+        return int(row["n"])
+
+    async def main() -> tuple[list[int], set[str], int, int]:
+        await db.write(put, "a", 1)
+        answers = await asyncio.gather(*(db.read_one(count) for _ in range(3)))
+        reads = db._pool().reads
+        return list(answers), reads.unjoinable, len(reads.types), reads.joined
+
+    answers, unjoinable, prepared, joined = run_async(main)
+    assert answers == [1, 1, 1]
+    assert unjoinable == set() and prepared == 0 and joined == 0
+
+
+def test_a_pool_of_an_ended_uvloop_loop_is_closed_without_an_error(db: PostgresDatabase) -> None:
+    """The server runs on uvloop. A pool left by a loop that has ended is closed by the next
+    loop's first call, or by ``close``: uvloop closed the sockets with its loop, and its
+    socket objects refuse ``shutdown()`` with TypeError — which failed that first call (and
+    ``close``)."""
+    uvloop = pytest.importorskip("uvloop")
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: uvloop.run(db.write(put, "a", 1))).result()
+    assert run_async(lambda: db.read(keys)) == ["a"]
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: uvloop.run(db.write(put, "b", 2))).result()
+    db.close()

@@ -32,7 +32,9 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
 * Statements are prepared once per connection (asyncpg's statement cache).
 * A small pool per event loop (``pool_size`` connections, default 16: measured against 8 and
   32 in docs/design.md; ``server.pg_pool_size``, shared out by ``serve --workers``). A
-  connection whose transaction was interrupted is closed, never reused.
+  connection whose transaction was interrupted is closed, never reused; TCP keepalive is on,
+  so a server gone without a word is noticed while a connection sits idle. After ``close``
+  nothing is opened, and connections still in use are closed when given back.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ import re
 import socket
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence, Sized
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -101,24 +103,59 @@ class _PgConn:
 def _text(args: Sequence[Any]) -> Sequence[Any]:
     """``args`` as PostgreSQL can take them: its text holds no U+0000, which a client may send
     (JSON's ``"\\u0000"``, a query's ``%00``) and SQLite keeps; here it is stored, and looked
-    up, as U+FFFD — one answer for every statement instead of a driver error (a 500)."""
+    up, as U+FFFD — one answer for every statement instead of a driver error (a 500).
+
+    Total over what the drivers take: a ``str`` (a subclass too), alone or anywhere inside a
+    value sent as an array or a record (a list or tuple, nested, or any sized iterable but
+    text, bytes and mappings — asyncpg's rule for arrays) has its U+0000 replaced; ``bytes``
+    (``bytea`` holds U+0000), numbers, ``None`` and other values carry no text."""
     for a in args:
-        if (type(a) is str and "\x00" in a) or (type(a) is list and _nul_in(a)):
-            return [_no_nul(v) for v in args]
-    return args
+        if type(a) is str:
+            if "\x00" in a:
+                break
+        elif type(a) not in _NO_TEXT and _nul_in(a):
+            break
+    else:
+        return args
+    return [_no_nul(v) for v in args]
 
 
-def _nul_in(values: list[Any]) -> bool:
-    """A U+0000 in a list's texts (an array parameter, e.g. ``unnest``'s)."""
-    return any(type(v) is str and "\x00" in v for v in values)
+#: Parameter types that carry no text (the common ones, checked first).
+_NO_TEXT = frozenset({int, float, bool, type(None), bytes})
+
+
+def _container(v: Any) -> bool:
+    """``v`` is sent as an array or a record (asyncpg: any sized iterable but text, bytes and
+    mappings)."""
+    return isinstance(v, (list, tuple)) or (
+        isinstance(v, Iterable)
+        and isinstance(v, Sized)
+        and not isinstance(v, (str, bytes, bytearray, memoryview, Mapping))
+    )
+
+
+def _nul_in(v: Any) -> bool:
+    """A U+0000 in a text of ``v`` (``v`` a ``str``, or a container of them at any depth)."""
+    if isinstance(v, str):
+        return "\x00" in v
+    if not _container(v):
+        return False
+    for x in v:
+        if type(x) is str:
+            if "\x00" in x:
+                return True
+        elif type(x) not in _NO_TEXT and _nul_in(x):
+            return True
+    return False
 
 
 def _no_nul(v: Any) -> Any:
-    if type(v) is str:
+    if isinstance(v, str):
         return v.replace("\x00", "\ufffd")
-    if type(v) is list:
-        return [_no_nul(x) for x in v]
-    return v
+    if type(v) in _NO_TEXT or not _container(v):
+        return v
+    out = [_no_nul(x) for x in v]
+    return tuple(out) if isinstance(v, tuple) else out
 
 
 @lru_cache(maxsize=64)
@@ -354,9 +391,11 @@ class _TurnGather:
             return
         try:
             c = await self.pool.acquire()
-        except BaseException as exc:
+        except BaseException as exc:  # no connection (the database down, or closed)
             _fail(callers, exc)
-            raise
+            if not isinstance(exc, Exception):
+                raise
+            return  # each caller has the error: not left in the task ("never retrieved")
         # callers gone while it waited for the connection (a cancelled request) are not run:
         # nothing of theirs was sent, and a write of theirs must not happen unseen
         callers = [(args, fut) for args, fut in callers if not fut.done()]
@@ -375,11 +414,12 @@ class _ReadBatch(_TurnGather):
     A caller hands over its statement (``submit``) and awaits its row; those that reached
     their read in the same turn (``_TurnGather``) share one statement (one round trip, one
     execution in PostgreSQL) on one pooled connection. One caller alone runs its own
-    statement as before. Should the joined statement fail (a statement that cannot be a
-    subquery, a bad parameter of one caller, a passing failure), each caller's statement runs
-    on its own, so each gets its own answer or error; only when the joined form itself was at
-    fault (a statement-shape error, and every caller's own statement then ran) is that SQL
-    not joined again."""
+    statement as before, and so does a statement without parameters. Should the joined
+    statement fail (a statement that cannot be a subquery, a bad parameter of one caller, a
+    passing failure), each caller's statement runs on its own, so each gets its own answer or
+    error; only when the joined form itself was at fault (a statement-shape error, and every
+    caller's own statement then ran) is that SQL not joined again. A joined statement the
+    server cancelled for a timeout (``_timed_out``) fails every caller with that error."""
 
     def __init__(self, pool: _LoopPool) -> None:
         super().__init__(pool)
@@ -393,15 +433,22 @@ class _ReadBatch(_TurnGather):
     async def _run(self, sql: str, callers: _Callers, c: Any) -> None:
         pool = self.pool
         try:
-            if len(callers) > 1 and sql not in self.unjoinable:
+            # a statement without parameters has nothing to join by: it runs alone up front
+            # (its joined form, ``unnest`` of no arrays, is a syntax error: one wasted round
+            # trip, then the SQL was marked unjoinable)
+            if len(callers) > 1 and "?" in sql and sql not in self.unjoinable:
                 shape = False
                 try:
                     found = await self._joined(c, sql, [args for args, _ in callers])
                 except Exception as exc:  # the driver's error: each caller's own statement below
                     if c.is_closed():
                         raise
+                    if _timed_out(exc):  # the callers' time is up: no second try each
+                        _fail(callers, exc)
+                        pool.release(c)
+                        return
                     # a statement the joined form cannot take (syntax, types, a feature), not
-                    # a passing failure (a timeout, a cancel, memory) or one caller's argument
+                    # a passing failure (memory, a lost lock race) or one caller's argument
                     shape = str(getattr(exc, "sqlstate", None) or "")[:2] in ("42", "0A")
                 else:
                     self.joined += 1
@@ -468,7 +515,9 @@ class _Joiner(_TurnGather):
     statement: all or nothing) and each item runs on its own, so each caller gets its own
     result or error. Any other error (``fn`` must not raise after its statement ran, as for
     ``write_one``; the connection lost while it ran) reaches every caller: an item is never
-    written twice. Callers gone before the connection was theirs are left out."""
+    written twice. So does a timeout (``_timed_out``: nothing was written, and running each
+    item again would make its caller wait a second timeout or more). Callers gone before the
+    connection was theirs are left out."""
 
     def __init__(self, pool: _LoopPool) -> None:
         super().__init__(pool)
@@ -503,6 +552,10 @@ class _Joiner(_TurnGather):
                     )
                     if c.is_closed() or c.is_in_transaction() or not refused:
                         raise
+                    if _timed_out(exc):  # nothing written, and the callers' time is up
+                        _fail(callers, exc)
+                        pool.release(c)
+                        return
                 else:
                     self.joined += 1
                     for result, (_, fut) in zip(results, callers, strict=True):
@@ -530,6 +583,19 @@ class _Joiner(_TurnGather):
                 raise
             return
         pool.release(c)
+
+
+#: SQLSTATEs of a statement the server cancelled for a timeout: ``statement_timeout`` (or a
+#: ``pg_cancel_backend``), ``lock_timeout``.
+_TIMEOUTS = ("57014", "55P03")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """``exc`` is PostgreSQL's cancellation of a statement for a timeout. A joined statement
+    that timed out is not run again caller by caller: each caller would wait once more, up to
+    its own full timeout, one after another on one connection — up to (1 + n) timeouts for the
+    last of n callers, where alone it waited one."""
+    return getattr(exc, "sqlstate", None) in _TIMEOUTS
 
 
 def _fail(callers: _Callers, exc: BaseException) -> None:
@@ -580,18 +646,24 @@ async def _pooled_statement(pool: _LoopPool, op: int, sql: str, args: Sequence[A
 
 class _LoopPool:
     """Connections for one event loop (asyncpg connections belong to the loop they were made
-    on). LIFO reuse keeps the hot connections' prepared statements warm."""
+    on). LIFO reuse keeps the hot connections' prepared statements warm. Once ``terminate``d
+    (``PostgresDatabase.close``) it opens nothing more: a connection still in use is closed
+    when it is given back, and a caller still waiting for one (a batch in flight) gets
+    ``RuntimeError``."""
 
     def __init__(self, dsn: str, size: int, loop: asyncio.AbstractEventLoop) -> None:
         self.dsn, self.size, self.loop = dsn, size, loop
         self.idle: list[Any] = []
         self.runners: list[greenlet.greenlet] = []  # idle greenlets for ``_drive``
         self.opened = 0
+        self.closed = False
         self.waiters: deque[asyncio.Future[Any]] = deque()
         self.reads = _ReadBatch(self)
         self.joiner = _Joiner(self)
 
     async def acquire(self) -> Any:
+        if self.closed:
+            raise RuntimeError(_CLOSED)
         idle = self.idle
         while idle:
             c = idle.pop()
@@ -614,19 +686,30 @@ class _LoopPool:
                     else:
                         self.release(handed)
                 raise
+            if self.closed:  # closed while it waited: pass the turn on, open nothing
+                if got is None:
+                    self.opened -= 1
+                    self._hand_over(None)
+                else:
+                    self.release(got)
+                raise RuntimeError(_CLOSED)
             if got is not None:
                 return got
         else:
             self.opened += 1
         try:
-            return await _connect(self.dsn)
+            c = await _connect(self.dsn)
         except BaseException:
             self.opened -= 1
             self._hand_over(None)
             raise
+        if self.closed:  # closed while it connected
+            self.release(c)
+            raise RuntimeError(_CLOSED)
+        return c
 
     def release(self, c: Any, *, broken: bool = False) -> None:
-        if broken:
+        if broken or self.closed:
             _terminate(c)
             self.opened -= 1
             self._hand_over(None)
@@ -646,27 +729,67 @@ class _LoopPool:
         return False
 
     def terminate(self) -> None:
+        """Close the idle connections, and every other one when it is given back; open no
+        more (safe from another thread once the loop has stopped)."""
+        self.closed = True
         for c in self.idle:
             _terminate(c)
+            self.opened -= 1
         self.idle.clear()
+
+
+_CLOSED = "the database was closed"
 
 
 def _terminate(c: Any) -> None:
     """Close a connection now, even when its event loop is already closed (then the socket
-    is shut down directly; the server ends the session when it sees the socket go)."""
+    is shut down directly; the server ends the session when it sees the socket go). uvloop
+    closed its sockets with its loop, and its socket objects refuse ``shutdown`` (TypeError):
+    nothing is left to close there."""
     try:
         c.terminate()
     except RuntimeError:
         sock = c._transport.get_extra_info("socket") if c._transport else None
         if sock is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, TypeError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+#: TCP keepalive of the pooled connections: a server gone without a FIN or RST (its host
+#: down, a failover, a NAT or firewall that dropped the idle flow) is noticed by the kernel
+#: after ``IDLE + INTERVAL × COUNT`` seconds without an answer — the connection is then closed,
+#: and dropped when next taken (``acquire``) — instead of by the next statement, which would
+#: wait for TCP to give up retransmitting (~15 minutes on Linux). One probe a minute per idle
+#: connection; asyncpg sets no keepalive of its own and has no parameter for it.
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 10, 3
+
+
+def _keepalive(c: Any) -> None:
+    """Turn TCP keepalive on for ``c`` (best effort: a platform without an option keeps its
+    default; the test checks it is on here). asyncpg's transport is the only way to the
+    socket — ``_terminate`` uses it too; should it go, the test fails."""
+    transport = getattr(c, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return  # a Unix-domain socket: nothing in between to vanish
+    idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (
+            (idle, KEEPALIVE_IDLE),  # TCP_KEEPALIVE: macOS's name for it
+            (getattr(socket, "TCP_KEEPINTVL", None), KEEPALIVE_INTERVAL),
+            (getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_COUNT),
+        ):
+            if option is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 async def _connect(dsn: str) -> Any:
     import asyncpg
 
-    return await asyncpg.connect(dsn, statement_cache_size=512)
+    c = await asyncpg.connect(dsn, statement_cache_size=512)
+    _keepalive(c)
+    return c
 
 
 class PostgresDatabase:
@@ -690,7 +813,7 @@ class PostgresDatabase:
         if last is not None and last.loop is loop:  # the usual case: one serving loop
             return last
         if self._closed:
-            raise RuntimeError("the database was closed")
+            raise RuntimeError(_CLOSED)
         pool = self._pools.get(loop)
         if pool is None:
             for old in [lp for lp in self._pools if lp.is_closed()]:
