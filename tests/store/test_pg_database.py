@@ -641,16 +641,13 @@ def slow_value(conn: Conn, key: str, seconds: float) -> int | None:
 
 
 @pytest.mark.parametrize("kind", ["read_one", "write_joined"])
-def test_a_joined_statement_that_times_out_fails_its_callers_by_their_deadline(
+def test_a_joined_statement_that_times_out_runs_each_caller_alone(
     db: PostgresDatabase, kind: str
 ) -> None:
     """``statement_timeout`` of 0.5 s, four callers whose statements take 0.3 s each: their
-    joined statement (1.2 s) is cancelled at 0.5 s, and each caller gets that error then —
-    nothing is written. Each caller's statement was run again one after another on the
-    connection: the last caller was answered after 0.5 + 4 × 0.3 s, three timeouts and more
-    where alone it would have waited at most one."""
-    from asyncpg.exceptions import QueryCanceledError
-
+    joined statement (1.2 s) is cancelled at 0.5 s, and each caller's own statement is then
+    run alone, in time — a caller is never failed for the work of the others it was joined
+    with (docs/design.md, "Timeouts"; the price: the last waits 0.5 + 4 x 0.3 s)."""
     assert "options=-csearch_path" in db.url
     timed = PostgresDatabase(
         db.url.replace("options=", "options=-cstatement_timeout%3D500%20"), pool_size=2
@@ -680,9 +677,13 @@ def test_a_joined_statement_that_times_out_fails_its_callers_by_their_deadline(
         answers, stored = run_async(main)
     finally:
         timed.close()
-    assert all(isinstance(a, QueryCanceledError) for a in answers), answers
-    assert stored == ["a"]
-    assert calls == ([4] if kind == "write_joined" else [])
+    if kind == "read_one":
+        assert answers == [1, 1, 1, 1]
+        assert stored == ["a"]
+    else:
+        assert answers == ["s0", "s1", "s2", "s3"]
+        assert stored == ["a", "s0", "s1", "s2", "s3"]
+        assert calls == [4, 1, 1, 1, 1]
 
 
 def test_pooled_connections_have_tcp_keepalive(db: PostgresDatabase) -> None:

@@ -418,8 +418,7 @@ class _ReadBatch(_TurnGather):
     statement fail (a statement that cannot be a subquery, a bad parameter of one caller, a
     passing failure), each caller's statement runs on its own, so each gets its own answer or
     error; only when the joined form itself was at fault (a statement-shape error, and every
-    caller's own statement then ran) is that SQL not joined again. A joined statement the
-    server cancelled for a timeout (``_timed_out``) fails every caller with that error."""
+    caller's own statement then ran) is that SQL not joined again."""
 
     def __init__(self, pool: _LoopPool) -> None:
         super().__init__(pool)
@@ -443,12 +442,8 @@ class _ReadBatch(_TurnGather):
                 except Exception as exc:  # the driver's error: each caller's own statement below
                     if c.is_closed():
                         raise
-                    if _timed_out(exc):  # the callers' time is up: no second try each
-                        _fail(callers, exc)
-                        pool.release(c)
-                        return
                     # a statement the joined form cannot take (syntax, types, a feature), not
-                    # a passing failure (memory, a lost lock race) or one caller's argument
+                    # a passing failure (a timeout, a cancel, memory) or one caller's argument
                     shape = str(getattr(exc, "sqlstate", None) or "")[:2] in ("42", "0A")
                 else:
                     self.joined += 1
@@ -515,9 +510,7 @@ class _Joiner(_TurnGather):
     statement: all or nothing) and each item runs on its own, so each caller gets its own
     result or error. Any other error (``fn`` must not raise after its statement ran, as for
     ``write_one``; the connection lost while it ran) reaches every caller: an item is never
-    written twice. So does a timeout (``_timed_out``: nothing was written, and running each
-    item again would make its caller wait a second timeout or more). Callers gone before the
-    connection was theirs are left out."""
+    written twice. Callers gone before the connection was theirs are left out."""
 
     def __init__(self, pool: _LoopPool) -> None:
         super().__init__(pool)
@@ -552,10 +545,6 @@ class _Joiner(_TurnGather):
                     )
                     if c.is_closed() or c.is_in_transaction() or not refused:
                         raise
-                    if _timed_out(exc):  # nothing written, and the callers' time is up
-                        _fail(callers, exc)
-                        pool.release(c)
-                        return
                 else:
                     self.joined += 1
                     for result, (_, fut) in zip(results, callers, strict=True):
@@ -583,19 +572,6 @@ class _Joiner(_TurnGather):
                 raise
             return
         pool.release(c)
-
-
-#: SQLSTATEs of a statement the server cancelled for a timeout: ``statement_timeout`` (or a
-#: ``pg_cancel_backend``), ``lock_timeout``.
-_TIMEOUTS = ("57014", "55P03")
-
-
-def _timed_out(exc: BaseException) -> bool:
-    """``exc`` is PostgreSQL's cancellation of a statement for a timeout. A joined statement
-    that timed out is not run again caller by caller: each caller would wait once more, up to
-    its own full timeout, one after another on one connection — up to (1 + n) timeouts for the
-    last of n callers, where alone it waited one."""
-    return getattr(exc, "sqlstate", None) in _TIMEOUTS
 
 
 def _fail(callers: _Callers, exc: BaseException) -> None:
