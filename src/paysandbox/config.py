@@ -54,6 +54,7 @@ class JournalSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_age_seconds: Annotated[float, Meta(gt=0, le=10 * 365 * 86400)] | None = None
     queue_size: Annotated[int, Meta(ge=1)] | None = None
     hold_back_below: Annotated[float, Meta(ge=0, le=4096)] | None = None
+    hold_back_mib: Annotated[int, Meta(ge=0, le=1 << 20)] | None = None
 
 
 class OutboundSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -235,6 +236,8 @@ def _apply(raw: Mapping[str, Any], s: Settings, providers: Sequence[AnyProvider]
     s.journal_queue_size = journal.queue_size or s.journal_queue_size
     if journal.hold_back_below is not None:
         s.journal_hold_back_below = journal.hold_back_below
+    if journal.hold_back_mib is not None:
+        s.journal_hold_back_mib = journal.hold_back_mib
     faults = raw.get("faults", [])
     if not isinstance(faults, list) or not all(isinstance(f, dict) for f in faults):
         raise ConfigError("faults must be an array of tables ([[faults]])", "faults")

@@ -70,6 +70,8 @@ class Settings:
     #: The journal's writer holds entries back while fewer processors than this are free
     #: (docs/control.md; 0: never).
     journal_hold_back_below: float = 0.5
+    #: … up to this many MiB of entries per server process.
+    journal_hold_back_mib: int = 256
     #: Fault specs from the config file (``[[faults]]``), checked by ``create_app``.
     faults: list[dict[str, Any]] = field(default_factory=list)
     #: How often each process re-reads the fault list (faults made in another process).

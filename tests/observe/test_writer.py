@@ -97,7 +97,7 @@ def test_a_writer_that_cannot_open_the_database_leaves_the_journal_working(
     journal = Journal(db, JournalSettings(), Metrics(), {"kplus": KPLUS})
     (tmp_path / "a-file").write_text("")
     journal._writer.configure(
-        f"sqlite:///{tmp_path / 'a-file' / 'x.db'}", journal.hooks, 65536, 0.5
+        f"sqlite:///{tmp_path / 'a-file' / 'x.db'}", journal.hooks, 65536, 0.5, 1 << 20
     )
 
     async def scenario() -> None:
@@ -179,7 +179,7 @@ def test_a_writer_whose_server_is_gone_ends_quietly(fresh_db_url: str) -> None:
     migrate.upgrade(fresh_db_url)
     frames = b""
     for data in (
-        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000, 0.5))),
+        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000, 0.5, 1 << 20))),
         writer.STORE + writer.encode([tuple(_raw(1))]),
         writer.encode(("sync", ())),
     ):
@@ -236,9 +236,9 @@ def test_a_read_waits_for_a_stopped_writer_only_so_long(journal_db: SqliteDataba
 # ------------------------------------------------ the writer's backlog, directly (no process)
 
 
-def _backlog(db: SqliteDatabase, busy: list[bool], cap: int = writer.DEFER_BYTES) -> Any:
+def _backlog(db: SqliteDatabase, busy: list[bool], cap: int | None = None) -> Any:
     w = writer._Writer()
-    w.init(db.url, {"kplus": hooks_of(KPLUS)}, 65536, 0.5)
+    w.init(db.url, {"kplus": hooks_of(KPLUS)}, 65536, 0.5, 1 << 20)
     return writer.Backlog(w, lambda: busy[0], cap, now=lambda: CLOCK[0])
 
 
@@ -325,7 +325,7 @@ def test_what_a_writer_holds_is_stored_when_its_server_is_gone(fresh_db_url: str
     migrate.upgrade(fresh_db_url)
     frames = b""
     for data in (
-        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000, 0.5))),
+        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000, 0.5, 1 << 20))),
         _frame(*range(500)),
         _frame(500),
     ):

@@ -78,6 +78,8 @@ class JournalSettings:
     #: The writer process holds entries back while fewer processors than this are free
     #: (``writer.Backlog``; 0: never).
     hold_back_below: float = writer.SPARE_CORES
+    #: … up to this many MiB of entries (past it, it stores the oldest anyway).
+    hold_back_mib: int = writer.DEFER_BYTES >> 20
 
 
 class Journal:
@@ -115,7 +117,11 @@ class Journal:
         self._unsynced = False
         if self.remote_url is not None:
             self._writer.configure(
-                self.remote_url, self.hooks, settings.max_body_bytes, settings.hold_back_below
+                self.remote_url,
+                self.hooks,
+                settings.max_body_bytes,
+                settings.hold_back_below,
+                settings.hold_back_mib << 20,
             )
 
     def put(self, raw: RawTuple) -> None:

@@ -60,6 +60,7 @@ class Observer:
                 queue_size=settings.journal_queue_size,
                 max_body_bytes=settings.journal_max_body_bytes,
                 hold_back_below=settings.journal_hold_back_below,
+                hold_back_mib=settings.journal_hold_back_mib,
             ),
             self.metrics,
             {name: obs for name, (obs, _) in known.items()},

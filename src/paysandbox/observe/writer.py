@@ -66,9 +66,11 @@ CHUNK = 100
 #: A frame of entries to store starts with this byte (then ``encode``'s body): the writer keeps
 #: it as it came and decodes it only when it stores it.
 STORE = b"S"
-#: Frames of entries a writer holds back while every processor is busy; past this, it stores
-#: the oldest anyway (and a load test runs at the speed of the journal again).
-DEFER_BYTES = 64 << 20
+#: Frames of entries a writer holds back while every processor is busy (the default of
+#: ``[journal] hold_back_mib``); past this, it stores the oldest anyway, and a load test runs
+#: at the speed of the journal again. About 1.3 KB an entry: ~200,000 entries, ~25 s of two
+#: workers' K PLUS requests at full speed on a 2-core machine.
+DEFER_BYTES = 256 << 20
 #: Below this many processors' worth of idle time (its own CPU counted as idle), the writer
 #: holds entries back (the default of ``[journal] hold_back_below``).
 SPARE_CORES = 0.5
@@ -111,9 +113,11 @@ class WriterClient:
         self._lock = asyncio.Lock()
         self._init: tuple[Any, ...] | None = None
 
-    def configure(self, url: str, hooks: Any, max_body: int, hold_back_below: float) -> None:
+    def configure(
+        self, url: str, hooks: Any, max_body: int, hold_back_below: float, hold_back_bytes: int
+    ) -> None:
         """What every (re)started child is told first (``_Writer.init``)."""
-        self._init = (url, hooks, max_body, hold_back_below)
+        self._init = (url, hooks, max_body, hold_back_below, hold_back_bytes)
 
     async def start(self) -> None:
         async with self._lock:
@@ -240,12 +244,16 @@ class _Writer:
         self.db: Any = None
         self.chunk: int | None = CHUNK  # entries a transaction (None: all of a batch)
         self.trimmed_to: int | None = None  # PostgreSQL: the edge of the last count trim
-        #: entries are held back while fewer processors than this are free (0: never)
+        #: entries are held back while fewer processors than this are free (0: never) …
         self.hold_back_below = SPARE_CORES
+        #: … up to this many bytes of them
+        self.hold_back_bytes = DEFER_BYTES
 
-    def init(self, url: str, hooks: Any, max_body: int, hold_back_below: float) -> None:
+    def init(
+        self, url: str, hooks: Any, max_body: int, hold_back_below: float, hold_back_bytes: int
+    ) -> None:
         self.url, self.hooks, self.max_body = url, hooks, max_body
-        self.hold_back_below = hold_back_below
+        self.hold_back_below, self.hold_back_bytes = hold_back_below, hold_back_bytes
         self.db = open_database(url)
         self.chunk = CHUNK if self.db.dialect == "sqlite" else None
         if self.db.dialect == "sqlite":
@@ -336,18 +344,18 @@ class Backlog:
         self,
         w: _Writer,
         busy: Callable[[], bool],
-        cap: int = DEFER_BYTES,
+        cap: int | None = None,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
         self.w = w
         self.busy = busy
-        self.cap = cap
+        self._cap = cap  # None: the writer's ``hold_back_bytes``
         self.now = now
         self.todo: collections.deque[list[Any]] = collections.deque()
         self.held = 0  # bytes of the frames not decoded yet
         self.stored = 0  # entries stored since the last answer
         self.failed = 0  # entries that could not be built or stored since the last answer
-        #: this writer's row in ``sandbox_journal_holds`` (migration c0006)
+        #: this writer's row in ``sandbox_journal_holds`` (migration c0007)
         self.name = f"{socket.gethostname()}:{os.getpid()}"[:128]
         self.holding = False  # the row is there
         self.answered = 0  # the last read (``sync_gen``) it has stored everything for
@@ -381,6 +389,10 @@ class Backlog:
         counts = (self.stored, self.failed)
         self.stored = self.failed = 0
         return counts
+
+    @property
+    def cap(self) -> int:
+        return self.w.hold_back_bytes if self._cap is None else self._cap
 
     def due(self) -> bool:
         return bool(self.todo) and (self.owed > 0 or self.held > self.cap or not self.busy())

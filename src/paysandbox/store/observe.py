@@ -196,7 +196,7 @@ def forget_account_entries(conn: Conn, provider: str, account: str) -> None:
     conn.exec("DELETE FROM sandbox_requests WHERE provider = ? AND account = ?", provider, account)
 
 
-# ------------------------------------------------ writers holding entries back (c0006)
+# ------------------------------------------------ writers holding entries back (c0007)
 
 
 def sync_gen(conn: Conn) -> int:

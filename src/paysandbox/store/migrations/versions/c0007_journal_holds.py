@@ -7,7 +7,7 @@ what another process's writer holds, a writer holding entries keeps a row in
 last said so), and a read adds one to ``gen`` and waits until no live holder is behind it;
 every holder looks at ``gen`` while it holds, and stores what it holds when ``gen`` moves.
 
-Revision ID: c0006 (core, after c0005)
+Revision ID: c0007 (core, after c0006)
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "c0006"
-down_revision = "c0005"
+revision = "c0007"
+down_revision = "c0006"
 branch_labels = None
 depends_on = None
 
