@@ -77,17 +77,27 @@ _MERCHANT_CLOCK = (
 def inquiry_row(conn: Conn, t_xid: str, imid: str) -> Row | None:
     """The hot read of an inquiry in one statement: the merchant's key (``inquiry_key``), its
     clock offset (``inquiry_offset_us``) and the merchant's transaction ``t_xid`` (its columns
-    NULL when the merchant has no such transaction); None when there is no such merchant."""
-    return conn.one(_INQUIRY_ROW, t_xid, imid)
+    NULL when the merchant has no such transaction); None when there is no such merchant.
+
+    The transaction is found by its tXid alone and its merchant compared in the select list
+    (``inquiry_own``): with ``t.imid = m.imid`` in the join a never-analyzed schema's planner
+    walked ``ix_nicepay_tx_merchant``, reading the merchant's transactions up to that one
+    (docs/design.md, "Plans on a never-analyzed schema"). Another merchant's transaction is
+    blanked here, so it never leaves this function."""
+    row = conn.one(_INQUIRY_ROW, t_xid, imid)
+    if row is None or row["inquiry_own"] or row["t_xid"] is None:
+        return row
+    return {k: (row[k] if k.startswith("inquiry_") else None) for k in row.keys()}  # noqa: SIM118
 
 
 # Built once (the engines' statement caches are keyed on the text; see K PLUS's hot read).
 _INQUIRY_ROW = (
     "SELECT m.merchant_key AS inquiry_key, "
-    "c.offset_us + COALESCE(a.offset_us, 0) AS inquiry_offset_us, t.* "
+    "c.offset_us + COALESCE(a.offset_us, 0) AS inquiry_offset_us, "
+    "t.imid = m.imid AS inquiry_own, t.* "
     "FROM nicepay_merchants m CROSS JOIN sandbox_clock c "
     "LEFT JOIN account_clocks a ON a.provider = 'nicepay' AND a.account_id = m.imid "
-    "LEFT JOIN nicepay_transactions t ON t.t_xid = ? AND t.imid = m.imid "
+    "LEFT JOIN nicepay_transactions t ON t.t_xid = ? "
     "WHERE m.imid = ? AND c.id = 1"
 )
 
