@@ -200,6 +200,20 @@ def test_forced_expiry_and_control_errors(client: httpx.Client) -> None:
     assert merchants == [{"iMid": "IONPAYTEST", "faults": {}}]
 
 
+def test_another_merchants_transaction_is_not_found(client: httpx.Client) -> None:
+    """The inquiry finds the transaction by tXid alone and compares its merchant after the
+    read (``store.inquiry_row``): a transaction of another merchant is not found, whatever its
+    referenceNo and amount."""
+    reg = register(client, "02")
+    r = client.put("/_sandbox/nicepay/merchants/OTHERMID01", json={"merchantKey": "other-key"})
+    assert r.status_code == 200, r.text
+    asked = inquiry(reg["tXid"], reg["referenceNo"], key="other-key", imid="OTHERMID01")
+    assert_error(client.post(INQ, json=asked), "inquiry_txid")
+    assert client.post(INQ, json=inquiry(reg["tXid"], reg["referenceNo"])).json()["resultCd"] == (
+        "0000"
+    )
+
+
 def test_inquiry_errors(client: httpx.Client) -> None:
     reg = register(client, "02")
     t_xid, ref = reg["tXid"], reg["referenceNo"]

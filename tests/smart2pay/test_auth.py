@@ -7,7 +7,7 @@ import pytest
 
 from ..support import LiveServer
 from ..support import test_settings as make_settings
-from .builders import AUTH, assert_unauthorized, auth_body, basic, pay, payment_body
+from .builders import AUTH, assert_unauthorized, auth_body, basic, pay, payment_body, refund
 
 ROUTES = [
     ("POST", "/v1/card/authenticate"),
@@ -76,6 +76,15 @@ def test_put_site_adds_a_site_and_changes_keys(client: httpx.Client) -> None:
     assert client.get(f"/v1/card/token/{token}", headers=AUTH).status_code == 404
     pid = pay(client)["ID"]
     assert client.get(f"/v1/payments/{pid}", headers=basic(2020, "s3cret-key")).status_code == 404
+    made = refund(client, pid, 500)
+    assert made.status_code == 201, made.text
+    rid = made.json()["Refund"]["ID"]
+    assert client.get(f"/v1/refunds/{rid}/status", headers=AUTH).status_code == 200
+    # found by its id alone, its site compared after the read (``store.get_refund``)
+    assert (
+        client.get(f"/v1/refunds/{rid}/status", headers=basic(2020, "s3cret-key")).status_code
+        == 404
+    )
 
     r = client.put("/_sandbox/smart2pay/sites/2020", json={"apiKey": "other-key"})
     assert r.status_code == 200

@@ -130,7 +130,7 @@ def test_smart2pay_ids_keep_counting_from_the_rows_kept(fresh_db_url: str) -> No
     """s0006 rebuilds Smart2Pay's id tables as AUTOINCREMENT ones with their rows: a payment
     stored before is kept, the next id follows it, and a reset does not bring ids back."""
     locations = [p.migrations for p in REGISTERED]
-    before = tuple(sorted((_heads() - {"s0007", "s0006"}) | {"s0005"}))
+    before = tuple(sorted((_heads() - {"s0008", "s0007", "s0006"}) | {"s0005"}))
     migrate.upgrade(fresh_db_url, locations, targets=before)
     engine = sa.create_engine(migrate.sqlalchemy_url(fresh_db_url), poolclass=sa.pool.NullPool)
     try:

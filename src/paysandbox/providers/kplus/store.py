@@ -444,16 +444,29 @@ _INQUIRE_COLUMNS = ", ".join(
 def token_for_partner(conn: Conn, token_id: str, partner_id: str) -> Row | None:
     """The hot read of inquire-token in one statement: the partner's secret, the clock offset
     and the partner's token (token columns NULL when it has no such token); None when the
-    partner does not exist."""
-    return conn.one(_TOKEN_FOR_PARTNER, token_id, partner_id)
+    partner does not exist.
 
+    The token is found by its id alone and its partner compared in the select list
+    (``own_token``): with ``t.partner_id = p.partner_id`` in the join a never-analyzed schema's
+    planner walked ``ix_kplus_tokens_partner``, reading the partner's tokens up to that one
+    (docs/design.md, "Plans on a never-analyzed schema"). Another partner's token is blanked
+    here, so it never leaves this function."""
+    row = conn.one(_TOKEN_FOR_PARTNER, token_id, partner_id)
+    if row is None or row["own_token"] or row["token_id"] is None:
+        return row
+    return {k: (row[k] if k in _PARTNER_COLUMNS else None) for k in row.keys()}  # noqa: SIM118
+
+
+#: What ``token_for_partner`` reads from the partner (kept when the token is not its own).
+_PARTNER_COLUMNS = ("partner_secret", "clock_offset_us")
 
 # Built once: the same string object each call, so every cache keyed on the SQL text (the
 # engines' statement caches) finds it by its already computed hash.
 _TOKEN_FOR_PARTNER = (
     f"SELECT p.partner_secret AS partner_secret, {_OFFSET} AS clock_offset_us, "
-    f"{_INQUIRE_COLUMNS} FROM kplus_partners p {_CLOCK_JOIN} "
-    "LEFT JOIN kplus_tokens t ON t.token_id = ? AND t.partner_id = p.partner_id "
+    f"t.partner_id = p.partner_id AS own_token, {_INQUIRE_COLUMNS} "
+    f"FROM kplus_partners p {_CLOCK_JOIN} "
+    "LEFT JOIN kplus_tokens t ON t.token_id = ? "
     f"WHERE p.partner_id = ? AND {clock_row()}"
 )
 

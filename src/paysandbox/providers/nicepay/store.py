@@ -85,19 +85,29 @@ def inquiry_row(conn: Conn, t_xid: str, imid: str) -> Row | None:
     """The hot read of an inquiry in one statement: the merchant's key (``inquiry_key``), its
     clock offset (``inquiry_offset_us``) and the merchant's transaction ``t_xid`` (its columns
     NULL when the merchant has no such transaction); None when there is no such merchant. See
-    ``txn_only`` for the transaction's own row."""
-    return conn.one(_INQUIRY_ROW, t_xid, imid)
+    ``txn_only`` for the transaction's own row.
+
+    The transaction is found by its tXid alone and its merchant compared in the select list
+    (``inquiry_own``): with ``t.imid = m.imid`` in the join a never-analyzed schema's planner
+    walked ``ix_nicepay_tx_merchant``, reading the merchant's transactions up to that one
+    (docs/design.md, "Plans on a never-analyzed schema"). Another merchant's transaction is
+    blanked here, so it never leaves this function."""
+    row = conn.one(_INQUIRY_ROW, t_xid, imid)
+    if row is None or row["inquiry_own"] or row["t_xid"] is None:
+        return row
+    return {k: (row[k] if k in INQUIRY_EXTRA else None) for k in row.keys()}  # noqa: SIM118
 
 
 #: What ``inquiry_row`` adds to the transaction's columns.
-INQUIRY_EXTRA = ("inquiry_key", "inquiry_offset_us")
+INQUIRY_EXTRA = ("inquiry_key", "inquiry_offset_us", "inquiry_own")
 
 
 # Built once (the engines' statement caches are keyed on the text; see K PLUS's hot read).
 _INQUIRY_ROW = (
-    f"SELECT m.merchant_key AS inquiry_key, {account_offset_sql()} AS inquiry_offset_us, t.* "
+    f"SELECT m.merchant_key AS inquiry_key, {account_offset_sql()} AS inquiry_offset_us, "
+    "t.imid = m.imid AS inquiry_own, t.* "
     f"FROM nicepay_merchants m {_CLOCK_JOIN} "
-    "LEFT JOIN nicepay_transactions t ON t.t_xid = ? AND t.imid = m.imid "
+    "LEFT JOIN nicepay_transactions t ON t.t_xid = ? "
     f"WHERE m.imid = ? AND {clock_row()}"
 )
 
