@@ -166,6 +166,41 @@ def test_a_stopping_journal_keeps_every_entry_it_was_given(journal_db: SqliteDat
     assert journal.dropped == 0
 
 
+def test_a_flush_waits_for_a_large_held_back_backlog(journal_db: SqliteDatabase) -> None:
+    """A writer that holds everything back (below 4,096 free processors: always) and more than
+    ``SYNC_BYTES`` of it: ``flush`` still returns only once all of it is stored — asking for
+    ``progress`` while the writer works through it between frames."""
+    db = journal_db
+    settings = JournalSettings(hold_back_below=4096, queue_size=20_000, max_entries=20_000)
+    journal = Journal(db, settings, Metrics(), {"kplus": KPLUS})
+    calls: list[str] = []
+
+    async def scenario() -> int:
+        journal.start()
+        call = journal._writer.call
+
+        async def counted(op: str, *args: Any) -> Any:
+            calls.append(op)
+            return await call(op, *args)
+
+        journal._writer.call = counted  # type: ignore[method-assign]
+        pad = b'{"partnerId":"P1","tokenId":"T1","note":"' + b"x" * 1000
+        for i in range(12_000):  # each its own body (marshal writes a repeated object once)
+            journal.put(_raw(i)._replace(request_body=pad + b'%d"}' % i))  # 14 MB in all
+            if i % 2_000 == 0:
+                async with journal._lock:
+                    await journal._flush()  # handed over without a sync
+                await asyncio.sleep(0.15)  # the probe's window: held back from the 2nd on
+        await journal.flush()
+        stored = len(db.write_sync(rows.list_entries_all))
+        await journal.stop()
+        return stored
+
+    assert _run(scenario()) == 12_000
+    assert "progress" in calls  # the backlog was past SYNC_BYTES: owed, not drained inline
+    assert journal.dropped == 0
+
+
 def test_a_writer_whose_server_is_gone_ends_quietly(fresh_db_url: str) -> None:
     """The server went away (killed, or forced out by a second Ctrl-C) while the writer was
     storing a batch: the answer finds no reader, and the writer ends without a traceback."""
@@ -258,13 +293,38 @@ def test_a_busy_machine_holds_entries_back_until_a_sync(journal_db: SqliteDataba
     ``sync`` (a journal read), whose answer counts it."""
     busy = [True]
     backlog = _backlog(journal_db, busy)
-    assert backlog.take(_frame(1, 2)) == (True, (0, 0))
-    assert backlog.take(_frame(3)) == (True, (0, 0))
+    assert backlog.take(_frame(1, 2)) == (True, (0, 0, 0, 1))  # (stored, failed, done, taken)
+    assert backlog.take(_frame(3)) == (True, (0, 0, 0, 2))
     assert not backlog.due() and _stored(journal_db) == []
     assert backlog.held > 0
-    assert backlog.take(writer.encode(("sync", ()))) == (True, (3, 0))
+    assert backlog.take(writer.encode(("sync", ()))) == (True, (3, 0, 2, 2))
     assert _stored(journal_db) == ["req_1", "req_2", "req_3"]
     assert backlog.held == 0 and not backlog.todo
+
+
+def test_a_large_backlog_is_owed_to_a_sync_not_stored_before_its_answer(
+    journal_db: SqliteDatabase,
+) -> None:
+    """Past ``SYNC_BYTES`` held back, a ``sync`` is answered at once and the work before it is
+    done between frames (the server's hand-overs go on meanwhile) — the server asks for
+    ``progress`` until ``done`` reaches the sync's ``taken``."""
+    busy = [True]
+    backlog = _backlog(journal_db, busy)
+    big = _frame(*range(3))
+    backlog.take(big)
+    backlog.take(_frame(3))
+    saved, writer.SYNC_BYTES = writer.SYNC_BYTES, len(big)
+    try:
+        assert backlog.take(writer.encode(("sync", ()))) == (True, (0, 0, 0, 2))
+    finally:
+        writer.SYNC_BYTES = saved
+    assert backlog.owed == 2 and backlog.due()  # although every processor is busy
+    assert backlog.take(_frame(4)) == (True, (0, 0, 0, 3))  # answered while it is owed
+    backlog.step()
+    assert backlog.take(writer.encode(("progress", ()))) == (True, (3, 0, 1, 3))
+    backlog.step()
+    assert backlog.take(writer.encode(("progress", ()))) == (True, (1, 0, 2, 3))
+    assert not backlog.due() and _stored(journal_db) == [f"req_{i}" for i in range(4)]
 
 
 def test_a_free_processor_lets_the_backlog_be_stored(journal_db: SqliteDatabase) -> None:
@@ -276,7 +336,7 @@ def test_a_free_processor_lets_the_backlog_be_stored(journal_db: SqliteDatabase)
     backlog.step()
     assert _stored(journal_db) == ["req_1"]
     assert not backlog.due()
-    assert backlog.take(_frame(2)) == (True, (1, 0))  # what was stored since the last answer
+    assert backlog.take(_frame(2)) == (True, (1, 0, 1, 2))  # stored since the last answer
 
 
 def test_past_its_cap_the_oldest_is_stored_anyway(journal_db: SqliteDatabase) -> None:
@@ -310,7 +370,7 @@ def test_an_entry_that_cannot_be_built_is_counted_not_fatal(journal_db: SqliteDa
     backlog = _backlog(journal_db, busy)
     backlog.take(writer.STORE + writer.encode([tuple(_raw(1)._replace(provider="nobody"))]))
     backlog.take(_frame(2))
-    assert backlog.take(writer.encode(("sync", ()))) == (True, (1, 1))
+    assert backlog.take(writer.encode(("sync", ()))) == (True, (1, 1, 2, 2))
     assert _stored(journal_db) == ["req_2"]
 
 

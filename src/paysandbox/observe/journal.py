@@ -208,9 +208,18 @@ class Journal:
         answered before it comes back after it)."""
         async with self._lock:
             await self._flush()
-            if self._unsynced and self._remote():  # what the writer holds back, stored now
-                await self._call("sync")
-                self._unsynced = False
+            if not (self._unsynced and self._remote()):
+                return
+            self._unsynced = False  # what the writer holds back, stored now:
+            answer = await self._call("sync")
+            proc = self._writer.proc
+        # a large backlog is stored between frames: the queue is handed over meanwhile
+        while answer is not None and answer[0] < answer[1]:  # done < taken at the sync
+            await asyncio.sleep(0.01)
+            if self._writer.proc is not proc:  # it died: what it held is counted as dropped
+                return
+            progress = await self._call("progress")
+            answer = None if progress is None else (progress[0], answer[1])
 
     async def settle(self, seconds: float | None = None) -> bool:
         """``flush`` for a read, so a client reading through the process it called sees its
@@ -286,17 +295,20 @@ class Journal:
         self._count(0, lost)
         return lost
 
-    async def _call(self, op: str, *args: object) -> None:
-        """``sync``, ``trim`` or ``prune`` in the writer process."""
+    async def _call(self, op: str, *args: object) -> tuple[int, int] | None:
+        """``sync``, ``progress``, ``trim`` or ``prune`` in the writer process: its (done,
+        taken) pieces of work; None when it is gone."""
         try:
-            stored, failed = await self._writer.call(op, *args)
+            stored, failed, done, taken = await self._writer.call(op, *args)
         except writer.WriterGone as exc:
             lost = self._gone()
             log.warning("journal writer process %s; %d entries dropped", exc, lost)
-            return
+            return None
         self._held -= stored + failed
-        self._unsynced = op != "sync"
+        if op in ("trim", "prune"):
+            self._unsynced = True
         self._count(int(stored), int(failed))
+        return int(done), int(taken)
 
     async def _store(self, batch: list[RawTuple]) -> tuple[int, int]:
         """(stored, dropped) of one batch — handed to the writer process: of the entries it
@@ -305,7 +317,7 @@ class Journal:
         if self._remote():
             try:
                 # plain tuples (marshal-able; ``tuple`` returns a plain one as it is)
-                stored, failed = await self._writer.store(list(map(tuple, batch)))
+                stored, failed, _, _ = await self._writer.store(list(map(tuple, batch)))
             except writer.WriterGone as exc:
                 log.warning(
                     "journal writer process %s; %d entries dropped, the next ones are stored "

@@ -77,6 +77,9 @@ SPARE_CORES = 0.5
 #: How often a writer holding entries back looks at the processors, and at whether a read
 #: through another server process asks it to store them (``Backlog.tend``).
 POLL_SECONDS = 0.05
+#: A ``sync`` finds at most this much held back: stored before it is answered (more: done
+#: between frames, so its server's hand-overs are still answered at once).
+SYNC_BYTES = 4 << 20
 #: How often a writer holding entries back says it is alive; a read waits only for writers
 #: that said so within ``ALIVE_SECONDS * 4`` (``Journal.settle``).
 ALIVE_SECONDS = 0.5
@@ -161,15 +164,20 @@ class WriterClient:
                 raise WriterGone(f"could not start: {exc}") from exc
         return proc
 
+    @property
+    def proc(self) -> asyncio.subprocess.Process | None:
+        """The child now (another one after it died and was started again)."""
+        return self._proc
+
     async def call(self, op: str, *args: Any) -> Any:
-        """``sync``, ``trim`` or ``prune``: the writer's (stored, failed) since its last answer."""
+        """``sync``, ``progress``, ``trim`` or ``prune``: the writer's ``Backlog.counts``."""
         async with self._lock:
             proc = await self._ensure()
             return await self._exchange(proc, encode((op, args)))
 
     async def store(self, raws: list[Any]) -> Any:
-        """Hand entries over (plain tuples): the writer's (stored, failed) since its last
-        answer — not these, which it may store later (``Backlog``)."""
+        """Hand entries over (plain tuples): the writer's ``Backlog.counts`` — what it stored
+        since its last answer, not necessarily these, which it may store later."""
         async with self._lock:
             proc = await self._ensure()
             return await self._exchange(proc, STORE + encode(raws))
@@ -361,22 +369,33 @@ class Backlog:
         self.answered = 0  # the last read (``sync_gen``) it has stored everything for
         self.owing = 0  # a later read that asked; stored for once ``owed`` pieces of work are done
         self.owed = 0
+        self.taken = 0  # pieces of work (batches, trims, prunes) given so far
+        self.done = 0  # … and done
         self.looked_at = -POLL_SECONDS  # when it last looked at ``sync_gen``
         self.said_at = 0.0  # when the row last said it is alive
 
     def take(self, body: bytes) -> tuple[bool, Any]:
-        """One frame from the server: its answer, sent at once (a ``sync`` first stores
-        everything before it)."""
+        """One frame from the server: its answer, sent at once (``counts``). A ``sync`` is
+        answered once everything before it is stored when that is little (``SYNC_BYTES``);
+        otherwise that work is owed, done between frames as if no processor were busy, and the
+        server asks for ``progress`` until ``done`` reaches the ``taken`` of the answer."""
         if body[:1] == STORE:
             self.todo.append([STORE, body])
+            self.taken += 1
             self.held += len(body)
             return True, self.counts()
         op, args = decode(body)  # stdin: a private pipe from the server that started us
         if op == "sync":
-            self.drain()
+            if self.held <= SYNC_BYTES:
+                self.drain()
+            else:
+                self.owed = len(self.todo)
+            return True, self.counts()
+        if op == "progress":
             return True, self.counts()
         if op in ("trim", "prune"):
             self.todo.append([op, args])
+            self.taken += 1
             return True, self.counts()
         if op == "init":
             self.w.init(*args)
@@ -384,9 +403,9 @@ class Backlog:
             return True, None
         raise ValueError(f"unknown operation {op!r}")
 
-    def counts(self) -> tuple[int, int]:
-        """(stored, failed) since the last answer."""
-        counts = (self.stored, self.failed)
+    def counts(self) -> tuple[int, int, int, int]:
+        """(stored, failed) entries since the last answer; (done, taken) pieces of work so far."""
+        counts = (self.stored, self.failed, self.done, self.taken)
         self.stored = self.failed = 0
         return counts
 
@@ -399,6 +418,7 @@ class Backlog:
 
     def _done(self) -> None:
         self.todo.popleft()
+        self.done += 1
         if self.owed:
             self.owed -= 1
 
@@ -461,7 +481,7 @@ class Backlog:
         if not self.owing:
             asked = int(self._db(rows.sync_gen))
             if asked > self.answered:
-                self.owing, self.owed = asked, len(self.todo)
+                self.owing, self.owed = asked, max(self.owed, len(self.todo))
                 return
         if now - self.said_at >= ALIVE_SECONDS:
             self._say(self.answered)
