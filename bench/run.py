@@ -373,6 +373,19 @@ def setup_token(base: str) -> tuple[str, str]:
         return token, r.text
 
 
+def drain(base: str) -> float:
+    """A journal read, asked again until it answers ``complete``: every journal writer of the
+    server has then stored what it held back during the row (docs/control.md, "Out of a load
+    test's way"). Returns the seconds it took. WireMock has no journal: nothing to wait for."""
+    started = time.monotonic()
+    with httpx.Client(base_url=base, timeout=60) as c:
+        while time.monotonic() - started < 300:
+            r = c.get("/_sandbox/requests", params={"limit": 1})
+            if r.status_code == 404 or r.json().get("complete", True):
+                break
+    return time.monotonic() - started
+
+
 def measure(
     args: argparse.Namespace,
     target: str,
@@ -384,6 +397,8 @@ def measure(
     """Warm up (not reported: imports, prepared statements, JIT), then each operation."""
     tag = secrets.token_hex(3)
     run_wrk(args, target, base, ops[0], args.warmup, {**env, "BENCH_PREFIX": f"w{tag}"})
+    if meter:
+        drain(base)  # the warm-up's entries, held back: not the first row's work
     results = []
     for op in ops:
         before = meter.snapshot() if meter else None
@@ -395,6 +410,10 @@ def measure(
             r.extra["server_cpu_us"] = meter.spent(before[0], after[0]) / r.requests * 1e6
             if meter.pg_url:
                 r.extra["db_cpu_us"] = meter.spent(before[1], after[1]) / r.requests * 1e6
+            # what the journal held back during the row, stored after it (and its time)
+            r.extra["drain_s"] = drain(base)
+            drained = meter.snapshot()
+            r.extra["after_cpu_us"] = meter.spent(after[0], drained[0]) / r.requests * 1e6
         results.append(r)
         cpu = "".join(f"  {k} {v:,.0f}" for k, v in r.extra.items())
         print(
@@ -553,7 +572,7 @@ def cell(v: float | None) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:.1f}"
 
 
-CPU_COLUMNS = ["server_cpu_us", "db_cpu_us", "steal_pct"]
+CPU_COLUMNS = ["server_cpu_us", "after_cpu_us", "drain_s", "db_cpu_us", "steal_pct"]
 
 
 def spread(results: list[Result]) -> list[str]:

@@ -69,7 +69,7 @@ STORE = b"S"
 #: Frames of entries a writer holds back while every processor is busy (the default of
 #: ``[journal] hold_back_mib``); past this, it stores the oldest anyway, and a load test runs
 #: at the speed of the journal again. About 1.3 KB an entry: ~200,000 entries, ~25 s of two
-#: workers' K PLUS requests at full speed on a 2-core machine.
+#: workers' cheapest requests at full speed on a 2-core machine.
 DEFER_BYTES = 256 << 20
 #: Below this many processors' worth of idle time (its own CPU counted as idle), the writer
 #: holds entries back (the default of ``[journal] hold_back_below``).
