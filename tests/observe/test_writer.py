@@ -179,9 +179,9 @@ def test_a_flush_waits_for_a_large_held_back_backlog(journal_db: SqliteDatabase)
         journal.start()
         call = journal._writer.call
 
-        async def counted(op: str, *args: Any) -> Any:
+        async def counted(op: str, *args: Any, **kw: Any) -> Any:
             calls.append(op)
-            return await call(op, *args)
+            return await call(op, *args, **kw)
 
         journal._writer.call = counted  # type: ignore[method-assign]
         pad = b'{"partnerId":"P1","tokenId":"T1","note":"' + b"x" * 1000
@@ -525,3 +525,90 @@ def test_a_read_waits_for_what_another_process_s_writer_holds_back(
     assert held  # B held some back
     assert complete is True and set(held) <= set(after)
     assert _stored(db) == []  # nothing came back after the deletion
+
+
+# ------------------------------------------------ review: defects found in holding back
+
+
+async def _handed_over(journal: Journal, numbers: range, pad: bytes = b"") -> None:
+    """Hand entries over without a sync, a batch at a time (the writer holds them back once
+    its probe has two samples: ``hold_back_below=4096``)."""
+    for i in numbers:
+        raw = _raw(i)
+        if pad:
+            raw = raw._replace(request_body=pad + b'%d"}' % i)
+        journal.put(raw)
+        if i % 2_000 == 0 or i == numbers[-1]:
+            async with journal._lock:
+                await journal._flush()
+            await asyncio.sleep(0.15)  # the probe's window
+
+
+def test_a_second_flush_waits_for_a_backlog_another_flush_owes(
+    journal_db: SqliteDatabase,
+) -> None:
+    """Two reads at once: the first one's ``sync`` found more than ``SYNC_BYTES`` held back
+    and is polling ``progress``; a second flush (a second read, or ``stop``) that hands
+    nothing new over must wait for that backlog too, not return before it is stored."""
+    db = journal_db
+    settings = JournalSettings(hold_back_below=4096, queue_size=20_000, max_entries=20_000)
+    journal = Journal(db, settings, Metrics(), {"kplus": KPLUS})
+    seen: list[int] = []
+
+    async def scenario() -> None:
+        journal.start()
+        call = journal._writer.call
+
+        async def second_read_meanwhile(op: str, *args: Any, **kw: Any) -> Any:
+            if op == "progress" and not seen:
+                seen.append(-1)
+                await journal.flush()  # another read, while the first one polls
+                seen[0] = len(db.write_sync(rows.list_entries_all))
+            return await call(op, *args, **kw)
+
+        journal._writer.call = second_read_meanwhile  # type: ignore[method-assign]
+        pad = b'{"partnerId":"P1","tokenId":"T1","note":"' + b"x" * 1000
+        await _handed_over(journal, range(6_000), pad)  # ~7 MB: past SYNC_BYTES
+        await journal.flush()
+        await journal.stop()
+
+    _run(scenario())
+    assert seen, "the first flush never polled: nothing was owed"
+    assert seen[0] == 6_000  # what the second flush returned after
+    assert journal.dropped == 0
+
+
+def test_entries_held_by_a_writer_that_died_between_calls_are_counted_dropped(
+    journal_db: SqliteDatabase,
+) -> None:
+    """The writer dies (OOM-killed, kill -9) while it holds entries back and no call is under
+    way: the next call starts another, and the entries the dead one held are counted as
+    dropped (the module's docstring), not left in ``_held`` forever."""
+    db = journal_db
+    metrics = Metrics()
+    journal = Journal(db, JournalSettings(hold_back_below=4096), metrics, {"kplus": KPLUS})
+
+    async def scenario() -> int:
+        journal.start()
+        deadline = time.monotonic() + 20
+        n = 0
+        while journal._held == 0:  # until the writer holds some back
+            assert time.monotonic() < deadline, "the writer never held an entry back"
+            await _handed_over(journal, range(n, n + 10))
+            n += 10
+        held = journal._held
+        proc = journal._writer.proc
+        assert proc is not None
+        os.kill(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        journal.put(_raw(10_000))
+        await journal.flush()  # another writer, started for this batch
+        await journal.stop()
+        return held
+
+    held = _run(scenario())
+    stored = len(db.write_sync(rows.list_entries_all))
+    assert journal.dropped == held
+    assert metrics.journal_dropped._value.get() == held
+    assert journal._held == 0
+    assert metrics.journal_written._value.get() == stored

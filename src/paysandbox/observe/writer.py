@@ -115,6 +115,8 @@ class WriterClient:
         self._ended: list[asyncio.subprocess.Process] = []  # killed, not yet reaped
         self._lock = asyncio.Lock()
         self._init: tuple[Any, ...] | None = None
+        #: children that ended on their own between two calls (what they held is lost)
+        self.deaths = 0
 
     def configure(
         self, url: str, hooks: Any, max_body: int, hold_back_below: float, hold_back_bytes: int
@@ -130,6 +132,7 @@ class WriterClient:
         if self._proc is not None:
             if self._proc.returncode is None:
                 return self._proc
+            self.deaths += 1
             self._kill(self._proc)  # ended on its own: let its pipes go with it
         await self._reap()
         env = dict(os.environ)
@@ -169,9 +172,13 @@ class WriterClient:
         """The child now (another one after it died and was started again)."""
         return self._proc
 
-    async def call(self, op: str, *args: Any) -> Any:
-        """``sync``, ``progress``, ``trim`` or ``prune``: the writer's ``Backlog.counts``."""
+    async def call(self, op: str, *args: Any, on: asyncio.subprocess.Process | None = None) -> Any:
+        """``sync``, ``progress``, ``trim`` or ``prune``: the writer's ``Backlog.counts``.
+        ``on``: that child only — None when it is not the child any more (it ended, or the
+        client was closed), never another one started for it."""
         async with self._lock:
+            if on is not None and (self._proc is not on or on.returncode is not None):
+                return None
             proc = await self._ensure()
             return await self._exchange(proc, encode((op, args)))
 
