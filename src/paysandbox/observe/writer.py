@@ -390,6 +390,8 @@ class Backlog:
             self.todo.append([STORE, body])
             self.taken += 1
             self.held += len(body)
+            while self.held > self.cap:  # past the cap: the oldest first, then the answer
+                self.step()  # (the server waits for it: the journal's pace again)
             return True, self.counts()
         op, args = decode(body)  # stdin: a private pipe from the server that started us
         if op == "sync":
