@@ -631,3 +631,23 @@ def test_past_its_cap_a_hand_over_is_answered_only_once_the_oldest_are_stored(
     assert most <= backlog.cap, f"{most} bytes held, {most / backlog.cap:.1f} times the cap"
     backlog.take(writer.encode(("sync", ())))
     assert len(_stored(journal_db)) == 6_000
+
+
+def test_two_holding_writers_with_one_host_name_and_pid_keep_two_rows(
+    journal_db: SqliteDatabase,
+) -> None:
+    """Two containers on one database with the same host name (``--network host``) and
+    their own PID namespaces: their writers can have the same pid. Each keeps its own row —
+    one that stored all it held and removed its row must not remove the other's, or reads
+    stop waiting for entries the other still holds."""
+    busy = [True]
+    CLOCK[0] = 200.0
+    one, two = _backlog(journal_db, busy), _backlog(journal_db, busy)
+    one.take(_frame(1))
+    two.take(_frame(2))
+    one.tend()
+    two.tend()
+    assert journal_db.write_sync(rows.behind, 1 << 62, 0) == 2
+    one.take(writer.encode(("sync", ())))  # one stores what it held …
+    one.tend()  # … and removes its row
+    assert journal_db.write_sync(rows.behind, 1 << 62, 0) == 1  # two still holds req_2

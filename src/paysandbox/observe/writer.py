@@ -370,8 +370,9 @@ class Backlog:
         self.held = 0  # bytes of the frames not decoded yet
         self.stored = 0  # entries stored since the last answer
         self.failed = 0  # entries that could not be built or stored since the last answer
-        #: this writer's row in ``sandbox_journal_holds`` (migration c0007)
-        self.name = f"{socket.gethostname()}:{os.getpid()}"[:128]
+        #: this writer's row in ``sandbox_journal_holds`` (migration c0007); host name and
+        #: pid are not unique (containers with the host's name and their own PID namespaces)
+        self.name = f"{socket.gethostname()[:100]}:{os.getpid()}:{os.urandom(6).hex()}"
         self.holding = False  # the row is there
         self.answered = 0  # the last read (``sync_gen``) it has stored everything for
         self.owing = 0  # a later read that asked; stored for once ``owed`` pieces of work are done
