@@ -651,3 +651,20 @@ def test_two_holding_writers_with_one_host_name_and_pid_keep_two_rows(
     one.take(writer.encode(("sync", ())))  # one stores what it held …
     one.tend()  # … and removes its row
     assert journal_db.write_sync(rows.behind, 1 << 62, 0) == 1  # two still holds req_2
+
+
+def test_a_batch_that_cannot_be_decoded_is_dropped_not_fatal(journal_db: SqliteDatabase) -> None:
+    """A batch is decoded only when it is stored, outside ``main``'s answer: one that cannot
+    be (a pickled object whose class the writer cannot import, a bug) is logged and dropped;
+    the writer goes on with what it holds after it, instead of ending with all of it."""
+    busy = [True]
+    backlog = _backlog(journal_db, busy)
+    backlog.take(writer.STORE + b"M not marshal data")
+    backlog.take(_frame(2))
+    busy[0] = False
+    while backlog.due():  # main(): between frames
+        backlog.step()
+    assert _stored(journal_db) == ["req_2"]
+    assert backlog.held == 0 and backlog.done == backlog.taken == 2
+    assert backlog.take(_frame(3)) == (True, (1, 0, 2, 3))
+    assert backlog.take(writer.encode(("sync", ()))) == (True, (1, 0, 3, 3))

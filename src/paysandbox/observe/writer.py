@@ -438,7 +438,12 @@ class Backlog:
         if head[0] == STORE:
             if isinstance(head[1], bytes):
                 self.held -= len(head[1])
-                head[1] = decode(head[1][1:])  # a private pipe, as above
+                try:
+                    head[1] = list(decode(head[1][1:]))  # a private pipe, as above
+                except Exception:  # a bug: this batch only, not the writer and all it holds
+                    log.warning("a journal batch that cannot be decoded dropped", exc_info=True)
+                    self._done()
+                    return
             raws: list[Any] = head[1]
             take = self.w.chunk or len(raws)
             part, head[1] = raws[:take], raws[take:]
