@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from paysandbox.core import clock
 from paysandbox.observe import writer
 from paysandbox.observe.entries import hooks_of
 from paysandbox.observe.journal import Journal, JournalSettings
@@ -457,7 +458,7 @@ def test_a_holding_writer_keeps_a_row_and_stores_when_a_read_asks(
     (row,) = _holders(journal_db)
     assert row["gen"] == 0 and not backlog.due()
     asked = journal_db.write_sync(rows.ask_holders)  # a read, elsewhere
-    assert journal_db.write_sync(rows.behind, asked, 0) == 1
+    assert journal_db.write_sync(rows.behind, asked, 1 << 40) == 1
     backlog.tend()  # within POLL_SECONDS of the last look: not yet
     assert backlog.owed == 0
     CLOCK[0] += 2 * writer.POLL_SECONDS
@@ -467,7 +468,7 @@ def test_a_holding_writer_keeps_a_row_and_stores_when_a_read_asks(
     backlog.step()
     backlog.tend()
     assert _stored(journal_db) == ["req_1", "req_2"]
-    assert journal_db.write_sync(rows.behind, asked, 0) == 0  # the read may go ahead
+    assert journal_db.write_sync(rows.behind, asked, 1 << 40) == 0  # the read may go ahead
     assert not backlog.due() and _holders(journal_db)[0]["gen"] == asked
     busy[0] = False
     backlog.step()
@@ -647,10 +648,10 @@ def test_two_holding_writers_with_one_host_name_and_pid_keep_two_rows(
     two.take(_frame(2))
     one.tend()
     two.tend()
-    assert journal_db.write_sync(rows.behind, 1 << 62, 0) == 2
+    assert journal_db.write_sync(rows.behind, 1 << 62, 1 << 40) == 2
     one.take(writer.encode(("sync", ())))  # one stores what it held …
     one.tend()  # … and removes its row
-    assert journal_db.write_sync(rows.behind, 1 << 62, 0) == 1  # two still holds req_2
+    assert journal_db.write_sync(rows.behind, 1 << 62, 1 << 40) == 1  # two still holds req_2
 
 
 def test_a_batch_that_cannot_be_decoded_is_dropped_not_fatal(journal_db: SqliteDatabase) -> None:
@@ -668,3 +669,48 @@ def test_a_batch_that_cannot_be_decoded_is_dropped_not_fatal(journal_db: SqliteD
     assert backlog.held == 0 and backlog.done == backlog.taken == 2
     assert backlog.take(_frame(3)) == (True, (1, 0, 2, 3))
     assert backlog.take(writer.encode(("sync", ()))) == (True, (1, 0, 3, 3))
+
+
+def test_a_read_waits_for_a_holder_whose_host_clock_is_behind(
+    journal_db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team's server processes on several hosts: a holder's "alive" time and the reader's
+    "gone" limit must come from one clock (the database's), or a holder on a host whose clock
+    is 10 s behind looks gone to every reader — which then answers ``complete: true``
+    without what it holds."""
+    real = clock.real_now_us  # the writer's host's clock, 10 s behind (before: its seen_us)
+    monkeypatch.setattr(writer, "real_now_us", lambda: real() - 10_000_000, raising=False)
+    busy = [True]
+    CLOCK[0] = 300.0
+    backlog = _backlog(journal_db, busy)
+    backlog.take(_frame(1))
+    backlog.tend()  # holding: its row says it is alive
+    reader = Journal(journal_db, JournalSettings(), Metrics(), {"kplus": KPLUS})
+    assert _run(reader.everywhere(0.3)) is False  # it waited for the holder, which never stored
+    assert _stored(journal_db) == []
+    (row,) = _holders(journal_db)  # the database's clock, in µs since the epoch
+    assert abs(row["seen_us"] - real()) < 5_000_000
+    journal_db.write_sync(lambda c: c.exec("UPDATE sandbox_journal_holds SET seen_us = ?", 0))
+    assert _run(reader.everywhere(0.3)) is True  # a holder that stopped saying so is gone
+
+
+def test_holders_are_timed_by_the_database_s_clock(fresh_db_url: str) -> None:
+    """``rows.hold`` and ``rows.behind`` on this backend (SQLite or PostgreSQL): seen_us in
+    µs since the epoch, and a holder quiet for longer than the limit is gone."""
+    from paysandbox.store import migrate
+    from paysandbox.store.db import open_database
+
+    migrate.upgrade(fresh_db_url)
+    db = open_database(fresh_db_url)
+    try:
+        db.write_sync(rows.hold, "h:1:x", 0)
+        (row,) = db.write_sync(lambda c: c.all("SELECT * FROM sandbox_journal_holds"))
+        assert abs(row["seen_us"] - clock.real_now_us()) < 5_000_000
+        assert db.write_sync(rows.behind, 1, 2_000_000) == 1
+        assert db.write_sync(rows.behind, 0, 2_000_000) == 0  # not behind gen 0
+        db.write_sync(
+            lambda c: c.exec("UPDATE sandbox_journal_holds SET seen_us = seen_us - ?", 3_000_000)
+        )
+        assert db.write_sync(rows.behind, 1, 2_000_000) == 0
+    finally:
+        db.close()

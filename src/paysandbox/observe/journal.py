@@ -51,7 +51,8 @@ __all__ = [
 log = logging.getLogger("paysandbox.journal")
 
 #: A writer holding entries back says it is alive every ``writer.ALIVE_SECONDS``; one that has
-#: not said so for this long is gone (killed, its host down), and a read does not wait for it.
+#: not said so for this long (by the database's clock) is gone (killed, its host down), and a
+#: read does not wait for it.
 HOLDER_GONE_US = int(4 * writer.ALIVE_SECONDS * US)
 NO_GEN = 1 << 62  # ``rows.behind(NO_GEN, …)``: every live holder
 
@@ -260,12 +261,12 @@ class Journal:
             return True
         deadline = time.monotonic() + seconds
         asked = None
-        if await self.db.read(rows.behind, NO_GEN, _alive_since()):  # somebody holds entries back
+        if await self.db.read(rows.behind, NO_GEN, HOLDER_GONE_US):  # somebody holds entries back
             asked = await self.db.write(rows.ask_holders)
         await self.flush()
         if asked is None:
             return True
-        while n := await self.db.read(rows.behind, asked, _alive_since()):
+        while n := await self.db.read(rows.behind, asked, HOLDER_GONE_US):
             if time.monotonic() >= deadline:
                 log.warning(
                     "%d journal writer(s) of other server processes have not stored the entries "
@@ -382,10 +383,6 @@ class Journal:
             await self._call("prune", cap, cutoff)
         else:
             await self.db.write(lambda c: rows.prune(c, max_entries=cap, older_than_us=cutoff))
-
-
-def _alive_since() -> int:
-    return real_now_us() - HOLDER_GONE_US
 
 
 def _remote_url(db: Database) -> str | None:

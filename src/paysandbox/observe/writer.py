@@ -48,7 +48,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.clock import real_now_us
 from ..store import observe as rows
 from ..store.db import open_database
 from .entries import build_rows
@@ -503,7 +502,7 @@ class Backlog:
 
     def _say(self, gen: int) -> None:
         self.said_at = self.now()
-        self._db(rows.hold, self.name, gen, real_now_us())
+        self._db(rows.hold, self.name, gen)
 
     def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.w.db.write_sync(fn, *args)
