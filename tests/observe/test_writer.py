@@ -714,3 +714,48 @@ def test_holders_are_timed_by_the_database_s_clock(fresh_db_url: str) -> None:
         assert db.write_sync(rows.behind, 1, 2_000_000) == 0
     finally:
         db.close()
+
+
+def test_a_writer_without_proc_stat_or_sysconf_stores_as_before(fresh_db_url: str) -> None:
+    """Windows: no ``os.sysconf``, no ``/proc/stat`` and no ``select()`` on a pipe. The
+    writer never holds back there (every processor counts as free) and stores each batch as
+    it comes, as before holding back — it must not end at its start."""
+    import subprocess
+    import sys
+
+    from paysandbox.store import migrate
+    from paysandbox.store.db import open_database
+
+    migrate.upgrade(fresh_db_url)
+    frames = b""
+    for data in (
+        writer.encode(("init", (fresh_db_url, {"kplus": hooks_of(KPLUS)}, 1000, 0.5, 1 << 20))),
+        _frame(1, 2),
+        writer.encode(("sync", ())),
+    ):
+        frames += len(data).to_bytes(4, "big") + data
+    env = {**os.environ, "PYTHONPATH": str(Path(writer.__file__).resolve().parents[2])}
+    as_windows = (
+        "import os, sys; from paysandbox.observe import writer; "
+        "del os.sysconf; sys.platform = 'win32'; writer.main()"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", as_windows],
+        input=frames,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode()
+    answers = []
+    out = proc.stdout
+    while out:
+        size = int.from_bytes(out[:4], "big")
+        answers.append(writer.decode(out[4 : 4 + size]))
+        out = out[4 + size :]
+    assert answers[1:] == [(True, (0, 0, 0, 1)), (True, (2, 0, 1, 1))]
+    db = open_database(fresh_db_url)
+    try:
+        assert len(db.write_sync(rows.list_entries_all)) == 2
+    finally:
+        db.close()

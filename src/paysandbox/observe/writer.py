@@ -317,7 +317,8 @@ class CpuProbe:
         own: Callable[[], float] = lambda: sum(os.times()[:2]),
     ) -> None:
         self.path, self.window, self.now, self.own = path, window, now, own
-        self.tick = 1 / os.sysconf("SC_CLK_TCK")
+        sysconf = getattr(os, "sysconf", None)  # not on Windows (nor /proc/stat: never read)
+        self.tick = 1 / sysconf("SC_CLK_TCK") if sysconf is not None else 0.01
         self._last: tuple[float, float, float] | None = None  # (at, idle, own) in seconds
         self._free = math.inf
 
@@ -548,7 +549,10 @@ def main() -> None:
                 wait = POLL_SECONDS
         else:
             wait = None
-        if not select.select([inp], [], [], wait)[0]:
+        if sys.platform == "win32":  # no select() on a pipe; nothing is held back there
+            if wait == 0:  # (no /proc/stat): the work due is done before the next frame
+                continue
+        elif not select.select([inp], [], [], wait)[0]:
             continue
         head = _read(inp, _LEN.size)
         if head is None:
