@@ -735,8 +735,11 @@ def test_a_writer_without_proc_stat_or_sysconf_stores_as_before(fresh_db_url: st
     ):
         frames += len(data).to_bytes(4, "big") + data
     env = {**os.environ, "PYTHONPATH": str(Path(writer.__file__).resolve().parents[2])}
+    # what imports differently on Windows (psycopg) is imported first, as it is on Linux
     as_windows = (
         "import os, sys; from paysandbox.observe import writer; "
+        "from paysandbox.store.db import open_database; "
+        f"open_database({fresh_db_url!r}).write_sync(lambda c: c.one('SELECT 1')); "
         "del os.sysconf; sys.platform = 'win32'; writer.main()"
     )
     proc = subprocess.run(
