@@ -51,7 +51,8 @@ __all__ = [
 log = logging.getLogger("paysandbox.journal")
 
 #: A writer holding entries back says it is alive every ``writer.ALIVE_SECONDS``; one that has
-#: not said so for this long is gone (killed, its host down), and a read does not wait for it.
+#: not said so for this long (by the database's clock) is gone (killed, its host down), and a
+#: read does not wait for it.
 HOLDER_GONE_US = int(4 * writer.ALIVE_SECONDS * US)
 NO_GEN = 1 << 62  # ``rows.behind(NO_GEN, …)``: every live holder
 
@@ -115,6 +116,11 @@ class Journal:
         self._held = 0
         #: the writer process was given work since its last ``sync``
         self._unsynced = False
+        #: a ``sync`` answered before the work it found was done: (that child, the ``taken``
+        #: every flush waits for ``done`` to reach), and the writer's last ``done``
+        self._owed: tuple[asyncio.subprocess.Process | None, int] | None = None
+        self._done = 0
+        self._deaths = 0  # ``WriterClient.deaths`` counted so far
         if self.remote_url is not None:
             self._writer.configure(
                 self.remote_url,
@@ -208,18 +214,23 @@ class Journal:
         answered before it comes back after it)."""
         async with self._lock:
             await self._flush()
-            if not (self._unsynced and self._remote()):
-                return
-            self._unsynced = False  # what the writer holds back, stored now:
-            answer = await self._call("sync")
-            proc = self._writer.proc
-        # a large backlog is stored between frames: the queue is handed over meanwhile
-        while answer is not None and answer[0] < answer[1]:  # done < taken at the sync
+            if self._unsynced and self._remote():
+                self._unsynced = False  # what the writer holds back, stored now:
+                answer = await self._call("sync")
+                if answer is not None and answer[0] < answer[1]:  # done < taken at the sync
+                    self._owed = (self._writer.proc, answer[1])
+            owed = self._owed
+        # a large backlog is stored between frames: the queue is handed over meanwhile. Every
+        # flush waits for what is owed, another flush's sync included (a second read, stop)
+        while owed is not None and self._done < owed[1]:
             await asyncio.sleep(0.01)
-            if self._writer.proc is not proc:  # it died: what it held is counted as dropped
-                return
-            progress = await self._call("progress")
-            answer = None if progress is None else (progress[0], answer[1])
+            proc = owed[0]
+            if proc is None or self._writer.proc is not proc:
+                break  # it died (what it held is counted as dropped), or it was closed
+            if await self._call("progress", on=proc) is None:
+                break
+        if owed is not None and self._owed is owed:
+            self._owed = None
 
     async def settle(self, seconds: float | None = None) -> bool:
         """``flush`` for a read, so a client reading through the process it called sees its
@@ -250,12 +261,12 @@ class Journal:
             return True
         deadline = time.monotonic() + seconds
         asked = None
-        if await self.db.read(rows.behind, NO_GEN, _alive_since()):  # somebody holds entries back
+        if await self.db.read(rows.behind, NO_GEN, HOLDER_GONE_US):  # somebody holds entries back
             asked = await self.db.write(rows.ask_holders)
         await self.flush()
         if asked is None:
             return True
-        while n := await self.db.read(rows.behind, asked, _alive_since()):
+        while n := await self.db.read(rows.behind, asked, HOLDER_GONE_US):
             if time.monotonic() >= deadline:
                 log.warning(
                     "%d journal writer(s) of other server processes have not stored the entries "
@@ -295,15 +306,31 @@ class Journal:
         self._count(0, lost)
         return lost
 
-    async def _call(self, op: str, *args: object) -> tuple[int, int] | None:
+    def _died(self) -> None:
+        """The writer process ended between two calls and another was started: what the
+        ended one held is counted as dropped."""
+        if self._writer.deaths != self._deaths:
+            self._deaths = self._writer.deaths
+            if lost := self._gone():
+                log.warning("journal writer process ended; %d entries dropped", lost)
+
+    async def _call(
+        self, op: str, *args: object, on: asyncio.subprocess.Process | None = None
+    ) -> tuple[int, int] | None:
         """``sync``, ``progress``, ``trim`` or ``prune`` in the writer process: its (done,
-        taken) pieces of work; None when it is gone."""
+        taken) pieces of work; None when it is gone (``on``: that child is not the writer
+        any more)."""
         try:
-            stored, failed, done, taken = await self._writer.call(op, *args)
+            answer = await self._writer.call(op, *args, on=on)
         except writer.WriterGone as exc:
             lost = self._gone()
             log.warning("journal writer process %s; %d entries dropped", exc, lost)
             return None
+        if answer is None:
+            return None
+        stored, failed, done, taken = answer
+        self._died()
+        self._done = int(done)
         self._held -= stored + failed
         if op in ("trim", "prune"):
             self._unsynced = True
@@ -331,6 +358,7 @@ class Journal:
             except Exception:
                 log.warning("journal batch of %d dropped", len(batch), exc_info=True)
                 return 0, len(batch)
+            self._died()
             self._held += len(batch) - stored - failed
             self._unsynced = True
             return int(stored), int(failed)
@@ -355,10 +383,6 @@ class Journal:
             await self._call("prune", cap, cutoff)
         else:
             await self.db.write(lambda c: rows.prune(c, max_entries=cap, older_than_us=cutoff))
-
-
-def _alive_since() -> int:
-    return real_now_us() - HOLDER_GONE_US
 
 
 def _remote_url(db: Database) -> str | None:

@@ -48,7 +48,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.clock import real_now_us
 from ..store import observe as rows
 from ..store.db import open_database
 from .entries import build_rows
@@ -115,6 +114,8 @@ class WriterClient:
         self._ended: list[asyncio.subprocess.Process] = []  # killed, not yet reaped
         self._lock = asyncio.Lock()
         self._init: tuple[Any, ...] | None = None
+        #: children that ended on their own between two calls (what they held is lost)
+        self.deaths = 0
 
     def configure(
         self, url: str, hooks: Any, max_body: int, hold_back_below: float, hold_back_bytes: int
@@ -130,6 +131,7 @@ class WriterClient:
         if self._proc is not None:
             if self._proc.returncode is None:
                 return self._proc
+            self.deaths += 1
             self._kill(self._proc)  # ended on its own: let its pipes go with it
         await self._reap()
         env = dict(os.environ)
@@ -169,9 +171,13 @@ class WriterClient:
         """The child now (another one after it died and was started again)."""
         return self._proc
 
-    async def call(self, op: str, *args: Any) -> Any:
-        """``sync``, ``progress``, ``trim`` or ``prune``: the writer's ``Backlog.counts``."""
+    async def call(self, op: str, *args: Any, on: asyncio.subprocess.Process | None = None) -> Any:
+        """``sync``, ``progress``, ``trim`` or ``prune``: the writer's ``Backlog.counts``.
+        ``on``: that child only — None when it is not the child any more (it ended, or the
+        client was closed), never another one started for it."""
         async with self._lock:
+            if on is not None and (self._proc is not on or on.returncode is not None):
+                return None
             proc = await self._ensure()
             return await self._exchange(proc, encode((op, args)))
 
@@ -311,7 +317,8 @@ class CpuProbe:
         own: Callable[[], float] = lambda: sum(os.times()[:2]),
     ) -> None:
         self.path, self.window, self.now, self.own = path, window, now, own
-        self.tick = 1 / os.sysconf("SC_CLK_TCK")
+        sysconf = getattr(os, "sysconf", None)  # not on Windows (nor /proc/stat: never read)
+        self.tick = 1 / sysconf("SC_CLK_TCK") if sysconf is not None else 0.01
         self._last: tuple[float, float, float] | None = None  # (at, idle, own) in seconds
         self._free = math.inf
 
@@ -363,8 +370,9 @@ class Backlog:
         self.held = 0  # bytes of the frames not decoded yet
         self.stored = 0  # entries stored since the last answer
         self.failed = 0  # entries that could not be built or stored since the last answer
-        #: this writer's row in ``sandbox_journal_holds`` (migration c0007)
-        self.name = f"{socket.gethostname()}:{os.getpid()}"[:128]
+        #: this writer's row in ``sandbox_journal_holds`` (migration c0007); host name and
+        #: pid are not unique (containers with the host's name and their own PID namespaces)
+        self.name = f"{socket.gethostname()[:100]}:{os.getpid()}:{os.urandom(6).hex()}"
         self.holding = False  # the row is there
         self.answered = 0  # the last read (``sync_gen``) it has stored everything for
         self.owing = 0  # a later read that asked; stored for once ``owed`` pieces of work are done
@@ -383,6 +391,8 @@ class Backlog:
             self.todo.append([STORE, body])
             self.taken += 1
             self.held += len(body)
+            while self.held > self.cap:  # past the cap: the oldest first, then the answer
+                self.step()  # (the server waits for it: the journal's pace again)
             return True, self.counts()
         op, args = decode(body)  # stdin: a private pipe from the server that started us
         if op == "sync":
@@ -428,7 +438,12 @@ class Backlog:
         if head[0] == STORE:
             if isinstance(head[1], bytes):
                 self.held -= len(head[1])
-                head[1] = decode(head[1][1:])  # a private pipe, as above
+                try:
+                    head[1] = list(decode(head[1][1:]))  # a private pipe, as above
+                except Exception:  # a bug: this batch only, not the writer and all it holds
+                    log.warning("a journal batch that cannot be decoded dropped", exc_info=True)
+                    self._done()
+                    return
             raws: list[Any] = head[1]
             take = self.w.chunk or len(raws)
             part, head[1] = raws[:take], raws[take:]
@@ -488,7 +503,7 @@ class Backlog:
 
     def _say(self, gen: int) -> None:
         self.said_at = self.now()
-        self._db(rows.hold, self.name, gen, real_now_us())
+        self._db(rows.hold, self.name, gen)
 
     def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.w.db.write_sync(fn, *args)
@@ -534,7 +549,10 @@ def main() -> None:
                 wait = POLL_SECONDS
         else:
             wait = None
-        if not select.select([inp], [], [], wait)[0]:
+        if sys.platform == "win32":  # no select() on a pipe; nothing is held back there
+            if wait == 0:  # (no /proc/stat): the work due is done before the next frame
+                continue
+        elif not select.select([inp], [], [], wait)[0]:
             continue
         head = _read(inp, _LEN.size)
         if head is None:

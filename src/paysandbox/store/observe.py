@@ -211,14 +211,22 @@ def ask_holders(conn: Conn) -> int:
     return sync_gen(conn)
 
 
-def hold(conn: Conn, writer: str, gen: int, now_us: int) -> None:
+def _db_now_us(conn: Conn) -> str:
+    """The database's clock in microseconds (SQL): the one clock every host's writers and
+    readers share (each host's own may be seconds apart)."""
+    if conn.dialect == "postgresql":
+        return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)"
+    return "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)"
+
+
+def hold(conn: Conn, writer: str, gen: int) -> None:
     """``writer`` holds entries back, and has stored all it held when ``gen`` was asked."""
     conn.exec(
-        "INSERT INTO sandbox_journal_holds (writer, gen, seen_us) VALUES (?, ?, ?) "
+        "INSERT INTO sandbox_journal_holds (writer, gen, seen_us) "
+        f"VALUES (?, ?, {_db_now_us(conn)}) "
         "ON CONFLICT (writer) DO UPDATE SET gen = excluded.gen, seen_us = excluded.seen_us",
         writer,
         gen,
-        now_us,
     )
 
 
@@ -227,12 +235,14 @@ def release(conn: Conn, writer: str) -> None:
     conn.exec("DELETE FROM sandbox_journal_holds WHERE writer = ?", writer)
 
 
-def behind(conn: Conn, gen: int, seen_since_us: int) -> int:
+def behind(conn: Conn, gen: int, gone_us: int) -> int:
     """Writers that still hold entries back from before ``gen`` was asked for, and have said
-    so since ``seen_since_us`` (one that stopped saying so is gone: killed, its host down)."""
+    so within the last ``gone_us`` by the database's clock (one that stopped saying so is
+    gone: killed, its host down)."""
     row = conn.one(
-        "SELECT COUNT(*) AS n FROM sandbox_journal_holds WHERE gen < ? AND seen_us >= ?",
+        "SELECT COUNT(*) AS n FROM sandbox_journal_holds "
+        f"WHERE gen < ? AND seen_us >= {_db_now_us(conn)} - ?",
         gen,
-        seen_since_us,
+        gone_us,
     )
     return int(row["n"]) if row else 0
