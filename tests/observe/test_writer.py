@@ -4,6 +4,7 @@ counted as dropped), gone when the server is gone, kill -9 included."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import signal
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from paysandbox.core import clock
+from paysandbox.core.clock import real_now_us
 from paysandbox.observe import writer
 from paysandbox.observe.entries import hooks_of
 from paysandbox.observe.journal import Journal, JournalSettings
@@ -612,6 +614,64 @@ def test_entries_held_by_a_writer_that_died_between_calls_are_counted_dropped(
     assert metrics.journal_dropped._value.get() == held
     assert journal._held == 0
     assert metrics.journal_written._value.get() == stored
+
+
+def test_entries_held_by_a_writer_whose_call_was_cancelled_are_counted_dropped(
+    journal_db: SqliteDatabase,
+) -> None:
+    """A call cancelled mid-exchange (a read's handler cancelled while its flush waits)
+    kills the writer, the pipe being out of step: what it held is counted as dropped."""
+    db = journal_db
+    journal = Journal(db, JournalSettings(hold_back_below=4096), Metrics(), {"kplus": KPLUS})
+
+    async def scenario() -> int:
+        journal.start()
+        deadline = time.monotonic() + 20
+        n = 0
+        while journal._held == 0:
+            assert time.monotonic() < deadline, "the writer never held an entry back"
+            await _handed_over(journal, range(n, n + 10))
+            n += 10
+        held = journal._held
+        proc = journal._writer.proc
+        assert proc is not None
+        os.kill(proc.pid, signal.SIGSTOP)  # the call below waits for its answer
+        try:
+            call = asyncio.ensure_future(journal._call("progress"))
+            await asyncio.sleep(0.3)
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGCONT)
+        journal.put(_raw(10_000))
+        await journal.flush()  # another writer
+        await journal.stop()
+        return held
+
+    held = _run(scenario())
+    assert journal.dropped == held and journal._held == 0
+    assert "req_10000" in _stored(db)
+
+
+def test_rows_of_long_gone_writers_are_forgotten(journal_db: SqliteDatabase) -> None:
+    """Each writer's row has a name of its own, so rows of writers killed with their servers
+    would pile up: the next writer that starts holding entries back deletes those not seen
+    for ``GONE_ROW_US``; a recent one (maybe alive) stays."""
+    db = journal_db
+    db.write_sync(
+        lambda c: c.exec(
+            "INSERT INTO sandbox_journal_holds (writer, gen, seen_us) VALUES "
+            "('old', 0, 1), ('recent', 0, ?)",
+            real_now_us() - 1_000_000,
+        )
+    )
+    backlog = _backlog(db, [True])
+    backlog.take(_frame(1))
+    backlog.tend()
+    names = sorted(r["writer"] for r in _holders(db))
+    assert "old" not in names and "recent" in names and len(names) == 2
 
 
 def test_past_its_cap_a_hand_over_is_answered_only_once_the_oldest_are_stored(

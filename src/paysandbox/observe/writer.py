@@ -76,6 +76,9 @@ SPARE_CORES = 0.5
 #: How often a writer holding entries back looks at the processors, and at whether a read
 #: through another server process asks it to store them (``Backlog.tend``).
 POLL_SECONDS = 0.05
+#: The row of a writer that has not said it is alive for this long is deleted by the next
+#: writer that starts holding entries back (a reader stops waiting for one after 2 s).
+GONE_ROW_US = 60_000_000
 #: A ``sync`` finds at most this much held back: stored before it is answered (more: done
 #: between frames, so its server's hand-overs are still answered at once).
 SYNC_BYTES = 4 << 20
@@ -201,6 +204,7 @@ class WriterClient:
             raise WriterGone(f"ended: {exc!r}") from exc
         except BaseException:  # cancelled mid-call: the pipe is out of step, start afresh
             self._kill(proc)
+            self.deaths += 1  # and what it held is lost: the journal counts it as dropped
             raise
         ok, value = decode(body)  # a private pipe to the child this process started
         if not ok:
@@ -489,6 +493,7 @@ class Backlog:
         self.looked_at = now
         if not self.holding:
             if self.busy():  # held back from now on: readers wait for this writer
+                self._db(rows.forget_gone, GONE_ROW_US)
                 self.answered = int(self._db(rows.sync_gen))
                 self._say(self.answered)
                 self.holding = True

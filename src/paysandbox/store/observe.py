@@ -230,6 +230,12 @@ def hold(conn: Conn, writer: str, gen: int) -> None:
     )
 
 
+def forget_gone(conn: Conn, gone_us: int) -> None:
+    """Rows of writers that have not said they hold entries back for ``gone_us`` (killed with
+    their servers, or their hosts down: each writer's row has a name of its own)."""
+    conn.exec(f"DELETE FROM sandbox_journal_holds WHERE seen_us < {_db_now_us(conn)} - ?", gone_us)
+
+
 def release(conn: Conn, writer: str) -> None:
     """``writer`` holds nothing back any more."""
     conn.exec("DELETE FROM sandbox_journal_holds WHERE writer = ?", writer)
