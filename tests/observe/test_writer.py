@@ -822,3 +822,36 @@ def test_a_writer_without_proc_stat_or_sysconf_stores_as_before(fresh_db_url: st
         assert len(db.write_sync(rows.list_entries_all)) == 2
     finally:
         db.close()
+
+
+def test_what_a_holder_stored_for_another_read_is_counted_without_a_new_request(
+    journal_db: SqliteDatabase,
+) -> None:
+    """B's writer stores what it held because a read through A asked: B's own metrics count
+    it at B's next background turn, with no new request through B (they lagged until one)."""
+    db = journal_db
+    a = Journal(db, JournalSettings(), Metrics(), {"kplus": KPLUS})
+    b_metrics = Metrics()
+    settings = JournalSettings(hold_back_below=4096, flush_seconds=0.05)
+    b = Journal(db, settings, b_metrics, {"kplus": KPLUS})
+
+    async def scenario() -> tuple[int, float]:
+        a.start()
+        b.start()
+        deadline = time.monotonic() + 20
+        n = 0
+        while b._held == 0:
+            assert time.monotonic() < deadline, "B's writer never held an entry back"
+            await _handed_over(b, range(n, n + 10))
+            n += 10
+        assert await a.settle(10)  # stored by B's writer, asked through A
+        while b._held:  # B's background turn asks its writer for the counts
+            assert time.monotonic() < deadline, "B never counted what its writer stored"
+            await asyncio.sleep(0.02)
+        written = b_metrics.journal_written._value.get()
+        await b.stop()
+        await a.stop()
+        return n, written
+
+    n, written = _run(scenario())
+    assert written == n and b.dropped == 0

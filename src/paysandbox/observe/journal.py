@@ -200,7 +200,7 @@ class Journal:
             self.metrics.journal_dropped.inc(gone)
             return
         async with self._lock:
-            await self._flush()
+            sent = await self._flush()
             if time.monotonic() - self._last_prune >= self.settings.prune_seconds:
                 self._last_prune = time.monotonic()
                 self._since_trim = 0
@@ -208,6 +208,10 @@ class Journal:
             elif self._since_trim >= max(100, self.settings.max_entries // 10):
                 self._since_trim = 0
                 await self._trim()
+            elif not sent and self._held and self._remote() and self._writer.proc is not None:
+                # what the writer stored of what it held (a read through another process
+                # asked, or a processor came free): counted now, not at the next hand-over
+                await self._call("progress", on=self._writer.proc)
 
     async def flush(self) -> None:
         """Store everything queued so far (a deletion of the journal waits for it, so nothing
@@ -283,13 +287,16 @@ class Journal:
         if not task.cancelled() and task.exception() is not None:
             log.warning("journal flush failed", exc_info=task.exception())
 
-    async def _flush(self) -> None:
-        """``flush`` with the lock held."""
+    async def _flush(self) -> int:
+        """``flush`` with the lock held; how many entries it handed over."""
+        sent = 0
         while self._queue:
             size = REMOTE_BATCH if self._remote() else BATCH
             batch = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
             self._count(*await self._store(batch))
+            sent += len(batch)
             await asyncio.sleep(0)  # let requests in between batches (p99)
+        return sent
 
     def _count(self, stored: int, failed: int) -> None:
         if failed:
