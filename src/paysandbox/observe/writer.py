@@ -72,7 +72,7 @@ STORE = b"S"
 DEFER_BYTES = 256 << 20
 #: Below this many processors' worth of idle time (its own CPU counted as idle), the writer
 #: holds entries back (the default of ``[journal] hold_back_below``).
-SPARE_CORES = 0.5
+SPARE_CORES = 1.0
 #: How often a writer holding entries back looks at the processors, and at whether a read
 #: through another server process asks it to store them (``Backlog.tend``).
 POLL_SECONDS = 0.05
