@@ -7,7 +7,16 @@ import pytest
 
 from ..support import LiveServer
 from ..support import test_settings as make_settings
-from .builders import AUTH, assert_unauthorized, auth_body, basic, pay, payment_body, refund
+from .builders import (
+    AUTH,
+    assert_unauthorized,
+    auth_body,
+    basic,
+    codes,
+    pay,
+    payment_body,
+    refund,
+)
 
 ROUTES = [
     ("POST", "/v1/card/authenticate"),
@@ -79,11 +88,13 @@ def test_put_site_adds_a_site_and_changes_keys(client: httpx.Client) -> None:
     made = refund(client, pid, 500)
     assert made.status_code == 201, made.text
     rid = made.json()["Refund"]["ID"]
-    assert client.get(f"/v1/refunds/{rid}/status", headers=AUTH).status_code == 200
+    own = client.get(f"/v1/refunds/{rid}/status", headers=AUTH)
+    assert own.status_code == 200 and own.json()["Refund"]["ID"] == rid
     # found by its id alone, its site compared after the read (``store.get_refund``)
-    assert (
-        client.get(f"/v1/refunds/{rid}/status", headers=basic(2020, "s3cret-key")).status_code
-        == 404
+    other = client.get(f"/v1/refunds/{rid}/status", headers=basic(2020, "s3cret-key"))
+    assert other.status_code == 404 and codes(other.json(), "Refund") == ["1"]
+    assert other.json()["Refund"]["Status"]["Reasons"][0]["Info"] == (
+        f"Invalid data - no refund {rid}"
     )
 
     r = client.put("/_sandbox/smart2pay/sites/2020", json={"apiKey": "other-key"})
