@@ -79,6 +79,12 @@ def without_columns(row: Row, columns: Collection[str]) -> dict[str, Any]:
     return {k: row[k] for k in row.keys() if k not in columns}  # noqa: SIM118
 
 
+def blank_except(row: Row, columns: Collection[str]) -> dict[str, Any]:
+    """``row`` with every value but ``columns``' NULL: a joined read that found another
+    account's object keeps the asking account's own columns and nothing of the object."""
+    return {k: (row[k] if k in columns else None) for k in row.keys()}  # noqa: SIM118
+
+
 def contains_pattern(text: str) -> str:
     """A ``LIKE ? ESCAPE '\\'`` pattern matching ``text`` anywhere, wildcards taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -11,7 +11,14 @@ from typing import Any, NamedTuple
 from ...store import events
 from ...store.clock import account_clock_join, account_offset_sql, clock_row
 from ...store.db import Conn, Row
-from ...store.sql import bytewise, conditional_update, insert, insert_ignore, listing_where
+from ...store.sql import (
+    blank_except,
+    bytewise,
+    conditional_update,
+    insert,
+    insert_ignore,
+    listing_where,
+)
 
 #: The partner's clock, for statements over ``kplus_partners p``: its total offset
 #: (``_OFFSET``) needs the join (``_CLOCK_JOIN``) and ``clock_row()`` in the ``WHERE``.
@@ -454,7 +461,7 @@ def token_for_partner(conn: Conn, token_id: str, partner_id: str) -> Row | None:
     row = conn.one(_TOKEN_FOR_PARTNER, token_id, partner_id)
     if row is None or row["own_token"] or row["token_id"] is None:
         return row
-    return {k: (row[k] if k in _PARTNER_COLUMNS else None) for k in row.keys()}  # noqa: SIM118
+    return blank_except(row, _PARTNER_COLUMNS)
 
 
 #: What ``token_for_partner`` reads from the partner (kept when the token is not its own).

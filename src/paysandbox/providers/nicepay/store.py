@@ -10,6 +10,7 @@ from typing import Any
 from ...store.clock import account_clock_join, account_offset_sql, clock_row
 from ...store.db import Conn, Row
 from ...store.sql import (
+    blank_except,
     bytewise,
     conditional_update,
     insert_ignore,
@@ -95,7 +96,7 @@ def inquiry_row(conn: Conn, t_xid: str, imid: str) -> Row | None:
     row = conn.one(_INQUIRY_ROW, t_xid, imid)
     if row is None or row["inquiry_own"] or row["t_xid"] is None:
         return row
-    return {k: (row[k] if k in INQUIRY_EXTRA else None) for k in row.keys()}  # noqa: SIM118
+    return blank_except(row, INQUIRY_EXTRA)
 
 
 #: What ``inquiry_row`` adds to the transaction's columns.
