@@ -215,3 +215,24 @@ def wait_settled(client: httpx.Client, timeout: float = 10) -> None:
         return not any(d["inFlight"] for d in r.json()["deliveries"])
 
     wait_until(idle, timeout)
+
+
+class Recording:
+    """A storage connection (``paysandbox.store.db.Conn``) that notes every statement run
+    through it, to look at the plans the code's own SQL gets."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn, self.dialect = conn, conn.dialect
+        self.seen: list[tuple[str, tuple[Any, ...]]] = []
+
+    def one(self, sql: str, *args: Any) -> Any:
+        self.seen.append((sql, args))
+        return self.conn.one(sql, *args)
+
+    def all(self, sql: str, *args: Any) -> Any:
+        self.seen.append((sql, args))
+        return self.conn.all(sql, *args)
+
+    def exec(self, sql: str, *args: Any) -> int:
+        self.seen.append((sql, args))
+        return int(self.conn.exec(sql, *args))

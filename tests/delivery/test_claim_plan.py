@@ -18,31 +18,14 @@ from paysandbox.store import migrate
 from paysandbox.store import outbox as rows
 from paysandbox.store.db import Conn, open_database
 
+from ..support import Recording
+
 COLUMNS = (
     "id", "provider", "account_id", "object_id", "event", "url", "method", "headers", "body",
     "secret_keys", "success_rule", "state", "attempts", "max_attempts", "created_at_us",
     "next_attempt_at_us", "lease_token", "lease_until_real_us", "last_http_status", "last_error",
     "completed_at_us",
 )  # fmt: skip
-
-
-class Recording:
-    """A connection that notes every statement run through it."""
-
-    def __init__(self, conn: Conn) -> None:
-        self.conn, self.dialect, self.seen = conn, conn.dialect, []
-
-    def one(self, sql: str, *args: Any) -> Any:
-        self.seen.append((sql, args))
-        return self.conn.one(sql, *args)
-
-    def all(self, sql: str, *args: Any) -> Any:
-        self.seen.append((sql, args))
-        return self.conn.all(sql, *args)
-
-    def exec(self, sql: str, *args: Any) -> int:
-        self.seen.append((sql, args))
-        return self.conn.exec(sql, *args)
 
 
 class Undo(Exception):

@@ -25,7 +25,7 @@ from paysandbox.store import migrate
 from paysandbox.store import outbox as deliveries
 from paysandbox.store.db import Conn, open_database
 
-from ..support import is_postgres
+from ..support import Recording, is_postgres
 
 pytestmark = pytest.mark.skipif(not is_postgres(), reason="PostgreSQL only")
 
@@ -80,22 +80,6 @@ def db(fresh_db_url: str) -> Iterator[Any]:
     database.write_sync(fill)
     yield database
     database.close()
-
-
-class Recording:
-    """A connection that notes every statement run through it."""
-
-    def __init__(self, conn: Conn) -> None:
-        self.conn, self.dialect = conn, conn.dialect
-        self.seen: list[tuple[str, tuple[Any, ...]]] = []
-
-    def one(self, sql: str, *args: Any) -> Any:
-        self.seen.append((sql, args))
-        return self.conn.one(sql, *args)
-
-    def all(self, sql: str, *args: Any) -> Any:
-        self.seen.append((sql, args))
-        return self.conn.all(sql, *args)
 
 
 def _rows_read(node: dict[str, Any]) -> int:
