@@ -304,30 +304,20 @@ def test_the_app_pools_as_many_connections_as_the_settings_say() -> None:
 def test_the_start_up_connection_is_closed_once_the_app_is_built(app_name: str) -> None:
     """``create_app`` seeds through ``write_sync``'s own connection, then closes it: a serving
     process keeps only its pool (each worker of ``serve --workers`` would keep one more)."""
-    import psycopg
-
     from paysandbox.app import create_app
     from paysandbox.settings import Settings
-
-    def connections() -> int:
-        with psycopg.connect(BACKEND, autocommit=True) as c:
-            row = c.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [app_name]
-            ).fetchone()
-            assert row is not None
-            return int(row[0])
 
     schema, url = new_pg_schema(BACKEND)
     try:
         app = create_app(Settings(db_url=f"{url}&application_name={app_name}", run_sender=False))
         db = app.state.sandbox.ctx.db
         try:
-            assert connections() == 0  # seeded, and nothing left open before serving
+            assert open_sessions(app_name) == 0  # seeded, and nothing left open before serving
             assert db.write_sync(lambda c: c.one("SELECT 1 AS one")) == {"one": 1}  # opens again
-            assert connections() == 1
+            assert open_sessions(app_name) == 1
         finally:
             db.close()
-        assert connections() == 0
+        assert open_sessions(app_name) == 0
     finally:
         drop_pg_schema(BACKEND, schema)
 
