@@ -800,3 +800,100 @@ def test_a_pool_of_an_ended_uvloop_loop_is_closed_without_an_error(db: PostgresD
     with ThreadPoolExecutor(1) as pool:
         pool.submit(lambda: uvloop.run(db.write(put, "b", 2))).result()
     db.close()
+
+
+def test_a_caller_takes_the_first_connection_given_back_while_another_is_opened(
+    db: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller that finds no connection idle takes whichever comes first: one given back, or
+    the one a task opens for it. It used to open its own and wait for all of it (connect, then
+    asyncpg's type look-ups: 15–50 ms under load) while a connection was given back."""
+    from paysandbox.store import pg
+
+    connect = pg._connect
+    gate: asyncio.Event | None = None
+
+    async def slow_connect(dsn: str) -> Any:
+        assert gate is not None
+        await gate.wait()
+        return await connect(dsn)
+
+    async def main() -> tuple[bool, int, int]:
+        nonlocal gate
+        gate = asyncio.Event()
+        pool = db._pool()
+        first = await pool.acquire()  # opened at once: nothing in between yet
+        monkeypatch.setattr(pg, "_connect", slow_connect)
+        waiter = asyncio.ensure_future(pool.acquire())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiter.done()
+        pool.release(first)
+        got = await asyncio.wait_for(waiter, 5)  # the one given back, the new one still opening
+        gate.set()
+        for _ in range(500):
+            if pool.idle:
+                break
+            await asyncio.sleep(0.01)
+        pool.release(got)
+        return got is first, pool.opened, len(pool.idle)
+
+    same, opened, idle = run_async(main)
+    assert same
+    assert opened == idle == 2  # the connection opened meanwhile is kept for the next caller
+
+
+def test_when_no_connection_can_be_opened_every_waiting_caller_gets_the_error(
+    db: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refuses connections: each waiting caller gets the driver's error in turn
+    (the oldest first, then the next one's try begins), none waits for good; once it accepts
+    them again, a caller is served."""
+    from paysandbox.store import pg
+
+    connect = pg._connect
+    refused = [0]
+
+    async def refusing(dsn: str) -> Any:
+        if refused[0] < 4:
+            refused[0] += 1
+            raise OSError(f"refused #{refused[0]}")
+        return await connect(dsn)
+
+    async def main() -> tuple[list[Any], int, Any]:
+        monkeypatch.setattr(pg, "_connect", refusing)
+        pool = db._pool()
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(pool.acquire() for _ in range(3)), return_exceptions=True), 5
+        )
+        opened = pool.opened
+        c = await asyncio.wait_for(pool.acquire(), 5)  # the 4th attempt fails, the 5th opens
+        pool.release(c)
+        return list(answers), opened, await db.read(keys)
+
+    answers, opened, stored = run_async(main)
+    assert [str(a) for a in answers] == ["refused #1", "refused #2", "refused #3"]
+    assert opened == 0 and stored == [] and refused == [4]
+
+
+def test_a_new_connection_has_looked_up_the_array_types_before_it_serves(
+    db: PostgresDatabase,
+) -> None:
+    """asyncpg looks an array type up in the server's catalogue the first time a connection
+    sends one (all but ``text[]`` and a few): done when the connection is opened, not by the
+    first joined statement of a request in the middle of a load."""
+
+    async def main() -> list[str]:
+        pool = db._pool()
+        c = await pool.acquire()
+        seen: list[str] = []
+        c.add_query_logger(lambda record: seen.append(record.query))
+        try:
+            for t in ("int2", "int4", "int8", "bool", "float8", "numeric", "bytea", "jsonb"):
+                await c.fetchrow(f"SELECT CAST($1 AS {t}[]) AS a", None)
+        finally:
+            pool.release(c)
+        return seen
+
+    seen = run_async(main)
+    assert len(seen) == 8 and not [q for q in seen if "typeinfo" in q], seen

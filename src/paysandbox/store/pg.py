@@ -32,9 +32,12 @@ Transaction shape (measured in docs/design.md, "PostgreSQL path"):
 * Statements are prepared once per connection (asyncpg's statement cache).
 * A small pool per event loop (``pool_size`` connections, default 16: measured against 8 and
   32 in docs/design.md; ``server.pg_pool_size``, shared out by ``serve --workers``). A
-  connection whose transaction was interrupted is closed, never reused; TCP keepalive is on,
-  so a server gone without a word is noticed while a connection sits idle. After ``close``
-  nothing is opened, and connections still in use are closed when given back.
+  connection is opened off the request's path (a caller takes the first connection given
+  back or opened) and has looked up the array types the joined statements send before it
+  serves anyone. A connection whose transaction was interrupted is closed, never reused;
+  TCP keepalive is on, so a server gone without a word is noticed while a connection sits
+  idle. After ``close`` nothing is opened, and connections still in use are closed when given
+  back.
 """
 
 from __future__ import annotations
@@ -622,16 +625,26 @@ async def _pooled_statement(pool: _LoopPool, op: int, sql: str, args: Sequence[A
 
 class _LoopPool:
     """Connections for one event loop (asyncpg connections belong to the loop they were made
-    on). LIFO reuse keeps the hot connections' prepared statements warm. Once ``terminate``d
-    (``PostgresDatabase.close``) it opens nothing more: a connection still in use is closed
-    when it is given back, and a caller still waiting for one (a batch in flight) gets
-    ``RuntimeError``."""
+    on). LIFO reuse keeps the hot connections' prepared statements warm.
+
+    A connection is opened off the caller's path: a caller that finds none idle waits for the
+    first one given back or opened, whichever comes first, while a task opens one more (up to
+    ``size``). Opening one — connect, then ``_WARM``, asyncpg's look-up of the array types
+    the joined statements send — takes 5–50 ms on a busy machine; the caller that asked for it
+    used to wait all of it, with the load's other requests queued behind (docs/design.md,
+    "Connections opened off the request's path"). Should opening fail, the oldest waiter gets
+    the error (the database is down: the request says so) and the next waiter's try begins.
+
+    Once ``terminate``d (``PostgresDatabase.close``) it opens nothing more: a connection still
+    in use is closed when it is given back, and a caller still waiting for one (a batch in
+    flight) gets ``RuntimeError``."""
 
     def __init__(self, dsn: str, size: int, loop: asyncio.AbstractEventLoop) -> None:
         self.dsn, self.size, self.loop = dsn, size, loop
         self.idle: list[Any] = []
         self.runners: list[greenlet.greenlet] = []  # idle greenlets for ``_drive``
-        self.opened = 0
+        self.opened = 0  # connections open or being opened
+        self.opening: set[asyncio.Task[None]] = set()
         self.closed = False
         self.waiters: deque[asyncio.Future[Any]] = deque()
         self.reads = _ReadBatch(self)
@@ -648,61 +661,70 @@ class _LoopPool:
             # closed while idle (the server restarted or shut down, ``pg_terminate_backend``,
             # ``idle_session_timeout``): its statement would fail — a whole joined batch with it
             self.opened -= 1
-        if self.opened >= self.size:
-            fut: asyncio.Future[Any] = self.loop.create_future()
-            self.waiters.append(fut)
-            try:
-                got = await fut
-            except asyncio.CancelledError:
-                if fut.done() and not fut.cancelled():  # handed over just before: give it back
-                    handed = fut.result()
-                    if handed is None:
-                        self.opened -= 1
-                        self._hand_over(None)
-                    else:
-                        self.release(handed)
-                raise
-            if self.closed:  # closed while it waited: pass the turn on, open nothing
-                if got is None:
-                    self.opened -= 1
-                    self._hand_over(None)
-                else:
-                    self.release(got)
-                raise RuntimeError(_CLOSED)
-            if got is not None:
-                return got
-        else:
-            self.opened += 1
+        fut: asyncio.Future[Any] = self.loop.create_future()
+        self.waiters.append(fut)
+        if self.opened < self.size:
+            self._open_one()
+        try:
+            got = await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self.release(fut.result())  # handed over just before: give it back
+            raise
+        if self.closed:  # closed while it waited
+            self.release(got)
+            raise RuntimeError(_CLOSED)
+        return got
+
+    def _open_one(self) -> None:
+        self.opened += 1
+        task = self.loop.create_task(self._open())
+        self.opening.add(task)
+        task.add_done_callback(self.opening.discard)
+
+    async def _open(self) -> None:
         try:
             c = await _connect(self.dsn)
-        except BaseException:
+        except Exception as exc:
             self.opened -= 1
-            self._hand_over(None)
+            if self.closed:
+                self._fail_waiters(RuntimeError(_CLOSED), every=True)
+                return
+            self._fail_waiters(exc, every=False)
+            if self.waiters and self.opened < self.size:
+                self._open_one()  # the next waiter's try
+            return
+        except BaseException:  # cancelled: the loop is ending
+            self.opened -= 1
             raise
-        if self.closed:  # closed while it connected
-            self.release(c)
-            raise RuntimeError(_CLOSED)
-        return c
+        self.release(c)
 
     def release(self, c: Any, *, broken: bool = False) -> None:
         if broken or self.closed:
             _terminate(c)
             self.opened -= 1
-            self._hand_over(None)
+            if self.closed:
+                self._fail_waiters(RuntimeError(_CLOSED), every=True)
+            elif self.waiters and self.opened < self.size:
+                self._open_one()
             return
-        if not self._hand_over(c):
-            self.idle.append(c)
-
-    def _hand_over(self, c: Any) -> bool:
-        """Give ``c`` (or, with ``None``, the right to open one) to the oldest waiter."""
-        while self.waiters:
-            fut = self.waiters.popleft()
+        waiters = self.waiters
+        while waiters:
+            fut = waiters.popleft()
             if not fut.done():
-                if c is None:
-                    self.opened += 1
                 fut.set_result(c)
-                return True
-        return False
+                return
+        self.idle.append(c)
+
+    def _fail_waiters(self, exc: Exception, *, every: bool) -> None:
+        """``exc`` to the oldest waiter still waiting, or to ``every`` one."""
+        waiters = self.waiters
+        while waiters:
+            fut = waiters.popleft()
+            if not fut.done():
+                fut.set_exception(exc)
+                if not every:
+                    return
 
     def terminate(self) -> None:
         """Close the idle connections, and every other one when it is given back; open no
@@ -765,7 +787,24 @@ async def _connect(dsn: str) -> Any:
 
     c = await asyncpg.connect(dsn, statement_cache_size=512)
     _keepalive(c)
+    try:
+        await c.fetchrow(_WARM)
+    except BaseException:
+        _terminate(c)
+        raise
     return c
+
+
+#: Run once on every new pooled connection: asyncpg knows the codecs of ``text[]`` and a few
+#: others of its own, but looks every other array type up in the server's catalogue the first
+#: time a statement of that connection sends one — one query of ~6 ms idle and 15–50 ms on a
+#: loaded machine (measured: ``int4[]`` and ``int8[]``, which every joined statement sends,
+#: looked up on each new connection in the middle of a load). Here it is done before the
+#: connection serves anyone, for the array types the joined statements send.
+_WARM = (
+    "SELECT NULL::int2[] AS a, NULL::int4[] AS b, NULL::int8[] AS c, NULL::bool[] AS d, "
+    "NULL::float8[] AS e, NULL::numeric[] AS f, NULL::bytea[] AS g, NULL::jsonb[] AS h"
+)
 
 
 class PostgresDatabase:
