@@ -438,6 +438,93 @@ def test_the_probe_reads_free_processors_from_proc_stat(tmp_path: Path) -> None:
     assert writer.CpuProbe(str(tmp_path / "none")).free() == math.inf  # not Linux: all free
 
 
+def test_in_a_control_group_with_a_cpu_quota_only_the_quota_counts(tmp_path: Path) -> None:
+    """``docker --cpus 1`` on a host with idle processors: what the group's other processes
+    use comes out of the quota, whatever the host has idle — the writer holds back while the
+    container's own processor is busy. Our own time still counts as free."""
+    stat, usage = tmp_path / "stat", tmp_path / "cpu.stat"
+    clock, own = [0.0], [0.0]
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    group = writer.Cgroup(1.0, usage, True)
+    probe = writer.CpuProbe(str(stat), 0.1, lambda: clock[0], lambda: own[0], cgroup=group)
+    usage.write_text("usage_usec 0\nuser_usec 0\n")
+    _stat(stat, 0)
+    probe.free()
+    clock[0], own[0] = 1.0, 0.1
+    usage.write_text("usage_usec 950000\nuser_usec 0\n")  # 0.95 s: 0.85 the others', 0.1 ours
+    _stat(stat, round(6 / tick))  # the host: six processors idle all along
+    assert probe.free() == pytest.approx(0.15)
+    clock[0] = 2.0
+    usage.write_text("usage_usec 1150000\n")  # then 0.2 s of the others' in a second
+    _stat(stat, round(12 / tick))
+    assert probe.free() == pytest.approx(0.8)
+    clock[0] = 3.0
+    usage.write_text("usage_usec 1150000\n")  # the group idle, the host all busy
+    _stat(stat, round(12.3 / tick))
+    assert probe.free() == pytest.approx(0.3)
+
+
+def test_only_the_processors_of_our_affinity_count(tmp_path: Path) -> None:
+    """``docker --cpuset-cpus 1``: the idle time of the processors we may not run on is not
+    free for us."""
+    stat = tmp_path / "stat"
+    clock = [0.0]
+    probe = writer.CpuProbe(str(stat), 0.1, lambda: clock[0], lambda: 0.0, cpus={1})
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+
+    def write(idle0: float, idle1: float) -> None:
+        t0, t1 = round(idle0 / tick), round(idle1 / tick)
+        stat.write_text(
+            f"cpu  9 0 9 {t0 + t1} 0 0 0 0 0 0\n"
+            f"cpu0 5 0 5 {t0} 0 0 0 0 0 0\ncpu1 4 0 4 {t1} 0 0 0 0 0 0\nintr 1 2 3\n"
+        )
+
+    write(0, 0)
+    probe.free()
+    clock[0] = 1.0
+    write(1.0, 0.1)  # processor 0 idle, ours (1) busy
+    assert probe.free() == pytest.approx(0.1)
+
+
+def test_the_control_group_is_found_for_cgroup_v2_and_v1(tmp_path: Path) -> None:
+    """Where ``/proc/self/cgroup`` says the process is, the quota and the usage of the group."""
+    v2 = tmp_path / "v2"
+    (v2 / "docker" / "abc").mkdir(parents=True)
+    (v2 / "docker" / "abc" / "cpu.max").write_text("150000 100000\n")
+    (v2 / "docker" / "abc" / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 1\n")
+    proc = tmp_path / "cgroup2"
+    proc.write_text("0::/docker/abc\n")
+    group = writer.Cgroup.own(str(v2), str(proc))
+    assert group.quota == pytest.approx(1.5) and group.used() == pytest.approx(2.5)
+    (v2 / "docker" / "abc" / "cpu.max").write_text("max 100000\n")
+    assert writer.Cgroup.own(str(v2), str(proc)).quota is None
+
+    v1 = tmp_path / "v1"
+    (v1 / "cpu,cpuacct" / "k8s" / "pod").mkdir(parents=True)
+    here = v1 / "cpu,cpuacct" / "k8s" / "pod"
+    (here / "cpu.cfs_quota_us").write_text("50000\n")
+    (here / "cpu.cfs_period_us").write_text("100000\n")
+    (here / "cpuacct.usage").write_text("3000000000\n")
+    proc.write_text("5:memory:/k8s/pod\n3:cpu,cpuacct:/k8s/pod\n1:name=systemd:/\n")
+    group = writer.Cgroup.own(str(v1), str(proc))
+    assert group.quota == pytest.approx(0.5) and group.used() == pytest.approx(3.0)
+    (here / "cpu.cfs_quota_us").write_text("-1\n")
+    assert writer.Cgroup.own(str(v1), str(proc)).quota is None
+    assert writer.Cgroup.own(str(v1), str(tmp_path / "none")).quota is None  # not Linux
+
+    # in a container with a cgroup namespace of its own, /proc/self/cgroup may name the
+    # host's path while the mount holds the container's group itself
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    (inside / "cpu.max").write_text("200000 100000\n")
+    (inside / "cpu.stat").write_text("usage_usec 1000\n")
+    proc.write_text("0::/docker/abc\n")
+    group = writer.Cgroup.own(str(inside), str(proc))
+    assert group.quota == pytest.approx(2.0) and group.used() == pytest.approx(0.001)
+    proc.write_text("not a cgroup line\n")
+    assert writer.Cgroup.own(str(inside), str(proc)).quota is None
+
+
 def _holders(db: SqliteDatabase) -> list[Any]:
     return [dict(r) for r in db.write_sync(lambda c: c.all("SELECT * FROM sandbox_journal_holds"))]
 

@@ -308,10 +308,14 @@ class _Writer:
 
 
 class CpuProbe:
-    """How many of this machine's processors are free for us: the idle (and niced) time of
-    all processors (``/proc/stat``) and this process's own CPU time, per second, over at
-    least ``window`` seconds (the kernel counts in 10 ms ticks). Where there is no
-    ``/proc/stat`` (not Linux), or before two samples, infinitely many."""
+    """How many processors are free for us: the idle (and niced) time of the processors this
+    process may run on (``/proc/stat``; only the lines of its CPU affinity when that is not
+    every processor, as with ``docker --cpuset-cpus``) and this process's own CPU time, per
+    second, over at least ``window`` seconds (the kernel counts in 10 ms ticks) — and, where
+    the control group has a CPU quota (``docker --cpus``, a Kubernetes CPU limit; cgroup v2's
+    ``cpu.max`` or v1's ``cpu.cfs_quota_us``), no more than the quota less what the group's
+    other processes used (``Cgroup``): the host's idle processors are not ours to take.
+    Where there is no ``/proc/stat`` (not Linux), or before two samples, infinitely many."""
 
     def __init__(
         self,
@@ -319,23 +323,44 @@ class CpuProbe:
         window: float = 0.1,
         now: Callable[[], float] = time.monotonic,
         own: Callable[[], float] = lambda: sum(os.times()[:2]),
+        cpus: set[int] | None = None,
+        cgroup: Cgroup | None = None,
     ) -> None:
         self.path, self.window, self.now, self.own = path, window, now, own
         sysconf = getattr(os, "sysconf", None)  # not on Windows (nor /proc/stat: never read)
         self.tick = 1 / sysconf("SC_CLK_TCK") if sysconf is not None else 0.01
-        self._last: tuple[float, float, float] | None = None  # (at, idle, own) in seconds
+        #: the ``cpuN`` lines to add up; None: the first line, every processor's
+        self.cpus = cpus
+        self.cgroup = cgroup if cgroup is not None else Cgroup(None, None, False)
+        self._last: tuple[float, float, float, float] | None = None  # at, idle, own, group
         self._free = math.inf
 
-    def _sample(self) -> tuple[float, float, float] | None:
+    @classmethod
+    def here(cls, path: str = "/proc/stat") -> CpuProbe:
+        """The probe for this process: its CPU affinity and its control group's quota."""
+        return cls(path, cpus=_affinity(path), cgroup=Cgroup.own())
+
+    def _idle(self) -> float:
+        """Idle, waiting and niced (work that runs only where no other would) seconds."""
+        with open(self.path, "rb") as f:
+            if self.cpus is None:
+                fields = [f.readline().split()]
+            else:
+                wanted = {b"cpu%d" % n for n in self.cpus}
+                lines = (line.split() for line in f if line.startswith(b"cpu"))
+                fields = [x for x in lines if x[0] in wanted]
+                if not fields:
+                    raise ValueError("none of the allowed processors in /proc/stat")
+        # cpu user nice system idle iowait …
+        return sum(int(x[2]) + int(x[4]) + int(x[5]) for x in fields) * self.tick
+
+    def _sample(self) -> tuple[float, float, float, float] | None:
         try:
-            with open(self.path, "rb") as f:
-                fields = f.readline().split()
-            # cpu user nice system idle iowait …: idle and waiting, and work that runs only
-            # where no other would (nice)
-            idle = (int(fields[2]) + int(fields[4]) + int(fields[5])) * self.tick
+            idle = self._idle()
         except (OSError, IndexError, ValueError):
             return None
-        return self.now(), idle, self.own()
+        used = self.cgroup.used() if self.cgroup.quota is not None else None
+        return self.now(), idle, self.own(), math.nan if used is None else used
 
     def free(self) -> float:
         if self._last is not None and self.now() - self._last[0] < self.window:
@@ -344,11 +369,95 @@ class CpuProbe:
         if sample is None:
             return math.inf
         if self._last is not None and sample[0] > self._last[0]:
-            at, idle, own = (a - b for a, b in zip(sample, self._last, strict=True))
+            at, idle, own, group = (a - b for a, b in zip(sample, self._last, strict=True))
             # processor-seconds a second left to us: the idle ones, and those we used
-            self._free = (idle + own) / at
+            free = (idle + own) / at
+            quota = self.cgroup.quota
+            if quota is not None and not math.isnan(group):
+                # the group's quota, less what its other processes used
+                free = min(free, quota - max(group - own, 0.0) / at)
+            self._free = max(free, 0.0)
         self._last = sample
         return self._free
+
+
+def _affinity(stat: str) -> set[int] | None:
+    """The processors this process may run on, when not all of them (None: all, or unknown)."""
+    getaffinity = getattr(os, "sched_getaffinity", None)
+    if getaffinity is None:
+        return None
+    try:
+        allowed = set(getaffinity(0))
+        with open(stat, "rb") as f:
+            present = sum(1 for line in f if line[:3] == b"cpu" and line[3:4].isdigit())
+    except OSError:
+        return None
+    return allowed if 0 < len(allowed) < present else None
+
+
+class Cgroup:
+    """The CPU quota of this process's control group, in processors (None: no quota, or not
+    found), and the CPU seconds the whole group has used. cgroup v2 (``cpu.max``,
+    ``cpu.stat``'s ``usage_usec``) or v1 (``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``,
+    ``cpuacct.usage``), found through ``/proc/self/cgroup`` under ``root``."""
+
+    def __init__(self, quota: float | None, usage: Path | None, v2: bool) -> None:
+        self.quota, self._usage, self._v2 = quota, usage, v2
+
+    @classmethod
+    def own(cls, root: str = "/sys/fs/cgroup", proc: str = "/proc/self/cgroup") -> Cgroup:
+        try:
+            return cls._find(Path(root), Path(proc).read_text())
+        except (OSError, ValueError, ZeroDivisionError):
+            return cls(None, None, False)
+
+    @classmethod
+    def _find(cls, base: Path, cgroups: str) -> Cgroup:
+        groups: dict[str, str] = {}  # controller ("": cgroup v2) → the group's path
+        for line in cgroups.splitlines():
+            _, controllers, path = line.split(":", 2)
+            for c in controllers.split(",") if controllers else [""]:
+                groups[c] = path.strip("/")
+
+        def where(mounts: Sequence[str], controller: str, name: str) -> Path | None:
+            """The group's file ``name``: under the mount by the group's path, or at the
+            mount itself (a container's own cgroup namespace mounts its group there)."""
+            for mount in mounts:
+                for d in (base / mount / groups[controller], base / mount):
+                    if (d / name).exists():
+                        return d / name
+            return None
+
+        if "" in groups and (limits := where([""], "", "cpu.max")) is not None:  # v2
+            limit, period = limits.read_text().split()[:2]
+            quota = None if limit == "max" else int(limit) / int(period)
+            return cls(quota, limits.with_name("cpu.stat"), True)
+        if "cpu" in groups:  # v1; the controllers may be mounted together as cpu,cpuacct
+            limits = where(["cpu", "cpu,cpuacct"], "cpu", "cpu.cfs_quota_us")
+            if limits is not None:
+                limit_us = int(limits.read_text())
+                period_us = int(limits.with_name("cpu.cfs_period_us").read_text())
+                quota = None if limit_us <= 0 else limit_us / period_us
+                acct = "cpuacct" if "cpuacct" in groups else "cpu"
+                usage = where(["cpuacct", "cpu,cpuacct"], acct, "cpuacct.usage")
+                return cls(quota, usage, False)
+        return cls(None, None, False)
+
+    def used(self) -> float | None:
+        """CPU seconds the group has used so far (None: cannot tell)."""
+        if self._usage is None:
+            return None
+        try:
+            text = self._usage.read_text()
+            if self._v2:
+                for line in text.splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "usage_usec":
+                        return int(value) / 1e6
+                return None
+            return int(text) / 1e9
+        except (OSError, ValueError):
+            return None
 
 
 class Backlog:
@@ -535,7 +644,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     inp, out = sys.stdin.fileno(), sys.stdout.buffer
     w = _Writer()
-    probe = CpuProbe()
+    probe = CpuProbe.here()
     backlog = Backlog(w, lambda: probe.free() < w.hold_back_below)
     tend_failed = False
     while True:
