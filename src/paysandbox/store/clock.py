@@ -56,6 +56,18 @@ def account_clock_join(
     )
 
 
+def own_offset_sql(provider: str, account_id_sql: str) -> str:
+    """The account's own offset alone (0 when it has none), as a subquery: for a statement
+    over many accounts' objects that adds it to a sandbox time given as a parameter —
+    ``account_id_sql`` an SQL expression of the object's row (its account's key as text)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", provider):
+        raise ValueError(f"own_offset_sql: provider name {provider!r}")
+    return (
+        "COALESCE((SELECT a.offset_us FROM account_clocks a "
+        f"WHERE a.provider = '{provider}' AND a.account_id = {account_id_sql}), 0)"
+    )
+
+
 def clock_row(clock: str = "c") -> str:
     """The condition that picks ``sandbox_clock``'s one row (alias ``clock``)."""
     return f"{clock}.id = 1"

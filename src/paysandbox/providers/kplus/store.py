@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ...store import events
-from ...store.clock import account_clock_join, account_offset_sql, clock_row
+from ...store.clock import account_clock_join, account_offset_sql, clock_row, own_offset_sql
 from ...store.db import Conn, Row
 from ...store.sql import (
     blank_except,
@@ -492,10 +492,7 @@ def list_tokens(conn: Conn, partner_id: str | None, limit: int) -> list[Row]:
 
 
 #: The token's partner's own clock offset (account clocks), for a state computed in SQL.
-_OWN_OFFSET = (
-    "COALESCE((SELECT a.offset_us FROM account_clocks a "
-    "WHERE a.provider = 'kplus' AND a.account_id = partner_id), 0)"
-)
+_OWN_OFFSET = own_offset_sql("kplus", "partner_id")
 
 
 def _state_expr(now_us: int) -> str:
@@ -570,10 +567,7 @@ def control_list_tokens(
     """Tokens newest first, optionally of one partner and in one *true* state: an unpaid token
     past its expiry on its partner's clock (the sandbox time plus the partner's own offset) is
     EXPIRED."""
-    partner_now = (
-        "(? + COALESCE((SELECT a.offset_us FROM account_clocks a WHERE a.provider = 'kplus' "
-        "AND a.account_id = kplus_tokens.partner_id), 0))"
-    )
+    partner_now = f"(? + {own_offset_sql('kplus', 'kplus_tokens.partner_id')})"
     where: list[str] = []
     args: list[Any] = []
     if partner_id:

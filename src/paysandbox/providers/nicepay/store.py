@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...store.clock import account_clock_join, account_offset_sql, clock_row
+from ...store.clock import account_clock_join, account_offset_sql, clock_row, own_offset_sql
 from ...store.db import Conn, Row
 from ...store.sql import (
     blank_except,
@@ -264,10 +264,7 @@ def sessions_of(conn: Conn, t_xid: str) -> list[Row]:
 
 
 #: The transaction's merchant's own clock offset (account clocks), for a state computed in SQL.
-_OWN_OFFSET = (
-    "COALESCE((SELECT a.offset_us FROM account_clocks a "
-    "WHERE a.provider = 'nicepay' AND a.account_id = imid), 0)"
-)
+_OWN_OFFSET = own_offset_sql("nicepay", "imid")
 
 
 def _state_expr(now_us: int) -> str:

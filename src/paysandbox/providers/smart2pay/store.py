@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...store.clock import account_clock_join, account_offset_sql, clock_row
+from ...store.clock import account_clock_join, account_offset_sql, clock_row, own_offset_sql
 from ...store.db import Conn, Row
 from ...store.sql import (
     bytewise,
@@ -307,10 +307,7 @@ def control_list_payments(
         where.append("site_id = ?")
         args.append(site_id)
     if status:
-        site_now = (
-            "(? + COALESCE((SELECT a.offset_us FROM account_clocks a WHERE a.provider = "
-            "'smart2pay' AND a.account_id = CAST(smart2pay_payments.site_id AS TEXT)), 0))"
-        )
+        site_now = f"(? + {own_offset_sql('smart2pay', _PAYMENT_SITE)})"
         where.append(
             f"(CASE WHEN pending_status IS NOT NULL AND pending_at_us <= {site_now} "
             "THEN pending_status ELSE status END) = ?"
@@ -366,10 +363,9 @@ def refunds_of(conn: Conn, payment_id: int) -> list[Row]:
 
 
 #: The payment's site's own clock offset (account clocks), for a state computed in SQL.
-_OWN_OFFSET = (
-    "COALESCE((SELECT a.offset_us FROM account_clocks a "
-    "WHERE a.provider = 'smart2pay' AND a.account_id = CAST(site_id AS TEXT)), 0)"
-)
+_OWN_OFFSET = own_offset_sql("smart2pay", "CAST(site_id AS TEXT)")
+#: A listed payment's site, as an account's key (text).
+_PAYMENT_SITE = "CAST(smart2pay_payments.site_id AS TEXT)"
 
 
 def _payment_state(now_us: int) -> str:
