@@ -464,6 +464,27 @@ def test_in_a_control_group_with_a_cpu_quota_only_the_quota_counts(tmp_path: Pat
     assert probe.free() == pytest.approx(0.3)
 
 
+def test_a_cpu_quota_still_bounds_what_is_free_when_the_group_usage_is_unknown(
+    tmp_path: Path,
+) -> None:
+    """A quota found but not the group's usage (no ``cpuacct.usage`` where it is looked for,
+    or ``cpu.stat`` unreadable): the host's idle processors are still not ours, so no more
+    than the quota is free."""
+    stat = tmp_path / "stat"
+    clock = [0.0]
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    for usage in (None, tmp_path / "missing"):
+        probe = writer.CpuProbe(
+            str(stat), 0.1, lambda: clock[0], lambda: 0.0, cgroup=writer.Cgroup(0.5, usage, True)
+        )
+        clock[0] = 0.0
+        _stat(stat, 0)
+        probe.free()
+        clock[0] = 1.0
+        _stat(stat, round(6 / tick))  # the host: six processors idle
+        assert probe.free() == pytest.approx(0.5)
+
+
 def test_only_the_processors_of_our_affinity_count(tmp_path: Path) -> None:
     """``docker --cpuset-cpus 1``: the idle time of the processors we may not run on is not
     free for us."""

@@ -373,9 +373,10 @@ class CpuProbe:
             # processor-seconds a second left to us: the idle ones, and those we used
             free = (idle + own) / at
             quota = self.cgroup.quota
-            if quota is not None and not math.isnan(group):
-                # the group's quota, less what its other processes used
-                free = min(free, quota - max(group - own, 0.0) / at)
+            if quota is not None:
+                # the group's quota, less what its other processes used (when known)
+                others = 0.0 if math.isnan(group) else max(group - own, 0.0) / at
+                free = min(free, quota - others)
             self._free = max(free, 0.0)
         self._last = sample
         return self._free
