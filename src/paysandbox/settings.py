@@ -69,7 +69,7 @@ class Settings:
     journal_max_body_bytes: int = 65_536
     #: The journal's writer holds entries back while fewer processors than this are free
     #: (docs/control.md; 0: never).
-    journal_hold_back_below: float = 1.0
+    journal_hold_back_below: float | None = None  # None: ``writer.CpuProbe.busy``'s own
     #: … up to this many MiB of entries per server process.
     journal_hold_back_mib: int = 256
     #: Fault specs from the config file (``[[faults]]``), checked by ``create_app``.

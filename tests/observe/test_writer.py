@@ -485,6 +485,37 @@ def test_a_cpu_quota_still_bounds_what_is_free_when_the_group_usage_is_unknown(
         assert probe.free() == pytest.approx(0.5)
 
 
+def test_with_one_processor_allowed_the_writer_holds_back_below_half_of_it(
+    tmp_path: Path,
+) -> None:
+    """``docker --cpus 1``: the group never has a whole processor free while its server runs
+    at all (the review found ``free`` at 0.998 with the server idle), so at the default
+    threshold of one processor the writer held its entries for good. Busy is below half of
+    what the process may use when that is less than the threshold."""
+    stat, usage = tmp_path / "stat", tmp_path / "cpu.stat"
+    clock = [0.0]
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    group = writer.Cgroup(1.0, usage, True)
+    probe = writer.CpuProbe(str(stat), 0.1, lambda: clock[0], lambda: 0.0, cgroup=group)
+    assert probe.capacity == 1.0
+    usage.write_text("usage_usec 0\n")
+    _stat(stat, 0)
+    probe.free()
+    clock[0] = 1.0
+    usage.write_text("usage_usec 2000\n")  # the server, idle but for 2 ms
+    _stat(stat, round(6 / tick))
+    assert probe.free() == pytest.approx(0.998)
+    assert not probe.busy()  # it was busy before: 0.998 < 1.0
+    assert probe.busy(1.0)  # (a threshold set in the configuration is taken as it is)
+    clock[0] = 2.0
+    usage.write_text("usage_usec 602000\n")  # a load test: 0.6 of the one processor
+    _stat(stat, round(12 / tick))
+    assert probe.busy()
+    assert not probe.busy(0)  # 0: never hold back
+    two = writer.CpuProbe(str(stat), cpus={0, 1})
+    assert two.capacity == 2.0  # two processors: the threshold itself, one processor
+
+
 def test_only_the_processors_of_our_affinity_count(tmp_path: Path) -> None:
     """``docker --cpuset-cpus 1``: the idle time of the processors we may not run on is not
     free for us."""

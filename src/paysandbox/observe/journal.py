@@ -78,7 +78,7 @@ class JournalSettings:
     writer_process: bool = True
     #: The writer process holds entries back while fewer processors than this are free
     #: (``writer.Backlog``; 0: never).
-    hold_back_below: float = writer.SPARE_CORES
+    hold_back_below: float | None = None  # None: one processor, or half of what we may use
     #: … up to this many MiB of entries (past it, it stores the oldest anyway).
     hold_back_mib: int = writer.DEFER_BYTES >> 20
 

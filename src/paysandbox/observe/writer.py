@@ -71,7 +71,8 @@ STORE = b"S"
 #: workers' cheapest requests at full speed on a 2-core machine.
 DEFER_BYTES = 256 << 20
 #: Below this many processors' worth of idle time (its own CPU counted as idle), the writer
-#: holds entries back (the default of ``[journal] hold_back_below``).
+#: holds entries back (the default of ``[journal] hold_back_below``; half of what the process
+#: may use where that is less: ``CpuProbe.busy``).
 SPARE_CORES = 1.0
 #: How often a writer holding entries back looks at the processors, and at whether a read
 #: through another server process asks it to store them (``Backlog.tend``).
@@ -121,7 +122,12 @@ class WriterClient:
         self.deaths = 0
 
     def configure(
-        self, url: str, hooks: Any, max_body: int, hold_back_below: float, hold_back_bytes: int
+        self,
+        url: str,
+        hooks: Any,
+        max_body: int,
+        hold_back_below: float | None,
+        hold_back_bytes: int,
     ) -> None:
         """What every (re)started child is told first (``_Writer.init``)."""
         self._init = (url, hooks, max_body, hold_back_below, hold_back_bytes)
@@ -263,12 +269,17 @@ class _Writer:
         self.chunk: int | None = CHUNK  # entries a transaction (None: all of a batch)
         self.trimmed_to: int | None = None  # PostgreSQL: the edge of the last count trim
         #: entries are held back while fewer processors than this are free (0: never) …
-        self.hold_back_below = SPARE_CORES
+        self.hold_back_below: float | None = None
         #: … up to this many bytes of them
         self.hold_back_bytes = DEFER_BYTES
 
     def init(
-        self, url: str, hooks: Any, max_body: int, hold_back_below: float, hold_back_bytes: int
+        self,
+        url: str,
+        hooks: Any,
+        max_body: int,
+        hold_back_below: float | None,
+        hold_back_bytes: int,
     ) -> None:
         self.url, self.hooks, self.max_body = url, hooks, max_body
         self.hold_back_below, self.hold_back_bytes = hold_back_below, hold_back_bytes
@@ -361,6 +372,24 @@ class CpuProbe:
             return None
         used = self.cgroup.used() if self.cgroup.quota is not None else None
         return self.now(), idle, self.own(), math.nan if used is None else used
+
+    @property
+    def capacity(self) -> float:
+        """The processors this process may use in all: its CPU quota, the processors of its
+        affinity, or the machine's, whichever is fewest."""
+        found = [float(len(self.cpus) if self.cpus else os.cpu_count() or 1)]
+        if self.cgroup.quota is not None:
+            found.append(self.cgroup.quota)
+        return min(found)
+
+    def busy(self, below: float | None = None) -> bool:
+        """Fewer processors free than ``below``; by default (None) than ``SPARE_CORES``, or
+        than half of ``capacity`` where that is less: a container allowed one processor (or
+        a one-processor machine) never has a whole one free while its server runs at all,
+        and would hold its entries for good."""
+        if below is None:
+            below = min(SPARE_CORES, self.capacity / 2)
+        return self.free() < below
 
     def free(self) -> float:
         if self._last is not None and self.now() - self._last[0] < self.window:
@@ -646,7 +675,7 @@ def main() -> None:
     inp, out = sys.stdin.fileno(), sys.stdout.buffer
     w = _Writer()
     probe = CpuProbe.here()
-    backlog = Backlog(w, lambda: probe.free() < w.hold_back_below)
+    backlog = Backlog(w, lambda: probe.busy(w.hold_back_below))
     tend_failed = False
     while True:
         try:
