@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import gc
 import logging
 import marshal
@@ -373,10 +374,10 @@ class CpuProbe:
         used = self.cgroup.used() if self.cgroup.quota is not None else None
         return self.now(), idle, self.own(), math.nan if used is None else used
 
-    @property
+    @functools.cached_property
     def capacity(self) -> float:
         """The processors this process may use in all: its CPU quota, the processors of its
-        affinity, or the machine's, whichever is fewest."""
+        affinity, or the machine's, whichever is fewest (fixed for the process's life)."""
         found = [float(len(self.cpus) if self.cpus else os.cpu_count() or 1)]
         if self.cgroup.quota is not None:
             found.append(self.cgroup.quota)
