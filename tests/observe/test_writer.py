@@ -576,6 +576,22 @@ def test_the_control_group_is_found_for_cgroup_v2_and_v1(tmp_path: Path) -> None
     proc.write_text("not a cgroup line\n")
     assert writer.Cgroup.own(str(inside), str(proc)).quota is None
 
+    # a quota on a group above ours (a systemd slice's CPUQuota=) binds it too: the smallest
+    # one, with the usage of everything under that group
+    tree = tmp_path / "tree"
+    (tree / "app.slice" / "sandbox.service").mkdir(parents=True)
+    (tree / "cpu.stat").write_text("usage_usec 9000000\n")  # the root: no cpu.max
+    (tree / "app.slice" / "cpu.max").write_text("50000 100000\n")
+    (tree / "app.slice" / "cpu.stat").write_text("usage_usec 4000000\n")
+    (tree / "app.slice" / "sandbox.service" / "cpu.max").write_text("max 100000\n")
+    (tree / "app.slice" / "sandbox.service" / "cpu.stat").write_text("usage_usec 1000000\n")
+    proc.write_text("0::/app.slice/sandbox.service\n")
+    group = writer.Cgroup.own(str(tree), str(proc))
+    assert group.quota == pytest.approx(0.5) and group.used() == pytest.approx(4.0)
+    (tree / "app.slice" / "sandbox.service" / "cpu.max").write_text("20000 100000\n")
+    group = writer.Cgroup.own(str(tree), str(proc))
+    assert group.quota == pytest.approx(0.2) and group.used() == pytest.approx(1.0)
+
 
 def _holders(db: SqliteDatabase) -> list[Any]:
     return [dict(r) for r in db.write_sync(lambda c: c.all("SELECT * FROM sandbox_journal_holds"))]

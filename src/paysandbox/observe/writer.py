@@ -459,10 +459,21 @@ class Cgroup:
                         return d / name
             return None
 
-        if "" in groups and (limits := where([""], "", "cpu.max")) is not None:  # v2
-            limit, period = limits.read_text().split()[:2]
-            quota = None if limit == "max" else int(limit) / int(period)
-            return cls(quota, limits.with_name("cpu.stat"), True)
+        if "" in groups and where([""], "", "cpu.max") is not None:  # v2
+            # the group and each group above it (a systemd slice's ``CPUQuota=``) may have a
+            # quota: the smallest binds, and its ``cpu.stat`` counts everything under it
+            parts = [x for x in groups[""].split("/") if x]
+            found: tuple[float, Path] | None = None
+            for depth in range(len(parts), -1, -1):
+                cpu_max = base.joinpath(*parts[:depth], "cpu.max")
+                if not cpu_max.exists():
+                    continue
+                limit, period = cpu_max.read_text().split()[:2]
+                if limit != "max" and (found is None or int(limit) / int(period) < found[0]):
+                    found = (int(limit) / int(period), cpu_max.with_name("cpu.stat"))
+            if found is None:
+                return cls(None, None, True)
+            return cls(found[0], found[1], True)
         if "cpu" in groups:  # v1; the controllers may be mounted together as cpu,cpuacct
             limits = where(["cpu", "cpu,cpuacct"], "cpu", "cpu.cfs_quota_us")
             if limits is not None:
