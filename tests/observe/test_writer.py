@@ -697,6 +697,18 @@ async def _handed_over(journal: Journal, numbers: range, pad: bytes = b"") -> No
             await asyncio.sleep(0.15)  # the probe's window
 
 
+async def _until_held(journal: Journal, who: str = "the writer") -> int:
+    """Hand entries over, ten at a time, until the writer holds some back; how many it was
+    given."""
+    deadline = time.monotonic() + 20
+    n = 0
+    while journal._held == 0:
+        assert time.monotonic() < deadline, f"{who} never held an entry back"
+        await _handed_over(journal, range(n, n + 10))
+        n += 10
+    return n
+
+
 def test_a_second_flush_waits_for_a_backlog_another_flush_owes(
     journal_db: SqliteDatabase,
 ) -> None:
@@ -745,12 +757,7 @@ def test_entries_held_by_a_writer_that_died_between_calls_are_counted_dropped(
 
     async def scenario() -> int:
         journal.start()
-        deadline = time.monotonic() + 20
-        n = 0
-        while journal._held == 0:  # until the writer holds some back
-            assert time.monotonic() < deadline, "the writer never held an entry back"
-            await _handed_over(journal, range(n, n + 10))
-            n += 10
+        await _until_held(journal)
         held = journal._held
         proc = journal._writer.proc
         assert proc is not None
@@ -781,12 +788,7 @@ def test_entries_held_by_a_writer_whose_call_was_cancelled_are_counted_dropped(
 
     async def scenario() -> int:
         journal.start()
-        deadline = time.monotonic() + 20
-        n = 0
-        while journal._held == 0:
-            assert time.monotonic() < deadline, "the writer never held an entry back"
-            await _handed_over(journal, range(n, n + 10))
-            n += 10
+        await _until_held(journal)
         held = journal._held
         proc = journal._writer.proc
         assert proc is not None
@@ -993,12 +995,8 @@ def test_what_a_holder_stored_for_another_read_is_counted_without_a_new_request(
     async def scenario() -> tuple[int, float]:
         a.start()
         b.start()
+        n = await _until_held(b, "B's writer")
         deadline = time.monotonic() + 20
-        n = 0
-        while b._held == 0:
-            assert time.monotonic() < deadline, "B's writer never held an entry back"
-            await _handed_over(b, range(n, n + 10))
-            n += 10
         assert await a.settle(10)  # stored by B's writer, asked through A
         while b._held:  # B's background turn asks its writer for the counts
             assert time.monotonic() < deadline, "B never counted what its writer stored"
