@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from paysandbox.providers.nicepay.errors import CODES
+from paysandbox.providers.nicepay.service import registration as registration_service
 
 from .builders import CAN, DOC_CC, INQ, KEY, REG, TS, cancel, inquiry, register, registration, sha
 
@@ -66,6 +67,26 @@ def test_fixed_va_number(client: httpx.Client) -> None:
     assert body["vacctNo"] == "39011234567890"
     r = client.post(REG, json=registration("02", merFixAcctId="1234567890"))
     assert_error(r, "vacct_duplicate")
+
+
+def test_a_number_claimed_under_a_taken_txid_ends_up_named_for_the_stored_one(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The number is claimed in the name of the tXid drawn first; when that tXid turns out to
+    be taken, the claim is renamed for the one the transaction was stored under. Without the
+    rename it would name another (here paid) transaction, and the open VA's number would be
+    released to the next registration."""
+    paid = register(client, "02", merFixAcctId="1111111111")["tXid"]
+    assert client.post(f"/_sandbox/nicepay/transactions/{paid}/pay").status_code == 200
+    real = registration_service._draw_txid
+    draws = iter([paid])  # the first draw of the next registration clashes with ``paid``
+    monkeypatch.setattr(
+        registration_service, "_draw_txid", lambda *a: next(draws, None) or real(*a)
+    )
+    body = register(client, "02", merFixAcctId="2222222222")
+    assert body["tXid"] != paid and body["vacctNo"] == "39012222222222"
+    r = client.post(REG, json=registration("02", merFixAcctId="2222222222"))
+    assert_error(r, "vacct_duplicate")  # the number is held by the open transaction
 
 
 def test_cvs_ewallet_clickpay_payloan(client: httpx.Client) -> None:

@@ -31,13 +31,20 @@ def insert_ignore_id(conn: Conn, table: str, values: Mapping[str, Any]) -> int |
     """``insert_ignore`` that answers the new row's ``id`` (``RETURNING id``: one statement,
     where an insert and a read of the id were two round trips on PostgreSQL); None when the
     row was not inserted."""
-    found = conn.all(_returning_id(table, tuple(values)), *values.values())  # all: the
+    found = conn.all(_returning(table, tuple(values), "id"), *values.values())  # all: the
     return int(found[0]["id"]) if found else None  # statement runs to its end on SQLite
 
 
+def insert_ignore_row(conn: Conn, table: str, values: Mapping[str, Any]) -> Row | None:
+    """``insert_ignore`` that answers the row as stored (``RETURNING *``: the insert and the
+    read of what it stored in one statement); None when the row was not inserted."""
+    found = conn.all(_returning(table, tuple(values), "*"), *values.values())
+    return found[0] if found else None
+
+
 @lru_cache(maxsize=64)
-def _returning_id(table: str, columns: tuple[str, ...]) -> str:
-    return insert_sql(table, columns, True) + " RETURNING id"
+def _returning(table: str, columns: tuple[str, ...], what: str) -> str:
+    return f"{insert_sql(table, columns, True)} RETURNING {what}"
 
 
 def placeholders(n: int) -> str:

@@ -14,6 +14,7 @@ from ...store.sql import (
     bytewise,
     conditional_update,
     insert_ignore,
+    insert_ignore_row,
     listing_where,
     without_columns,
 )
@@ -58,9 +59,10 @@ def upsert_merchant(
     return row
 
 
-def insert_transaction(conn: Conn, values: Mapping[str, Any]) -> bool:
-    """False when the tXid is already taken (the caller draws another one)."""
-    return insert_ignore(conn, "nicepay_transactions", values)
+def insert_transaction(conn: Conn, values: Mapping[str, Any]) -> Row | None:
+    """The transaction as stored; None when the tXid is already taken (the caller draws
+    another one)."""
+    return insert_ignore_row(conn, "nicepay_transactions", values)
 
 
 def get_transaction(conn: Conn, t_xid: str) -> Row | None:
@@ -118,11 +120,12 @@ def txn_only(row: Row) -> Row:
     return without_columns(row, INQUIRY_EXTRA)
 
 
-def claim_number(conn: Conn, scope: str, number: str) -> bool:
-    """Claim an open VA / CVS number (``scope``: ``va:<bankCd>`` or ``cvs:<mitraCd>``). False
-    when it is already held; of racing claims exactly one wins (primary key + ON CONFLICT)."""
+def claim_number(conn: Conn, scope: str, number: str, t_xid: str | None = None) -> bool:
+    """Claim an open VA / CVS number (``scope``: ``va:<bankCd>`` or ``cvs:<mitraCd>``) for
+    ``t_xid`` (None: named later, ``attach_number``). False when it is already held; of racing
+    claims exactly one wins (primary key + ON CONFLICT)."""
     return insert_ignore(
-        conn, "nicepay_open_numbers", {"scope": scope, "number": number, "t_xid": None}
+        conn, "nicepay_open_numbers", {"scope": scope, "number": number, "t_xid": t_xid}
     )
 
 

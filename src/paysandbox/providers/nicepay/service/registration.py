@@ -1,6 +1,6 @@
 """Registration: the field checks that need no database, then one transaction that verifies
-the merchantToken, issues the VA / CVS number (claiming it against open transactions), draws
-the tXid and inserts the transaction with its ``registered`` event."""
+the merchantToken, draws the tXid, issues the VA / CVS number (claiming it against open
+transactions, in the tXid's name) and inserts the transaction with its ``registered`` event."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from typing import Any
 
 from ....core.ids import random_digits
 from ....store import events
-from ....store.db import Conn
+from ....store.db import Conn, Row
 from .. import auth, rules
 from .. import store as rows
 from ..errors import NicepayError
 from ..model import INIT, UNPAID, Txn
 from ..rules import CC, CVS, EWALLET, PAYLOAN, VA
 from ..schemas import Registration
-from ._common import OBJECT, callback_url, get_row, given, key_and_now, record_expiry
+from ._common import OBJECT, callback_url, given, key_and_now, record_expiry
 
 
 def check(
@@ -42,6 +42,9 @@ def register_tx(
         "registration",
     )
     chosen_later = bool(extra.get("choose_on_page"))
+    # drawn first, so a number is claimed in its name: no second statement to name the holder
+    # unless this tXid turns out to be taken (``_insert_with_new_txid`` draws another)
+    t_xid = _draw_txid(imid, pm, now)
     row: dict[str, Any] = {
         "imid": imid,
         "pay_method": pm,
@@ -86,17 +89,18 @@ def register_tx(
         )
         row["bank_cd"] = extra["bank_cd"]
         scope = "va:" + extra["bank_cd"]
-        row["vacct_no"] = _issue_vacct(conn, scope, extra["bank_cd"], v["merFixAcctId"], now)
+        row["vacct_no"] = _issue_vacct(conn, scope, extra["bank_cd"], v["merFixAcctId"], now, t_xid)
         claimed = row["vacct_no"]
     elif pm == CVS:
         row["valid_until_us"] = rules.parse_validity(
             v["payValidDt"], v["payValidTm"], now, default_validity_seconds, "cvs_expiry"
         )
         scope = "cvs:" + extra["mitra_cd"]
-        row["pay_no"] = claimed = _issue_pay_no(conn, scope, now)
-    t_xid = _insert_with_new_txid(conn, imid, pm, now, row)
-    if pm in (VA, CVS) and not chosen_later:
-        rows.attach_number(conn, scope, claimed, t_xid)
+        row["pay_no"] = claimed = _issue_pay_no(conn, scope, now, t_xid)
+    stored = _insert_with_new_txid(conn, imid, pm, now, row, t_xid)
+    if pm in (VA, CVS) and not chosen_later and stored["t_xid"] != t_xid:
+        rows.attach_number(conn, scope, claimed, stored["t_xid"])
+    t_xid = str(stored["t_xid"])
     events.append(
         conn,
         OBJECT,
@@ -111,7 +115,7 @@ def register_tx(
             "payNo": row["pay_no"],
         },
     )
-    return Txn(get_row(conn, t_xid), now)
+    return Txn(stored, now)
 
 
 def _registration_checks(v: dict[str, str | None], redirect: bool = False) -> dict[str, Any]:
@@ -174,22 +178,30 @@ def _instalments(v: dict[str, str | None], pm: str) -> dict[str, Any]:
     return {"instmnt_type": itype.lstrip("0"), "instmnt_mon": str(int(imon))}
 
 
-def _insert_with_new_txid(conn: Conn, imid: str, pm: str, now: int, row: dict[str, Any]) -> str:
-    """tXid = iMid + payMethod + yyyyMMddHHmmss (WIB) + 4 random digits; drawn again on a
-    clash (``INSERT … ON CONFLICT DO NOTHING`` settles races between processes)."""
-    stamp = rules.wib_stamp(now)
+def _draw_txid(imid: str, pm: str, now: int) -> str:
+    """tXid = iMid + payMethod + yyyyMMddHHmmss (WIB) + 4 random digits."""
+    return f"{imid}{pm}{rules.wib_stamp(now)}{random_digits(4)}"
+
+
+def _insert_with_new_txid(
+    conn: Conn, imid: str, pm: str, now: int, row: dict[str, Any], t_xid: str
+) -> Row:
+    """The transaction as stored: under ``t_xid``, or a tXid drawn again while the one tried is
+    taken (``INSERT … ON CONFLICT DO NOTHING`` settles races between processes)."""
     for _ in range(60):
-        t_xid = f"{imid}{pm}{stamp}{random_digits(4)}"
-        if rows.insert_transaction(conn, {"t_xid": t_xid, **row}):
-            return t_xid
+        stored = rows.insert_transaction(conn, {"t_xid": t_xid, **row})
+        if stored is not None:
+            return stored
+        t_xid = _draw_txid(imid, pm, now)
     raise NicepayError("txid_generation")
 
 
-def _claim(conn: Conn, scope: str, number: str, now: int) -> bool:
-    """Claim an open VA / CVS number. A claim left by a transaction that is no longer open (its
-    validity passed on the sandbox clock and nobody recorded it yet) is released first; a claim
-    of an open transaction, or one taken by a racing registration, is not."""
-    if rows.claim_number(conn, scope, number):
+def _claim(conn: Conn, scope: str, number: str, now: int, t_xid: str | None) -> bool:
+    """Claim an open VA / CVS number for ``t_xid`` (None: named later). A claim left by a
+    transaction that is no longer open (its validity passed on the sandbox clock and nobody
+    recorded it yet) is released first; a claim of an open transaction, or one taken by a
+    racing registration, is not."""
+    if rows.claim_number(conn, scope, number, t_xid):
         return True
     holder = rows.number_holder(conn, scope, number)
     if holder is None:
@@ -201,26 +213,28 @@ def _claim(conn: Conn, scope: str, number: str, now: int) -> bool:
             return False
         record_expiry(conn, txn)
     rows.release_numbers(conn, holder)
-    return rows.claim_number(conn, scope, number)
+    return rows.claim_number(conn, scope, number, t_xid)
 
 
-def _issue_vacct(conn: Conn, scope: str, bank: str, fixed: str | None, now: int) -> str:
+def _issue_vacct(
+    conn: Conn, scope: str, bank: str, fixed: str | None, now: int, t_xid: str | None = None
+) -> str:
     prefix = rules.BANKS[bank][1]
     if fixed:
         number = prefix + fixed
-        if not _claim(conn, scope, number, now):
+        if not _claim(conn, scope, number, now, t_xid):
             raise NicepayError("vacct_duplicate", "an open VA of this bank has this merFixAcctId")
         return number
     for _ in range(20):
         number = prefix + random_digits(12)
-        if _claim(conn, scope, number, now):
+        if _claim(conn, scope, number, now, t_xid):
             return number
     raise NicepayError("txid_generation")
 
 
-def _issue_pay_no(conn: Conn, scope: str, now: int) -> str:
+def _issue_pay_no(conn: Conn, scope: str, now: int, t_xid: str | None = None) -> str:
     for _ in range(20):
         number = random_digits(12)
-        if _claim(conn, scope, number, now):
+        if _claim(conn, scope, number, now, t_xid):
             return number
     raise NicepayError("txid_generation")
