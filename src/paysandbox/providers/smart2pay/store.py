@@ -21,6 +21,7 @@ from ...store.sql import (
     insert,
     insert_ignore,
     insert_ignore_id,
+    insert_ignore_row,
     listing_where,
     placeholders,
     without_columns,
@@ -168,9 +169,10 @@ def transition_token(
 # ------------------------------------------------------------------ payments
 
 
-def insert_payment(conn: Conn, values: Mapping[str, Any]) -> int | None:
-    """The new payment's id, or None when the site already used the MerchantTransactionID."""
-    return _insert_claimed(conn, "smart2pay_payments", values)
+def insert_payment(conn: Conn, values: Mapping[str, Any]) -> Row | None:
+    """The new payment as stored, or None when the site already used the
+    MerchantTransactionID."""
+    return insert_ignore_row(conn, "smart2pay_payments", values)
 
 
 def get_payment(conn: Conn, payment_id: int, site_id: int | None = None) -> Row | None:
@@ -251,11 +253,16 @@ def transition_payment(
     )
 
 
-def set_payment_fields(conn: Conn, payment_id: int, values: Mapping[str, Any]) -> None:
+def set_payment_fields(conn: Conn, payment_id: int, values: Mapping[str, Any]) -> Row:
     """Write bookkeeping columns (capture details) of a payment whose state change this
-    transaction already made; not a state transition."""
+    transaction already made; not a state transition. Answers the payment as it now is."""
     sets = ", ".join(f"{k} = ?" for k in values)
-    conn.exec(f"UPDATE smart2pay_payments SET {sets} WHERE id = ?", *values.values(), payment_id)
+    found = conn.all(
+        f"UPDATE smart2pay_payments SET {sets} WHERE id = ? RETURNING *",
+        *values.values(),
+        payment_id,
+    )
+    return found[0]
 
 
 def list_payments(

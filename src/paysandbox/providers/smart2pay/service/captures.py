@@ -79,8 +79,9 @@ def capture_tx(
 
 def record_capture(
     conn: Conn, payment_id: int, amount: int, state: dict[str, Any], now: int
-) -> None:
-    """Write the capture row and the payment's ``CaptureDetails`` (and its settled form)."""
+) -> Row:
+    """Write the capture row and the payment's ``CaptureDetails`` (and its settled form);
+    answers the payment as it now is."""
     capture_id = rows.new_capture(conn, payment_id, amount, now)
     name, codes = state["capture_status"]
     details = {"ID": capture_id, "Amount": amount, "Status": views.status(name, codes)}
@@ -92,7 +93,7 @@ def record_capture(
                 {**details, "Status": views.status("Success", [])}
             )
             values["pending_changes"] = json.dumps(changes)
-    rows.set_payment_fields(conn, payment_id, values)
+    return rows.set_payment_fields(conn, payment_id, values)
 
 
 def list_captures_tx(conn: Conn, creds: Credentials, payment_id: int) -> tuple[Payment, list[Row]]:

@@ -30,7 +30,6 @@ from ._common import (
     body_of,
     check_key,
     customer_json,
-    load_payment,
     new_token_value,
     now_for,
     payment_echo,
@@ -156,13 +155,14 @@ def create_tx(
         "created_at_us": now,
         "updated_at_us": now,
     }
-    payment_id = rows.insert_payment(conn, values)
-    if payment_id is None:
+    stored = rows.insert_payment(conn, values)
+    if stored is None:
         raise Smart2PayError(
             [reason("20", "Key is duplicated - MerchantTransactionID is already used")],
             body=payment_echo(checked),
             status=(STATUS_IDS[FAILED], FAILED),
         )
+    payment_id = int(stored["id"])
     if req.Card is not None and token_value is not None:
         rows.insert_token(
             conn,
@@ -187,7 +187,7 @@ def create_tx(
             {"card": card_view["Number"], "via": f"payment {payment_id}"},
         )
     if capture and state["capture_status"] is not None:
-        record_capture(conn, payment_id, amount, state, now)
+        stored = record_capture(conn, payment_id, amount, state, now)
     events.append(
         conn,
         PAYMENT,
@@ -208,7 +208,7 @@ def create_tx(
             "tokenLifetimeMinutes": lifetime if waits else None,
         },
     )
-    payment = load_payment(conn, payment_id, now)
+    payment = Payment(stored, now)  # as stored: the insert's row, or the capture's update's
     notify_payment(conn, outbox, site, payment, now)
     return payment, 402 if failed else 201
 
