@@ -131,12 +131,14 @@ def claim_number(conn: Conn, scope: str, number: str, t_xid: str | None = None) 
 
 def attach_number(conn: Conn, scope: str, number: str, t_xid: str) -> None:
     """Name the transaction that holds a claim made earlier in this database transaction."""
-    conn.exec(
+    renamed = conn.exec(
         "UPDATE nicepay_open_numbers SET t_xid = ? WHERE scope = ? AND number = ?",
         t_xid,
         scope,
         number,
     )
+    if renamed != 1:  # the claim is this transaction's own: it is there
+        raise AssertionError(f"no claim on {scope} {number} to name")
 
 
 def number_holder(conn: Conn, scope: str, number: str) -> str | None:

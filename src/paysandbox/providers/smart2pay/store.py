@@ -1,10 +1,10 @@
 """Smart2Pay rows: sites, card tokens, customers/addresses, payments, captures and refunds.
 
 Ids the wire shows as integers (payment, refund, capture, customer, address) are the tables'
-own auto-increment keys: read through ``INSERT … RETURNING`` (SQLite ≥ 3.35 and PostgreSQL), or,
-for payments and refunds, read back by ``(site_id, MerchantTransactionID)`` after
-``sql.insert_ignore`` (``ON CONFLICT DO NOTHING``) claimed that key, so two racing creates with
-one MerchantTransactionID give exactly one row.
+own auto-increment keys, read through ``INSERT … RETURNING`` (SQLite ≥ 3.35 and PostgreSQL).
+Payments and refunds are inserted with ``ON CONFLICT DO NOTHING`` on ``(site_id,
+MerchantTransactionID)``, so two racing creates with one MerchantTransactionID give exactly one
+row; a payment comes back whole (``RETURNING *``), a refund its id.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from ..model import AUTHORIZED, FAILED, STATUS_IDS, Payment
 from ._common import (
     PAYMENT,
     Credentials,
-    load_payment,
     owned_payment,
     require_authorized,
     site_for,
@@ -63,7 +62,9 @@ def capture_tx(
     values = {**state, "updated_at_us": now}
     if not rows.transition_payment(conn, payment.id, from_states=(AUTHORIZED,), values=values):
         raise AssertionError("payment changed under its row lock")
-    record_capture(conn, payment.id, captured, {**state, "capture_status": capture_status}, now)
+    stored = record_capture(
+        conn, payment.id, captured, {**state, "capture_status": capture_status}, now
+    )
     events.append(
         conn,
         PAYMENT,
@@ -72,7 +73,7 @@ def capture_tx(
         now,
         {"amount": captured, "status": state["status"], "pending": state["pending_status"]},
     )
-    payment = load_payment(conn, payment.id, now)
+    payment = Payment(stored, now)  # as the capture left it (its UPDATE … RETURNING *)
     notify_payment(conn, outbox, site, payment, now)
     return payment, 402 if state["status"] == FAILED else 200
 

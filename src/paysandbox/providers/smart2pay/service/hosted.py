@@ -114,7 +114,7 @@ def submit_card_tx(conn: Conn, outbox: Outbox, key: str, form: dict[str, str]) -
         )
         events.append(conn, TOKEN, value, "created", now, {"via": f"card form {payment.id}"})
         values["token_value"] = value
-    rows.set_payment_fields(conn, payment.id, values)
+    stored = rows.set_payment_fields(conn, payment.id, values)
     events.append(
         conn,
         PAYMENT,
@@ -123,7 +123,7 @@ def submit_card_tx(conn: Conn, outbox: Outbox, key: str, form: dict[str, str]) -
         now,
         {"card": rules.masked(facts["brand"], facts["last4"])},
     )
-    payment = load_payment(conn, payment.id, now)
+    payment = Payment(stored, now)  # as written (``set_payment_fields`` answers the row)
     if payment["three_d_secure"]:
         return payment  # now the 3-D Secure page
     return _finish(conn, outbox, site, payment, AUTHENTICATE, now)
@@ -169,8 +169,9 @@ def _finish(
         conn, payment.id, from_states=(OPEN,), values=values, not_due_at_us=now
     ):
         raise AssertionError("payment changed or expired under its row lock")
+    captured = None
     if capture and state["capture_status"] is not None:
-        record_capture(conn, payment.id, total, state, now)
+        captured = record_capture(conn, payment.id, total, state, now)
     events.append(
         conn,
         PAYMENT,
@@ -179,6 +180,9 @@ def _finish(
         now,
         {"action": action, "status": state["status"], "pending": state["pending_status"]},
     )
-    payment = load_payment(conn, payment.id, now)
+    # as written: the capture's row when there was one, else read after the transition
+    payment = (
+        Payment(captured, now) if captured is not None else load_payment(conn, payment.id, now)
+    )
     notify_payment(conn, outbox, site, payment, now)
     return payment
